@@ -1,0 +1,90 @@
+"""The ``ccm`` command line.
+
+Each module of this package that defines ``register(subparsers, parents)`` adds one command group
+(``ccm devnet …``, ``ccm audit …``); they are discovered, so adding a group touches no other file.
+Handlers take the parsed ``argparse.Namespace`` and return an exit code.
+
+Error handling: an error raised on purpose by any of our packages (``CcmError``, ``VerifierError``,
+``TokenomicsError``) becomes one line on stderr and exit code 1; a bad command line exits 2 (argparse).
+Tracebacks only with ``--debug``. Ctrl-C exits 130 without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import pkgutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from node.errors import CcmError
+from tokenomics.errors import TokenomicsError
+from verifier.errors import VerifierError
+
+_OUR_ERRORS = (CcmError, VerifierError, TokenomicsError)
+
+
+def default_home() -> Path:
+    """The node's home folder: ``$CCM_HOME``, else ``~/.ccm``."""
+    env = os.environ.get("CCM_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".ccm"
+
+
+def _common_parent() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: the same options sit on the top parser and on every subcommand; a default on the
+    # subcommand would overwrite a value given before it (``ccm --home X devnet up``).
+    parent.add_argument(
+        "--home",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="node home folder (default: $CCM_HOME, then ~/.ccm)",
+    )
+    parent.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors"
+    )
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parent = _common_parent()
+    parser = argparse.ArgumentParser(
+        prog="ccm",
+        description="Node for a decentralized GPU compute market.",
+        parents=[parent],
+    )
+    subparsers = parser.add_subparsers(dest="group", metavar="COMMAND")
+    subparsers.required = True
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(subparsers, [parent])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.home = getattr(args, "home", None) or default_home()
+    args.debug = getattr(args, "debug", False)
+    try:
+        return int(args.func(args) or 0)
+    except _OUR_ERRORS as exc:
+        if args.debug:
+            raise
+        print(f"ccm: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("ccm: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
