@@ -1,0 +1,276 @@
+"""The synchronous chain client: one web3 ``HTTPProvider`` per endpoint, signing, nonces, reverts.
+
+Why synchronous: the node runs on trio and web3's async provider is asyncio-only (it fails under
+``trio.run``). Everything here blocks; trio code goes through :mod:`node.chain.aio`, which runs these
+calls in worker threads. That choice lives in those two modules only.
+
+Transactions are signed locally with eth-account (the RPC never sees a key). Each send estimates
+gas first, which surfaces a revert before anything is signed; a transaction that is mined and still
+fails is replayed with ``eth_call`` at its block to recover the revert data. Every revert becomes a
+:class:`~node.chain.errors.ContractRevert` naming the custom error.
+
+Nonces: a lock and a locally tracked next nonce per sender, so many threads can send from one
+account; after any send error the nonce is resynced from the ``pending`` count.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
+from eth_utils import to_checksum_address
+from web3 import Web3
+from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception, Web3RPCError
+from web3.types import Nonce, TxParams, TxReceipt
+
+from node.chain.artifacts import Artifact
+from node.chain.errors import ChainIdMismatch, ContractRevert, RpcError, TransactionFailed
+from node.chain.revert import ErrorDecoder, revert_data
+
+T = TypeVar("T")
+
+#: Headroom over ``eth_estimateGas``: state can move a little between estimate and inclusion.
+GAS_MARGIN_NUM, GAS_MARGIN_DEN = 5, 4
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a caller needs from a mined, successful transaction."""
+
+    tx_hash: str
+    block_number: int
+    gas_used: int
+    contract_address: ChecksumAddress | None
+    logs: tuple[Any, ...]
+
+
+class NonceManager:
+    """Hands out consecutive nonces per account, safe across threads.
+
+    ``reserve(address)`` is a context manager: inside it the account's lock is held and the nonce is
+    fixed; leaving it normally advances the local counter, leaving with an error resyncs from the
+    node's ``pending`` transaction count (so a failed send never leaves a gap).
+    """
+
+    def __init__(self, fetch_pending: Callable[[ChecksumAddress], int]) -> None:
+        self._fetch = fetch_pending
+        self._guard = threading.Lock()
+        self._locks: dict[ChecksumAddress, threading.Lock] = {}
+        self._next: dict[ChecksumAddress, int] = {}
+
+    def _lock(self, address: ChecksumAddress) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(address, threading.Lock())
+
+    def reset(self, address: ChecksumAddress | None = None) -> None:
+        """Forget the local counter(s); the next send asks the node (after a snapshot revert)."""
+        with self._guard:
+            if address is None:
+                self._next.clear()
+            else:
+                self._next.pop(address, None)
+
+    def send(self, address: ChecksumAddress, submit: Callable[[int], T]) -> T:
+        """Call ``submit(nonce)`` under the account's lock; advance on success, resync on error."""
+        with self._lock(address):
+            nonce = self._next.get(address)
+            if nonce is None:
+                nonce = self._fetch(address)
+            try:
+                result = submit(nonce)
+            except BaseException:
+                self._next.pop(address, None)
+                raise
+            self._next[address] = nonce + 1
+            return result
+
+
+class ChainClient:
+    """A connection to one Ethereum RPC endpoint (HTTP), with signing and revert decoding.
+
+    ``expected_chain_id`` (if given) is checked on first use; a mismatch raises ChainIdMismatch.
+    Thread-safe: the wrappers and the trio facade call it from several threads at once.
+    """
+
+    def __init__(
+        self,
+        rpc_url: str,
+        *,
+        expected_chain_id: int | None = None,
+        request_timeout: float = 30.0,
+        receipt_timeout: float = 120.0,
+        poll_interval: float = 0.05,
+    ) -> None:
+        self.rpc_url = rpc_url
+        self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": request_timeout}))
+        self.errors = ErrorDecoder()
+        self.nonces = NonceManager(self._pending_count)
+        self._receipt_timeout = receipt_timeout
+        self._poll = poll_interval
+        self._chain_id: int | None = None
+        self._expected = expected_chain_id
+
+    # -- basics ---------------------------------------------------------------------------------
+
+    @property
+    def chain_id(self) -> int:
+        if self._chain_id is None:
+            actual = self.rpc(lambda: int(self.w3.eth.chain_id))
+            if self._expected is not None and actual != self._expected:
+                raise ChainIdMismatch(expected=self._expected, actual=actual)
+            self._chain_id = actual
+        return self._chain_id
+
+    def rpc(self, thunk: Callable[[], T]) -> T:
+        """Run one web3 call, turning transport and node errors into RpcError."""
+        try:
+            return thunk()
+        except (requests.RequestException, OSError) as exc:
+            raise RpcError(f"RPC {self.rpc_url} unreachable: {type(exc).__name__}") from exc
+        except Web3RPCError as exc:
+            raise RpcError(f"RPC {self.rpc_url} error: {exc.message or exc}") from exc
+
+    def raw(self, method: str, params: list[Any] | None = None) -> Any:
+        """A raw JSON-RPC request (``evm_snapshot``, ``anvil_mine``); raises RpcError on an error."""
+        response = self.rpc(lambda: self.w3.provider.make_request(method, params or []))  # type: ignore[arg-type]
+        if "error" in response:
+            raise RpcError(f"RPC {method} failed: {response['error']}")
+        return response.get("result")
+
+    def block_number(self) -> int:
+        return self.rpc(lambda: int(self.w3.eth.block_number))
+
+    def timestamp(self, block: int | str = "latest") -> int:
+        return self.rpc(lambda: int(self.w3.eth.get_block(block)["timestamp"]))  # type: ignore[arg-type]
+
+    def eth_balance(self, address: str) -> int:
+        return self.rpc(lambda: int(self.w3.eth.get_balance(to_checksum_address(address))))
+
+    def register_abi(self, abi: Iterable[Mapping[str, Any]]) -> None:
+        """Make this ABI's custom errors decodable in reverts."""
+        self.errors.add_abi(abi)
+
+    def _pending_count(self, address: ChecksumAddress) -> int:
+        return self.rpc(lambda: int(self.w3.eth.get_transaction_count(address, "pending")))
+
+    # -- calls and transactions -----------------------------------------------------------------
+
+    def call(self, contract: str, function: str, tx: TxParams, block: int | str = "latest") -> bytes:
+        """``eth_call``; returns the raw return data, raises ContractRevert on revert."""
+        try:
+            return bytes(self.rpc(lambda: self.w3.eth.call(tx, block)))  # type: ignore[arg-type]
+        except ContractLogicError as exc:
+            raise self._revert(contract, function, exc) from None
+
+    def send(
+        self,
+        account: LocalAccount,
+        contract: str,
+        function: str,
+        *,
+        to: ChecksumAddress | None,
+        data: str,
+        value: int = 0,
+        gas: int | None = None,
+    ) -> Receipt:
+        """Sign and send one transaction, wait for its receipt, raise ContractRevert if it reverted."""
+        sender = to_checksum_address(account.address)
+        base: TxParams = {"from": sender, "data": data, "value": value}  # type: ignore[typeddict-item]
+        if to is not None:
+            base["to"] = to
+        chain_id = self.chain_id
+
+        def submit(nonce: int) -> bytes:
+            estimate = gas or self._estimate(contract, function, {**base, "nonce": Nonce(nonce)})
+            fees = self._fees()
+            tx: dict[str, Any] = {
+                **base,
+                "nonce": nonce,
+                "gas": estimate if gas else estimate * GAS_MARGIN_NUM // GAS_MARGIN_DEN,
+                "chainId": chain_id,
+                "type": 2,
+                **fees,
+            }
+            tx.pop("from")
+            if to is None:
+                tx.pop("to", None)
+            signed = account.sign_transaction(tx)
+            return bytes(self.rpc(lambda: self.w3.eth.send_raw_transaction(signed.raw_transaction)))
+
+        tx_hash = self.nonces.send(sender, submit)
+        return self._wait(contract, function, tx_hash, base)
+
+    def deploy(self, account: LocalAccount, artifact: Artifact, *args: Any) -> Receipt:
+        """Deploy ``artifact`` with constructor ``args``; the receipt carries the address."""
+        if not artifact.bytecode or artifact.bytecode == "0x":
+            raise TransactionFailed(f"{artifact.name} has no bytecode (abstract or interface?)")
+        self.register_abi(artifact.abi)
+        factory = self.w3.eth.contract(abi=artifact.abi_list(), bytecode=artifact.bytecode)
+        data = factory.constructor(*args)._encode_data_in_transaction()
+        receipt = self.send(account, artifact.name, "constructor", to=None, data=data)
+        if receipt.contract_address is None:
+            raise TransactionFailed(
+                f"{artifact.name} deployment has no contract address", tx_hash=receipt.tx_hash
+            )
+        return receipt
+
+    def _estimate(self, contract: str, function: str, tx: TxParams) -> int:
+        try:
+            return self.rpc(lambda: int(self.w3.eth.estimate_gas(tx)))
+        except ContractLogicError as exc:
+            raise self._revert(contract, function, exc) from None
+
+    def _fees(self) -> dict[str, int]:
+        base_fee = self.rpc(lambda: int(self.w3.eth.get_block("pending").get("baseFeePerGas", 0) or 0))
+        tip = self.rpc(lambda: int(self.w3.eth.max_priority_fee))
+        return {"maxFeePerGas": 2 * base_fee + tip, "maxPriorityFeePerGas": tip}
+
+    def _wait(self, contract: str, function: str, tx_hash: bytes, base: TxParams) -> Receipt:
+        hex_hash = "0x" + tx_hash.hex()
+        try:
+            raw = self.rpc(
+                lambda: self.w3.eth.wait_for_transaction_receipt(
+                    tx_hash,  # type: ignore[arg-type]
+                    timeout=self._receipt_timeout,
+                    poll_latency=self._poll,
+                )
+            )
+        except TimeExhausted:
+            raise TransactionFailed(
+                f"{contract}.{function}: no receipt for {hex_hash}", tx_hash=hex_hash
+            ) from None
+        receipt = _to_receipt(hex_hash, raw)
+        if raw["status"] == 1:
+            return receipt
+        # Mined but failed: replay at that block to get the revert data.
+        try:
+            self.call(contract, function, base, raw["blockNumber"])
+        except ContractRevert as exc:
+            exc.tx_hash = hex_hash
+            raise
+        except Web3Exception as exc:
+            raise TransactionFailed(f"{contract}.{function} failed: {exc}", tx_hash=hex_hash) from None
+        raise TransactionFailed(f"{contract}.{function} failed without revert data", tx_hash=hex_hash)
+
+    def _revert(self, contract: str, function: str, exc: ContractLogicError) -> Exception:
+        data = revert_data(exc.data)
+        if data is None:
+            message = exc.message or str(exc)
+            return TransactionFailed(f"{contract}.{function} reverted: {message}")
+        return self.errors.revert(contract, function, data)
+
+
+def _to_receipt(tx_hash: str, raw: TxReceipt) -> Receipt:
+    address = raw.get("contractAddress")
+    return Receipt(
+        tx_hash=tx_hash,
+        block_number=int(raw["blockNumber"]),
+        gas_used=int(raw["gasUsed"]),
+        contract_address=to_checksum_address(address) if address else None,
+        logs=tuple(raw["logs"]),
+    )
