@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {IStakingRegistry} from "./interfaces/IStakingRegistry.sol";
+
+/// @title StakingRegistry
+/// @notice Providers and verifiers lock tokens here, bind their libp2p peer id and (providers) the hash of their
+/// capacity advertisement, and leave through a delayed unbond. Only the job market, set once by the deployer,
+/// may slash. Drawable verifiers are kept in an array with an index mapping (swap-and-pop) so that the market can
+/// draw one uniformly from a seed.
+///
+/// An account may hold both roles on one stake; each role needs its own minimum. A pending unbond request takes
+/// the account out of the drawable verifier set (a verifier on its way out must not be handed new audits) but
+/// unbonding tokens stay slashable until withdrawn, so the unbond delay should exceed the market's attest window.
+///
+/// Accounting: `totalStaked` is the sum of every account's active and unbonding stake and always equals the
+/// registry's token balance (invariant-tested).
+contract StakingRegistry is IStakingRegistry, ReentrancyGuard {
+    using SafeERC20 for IERC20;
+
+    /// @notice Role flag: may accept jobs.
+    uint8 public constant ROLE_PROVIDER = 1;
+    /// @notice Role flag: may be drawn as a verifier or panel member.
+    uint8 public constant ROLE_VERIFIER = 2;
+    /// @notice Longest accepted peer id, in bytes (a libp2p peer id is 38-39 bytes).
+    uint256 public constant MAX_PEER_ID_LENGTH = 128;
+
+    /// @notice One account's stake and bindings.
+    /// @param active Slashable stake that counts towards the role minimums.
+    /// @param unbonding Stake waiting for `unbondAt`; still slashable.
+    /// @param unbondAt Unix time after which `unbonding` may be withdrawn.
+    /// @param roles Bitmask of ROLE_PROVIDER and ROLE_VERIFIER.
+    /// @param advertHash Hash of the provider's signed capacity advertisement.
+    /// @param peerId The account's libp2p peer id (multihash bytes).
+    struct Staker {
+        uint256 active;
+        uint256 unbonding;
+        uint64 unbondAt;
+        uint8 roles;
+        bytes32 advertHash;
+        bytes peerId;
+    }
+
+    /// @notice The staking token.
+    IERC20 public immutable token;
+    /// @notice Minimum active stake for the provider role.
+    uint256 public immutable minProviderStake;
+    /// @notice Minimum active stake for the verifier role.
+    uint256 public immutable minVerifierStake;
+    /// @notice Seconds between an unbond request and the withdrawal.
+    uint64 public immutable unbondDelay;
+    /// @notice The deployer, allowed to call `setMarket` once.
+    address public immutable deployer;
+
+    /// @notice The only address allowed to slash (zero until set).
+    address public market;
+    /// @notice Sum of all active and unbonding stakes; equals the token balance of this contract.
+    uint256 public totalStaked;
+
+    mapping(address account => Staker) private _stakers;
+    address[] private _verifiers;
+    /// @dev Position in `_verifiers` plus one; zero means "not in the set".
+    mapping(address account => uint256 indexPlusOne) private _verifierIndex;
+
+    /// @notice Tokens were staked.
+    /// @param account The staker.
+    /// @param amount Tokens added to the active stake.
+    /// @param active The active stake afterwards.
+    event Staked(address indexed account, uint256 amount, uint256 active);
+
+    /// @notice Roles and bindings were set.
+    /// @param account The staker.
+    /// @param roles Bitmask of ROLE_PROVIDER and ROLE_VERIFIER.
+    /// @param peerId The libp2p peer id.
+    /// @param advertHash The capacity advertisement hash.
+    event Registered(address indexed account, uint8 roles, bytes peerId, bytes32 advertHash);
+
+    /// @notice An unbond was requested.
+    /// @param account The staker.
+    /// @param amount Tokens moved from active to unbonding.
+    /// @param unbondAt Time after which the unbonding tokens may be withdrawn.
+    event UnbondRequested(address indexed account, uint256 amount, uint64 unbondAt);
+
+    /// @notice Unbonded tokens were withdrawn.
+    /// @param account The staker.
+    /// @param amount Tokens sent back.
+    event Withdrawn(address indexed account, uint256 amount);
+
+    /// @notice Stake was slashed by the market.
+    /// @param account The slashed staker.
+    /// @param amount Tokens taken.
+    /// @param to Recipient of the tokens.
+    event Slashed(address indexed account, uint256 amount, address indexed to);
+
+    /// @notice An account entered or left the drawable verifier set.
+    /// @param account The verifier.
+    /// @param drawable Whether it is now drawable.
+    event VerifierSetChanged(address indexed account, bool drawable);
+
+    /// @notice The market (the only slasher) was set.
+    /// @param market The market address.
+    event MarketSet(address indexed market);
+
+    /// @notice A zero amount was given.
+    error StakingRegistry_ZeroAmount();
+    /// @notice A zero address was given.
+    error StakingRegistry_ZeroAddress();
+    /// @notice The caller is not the deployer.
+    /// @param caller The caller.
+    error StakingRegistry_NotDeployer(address caller);
+    /// @notice The market was already set.
+    /// @param market The market already set.
+    error StakingRegistry_MarketAlreadySet(address market);
+    /// @notice The caller is not the market.
+    /// @param caller The caller.
+    error StakingRegistry_NotMarket(address caller);
+    /// @notice The roles bitmask is zero or has unknown bits.
+    /// @param roles The bitmask given.
+    error StakingRegistry_InvalidRoles(uint8 roles);
+    /// @notice The peer id is empty or too long.
+    /// @param length Its length in bytes.
+    error StakingRegistry_InvalidPeerId(uint256 length);
+    /// @notice A provider registration without an advertisement hash.
+    error StakingRegistry_ZeroAdvertHash();
+    /// @notice The active stake is below the minimum for a requested role.
+    /// @param role The role.
+    /// @param active The active stake.
+    /// @param minimum The minimum for that role.
+    error StakingRegistry_StakeBelowMinimum(uint8 role, uint256 active, uint256 minimum);
+    /// @notice More was requested than is actively staked.
+    /// @param requested The amount requested.
+    /// @param active The active stake.
+    error StakingRegistry_InsufficientStake(uint256 requested, uint256 active);
+    /// @notice Nothing is unbonding.
+    error StakingRegistry_NothingToWithdraw();
+    /// @notice The unbond delay has not passed.
+    /// @param unbondAt Time after which withdrawal is allowed.
+    error StakingRegistry_StillBonded(uint64 unbondAt);
+
+    /// @notice Deploys the registry.
+    /// @dev Requirements: `token_` is non-zero.
+    /// @param token_ The staking token.
+    /// @param minProviderStake_ Minimum active stake of a provider.
+    /// @param minVerifierStake_ Minimum active stake of a verifier.
+    /// @param unbondDelay_ Seconds between an unbond request and the withdrawal.
+    constructor(IERC20 token_, uint256 minProviderStake_, uint256 minVerifierStake_, uint64 unbondDelay_) {
+        if (address(token_) == address(0)) revert StakingRegistry_ZeroAddress();
+        token = token_;
+        minProviderStake = minProviderStake_;
+        minVerifierStake = minVerifierStake_;
+        unbondDelay = unbondDelay_;
+        deployer = msg.sender;
+    }
+
+    /// @notice Sets the one address allowed to slash. Callable once, by the deployer.
+    /// @dev Emits {MarketSet}.
+    /// Requirements: caller is the deployer; the market is not set yet; `market_` is non-zero.
+    /// @param market_ The job market.
+    function setMarket(address market_) external {
+        if (msg.sender != deployer) revert StakingRegistry_NotDeployer(msg.sender);
+        if (market != address(0)) revert StakingRegistry_MarketAlreadySet(market);
+        if (market_ == address(0)) revert StakingRegistry_ZeroAddress();
+        market = market_;
+        emit MarketSet(market_);
+    }
+
+    /// @notice Adds `amount` tokens to the caller's active stake (pulled with `transferFrom`).
+    /// @dev Emits {Staked}; {VerifierSetChanged} when the caller becomes drawable.
+    /// Requirements: `amount` > 0; the caller approved the registry.
+    /// @param amount Tokens to stake.
+    function stake(uint256 amount) external nonReentrant {
+        _stake(msg.sender, amount);
+        token.safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @notice Sets the caller's roles, libp2p peer id and capacity advertisement hash.
+    /// @dev Emits {Registered}; {VerifierSetChanged} when drawability changes.
+    /// Requirements: `roles` is a non-zero combination of ROLE_PROVIDER and ROLE_VERIFIER; `peerId` is 1 to
+    /// MAX_PEER_ID_LENGTH bytes; a provider gives a non-zero `advertHash`; the active stake meets the minimum of
+    /// every requested role.
+    /// @param roles Bitmask of ROLE_PROVIDER and ROLE_VERIFIER.
+    /// @param peerId The caller's libp2p peer id bytes.
+    /// @param advertHash Hash of the capacity advertisement (ignored, may be zero, for verifier-only accounts).
+    function register(uint8 roles, bytes calldata peerId, bytes32 advertHash) external {
+        _register(msg.sender, roles, peerId, advertHash);
+    }
+
+    /// @notice Stakes and registers in one call (see `stake` and `register`).
+    /// @dev Emits {Staked}, {Registered}; {VerifierSetChanged} when the caller becomes drawable.
+    /// Requirements: those of `stake` and `register`.
+    /// @param amount Tokens to stake.
+    /// @param roles Bitmask of ROLE_PROVIDER and ROLE_VERIFIER.
+    /// @param peerId The caller's libp2p peer id bytes.
+    /// @param advertHash Hash of the capacity advertisement.
+    function stakeAndRegister(uint256 amount, uint8 roles, bytes calldata peerId, bytes32 advertHash)
+        external
+        nonReentrant
+    {
+        _stake(msg.sender, amount);
+        _register(msg.sender, roles, peerId, advertHash);
+        token.safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @notice Moves `amount` from active to unbonding stake; withdrawable after `unbondDelay` seconds. A new
+    /// request restarts the delay for everything unbonding. The caller leaves the drawable verifier set.
+    /// @dev Emits {UnbondRequested}; {VerifierSetChanged} when the caller was drawable.
+    /// Requirements: 0 < `amount` <= active stake.
+    /// @param amount Tokens to unbond.
+    function requestUnbond(uint256 amount) external {
+        if (amount == 0) revert StakingRegistry_ZeroAmount();
+        Staker storage s = _stakers[msg.sender];
+        if (amount > s.active) revert StakingRegistry_InsufficientStake(amount, s.active);
+        s.active -= amount;
+        s.unbonding += amount;
+        uint64 unbondAt = uint64(block.timestamp) + unbondDelay;
+        s.unbondAt = unbondAt;
+        emit UnbondRequested(msg.sender, amount, unbondAt);
+        _sync(msg.sender);
+    }
+
+    /// @notice Sends the caller's unbonding tokens back once the delay has passed.
+    /// @dev Emits {Withdrawn}; {VerifierSetChanged} when the caller becomes drawable again.
+    /// Requirements: something is unbonding; `block.timestamp` >= `unbondAt`.
+    function withdraw() external nonReentrant {
+        Staker storage s = _stakers[msg.sender];
+        uint256 amount = s.unbonding;
+        if (amount == 0) revert StakingRegistry_NothingToWithdraw();
+        if (block.timestamp < s.unbondAt) revert StakingRegistry_StillBonded(s.unbondAt);
+        s.unbonding = 0;
+        s.unbondAt = 0;
+        totalStaked -= amount;
+        emit Withdrawn(msg.sender, amount);
+        _sync(msg.sender);
+        token.safeTransfer(msg.sender, amount);
+    }
+
+    /// @inheritdoc IStakingRegistry
+    /// @dev Emits {Slashed} (also for a zero result); {VerifierSetChanged} when the account drops out.
+    /// Requirements: the caller is the market; `to` is non-zero.
+    function slash(address account, uint256 amount, address to) external nonReentrant returns (uint256 slashed) {
+        if (msg.sender != market) revert StakingRegistry_NotMarket(msg.sender);
+        if (to == address(0)) revert StakingRegistry_ZeroAddress();
+        Staker storage s = _stakers[account];
+        uint256 fromActive = amount < s.active ? amount : s.active;
+        uint256 rest = amount - fromActive;
+        uint256 fromUnbonding = rest < s.unbonding ? rest : s.unbonding;
+        s.active -= fromActive;
+        s.unbonding -= fromUnbonding;
+        slashed = fromActive + fromUnbonding;
+        totalStaked -= slashed;
+        emit Slashed(account, slashed, to);
+        _sync(account);
+        if (slashed > 0) token.safeTransfer(to, slashed);
+    }
+
+    /// @notice The full record of `account`.
+    /// @param account The staker.
+    /// @return The stake, roles and bindings.
+    function stakerOf(address account) external view returns (Staker memory) {
+        return _stakers[account];
+    }
+
+    /// @notice The libp2p peer id bound to `account` (empty when none).
+    /// @param account The staker.
+    /// @return The peer id bytes.
+    function peerIdOf(address account) external view returns (bytes memory) {
+        return _stakers[account].peerId;
+    }
+
+    /// @inheritdoc IStakingRegistry
+    function isProvider(address account) external view returns (bool) {
+        Staker storage s = _stakers[account];
+        return s.roles & ROLE_PROVIDER != 0 && s.active >= minProviderStake && s.active > 0;
+    }
+
+    /// @inheritdoc IStakingRegistry
+    function isVerifier(address account) external view returns (bool) {
+        return _verifierIndex[account] != 0;
+    }
+
+    /// @inheritdoc IStakingRegistry
+    function verifierCount() external view returns (uint256) {
+        return _verifiers.length;
+    }
+
+    /// @inheritdoc IStakingRegistry
+    function verifierAt(uint256 index) external view returns (address) {
+        return _verifiers[index];
+    }
+
+    /// @notice All drawable verifiers (for off-chain tools; the market uses `verifierAt`).
+    /// @return The current set, in storage order.
+    function verifiers() external view returns (address[] memory) {
+        return _verifiers;
+    }
+
+    function _stake(address account, uint256 amount) private {
+        if (amount == 0) revert StakingRegistry_ZeroAmount();
+        Staker storage s = _stakers[account];
+        s.active += amount;
+        totalStaked += amount;
+        emit Staked(account, amount, s.active);
+        _sync(account);
+    }
+
+    function _register(address account, uint8 roles, bytes calldata peerId, bytes32 advertHash) private {
+        if (roles == 0 || roles & ~(ROLE_PROVIDER | ROLE_VERIFIER) != 0) revert StakingRegistry_InvalidRoles(roles);
+        if (peerId.length == 0 || peerId.length > MAX_PEER_ID_LENGTH) {
+            revert StakingRegistry_InvalidPeerId(peerId.length);
+        }
+        Staker storage s = _stakers[account];
+        if (roles & ROLE_PROVIDER != 0) {
+            if (advertHash == bytes32(0)) revert StakingRegistry_ZeroAdvertHash();
+            if (s.active < minProviderStake || s.active == 0) {
+                revert StakingRegistry_StakeBelowMinimum(ROLE_PROVIDER, s.active, minProviderStake);
+            }
+        }
+        if (roles & ROLE_VERIFIER != 0 && (s.active < minVerifierStake || s.active == 0)) {
+            revert StakingRegistry_StakeBelowMinimum(ROLE_VERIFIER, s.active, minVerifierStake);
+        }
+        s.roles = roles;
+        s.peerId = peerId;
+        s.advertHash = advertHash;
+        emit Registered(account, roles, peerId, advertHash);
+        _sync(account);
+    }
+
+    /// @dev Puts `account` into or out of the drawable set: drawable iff it holds the verifier role, its active
+    /// stake meets the minimum (and is non-zero) and it has no pending unbond.
+    function _sync(address account) private {
+        Staker storage s = _stakers[account];
+        bool drawable =
+            s.roles & ROLE_VERIFIER != 0 && s.active >= minVerifierStake && s.active > 0 && s.unbonding == 0;
+        uint256 indexPlusOne = _verifierIndex[account];
+        if (drawable && indexPlusOne == 0) {
+            _verifiers.push(account);
+            _verifierIndex[account] = _verifiers.length;
+            emit VerifierSetChanged(account, true);
+        } else if (!drawable && indexPlusOne != 0) {
+            uint256 last = _verifiers.length - 1;
+            if (indexPlusOne - 1 != last) {
+                address moved = _verifiers[last];
+                _verifiers[indexPlusOne - 1] = moved;
+                _verifierIndex[moved] = indexPlusOne;
+            }
+            _verifiers.pop();
+            delete _verifierIndex[account];
+            emit VerifierSetChanged(account, false);
+        }
+    }
+}
