@@ -1,0 +1,549 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+
+import {IJobMarket} from "./interfaces/IJobMarket.sol";
+import {IStakingRegistry} from "./interfaces/IStakingRegistry.sol";
+
+/// @title CapacityClaims
+/// @notice Tokenized future GPU capacity (ERC-1155). A *series* is one provider's promise of GPU-hours on one GPU
+/// class (with a measured-throughput floor) inside one time window; token id = series id, 1 token = 1 GPU-hour.
+/// The provider locks `collateralPerToken` ComputeToken per token when it creates the series.
+///
+/// Life cycle of a series:
+/// - `createSeries`: the staked provider receives `supply` tokens and locks `supply * collateralPerToken`.
+/// - Sale and resale: any holder signs an EIP-712 `SellOrder` off chain (gossiped by the nodes); a buyer calls
+///   `fill` on chain, paying in ComputeToken; orders are partially fillable, cancellable one by one
+///   (`cancelOrder`) or in bulk (`cancelAllBefore`), expire, and cannot be replayed (filled amount per order
+///   hash, chain id and this contract in the EIP-712 domain).
+/// - `redeem` during `[windowStart, windowEnd)`: burns tokens and opens a prepaid job with the provider in the
+///   JobMarket, handing it `amount * collateralPerToken` as the job's provider collateral. The market returns it
+///   to the provider on an honest result and pays it to the holder (and verifiers) when the provider fails.
+/// - `releaseCollateral` from `windowEnd` on: unredeemed tokens are worthless and the collateral still locked
+///   goes back to the provider, once.
+///
+/// Invariant: `token.balanceOf(address(this)) == totalOwed()`, the sum of the collateral of all unreleased series
+/// minus what redemptions handed to the market.
+///
+/// EIP-712: domain `{name: "CapacityClaims", version: "1", chainId, verifyingContract: this}`, primary type
+/// `SellOrder(address seller,uint256 seriesId,uint256 amount,uint256 pricePerToken,uint256 nonce,uint256 expiry)`
+/// (see {ORDER_TYPEHASH}). `expiry` is the last unix second at which the order can be filled.
+contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    /// @notice One series of capacity claims.
+    /// @param provider Who sells the capacity, receives the collateral back and runs the redeemed jobs.
+    /// @param floor Measured-throughput floor of the GPU class (e.g. fp32 TFLOP/s x 1000).
+    /// @param released Whether the remaining collateral went back to the provider after the window.
+    /// @param windowStart First unix second at which tokens can be redeemed.
+    /// @param windowEnd First unix second at which tokens can no longer be redeemed (the window is half open).
+    /// @param gpuClass GPU class id, e.g. keccak256("H100-SXM-80GB").
+    /// @param supply Tokens minted at creation.
+    /// @param redeemed Tokens burnt by redemption so far.
+    /// @param collateralPerToken ComputeToken locked per token.
+    struct Series {
+        address provider;
+        uint64 floor;
+        bool released;
+        uint64 windowStart;
+        uint64 windowEnd;
+        bytes32 gpuClass;
+        uint256 supply;
+        uint256 redeemed;
+        uint256 collateralPerToken;
+    }
+
+    /// @notice An offer to sell claims of one series, signed off chain by the holder (EIP-712).
+    /// @param seller The holder who signs and whose tokens move.
+    /// @param seriesId The series (= ERC-1155 token id).
+    /// @param amount Most tokens this order may sell in total over all its fills.
+    /// @param pricePerToken ComputeToken the buyer pays the seller per token.
+    /// @param nonce Any value at or above the seller's `minNonce`; lets the seller cancel orders in bulk.
+    /// @param expiry Last unix second at which the order can be filled.
+    struct SellOrder {
+        address seller;
+        uint256 seriesId;
+        uint256 amount;
+        uint256 pricePerToken;
+        uint256 nonce;
+        uint256 expiry;
+    }
+
+    /// @notice EIP-712 type hash of {SellOrder}:
+    /// `keccak256("SellOrder(address seller,uint256 seriesId,uint256 amount,uint256 pricePerToken,uint256 nonce,uint256 expiry)")`.
+    bytes32 public constant ORDER_TYPEHASH = keccak256(
+        "SellOrder(address seller,uint256 seriesId,uint256 amount,uint256 pricePerToken,uint256 nonce,uint256 expiry)"
+    );
+
+    /// @notice The payment and collateral token (ComputeToken).
+    IERC20 public immutable token;
+
+    /// @notice The registry that says who is a staked provider.
+    IStakingRegistry public immutable registry;
+
+    /// @notice The market in which redeemed claims become prepaid jobs.
+    IJobMarket public immutable market;
+
+    uint256 private _seriesCount;
+    uint256 private _totalOwed;
+
+    mapping(uint256 seriesId => Series) private _series;
+    mapping(bytes32 orderHash => uint256 amount) private _filled;
+    mapping(bytes32 orderHash => bool) private _cancelled;
+    mapping(address seller => uint256 nonce) private _minNonce;
+
+    /// @notice A provider created a series and locked its collateral.
+    /// @param seriesId The new series (= token id).
+    /// @param provider The provider that received the tokens.
+    /// @param gpuClass GPU class id.
+    /// @param floor Measured-throughput floor.
+    /// @param windowStart First second of the redemption window.
+    /// @param windowEnd First second after the redemption window.
+    /// @param supply Tokens minted.
+    /// @param collateralPerToken Collateral locked per token.
+    event SeriesCreated(
+        uint256 indexed seriesId,
+        address indexed provider,
+        bytes32 indexed gpuClass,
+        uint64 floor,
+        uint64 windowStart,
+        uint64 windowEnd,
+        uint256 supply,
+        uint256 collateralPerToken
+    );
+
+    /// @notice A sell order was (partly) filled.
+    /// @param orderHash EIP-712 digest of the order.
+    /// @param seller The seller.
+    /// @param buyer The buyer.
+    /// @param seriesId The series traded.
+    /// @param amount Tokens moved in this fill.
+    /// @param payment ComputeToken paid by the buyer to the seller in this fill.
+    event OrderFilled(
+        bytes32 indexed orderHash,
+        address indexed seller,
+        address indexed buyer,
+        uint256 seriesId,
+        uint256 amount,
+        uint256 payment
+    );
+
+    /// @notice A seller cancelled one order.
+    /// @param orderHash EIP-712 digest of the order.
+    /// @param seller The seller.
+    event OrderCancelled(bytes32 indexed orderHash, address indexed seller);
+
+    /// @notice A seller cancelled all its orders with a nonce below `minNonce`.
+    /// @param seller The seller.
+    /// @param minNonce The new lowest valid nonce.
+    event NoncesCancelled(address indexed seller, uint256 minNonce);
+
+    /// @notice A holder redeemed claims for a prepaid job.
+    /// @param seriesId The series redeemed.
+    /// @param holder The holder whose tokens were burnt (the job's consumer).
+    /// @param amount Tokens burnt.
+    /// @param specHash keccak256 of the canonical job spec.
+    /// @param jobId The prepaid job opened in the market.
+    /// @param collateral Collateral handed to the market for the job.
+    event Redeemed(
+        uint256 indexed seriesId,
+        address indexed holder,
+        uint256 amount,
+        bytes32 specHash,
+        uint256 indexed jobId,
+        uint256 collateral
+    );
+
+    /// @notice The collateral of a finished series went back to its provider.
+    /// @param seriesId The series.
+    /// @param provider The provider paid.
+    /// @param amount Collateral returned (unredeemed supply x collateralPerToken).
+    event CollateralReleased(uint256 indexed seriesId, address indexed provider, uint256 amount);
+
+    /// @notice A constructor argument was the zero address.
+    /// @param index 0 = token, 1 = registry, 2 = market.
+    error CapacityClaims_ZeroAddress(uint256 index);
+
+    /// @notice The caller is not a staked provider in the registry.
+    /// @param caller The caller.
+    error CapacityClaims_NotProvider(address caller);
+
+    /// @notice The GPU class id was zero.
+    error CapacityClaims_ZeroGpuClass();
+
+    /// @notice The window is empty or already over.
+    /// @param windowStart Requested start.
+    /// @param windowEnd Requested end.
+    /// @param nowTime Current block time.
+    error CapacityClaims_InvalidWindow(uint64 windowStart, uint64 windowEnd, uint256 nowTime);
+
+    /// @notice A token amount (supply, fill or redemption) was zero.
+    error CapacityClaims_ZeroAmount();
+
+    /// @notice The collateral per token was zero.
+    error CapacityClaims_ZeroCollateral();
+
+    /// @notice No series with this id exists.
+    /// @param seriesId The id asked for.
+    error CapacityClaims_UnknownSeries(uint256 seriesId);
+
+    /// @notice The order's expiry has passed.
+    /// @param orderHash The order.
+    /// @param expiry Its last valid second.
+    error CapacityClaims_OrderExpired(bytes32 orderHash, uint256 expiry);
+
+    /// @notice The order was cancelled by its seller.
+    /// @param orderHash The order.
+    error CapacityClaims_OrderCancelled(bytes32 orderHash);
+
+    /// @notice The order's nonce is below the seller's minimum (bulk-cancelled).
+    /// @param orderHash The order.
+    /// @param nonce Its nonce.
+    /// @param minNonce The seller's lowest valid nonce.
+    error CapacityClaims_NonceCancelled(bytes32 orderHash, uint256 nonce, uint256 minNonce);
+
+    /// @notice The signature is not the seller's signature of this order on this chain and contract.
+    /// @param seller The order's seller.
+    error CapacityClaims_InvalidSignature(address seller);
+
+    /// @notice The fill would sell more than the order offers.
+    /// @param orderHash The order.
+    /// @param requested Tokens asked for.
+    /// @param remaining Tokens still available in the order.
+    error CapacityClaims_Overfill(bytes32 orderHash, uint256 requested, uint256 remaining);
+
+    /// @notice The series' window has ended: its tokens are worthless and no longer traded or redeemed.
+    /// @param seriesId The series.
+    /// @param windowEnd First second after its window.
+    error CapacityClaims_WindowEnded(uint256 seriesId, uint64 windowEnd);
+
+    /// @notice The series' window has not started: tokens cannot be redeemed yet.
+    /// @param seriesId The series.
+    /// @param windowStart First second of its window.
+    error CapacityClaims_WindowNotStarted(uint256 seriesId, uint64 windowStart);
+
+    /// @notice The series' window has not ended: its collateral is still locked.
+    /// @param seriesId The series.
+    /// @param windowEnd First second after its window.
+    error CapacityClaims_WindowNotEnded(uint256 seriesId, uint64 windowEnd);
+
+    /// @notice The series' collateral was already released.
+    /// @param seriesId The series.
+    error CapacityClaims_AlreadyReleased(uint256 seriesId);
+
+    /// @notice The caller is not the seller of the order it tries to cancel.
+    /// @param caller The caller.
+    /// @param seller The order's seller.
+    error CapacityClaims_NotSeller(address caller, address seller);
+
+    /// @notice `cancelAllBefore` must raise the seller's minimum nonce.
+    /// @param current The current minimum.
+    /// @param requested The value given.
+    error CapacityClaims_NonceNotIncreasing(uint256 current, uint256 requested);
+
+    /// @notice The provider cannot redeem its own series (a job needs a distinct consumer).
+    /// @param seriesId The series.
+    error CapacityClaims_ProviderRedeem(uint256 seriesId);
+
+    /// @notice The job spec hash was zero.
+    error CapacityClaims_ZeroSpecHash();
+
+    /// @notice The market did not take exactly the collateral of the redeemed claims.
+    /// @param expected Collateral that should have left this contract.
+    /// @param taken What actually left.
+    error CapacityClaims_CollateralMismatch(uint256 expected, uint256 taken);
+
+    /// @notice Wires the claims contract to its token, registry and market.
+    /// @dev The market must then call back nobody but this contract (`JobMarket.setClaims(address(this))`).
+    /// Requirements: no argument is the zero address.
+    /// @param token_ The ComputeToken used for payment and collateral.
+    /// @param registry_ The staking registry (providers must be staked to create a series).
+    /// @param market_ The job market that runs redeemed jobs.
+    constructor(IERC20 token_, IStakingRegistry registry_, IJobMarket market_) ERC1155("") EIP712("CapacityClaims", "1") {
+        if (address(token_) == address(0)) revert CapacityClaims_ZeroAddress(0);
+        if (address(registry_) == address(0)) revert CapacityClaims_ZeroAddress(1);
+        if (address(market_) == address(0)) revert CapacityClaims_ZeroAddress(2);
+        token = token_;
+        registry = registry_;
+        market = market_;
+    }
+
+    // ---------------------------------------------------------------------------------------------- series
+
+    /// @notice Creates a series, mints `supply` tokens to the caller and locks its collateral.
+    /// @dev Emits {SeriesCreated} and {TransferSingle} (mint).
+    /// Requirements:
+    /// - the caller is a staked provider (`registry.isProvider`);
+    /// - `gpuClass` is non-zero, `supply` and `collateralPerToken` are non-zero;
+    /// - `windowStart < windowEnd` and `windowEnd` is in the future;
+    /// - the caller has approved `supply * collateralPerToken` ComputeToken to this contract;
+    /// - a contract caller accepts ERC-1155 tokens.
+    /// @param gpuClass GPU class id, e.g. keccak256("H100-SXM-80GB").
+    /// @param floor Measured-throughput floor of the class (e.g. fp32 TFLOP/s x 1000).
+    /// @param windowStart First unix second of the redemption window.
+    /// @param windowEnd First unix second after the redemption window.
+    /// @param supply GPU-hours (tokens) offered.
+    /// @param collateralPerToken ComputeToken locked per token.
+    /// @return seriesId The new series id (= ERC-1155 token id), counting from 1.
+    function createSeries(
+        bytes32 gpuClass,
+        uint64 floor,
+        uint64 windowStart,
+        uint64 windowEnd,
+        uint256 supply,
+        uint256 collateralPerToken
+    ) external nonReentrant returns (uint256 seriesId) {
+        if (!registry.isProvider(msg.sender)) revert CapacityClaims_NotProvider(msg.sender);
+        if (gpuClass == bytes32(0)) revert CapacityClaims_ZeroGpuClass();
+        if (windowStart >= windowEnd || windowEnd <= block.timestamp) {
+            revert CapacityClaims_InvalidWindow(windowStart, windowEnd, block.timestamp);
+        }
+        if (supply == 0) revert CapacityClaims_ZeroAmount();
+        if (collateralPerToken == 0) revert CapacityClaims_ZeroCollateral();
+        uint256 collateral = supply * collateralPerToken;
+
+        seriesId = ++_seriesCount;
+        _series[seriesId] = Series({
+            provider: msg.sender,
+            floor: floor,
+            released: false,
+            windowStart: windowStart,
+            windowEnd: windowEnd,
+            gpuClass: gpuClass,
+            supply: supply,
+            redeemed: 0,
+            collateralPerToken: collateralPerToken
+        });
+        _totalOwed += collateral;
+
+        emit SeriesCreated(seriesId, msg.sender, gpuClass, floor, windowStart, windowEnd, supply, collateralPerToken);
+
+        token.safeTransferFrom(msg.sender, address(this), collateral);
+        _mint(msg.sender, seriesId, supply, "");
+    }
+
+    /// @notice Returns the collateral still locked for a finished series to its provider.
+    /// @dev Anyone may call it: the tokens can only go to the provider, so nothing is ever stuck.
+    /// Emits {CollateralReleased}.
+    /// Requirements:
+    /// - the series exists, its window has ended (`block.timestamp >= windowEnd`);
+    /// - its collateral was not released before.
+    /// @param seriesId The series.
+    /// @return amount Collateral returned: (supply - redeemed) x collateralPerToken.
+    function releaseCollateral(uint256 seriesId) external nonReentrant returns (uint256 amount) {
+        Series storage s = _existing(seriesId);
+        if (block.timestamp < s.windowEnd) revert CapacityClaims_WindowNotEnded(seriesId, s.windowEnd);
+        if (s.released) revert CapacityClaims_AlreadyReleased(seriesId);
+
+        amount = (s.supply - s.redeemed) * s.collateralPerToken;
+        s.released = true;
+        _totalOwed -= amount;
+
+        emit CollateralReleased(seriesId, s.provider, amount);
+
+        token.safeTransfer(s.provider, amount);
+    }
+
+    // ---------------------------------------------------------------------------------------------- orders
+
+    /// @notice Buys `amount` tokens from a signed sell order.
+    /// @dev The seller's signature authorizes the move of its tokens (no `setApprovalForAll` needed).
+    /// Emits {OrderFilled} and {TransferSingle}.
+    /// Requirements:
+    /// - `amount` is non-zero and at most what is left of the order;
+    /// - the order has not expired (`block.timestamp <= expiry`), was not cancelled, and its nonce is at or above
+    ///   the seller's minimum;
+    /// - `signature` is the seller's EIP-712 signature of the order (ECDSA, or ERC-1271 for a contract seller)
+    ///   under this chain id and contract;
+    /// - the series exists and its window has not ended;
+    /// - the seller still holds `amount` tokens; the buyer approved `amount * pricePerToken` ComputeToken to this
+    ///   contract and, if a contract, accepts ERC-1155 tokens.
+    /// @param order The signed order.
+    /// @param signature The seller's signature of `orderHash(order)`.
+    /// @param amount Tokens to buy in this fill.
+    /// @return payment ComputeToken paid to the seller.
+    function fill(SellOrder calldata order, bytes calldata signature, uint256 amount)
+        external
+        nonReentrant
+        returns (uint256 payment)
+    {
+        if (amount == 0) revert CapacityClaims_ZeroAmount();
+        bytes32 hash = orderHash(order);
+        if (block.timestamp > order.expiry) revert CapacityClaims_OrderExpired(hash, order.expiry);
+        if (_cancelled[hash]) revert CapacityClaims_OrderCancelled(hash);
+        uint256 minNonce = _minNonce[order.seller];
+        if (order.nonce < minNonce) revert CapacityClaims_NonceCancelled(hash, order.nonce, minNonce);
+        Series storage s = _existing(order.seriesId);
+        if (block.timestamp >= s.windowEnd) revert CapacityClaims_WindowEnded(order.seriesId, s.windowEnd);
+        if (!SignatureChecker.isValidSignatureNow(order.seller, hash, signature)) {
+            revert CapacityClaims_InvalidSignature(order.seller);
+        }
+        uint256 alreadyFilled = _filled[hash];
+        // `_filled[hash] <= order.amount` always holds: every fill is checked against what remains.
+        uint256 remaining = order.amount - alreadyFilled;
+        if (amount > remaining) revert CapacityClaims_Overfill(hash, amount, remaining);
+        payment = amount * order.pricePerToken;
+
+        _filled[hash] = alreadyFilled + amount;
+
+        emit OrderFilled(hash, order.seller, msg.sender, order.seriesId, amount, payment);
+
+        if (payment != 0) token.safeTransferFrom(msg.sender, order.seller, payment);
+        _safeTransferFrom(order.seller, msg.sender, order.seriesId, amount, "");
+    }
+
+    /// @notice Cancels one order for good.
+    /// @dev Emits {OrderCancelled}.
+    /// Requirements: the caller is the order's seller; the order was not cancelled before.
+    /// @param order The order to cancel.
+    function cancelOrder(SellOrder calldata order) external {
+        if (msg.sender != order.seller) revert CapacityClaims_NotSeller(msg.sender, order.seller);
+        bytes32 hash = orderHash(order);
+        if (_cancelled[hash]) revert CapacityClaims_OrderCancelled(hash);
+        _cancelled[hash] = true;
+        emit OrderCancelled(hash, msg.sender);
+    }
+
+    /// @notice Cancels every order of the caller with a nonce below `minNonce`.
+    /// @dev Emits {NoncesCancelled}.
+    /// Requirements: `minNonce` is above the caller's current minimum.
+    /// @param minNonce The new lowest valid nonce for the caller's orders.
+    function cancelAllBefore(uint256 minNonce) external {
+        uint256 current = _minNonce[msg.sender];
+        if (minNonce <= current) revert CapacityClaims_NonceNotIncreasing(current, minNonce);
+        _minNonce[msg.sender] = minNonce;
+        emit NoncesCancelled(msg.sender, minNonce);
+    }
+
+    // ---------------------------------------------------------------------------------------------- redeem
+
+    /// @notice Burns `amount` of the caller's claims and opens a prepaid job with the series' provider.
+    /// @dev Hands `amount * collateralPerToken` to the market as the job's provider collateral (the market pulls
+    /// it with `transferFrom`). Emits {TransferSingle} (burn) and {Redeemed}; the market emits
+    /// {IJobMarket-PrepaidJobOpened}. {Redeemed} is emitted after the market call because it carries the job id;
+    /// the call is to the trusted market and the function is `nonReentrant`.
+    /// Requirements:
+    /// - `amount` is non-zero and at most the caller's balance; `specHash` is non-zero;
+    /// - the series exists and `windowStart <= block.timestamp < windowEnd`;
+    /// - the caller is not the series' provider.
+    /// @param seriesId The series to redeem.
+    /// @param amount GPU-hours (tokens) to redeem.
+    /// @param specHash keccak256 of the canonical job spec the holder wants run.
+    /// @return jobId The prepaid job opened in the market.
+    function redeem(uint256 seriesId, uint256 amount, bytes32 specHash)
+        external
+        nonReentrant
+        returns (uint256 jobId)
+    {
+        if (amount == 0) revert CapacityClaims_ZeroAmount();
+        if (specHash == bytes32(0)) revert CapacityClaims_ZeroSpecHash();
+        Series storage s = _existing(seriesId);
+        if (block.timestamp < s.windowStart) revert CapacityClaims_WindowNotStarted(seriesId, s.windowStart);
+        if (block.timestamp >= s.windowEnd) revert CapacityClaims_WindowEnded(seriesId, s.windowEnd);
+        address provider = s.provider;
+        if (msg.sender == provider) revert CapacityClaims_ProviderRedeem(seriesId);
+        uint256 collateral = amount * s.collateralPerToken;
+
+        _burn(msg.sender, seriesId, amount);
+        s.redeemed += amount;
+        _totalOwed -= collateral;
+
+        IERC20 token_ = token;
+        uint256 before = token_.balanceOf(address(this));
+        token_.forceApprove(address(market), collateral);
+        jobId = market.openPrepaidJob(msg.sender, provider, specHash, collateral);
+        uint256 taken = before - token_.balanceOf(address(this));
+        if (taken != collateral) revert CapacityClaims_CollateralMismatch(collateral, taken);
+
+        emit Redeemed(seriesId, msg.sender, amount, specHash, jobId, collateral);
+    }
+
+    // ---------------------------------------------------------------------------------------------- views
+
+    /// @notice The EIP-712 digest of an order: what the seller signs and the key of its fill and cancel state.
+    /// @param order The order.
+    /// @return The digest under this contract's domain (includes the current chain id).
+    function orderHash(SellOrder calldata order) public view returns (bytes32) {
+        return _hashTypedDataV4(
+            keccak256(
+                abi.encode(
+                    ORDER_TYPEHASH,
+                    order.seller,
+                    order.seriesId,
+                    order.amount,
+                    order.pricePerToken,
+                    order.nonce,
+                    order.expiry
+                )
+            )
+        );
+    }
+
+    /// @notice Tokens already sold through an order.
+    /// @param hash The order's digest (`orderHash`).
+    /// @return The filled amount.
+    function filled(bytes32 hash) external view returns (uint256) {
+        return _filled[hash];
+    }
+
+    /// @notice Whether an order was cancelled with `cancelOrder`.
+    /// @param hash The order's digest (`orderHash`).
+    /// @return True if cancelled.
+    function cancelled(bytes32 hash) external view returns (bool) {
+        return _cancelled[hash];
+    }
+
+    /// @notice The lowest nonce a seller's orders may carry (raised by `cancelAllBefore`).
+    /// @param seller The seller.
+    /// @return The minimum valid nonce.
+    function minNonce(address seller) external view returns (uint256) {
+        return _minNonce[seller];
+    }
+
+    /// @notice The EIP-712 domain separator for the current chain.
+    /// @return The separator.
+    function domainSeparator() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    /// @notice A series' parameters and state.
+    /// @param seriesId The series.
+    /// @return The series (all zero for an unknown id).
+    function series(uint256 seriesId) external view returns (Series memory) {
+        return _series[seriesId];
+    }
+
+    /// @notice The number of series created; ids run from 1 to this value.
+    /// @return The count.
+    function seriesCount() external view returns (uint256) {
+        return _seriesCount;
+    }
+
+    /// @notice Collateral still locked for a series (zero once released).
+    /// @param seriesId The series.
+    /// @return (supply - redeemed) x collateralPerToken, or 0 after release or for an unknown id.
+    function lockedCollateral(uint256 seriesId) external view returns (uint256) {
+        Series storage s = _series[seriesId];
+        if (s.released) return 0;
+        return (s.supply - s.redeemed) * s.collateralPerToken;
+    }
+
+    /// @notice The ComputeToken this contract owes: the locked collateral of every unreleased series.
+    /// @return Always equal to `token.balanceOf(address(this))` (tokens sent here by mistake aside).
+    function totalOwed() external view returns (uint256) {
+        return _totalOwed;
+    }
+
+    // ---------------------------------------------------------------------------------------------- internals
+
+    function _existing(uint256 seriesId) private view returns (Series storage s) {
+        s = _series[seriesId];
+        if (s.provider == address(0)) revert CapacityClaims_UnknownSeries(seriesId);
+    }
+}
