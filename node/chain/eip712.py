@@ -71,12 +71,13 @@ _DOMAIN_TYPE = [
 ]
 
 
-def _full_message(
+def typed_message(
     domain: Eip712Domain,
     types: Mapping[str, list[dict[str, str]]],
     primary_type: str,
     message: Mapping[str, Any],
 ) -> dict[str, Any]:
+    """The full EIP-712 structure eth-account's ``encode_typed_data`` takes."""
     return {
         "types": {"EIP712Domain": _DOMAIN_TYPE, **types},
         "primaryType": primary_type,
@@ -93,7 +94,7 @@ def sign_typed(
     message: Mapping[str, Any],
 ) -> Signature:
     """Sign ``message`` of ``primary_type`` under ``domain``."""
-    signable = encode_typed_data(full_message=_full_message(domain, types, primary_type, message))
+    signable = encode_typed_data(full_message=typed_message(domain, types, primary_type, message))
     signed = account.sign_message(signable)
     return Signature(
         v=int(signed.v), r=int(signed.r).to_bytes(32, "big"), s=int(signed.s).to_bytes(32, "big")
@@ -108,5 +109,5 @@ def recover_typed(
     signature: Signature,
 ) -> ChecksumAddress:
     """The signer of a typed message (to check a gossiped order before relaying it)."""
-    signable = encode_typed_data(full_message=_full_message(domain, types, primary_type, message))
+    signable = encode_typed_data(full_message=typed_message(domain, types, primary_type, message))
     return to_checksum_address(Account.recover_message(signable, signature=signature.packed))
