@@ -1,0 +1,168 @@
+"""Content-addressed blob transfer over /ccm/blob/1.0.0: chunked, hash-checked, resumable.
+
+Wire exchange (frames as in :mod:`node.p2p.codec`)::
+
+    client → server   json  BlobRequest(digest, offset)
+    server → client   json  BlobHeader(digest, size, offset, chunk_size)   | error frame (not_found, …)
+    server → client   data  chunk … (each ≤ chunk_size) until size - offset bytes
+
+The client appends each chunk to the store's partial file for that digest as it arrives, so a
+transfer cut off by a dropped connection resumes from the bytes already on disk
+(:func:`fetch_blob` asks for that offset). When the last byte is in, the whole file is checked
+against the digest and renamed into place atomically; a mismatch (a corrupted or forged chunk)
+throws the partial file away and raises :class:`~node.blobs.BlobCorruptError`.
+
+Disk reads, writes and hashing run in worker threads so a multi-megabyte transfer does not stall
+the event loop that also answers pings and audits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import trio
+
+from node.blobs import BlobNotFoundError, BlobStore, validate_digest
+from node.errors import ProtocolError
+from node.p2p.codec import FrameStream, RemoteError, SchemaError
+from node.p2p.host import Host
+from node.p2p.messages import BLOB_PROTOCOL, BlobHeader, BlobRequest
+from node.p2p.reqresp import RequestRefused, close_quietly, guard
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CHUNK = 256 * 1024
+MAX_CHUNK = 4 << 20
+DEFAULT_MAX_BLOB = 1 << 30
+BLOB_TIMEOUT = 30.0
+"""Seconds allowed for any single frame of a blob transfer (not for the whole blob)."""
+
+
+@dataclass(frozen=True)
+class ServedRequest:
+    """One request the server answered (kept for logs and tests): who, what, from which offset."""
+
+    peer_id: str
+    digest: str
+    offset: int
+
+
+class BlobServer:
+    """Serves the blobs of a :class:`BlobStore` to any peer that names their digest."""
+
+    def __init__(self, store: BlobStore, *, chunk_size: int = DEFAULT_CHUNK) -> None:
+        if not 0 < chunk_size <= MAX_CHUNK:
+            raise ValueError(f"chunk_size must be in 1..{MAX_CHUNK}")
+        self.store = store
+        self.chunk_size = chunk_size
+        self.served: list[ServedRequest] = []
+
+    def register(self, host: Host) -> None:
+        """Answer :data:`BLOB_PROTOCOL` on ``host``."""
+        host.set_handler(
+            BLOB_PROTOCOL,
+            guard(host, BLOB_PROTOCOL, self._handle, max_frame=self.chunk_size + 1024, timeout=BLOB_TIMEOUT),
+        )
+
+    async def _handle(self, peer: str, fs: FrameStream) -> None:
+        req = await fs.read_message(BlobRequest, max_size=1024)
+        try:
+            size = self.store.size(req.digest)
+        except BlobNotFoundError:
+            raise RequestRefused("not_found", f"no blob {req.digest}") from None
+        if req.offset > size:
+            raise RequestRefused("bad_offset", f"offset {req.offset} beyond size {size}")
+        self.served.append(ServedRequest(peer, req.digest, req.offset))
+        await fs.write_message(
+            BlobHeader(digest=req.digest, size=size, offset=req.offset, chunk_size=self.chunk_size)
+        )
+        offset = req.offset
+        while offset < size:
+            chunk = await trio.to_thread.run_sync(self.store.read_range, req.digest, offset, self.chunk_size)
+            if not chunk:
+                raise RuntimeError(f"blob {req.digest} shrank while being served")
+            await fs.write_data(chunk)
+            offset += len(chunk)
+
+
+async def fetch_blob(
+    host: Host,
+    peer_id: str,
+    store: BlobStore,
+    digest: str,
+    *,
+    max_size: int = DEFAULT_MAX_BLOB,
+    timeout: float = BLOB_TIMEOUT,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Download blob ``digest`` from ``peer_id`` into ``store`` (resuming a partial copy); return its path.
+
+    ``max_size`` refuses a blob announced larger than that before any chunk is read; ``timeout``
+    bounds each frame; ``on_progress(received, total)`` is called after each chunk. A transfer that
+    breaks off leaves its partial file for the next call, which continues from there.
+
+    Raises :class:`ProtocolError` subclasses for transport and peer faults (retryable),
+    :class:`~node.p2p.codec.RemoteError` when the peer does not have the blob, and
+    :class:`~node.blobs.BlobCorruptError` when the bytes do not match the digest.
+    """
+    validate_digest(digest)
+    if store.has(digest):
+        return store.path(digest)
+    offset = store.partial_size(digest)
+    stream = await host.open_stream(peer_id, BLOB_PROTOCOL, timeout=timeout)
+    try:
+        fs = FrameStream(stream, max_frame=MAX_CHUNK, timeout=timeout)
+        await fs.write_message(BlobRequest(digest=digest, offset=offset))
+        header = await fs.read_message(BlobHeader, max_size=1024)
+        if header.digest != digest:
+            raise SchemaError("digest", f"peer answered for {header.digest}, asked {digest}")
+        if header.offset != offset:
+            raise SchemaError("offset", f"peer starts at {header.offset}, asked {offset}")
+        if header.size > max_size:
+            raise SchemaError("size", f"blob of {header.size} bytes exceeds the cap of {max_size}")
+        if header.chunk_size > MAX_CHUNK:
+            raise SchemaError("chunk_size", f"above the cap of {MAX_CHUNK}")
+        received = offset
+        while received < header.size:
+            want = min(header.chunk_size, header.size - received)
+            chunk = await fs.read_data(max_size=want)
+            if not chunk:
+                raise SchemaError("data", "empty chunk")
+            received = await trio.to_thread.run_sync(store.append_partial, digest, chunk)
+            if on_progress is not None:
+                on_progress(received, header.size)
+    finally:
+        await close_quietly(stream)
+    return await trio.to_thread.run_sync(store.finish_partial, digest)
+
+
+async def fetch_blob_resuming(
+    host: Host,
+    peer_addr: str,
+    store: BlobStore,
+    digest: str,
+    *,
+    attempts: int = 3,
+    max_size: int = DEFAULT_MAX_BLOB,
+    timeout: float = BLOB_TIMEOUT,
+    retry_delay: float = 0.5,
+) -> Path:
+    """:func:`fetch_blob` from the peer at full multiaddr ``peer_addr``, redialling and resuming
+    after a transport failure, at most ``attempts`` times. Refusals and corrupt data are not retried.
+    """
+    last: ProtocolError | None = None
+    for attempt in range(attempts):
+        try:
+            peer_id = await host.connect(peer_addr, timeout=timeout)
+            return await fetch_blob(host, peer_id, store, digest, max_size=max_size, timeout=timeout)
+        except (RemoteError, SchemaError):
+            raise
+        except ProtocolError as err:
+            last = err
+            logger.info("blob %s: attempt %d failed (%s), resuming", digest[:12], attempt + 1, err)
+            await trio.sleep(retry_delay)
+    assert last is not None
+    raise last
