@@ -377,8 +377,8 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
         bytes32 hash = orderHash(order);
         if (block.timestamp > order.expiry) revert CapacityClaims_OrderExpired(hash, order.expiry);
         if (_cancelled[hash]) revert CapacityClaims_OrderCancelled(hash);
-        uint256 minNonce = _minNonce[order.seller];
-        if (order.nonce < minNonce) revert CapacityClaims_NonceCancelled(hash, order.nonce, minNonce);
+        uint256 lowestNonce = _minNonce[order.seller];
+        if (order.nonce < lowestNonce) revert CapacityClaims_NonceCancelled(hash, order.nonce, lowestNonce);
         Series storage s = _existing(order.seriesId);
         if (block.timestamp >= s.windowEnd) revert CapacityClaims_WindowEnded(order.seriesId, s.windowEnd);
         if (!SignatureChecker.isValidSignatureNow(order.seller, hash, signature)) {
@@ -410,15 +410,15 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
         emit OrderCancelled(hash, msg.sender);
     }
 
-    /// @notice Cancels every order of the caller with a nonce below `minNonce`.
+    /// @notice Cancels every order of the caller with a nonce below `newMinNonce`.
     /// @dev Emits {NoncesCancelled}.
-    /// Requirements: `minNonce` is above the caller's current minimum.
-    /// @param minNonce The new lowest valid nonce for the caller's orders.
-    function cancelAllBefore(uint256 minNonce) external {
+    /// Requirements: `newMinNonce` is above the caller's current minimum.
+    /// @param newMinNonce The new lowest valid nonce for the caller's orders.
+    function cancelAllBefore(uint256 newMinNonce) external {
         uint256 current = _minNonce[msg.sender];
-        if (minNonce <= current) revert CapacityClaims_NonceNotIncreasing(current, minNonce);
-        _minNonce[msg.sender] = minNonce;
-        emit NoncesCancelled(msg.sender, minNonce);
+        if (newMinNonce <= current) revert CapacityClaims_NonceNotIncreasing(current, newMinNonce);
+        _minNonce[msg.sender] = newMinNonce;
+        emit NoncesCancelled(msg.sender, newMinNonce);
     }
 
     // ---------------------------------------------------------------------------------------------- redeem
