@@ -1,0 +1,132 @@
+"""The devnet behind ``ccm devnet up|status|down``: a detached Anvil plus a fresh deployment.
+
+Files in the home folder:
+
+* ``devnet/anvil.json`` — pid, rpc_url and chain id of the running Anvil (written after it answers);
+* ``devnet/anvil.log``  — Anvil's output;
+* ``deployment.json``   — the addresses (see :mod:`node.chain.deployment`), ``devnet: true``.
+
+``up`` is idempotent: with a live Anvil recorded and a deployment that matches it, it reports
+"already up" and returns the same deployment. ``down`` is idempotent too. A failed deploy stops the
+Anvil it started, so no orphan process is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from node.chain.accounts import devnet_accounts
+from node.chain.anvil import DEVNET_CHAIN_ID, is_answering, pid_alive, start_detached, stop_pid
+from node.chain.client import ChainClient
+from node.chain.deploy import DeployParams, deploy_all
+from node.chain.deployment import DEPLOYMENT_FILE, Deployment
+from node.chain.errors import DeploymentMissingError
+from node.errors import DevnetError
+
+
+@dataclass(frozen=True)
+class DevnetState:
+    """What ``status`` reports: whether Anvil is up, where, the head block, and the deployment."""
+
+    running: bool
+    pid: int | None
+    rpc_url: str | None
+    block_number: int | None
+    deployment: Deployment | None
+
+
+def _dir(home: Path) -> Path:
+    return home / "devnet"
+
+
+def _record_path(home: Path) -> Path:
+    return _dir(home) / "anvil.json"
+
+
+def _read_record(home: Path) -> dict[str, object] | None:
+    try:
+        data = json.loads(_record_path(home).read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DevnetError(f"devnet record {_record_path(home)} unreadable ({type(exc).__name__})") from None
+    return data if isinstance(data, dict) else None
+
+
+def _live(record: dict[str, object] | None) -> tuple[int, str] | None:
+    if record is None:
+        return None
+    pid, rpc_url = record.get("pid"), record.get("rpc_url")
+    if not isinstance(pid, int) or not isinstance(rpc_url, str):
+        return None
+    if not pid_alive(pid) or not is_answering(rpc_url):
+        return None
+    return pid, rpc_url
+
+
+def up(home: Path, *, params: DeployParams | None = None) -> tuple[Deployment, bool]:
+    """Start Anvil and deploy, or find it running. Returns ``(deployment, already_up)``."""
+    home.mkdir(parents=True, exist_ok=True)
+    live = _live(_read_record(home))
+    if live is not None:
+        try:
+            deployment = Deployment.load(home / DEPLOYMENT_FILE)
+        except DeploymentMissingError:
+            deployment = None
+        if deployment is not None and deployment.devnet and deployment.rpc_url == live[1]:
+            return deployment, True
+        stop_pid(live[0])  # an Anvil without its deployment is useless: start over
+    anvil = start_detached(log_path=_dir(home) / "anvil.log", chain_id=DEVNET_CHAIN_ID)
+    try:
+        client = ChainClient(anvil.rpc_url, expected_chain_id=DEVNET_CHAIN_ID)
+        accounts = devnet_accounts(devnet=True)
+        deployment = deploy_all(
+            client,
+            accounts[0].account,
+            holders=[a.address for a in accounts],
+            params=params or DeployParams(),
+            devnet=True,
+        )
+        record = {"pid": anvil.pid, "rpc_url": anvil.rpc_url, "chain_id": anvil.chain_id}
+        tmp = _record_path(home).with_suffix(".tmp")
+        tmp.write_text(json.dumps(record) + "\n")
+        os.replace(tmp, _record_path(home))
+        deployment.save(home / DEPLOYMENT_FILE)
+    except BaseException:
+        stop_pid(anvil.pid)
+        raise
+    return deployment, False
+
+
+def status(home: Path) -> DevnetState:
+    """Is the devnet up? Never raises for "not running"; raises DevnetError for a corrupt record."""
+    live = _live(_read_record(home))
+    try:
+        deployment: Deployment | None = Deployment.load(home / DEPLOYMENT_FILE)
+    except DeploymentMissingError:
+        deployment = None
+    if live is None:
+        return DevnetState(False, None, None, None, deployment)
+    pid, rpc_url = live
+    block = ChainClient(rpc_url).block_number()
+    return DevnetState(True, pid, rpc_url, block, deployment)
+
+
+def down(home: Path) -> bool:
+    """Stop the devnet's Anvil. Returns False if none was running. The deployment file is removed
+    only if it belongs to the devnet (a real chain's deployment is never touched)."""
+    record = _read_record(home)
+    stopped = False
+    if record is not None and isinstance(record.get("pid"), int):
+        stopped = stop_pid(int(record["pid"]))  # type: ignore[call-overload]
+    _record_path(home).unlink(missing_ok=True)
+    try:
+        deployment = Deployment.load(home / DEPLOYMENT_FILE)
+    except DeploymentMissingError:
+        deployment = None
+    if deployment is not None and deployment.devnet:
+        (home / DEPLOYMENT_FILE).unlink(missing_ok=True)
+    return stopped

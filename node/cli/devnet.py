@@ -1,0 +1,86 @@
+"""``ccm devnet up|status|down``: a local Anvil with the contracts deployed, for development and demos.
+
+``up`` starts Anvil detached on a free 127.0.0.1 port, deploys with the devnet defaults (every job
+audited, short windows, tokens minted to Anvil's PUBLIC dev accounts) and records the deployment in
+``<home>/deployment.json``; run twice, it reports the running devnet instead of starting another.
+``status`` says whether it is up; ``down`` stops it (and is happy if nothing was running).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from node.chain import devnet
+from node.chain.deployment import Deployment
+from node.cli._output import emit_json, table
+
+
+def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
+    group = subparsers.add_parser("devnet", parents=parents, help="local Anvil devnet with the contracts")
+    sub = group.add_subparsers(dest="devnet_command", metavar="ACTION")
+    sub.required = True
+    up = sub.add_parser("up", parents=parents, help="start Anvil and deploy (idempotent)")
+    up.add_argument("--json", action="store_true", help="print one JSON object")
+    up.set_defaults(func=_up)
+    st = sub.add_parser("status", parents=parents, help="is the devnet up; block and addresses")
+    st.add_argument("--json", action="store_true", help="print one JSON object")
+    st.set_defaults(func=_status)
+    down = sub.add_parser("down", parents=parents, help="stop the devnet (idempotent)")
+    down.set_defaults(func=_down)
+
+
+def _object(deployment: Deployment, **extra: Any) -> dict[str, Any]:
+    return {
+        "rpc_url": deployment.rpc_url,
+        "chain_id": deployment.chain_id,
+        "contracts": dict(deployment.contracts),
+        "deploy_block": deployment.deploy_block,
+        "devnet": deployment.devnet,
+        **extra,
+    }
+
+
+def _print_contracts(deployment: Deployment) -> None:
+    print(table(["contract", "address"], [[n, a] for n, a in sorted(deployment.contracts.items())]))
+
+
+def _up(args: argparse.Namespace) -> int:
+    deployment, already = devnet.up(args.home)
+    if args.json:
+        emit_json(_object(deployment, already_up=already))
+        return 0
+    if already:
+        print(f"devnet already up at {deployment.rpc_url} (chain id {deployment.chain_id})")
+    else:
+        print(f"devnet up at {deployment.rpc_url} (chain id {deployment.chain_id})")
+        print("dev accounts hold tokens: they are PUBLIC test keys, devnet only")
+    _print_contracts(deployment)
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    state = devnet.status(args.home)
+    if args.json:
+        if state.running and state.deployment is not None:
+            emit_json(
+                _object(state.deployment, running=True, pid=state.pid, block_number=state.block_number)
+            )
+        else:
+            emit_json({"running": False, "rpc_url": None, "chain_id": None, "contracts": {}})
+        return 0
+    if not state.running:
+        print("devnet is not running (start it with `ccm devnet up`)")
+        return 0
+    print(f"devnet up at {state.rpc_url}, pid {state.pid}, block {state.block_number}")
+    if state.deployment is not None:
+        _print_contracts(state.deployment)
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    if devnet.down(args.home):
+        print("devnet stopped")
+    else:
+        print("devnet was not running")
+    return 0
