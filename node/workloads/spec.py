@@ -190,7 +190,7 @@ class _Obj:
 
     def string(self, name: str, choices: tuple[str, ...] | None = None) -> str:
         v = self.get(name)
-        if not isinstance(v, str):
+        if not isinstance(v, str) or isinstance(v, JsonFloat):
             raise JobSpecError(self.sub(name), f"expected a string, got {_typename(v)}")
         if choices is not None and v not in choices:
             raise JobSpecError(self.sub(name), f"unknown value {v!r} (expected one of {', '.join(choices)})")
@@ -214,6 +214,8 @@ class _Obj:
 def _typename(v: Any) -> str:
     if v is None:
         return "null"
+    if isinstance(v, JsonFloat):
+        return f"a float ({v}; use an integer or a decimal string)"
     return {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "a list"}.get(
         type(v), type(v).__name__
     )
@@ -335,10 +337,8 @@ def parse_spec(obj: Any) -> JobSpec:
     return JobSpec(version=version, kind=kind, dtype=dtype, tolerance=tolerance, limits=limits, body=body)
 
 
-def _reject_float(text: str) -> Any:
-    raise JobSpecError(
-        "", f"floats are not allowed in a job spec ({text}); use an integer or a decimal string"
-    )
+class JsonFloat(str):
+    """A JSON float kept as its text, so that validation can name the field it sits in and reject it."""
 
 
 def _reject_constant(text: str) -> Any:
@@ -361,7 +361,7 @@ def load_spec(data: str | bytes) -> JobSpec:
     try:
         obj = json.loads(
             data,
-            parse_float=_reject_float,
+            parse_float=JsonFloat,
             parse_constant=_reject_constant,
             object_pairs_hook=_no_duplicates,
         )
