@@ -211,7 +211,7 @@ class ChainClient:
             raise TransactionFailed(f"{artifact.name} has no bytecode (abstract or interface?)")
         self.register_abi(artifact.abi)
         factory = self.w3.eth.contract(abi=artifact.abi_list(), bytecode=artifact.bytecode)
-        data = factory.constructor(*args)._encode_data_in_transaction()
+        data = factory.constructor(*args).data_in_transaction
         receipt = self.send(account, artifact.name, "constructor", to=None, data=data)
         if receipt.contract_address is None:
             raise TransactionFailed(

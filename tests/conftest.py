@@ -1,0 +1,83 @@
+"""Shared fixtures: one real Anvil per test session with the contracts deployed, snapshots per test.
+
+* ``anvil`` (session) — an Anvil child process on a free 127.0.0.1 port, always stopped at the end.
+* ``deployment`` (session) — the four contracts deployed once with the devnet defaults
+  (:class:`node.chain.deploy.DeployParams`); tokens minted to Anvil's 10 PUBLIC dev accounts.
+* ``chain`` (function) — a :class:`node.chain.chain.Chain` on that deployment inside an
+  ``evm_snapshot`` taken before the test and reverted after it, so every test starts from the
+  freshly deployed state (block, time, balances) whatever the previous one did.
+* ``dev_accounts`` (session) — the dev accounts as eth-account ``LocalAccount`` objects;
+  index 0 deployed the contracts.
+
+Tests that need the chain but not the contracts can use ``anvil`` and ``chain_snapshot`` directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from eth_account.signers.local import LocalAccount
+
+from node.chain.accounts import devnet_accounts
+from node.chain.anvil import AnvilProcess
+from node.chain.chain import Chain
+from node.chain.client import ChainClient
+from node.chain.deploy import DeployParams, deploy_all
+from node.chain.deployment import Deployment
+
+
+@pytest.fixture(scope="session")
+def anvil() -> Iterator[AnvilProcess]:
+    process = AnvilProcess()
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def dev_accounts() -> tuple[LocalAccount, ...]:
+    return tuple(a.account for a in devnet_accounts(devnet=True))
+
+
+@pytest.fixture(scope="session")
+def deploy_params() -> DeployParams:
+    return DeployParams()
+
+
+@pytest.fixture(scope="session")
+def deployment(
+    anvil: AnvilProcess, dev_accounts: tuple[LocalAccount, ...], deploy_params: DeployParams
+) -> Deployment:
+    client = ChainClient(anvil.rpc_url)
+    return deploy_all(
+        client,
+        dev_accounts[0],
+        holders=[a.address for a in dev_accounts],
+        params=deploy_params,
+        devnet=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def session_client(anvil: AnvilProcess) -> ChainClient:
+    """One client for the session (its nonce counters are reset by ``chain_snapshot``)."""
+    return ChainClient(anvil.rpc_url)
+
+
+@pytest.fixture
+def chain_snapshot(session_client: ChainClient) -> Iterator[ChainClient]:
+    """Take an EVM snapshot before the test and revert to it afterwards."""
+    snapshot_id = session_client.raw("evm_snapshot", [])
+    try:
+        yield session_client
+    finally:
+        session_client.raw("evm_revert", [snapshot_id])
+        session_client.nonces.reset()
+
+
+@pytest.fixture
+def chain(deployment: Deployment, chain_snapshot: ChainClient) -> Chain:
+    return Chain.connect(deployment, client=chain_snapshot)
