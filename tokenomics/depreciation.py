@@ -97,8 +97,10 @@ class DepreciationModel:
         return self.years_to_next_release + (n - 1) * self.cadence_years
 
 
-def value_for_throughput(tflops: float, years: float, *, model: DepreciationModel, reference: GpuClass) -> float:
-    """USD per hour of a GPU measured at ``tflops`` dense TFLOP/s, priced per TFLOP-hour like ``reference``."""
+def value_for_throughput(
+    tflops: float, years: float, *, model: DepreciationModel, reference: GpuClass
+) -> float:
+    """USD per hour of a GPU measured at ``tflops`` dense TFLOP/s, priced per TFLOP-hour as ``reference``."""
     check_positive("tflops", tflops)
     return tflops * reference.usd_per_tflop_hour * model.factor(years)
 

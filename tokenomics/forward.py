@@ -112,9 +112,15 @@ def forward_curve(
         check_positive("months_ahead", m, allow_zero=True)
         start = m / MONTHS_PER_YEAR
         price = forward_price(
-            gpu, start_years=start, end_years=start + window_months / MONTHS_PER_YEAR, model=model, terms=terms
+            gpu,
+            start_years=start,
+            end_years=start + window_months / MONTHS_PER_YEAR,
+            model=model,
+            terms=terms,
         )
         points.append(
-            ForwardPoint(months_ahead=m, window_months=window_months, price=price, spot_at_start=model.spot(gpu, start))
+            ForwardPoint(
+                months_ahead=m, window_months=window_months, price=price, spot_at_start=model.spot(gpu, start)
+            )
         )
     return points

@@ -118,7 +118,10 @@ def parse_market_data(raw: Any) -> MarketData:
                 for f in ("spot_usd_per_hour", "dense_bf16_tflops", "power_kw", "capex_usd")
             },
         )
-        if min(parsed[name.upper()].spot_usd_per_hour.value, parsed[name.upper()].dense_bf16_tflops.value) <= 0:
+        if (
+            min(parsed[name.upper()].spot_usd_per_hour.value, parsed[name.upper()].dense_bf16_tflops.value)
+            <= 0
+        ):
             raise MarketDataError(f"{DATA_FILE.name}: classes.{name} needs a positive price and throughput")
     return MarketData(market=defaults, classes=parsed)
 

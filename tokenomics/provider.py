@@ -46,7 +46,9 @@ class ProviderTerms:
             raise ParameterError("life_years", f"must be at most {MAX_YEARS:g}, got {self.life_years}")
 
     @classmethod
-    def for_class(cls, gpu: GpuClass, *, costs: OperatingCosts | None = None, **overrides: float) -> ProviderTerms:
+    def for_class(
+        cls, gpu: GpuClass, *, costs: OperatingCosts | None = None, **overrides: float
+    ) -> ProviderTerms:
         """Terms from the data file for ``gpu`` (capex, power, 6-year life), fields overridable."""
         values: dict[str, float] = {
             "capex_usd": gpu.capex_usd.value,
@@ -67,7 +69,10 @@ class ProviderTerms:
     @property
     def marginal_usd_per_hour(self) -> float:
         """Cash cost of one more running hour."""
-        return self.power_kw * self.costs.pue * self.costs.electricity_usd_per_kwh + self.costs.other_opex_usd_per_hour
+        return (
+            self.power_kw * self.costs.pue * self.costs.electricity_usd_per_kwh
+            + self.costs.other_opex_usd_per_hour
+        )
 
     @property
     def reserve_usd_per_hour(self) -> float:
@@ -76,8 +81,14 @@ class ProviderTerms:
 
     def break_even_usd_per_hour(self, utilization: float | None = None) -> float:
         """Full cost of a sold hour at ``utilization`` (default: the costs' utilization)."""
-        u = self.costs.utilization if utilization is None else check_fraction("utilization", utilization, allow_zero=False)
-        return self.marginal_usd_per_hour + self.capex_usd * self.capital_recovery_factor / (HOURS_PER_YEAR * u)
+        u = (
+            self.costs.utilization
+            if utilization is None
+            else check_fraction("utilization", utilization, allow_zero=False)
+        )
+        return self.marginal_usd_per_hour + self.capex_usd * self.capital_recovery_factor / (
+            HOURS_PER_YEAR * u
+        )
 
 
 @dataclass(frozen=True)
@@ -115,7 +126,10 @@ def forward_vs_spot(
     r = terms.costs.discount_rate
     if forward_price_usd is None:
         forward_price_usd = forward_price(
-            gpu, start_years=start_years, end_years=end_years, model=model,
+            gpu,
+            start_years=start_years,
+            end_years=end_years,
+            model=model,
             terms=ForwardTerms(discount_rate=r, default_hazard=0.0),
         )
     check_positive("forward_price_usd", forward_price_usd, allow_zero=True)
@@ -165,7 +179,10 @@ def quote_claim(
     model = model or DepreciationModel.defaults()
     terms = terms or ProviderTerms.for_class(gpu)
     fwd = forward_price(
-        gpu, start_years=start_years, end_years=end_years, model=model,
+        gpu,
+        start_years=start_years,
+        end_years=end_years,
+        model=model,
         terms=forward_terms or ForwardTerms(discount_rate=terms.costs.discount_rate, default_hazard=0.0),
     )
     reserve = terms.reserve_usd_per_hour
