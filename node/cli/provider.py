@@ -1,0 +1,80 @@
+"""``ccm provider …``: the provider's commands (``probe`` now; ``start`` joins this group later)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from node.cli._output import emit_json, table
+from node.config import load_config
+
+if TYPE_CHECKING:
+    from node.capacity.probe import ProbeResult
+
+
+def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Add the ``provider`` group; returns its sub-parsers' parent so that more commands can join it."""
+    group = subparsers.add_parser("provider", parents=parents, help="sell this machine's GPU time")
+    sub = group.add_subparsers(dest="provider_command", metavar="SUBCOMMAND")
+    sub.required = True
+
+    probe = sub.add_parser(
+        "probe", parents=parents,
+        help="measure this machine's GPU (or CPU): matmul TFLOP/s per dtype, memory and copy bandwidth",
+    )
+    probe.add_argument("--json", action="store_true", help="print one JSON object (the canonical advert)")
+    probe.add_argument("--quick", action="store_true", help="a smaller sweep in about 3 seconds")
+    probe.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: provider.device in the config)")
+    probe.add_argument("--out", type=Path, help="also write the canonical JSON to this file")
+    probe.set_defaults(func=_probe)
+    return group
+
+
+def _probe(args: argparse.Namespace) -> int:
+    from node.capacity.probe import probe  # torch is imported only by commands that need it
+
+    config = load_config(args.home)
+    device = args.device or config.provider.device
+    result = probe(device=device, quick=args.quick, progress=lambda line: print(line, file=sys.stderr))
+    if args.out is not None:
+        args.out.write_text(result.to_json() + "\n", encoding="utf-8")
+    if args.json:
+        emit_json({**result.to_dict(), "advert_hash": "0x" + result.advert_hash().hex()})
+    else:
+        print(render_probe(result))
+    return 0
+
+
+def render_probe(result: ProbeResult) -> str:
+    """The probe as a human reads it: device, NVML facts, a dtype × size TFLOP/s table, bandwidths."""
+    lines = [f"device: {result.device} ({result.device_name})"]
+    if result.no_gpu_reason:
+        lines.append(f"no GPU: {result.no_gpu_reason}; these are CPU figures")
+    if result.gpu:
+        g = result.gpu
+        power = f"{g.power_limit_mw / 1000:.0f} W" if g.power_limit_mw is not None else "?"
+        lines.append(
+            f"gpu: {g.name}  uuid {g.uuid}  memory {g.memory_bytes / 2**30:.1f} GiB  "
+            f"sm clock {g.sm_clock_max_mhz or '?'} MHz  mem clock {g.mem_clock_max_mhz or '?'} MHz  "
+            f"power limit {power}  driver {g.driver_version}  CUDA {g.cuda_driver_version or '?'}"
+        )
+    h = result.host
+    lines.append(f"host: {h.cpu_model}, {h.logical_cpus} CPUs ({h.torch_threads} torch threads), "
+                 f"{h.memory_bytes / 2**30:.1f} GiB, torch {h.torch_version}")
+    sizes = sorted({m.n for m in result.matmul})
+    by_key = {(m.dtype, m.n): m.gflops for m in result.matmul}
+    rows = [
+        [dt, *[f"{by_key[(dt, n)] / 1000:.3f}" if (dt, n) in by_key else "-" for n in sizes]]
+        for dt in ("float32", "bfloat16", "float16")
+    ]
+    lines += ["", "matmul TFLOP/s", table(["dtype", *[f"n={n}" for n in sizes]], rows), ""]
+    bw = [["device memory (copy)", f"{result.memory_bandwidth_mbps / 1000:.1f}"]]
+    if result.h2d_mbps is not None and result.d2h_mbps is not None:
+        bw += [["host -> device", f"{result.h2d_mbps / 1000:.1f}"],
+               ["device -> host", f"{result.d2h_mbps / 1000:.1f}"]]
+    lines += [table(["bandwidth", "GB/s"], bw), ""]
+    lines.append(f"measured in {result.duration_ms / 1000:.1f} s{' (quick)' if result.quick else ''}; "
+                 f"advert hash 0x{result.advert_hash().hex()}")
+    return "\n".join(lines)
