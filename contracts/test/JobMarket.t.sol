@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {MarketBase} from "./MarketBase.t.sol";
+import {IJobMarket} from "../src/interfaces/IJobMarket.sol";
+import {Commitment} from "../src/libraries/Commitment.sol";
+
+/// @notice Every path of the job life cycle, including each timeout, with balances checked.
+contract JobMarketTest is MarketBase {
+    function test_PostEscrowsPrice() public {
+        uint256 before = token.balanceOf(consumer);
+        uint256 jobId = _post();
+        assertEq(jobId, 1, "first job id");
+        assertEq(token.balanceOf(consumer), before - PRICE, "price pulled");
+        assertEq(market.heldFor(jobId), PRICE, "price held for the job");
+        assertEq(uint8(market.statusOf(jobId)), uint8(IJobMarket.Status.Open), "open");
+        _assertSolvent("after post");
+    }
+
+    function test_CancelOpenJobRefundsConsumer() public {
+        uint256 before = token.balanceOf(consumer);
+        uint256 jobId = _post();
+        vm.prank(consumer);
+        market.cancelJob(jobId);
+        assertEq(token.balanceOf(consumer), before, "escrow returned");
+        assertEq(uint8(market.statusOf(jobId)), uint8(IJobMarket.Status.Cancelled), "cancelled");
+        assertEq(market.totalOwed(), 0, "nothing owed");
+        _assertSolvent("after cancel");
+    }
+
+    function test_CancelAfterAcceptDeadlineStillRefunds() public {
+        uint256 jobId = _post();
+        vm.warp(block.timestamp + 3 hours);
+        vm.prank(consumer);
+        market.cancelJob(jobId);
+        assertEq(market.heldFor(jobId), 0, "nothing held once cancelled");
+    }
+
+    function test_AcceptLocksCollateral() public {
+        uint256 before = token.balanceOf(provider);
+        uint256 jobId = _accepted();
+        assertEq(token.balanceOf(provider), before - COLLATERAL, "collateral pulled");
+        assertEq(market.jobOf(jobId).provider, provider, "provider recorded");
+        assertEq(market.heldFor(jobId), PRICE + COLLATERAL, "price + collateral held");
+        _assertSolvent("after accept");
+    }
+
+    function test_CommitTimeoutPaysConsumerPriceAndCollateral() public {
+        uint256 before = token.balanceOf(consumer);
+        uint256 jobId = _accepted();
+        vm.warp(block.timestamp + 2 hours + 1);
+        market.claimCommitTimeout(jobId);
+        assertEq(token.balanceOf(consumer), before + COLLATERAL, "consumer gets price back plus collateral");
+        assertEq(uint8(market.statusOf(jobId)), uint8(IJobMarket.Status.Defaulted), "defaulted");
+        _assertSolvent("after default");
+    }
+
+    function test_HonestUnauditedJobPaysProviderFeeToPool() public {
+        IJobMarket.Params memory p = _defaultParams();
+        p.auditProbabilityBps = 0;
+        _deploy(p);
+        uint256 before = token.balanceOf(provider);
+        uint256 jobId = _committed();
+        _draw(jobId, keccak256("r"));
+        IJobMarket.Job memory job = market.jobOf(jobId);
+        assertEq(uint8(job.status), uint8(IJobMarket.Status.Completed), "completed at the draw");
+        assertEq(job.verifier, address(0), "no verifier");
+        assertEq(token.balanceOf(provider), before + PRICE - _fee(), "provider paid price - fee");
+        assertEq(market.rewardPool(), _fee(), "fee funds the pool");
+        assertEq(market.totalOwed(), _fee(), "only the pool is owed");
+        _assertSolvent("after unaudited completion");
+    }
+
+    function test_DrawAuditRecordsSeedInEvent() public {
+        uint256 jobId = _committed();
+        vm.roll(block.number + 1);
+        bytes32 randao = keccak256("some randao");
+        vm.prevrandao(randao);
+        bytes32 seed = keccak256(abi.encode(uint256(randao), jobId));
+        vm.expectEmit(true, false, false, false);
+        emit IJobMarket.AuditDrawn(jobId, seed, true, address(0));
+        market.drawAudit(jobId);
+        assertEq(market.jobOf(jobId).seed, seed, "seed = keccak(prevrandao, jobId)");
+        address expected = registry.verifierAt(uint256(keccak256(abi.encode(seed, "verifier"))) % verifiers.length);
+        assertEq(market.jobOf(jobId).verifier, expected, "verifier drawn by the documented rule");
+        assertEq(
+            market.sampledIndices(jobId),
+            Commitment.sampleIndices(seed, jobId, 8, 4),
+            "sampled indices follow the v1 rule with k = samplesK"
+        );
+    }
+
+    function test_SampledIndicesCapAtUnitCount() public {
+        uint256 jobId = _accepted();
+        vm.prank(provider);
+        market.commitResult(jobId, ROOT, 2);
+        _draw(jobId, keccak256("x"));
+        assertEq(market.sampledIndices(jobId).length, 2, "k = min(samplesK, nUnits)");
+    }
+
+    function test_HonestAuditedJobPaysProviderAndVerifier() public {
+        uint256 providerBefore = token.balanceOf(provider);
+        (uint256 jobId, address verifier) = _auditing();
+        uint256 verifierBefore = token.balanceOf(verifier);
+        assertTrue(verifier != address(0), "a verifier was drawn");
+        vm.prank(verifier);
+        market.attest(jobId, true, bytes32(0));
+        assertEq(token.balanceOf(provider), providerBefore + PRICE - _fee(), "provider paid price - fee");
+        assertEq(token.balanceOf(verifier), verifierBefore + _fee(), "verifier paid the fee");
+        assertEq(uint8(market.statusOf(jobId)), uint8(IJobMarket.Status.Completed), "completed");
+        assertEq(market.totalOwed(), 0, "nothing owed");
+        _assertSolvent("after audited pass");
+    }
+
+    function test_AttestTimeoutSlashesVerifierAndCompletes() public {
+        uint256 providerBefore = token.balanceOf(provider);
+        (uint256 jobId, address verifier) = _auditing();
+        vm.warp(block.timestamp + 1 hours + 1);
+        market.claimAttestTimeout(jobId);
+        assertEq(token.balanceOf(provider), providerBefore + PRICE - _fee(), "provider paid despite absent verifier");
+        assertEq(registry.stakerOf(verifier).active, MIN_VERIFIER - 5 ether, "absent verifier slashed");
+        assertEq(market.rewardPool(), _fee() + 5 ether, "fee and slash fund the pool");
+        assertFalse(registry.isVerifier(verifier), "slashed below minimum: out of the set");
+        _assertSolvent("after attest timeout");
+    }
+
+    function test_AuditedPassPaysPoolShare() public {
+        // Fund the pool through an attest timeout, then a second audited pass takes 10% of it.
+        (uint256 first,) = _auditing();
+        vm.warp(block.timestamp + 1 hours + 1);
+        market.claimAttestTimeout(first);
+        uint256 pool = market.rewardPool();
+        (uint256 jobId, address verifier) = _auditing();
+        uint256 before = token.balanceOf(verifier);
+        vm.prank(verifier);
+        market.attest(jobId, true, bytes32(0));
+        assertEq(token.balanceOf(verifier), before + _fee() + pool / 10, "fee plus 10% of the pool");
+        assertEq(market.rewardPool(), pool - pool / 10, "pool reduced by the share");
+        _assertSolvent("after pool share");
+    }
+
+    function test_NoDrawableVerifierCompletesUnaudited() public {
+        for (uint256 i = 0; i < verifiers.length; ++i) {
+            vm.prank(verifiers[i]);
+            registry.requestUnbond(1);
+        }
+        assertEq(registry.verifierCount(), 0, "nobody drawable");
+        uint256 jobId = _committed();
+        _draw(jobId, keccak256("r"));
+        assertEq(uint8(market.statusOf(jobId)), uint8(IJobMarket.Status.Completed), "completed without audit");
+        assertEq(market.rewardPool(), _fee(), "fee to pool");
+        _assertSolvent("after no-verifier completion");
+    }
+
+    function test_DrawSkipsProviderWhoIsAlsoVerifier() public {
+        for (uint256 i = 1; i < verifiers.length; ++i) {
+            vm.prank(verifiers[i]);
+            registry.requestUnbond(1);
+        }
+        vm.prank(provider);
+        registry.register(3, hex"0011", keccak256("advert"));
+        assertEq(registry.verifierCount(), 2, "provider and verifier0 drawable");
+        for (uint256 r = 0; r < 8; ++r) {
+            uint256 jobId = _committed();
+            _draw(jobId, keccak256(abi.encode(r)));
+            assertEq(market.jobOf(jobId).verifier, verifiers[0], "provider never audits itself");
+        }
+    }
+
+    function test_OnlyProviderDrawableMeansNoAudit() public {
+        for (uint256 i = 0; i < verifiers.length; ++i) {
+            vm.prank(verifiers[i]);
+            registry.requestUnbond(1);
+        }
+        vm.prank(provider);
+        registry.register(3, hex"0011", keccak256("advert"));
+        uint256 jobId = _committed();
+        _draw(jobId, keccak256("r"));
+        assertEq(uint8(market.statusOf(jobId)), uint8(IJobMarket.Status.Completed), "completed unaudited");
+    }
+
+    function test_UncontestedFailRefundsConsumerAndRewardsAccuser() public {
+        uint256 consumerBefore = token.balanceOf(consumer);
+        (uint256 jobId, address accuser) = _failed();
+        uint256 accuserBefore = token.balanceOf(accuser);
+        assertEq(uint8(market.statusOf(jobId)), uint8(IJobMarket.Status.Failed), "failed");
+        assertEq(market.jobOf(jobId).evidenceHash, EVIDENCE, "evidence recorded");
+        vm.warp(block.timestamp + 1 hours + 1);
+        market.finalizeFail(jobId);
+        assertEq(token.balanceOf(consumer), consumerBefore + COLLATERAL / 2, "price back plus half the collateral");
+        assertEq(token.balanceOf(accuser), accuserBefore + COLLATERAL / 2, "accuser gets half the collateral");
+        assertEq(uint8(market.statusOf(jobId)), uint8(IJobMarket.Status.Slashed), "slashed");
+        _assertSolvent("after uncontested fail");
+    }
+
+    function test_PanelExcludesProviderAndAccuser() public {
+        vm.prank(provider);
+        registry.register(3, hex"0011", keccak256("advert"));
+        (uint256 jobId, address accuser, address[] memory panel) = _voting();
+        assertEq(panel.length, 3, "full panel");
+        for (uint256 i = 0; i < panel.length; ++i) {
+            assertTrue(panel[i] != provider, "provider not on panel");
+            assertTrue(panel[i] != accuser, "accuser not on panel");
+            assertEq(uint8(market.ballotOf(jobId, panel[i])), uint8(IJobMarket.Ballot.Pending), "pending ballot");
+            for (uint256 j = 0; j < i; ++j) {
+                assertTrue(panel[i] != panel[j], "distinct members");
+            }
+        }
+        assertEq(market.heldFor(jobId), PRICE + COLLATERAL + BOND, "bond held");
+        _assertSolvent("while voting");
+    }
+
+    function test_ContestOverturnedSlashesAccuserAndPaysProvider() public {
+        uint256 providerBefore = token.balanceOf(provider);
+        (uint256 jobId, address accuser, address[] memory panel) = _voting();
+        uint256[] memory before = new uint256[](panel.length);
+        for (uint256 i = 0; i < panel.length; ++i) {
+            before[i] = token.balanceOf(panel[i]);
+        }
+        vm.prank(panel[0]);
+        market.vote(jobId, true);
+        vm.prank(panel[1]);
+        market.vote(jobId, true);
+        vm.prank(panel[2]);
+        market.vote(jobId, false);
+        market.resolveContest(jobId);
+        assertEq(token.balanceOf(provider), providerBefore + PRICE - _fee(), "provider paid, bond back");
+        assertEq(registry.stakerOf(accuser).active, MIN_VERIFIER - 20 ether, "false accuser slashed");
+        uint256 share = (_fee() + 20 ether) / 2;
+        assertEq(token.balanceOf(panel[0]), before[0] + share, "majority voter 0 rewarded");
+        assertEq(token.balanceOf(panel[1]), before[1] + share, "majority voter 1 rewarded");
+        assertEq(token.balanceOf(panel[2]), before[2], "minority voter gets nothing");
+        assertEq(uint8(market.statusOf(jobId)), uint8(IJobMarket.Status.Completed), "completed");
+        _assertSolvent("after overturn");
+    }
+
+    function test_ContestUpheldForfeitsBondToMajority() public {
+        uint256 consumerBefore = token.balanceOf(consumer);
+        uint256 providerBefore = token.balanceOf(provider);
+        (uint256 jobId, address accuser, address[] memory panel) = _voting();
+        uint256 accuserBefore = token.balanceOf(accuser);
+        uint256 p0 = token.balanceOf(panel[0]);
+        for (uint256 i = 0; i < panel.length; ++i) {
+            vm.prank(panel[i]);
+            market.vote(jobId, false);
+        }
+        market.resolveContest(jobId); // all voted: no need to wait for the deadline
+        uint256 share = BOND / 3;
+        assertEq(token.balanceOf(panel[0]), p0 + share, "bond split among majority");
+        assertEq(
+            token.balanceOf(consumer), consumerBefore + COLLATERAL / 2 + (BOND - 3 * share), "consumer + dust"
+        );
+        assertEq(token.balanceOf(accuser), accuserBefore + COLLATERAL / 2, "accuser rewarded");
+        assertEq(token.balanceOf(provider), providerBefore - COLLATERAL - BOND, "provider lost collateral and bond");
+        assertEq(uint8(market.statusOf(jobId)), uint8(IJobMarket.Status.Slashed), "slashed");
+        _assertSolvent("after upheld");
+    }
+
+    function test_ContestWithoutQuorumLetsFailStandAndReturnsBond() public {
+        uint256 providerBefore = token.balanceOf(provider);
+        (uint256 jobId,, address[] memory panel) = _voting();
+        vm.prank(panel[0]);
+        market.vote(jobId, true);
+        vm.warp(block.timestamp + 1 hours + 1);
+        market.resolveContest(jobId);
+        assertEq(token.balanceOf(provider), providerBefore - COLLATERAL, "bond back, collateral lost");
+        assertEq(uint8(market.statusOf(jobId)), uint8(IJobMarket.Status.Slashed), "fail stands");
+        _assertSolvent("after no quorum");
+    }
+
+    function test_EmptyPanelResolvesAtOnceWithoutQuorum() public {
+        (uint256 jobId, address accuser) = _failed();
+        for (uint256 i = 0; i < verifiers.length; ++i) {
+            if (verifiers[i] != accuser) {
+                vm.prank(verifiers[i]);
+                registry.requestUnbond(1);
+            }
+        }
+        vm.prank(provider);
+        market.contest(jobId);
+        vm.roll(block.number + 1);
+        market.drawPanel(jobId);
+        assertEq(market.panelOf(jobId).length, 0, "nobody eligible");
+        market.resolveContest(jobId);
+        assertEq(uint8(market.statusOf(jobId)), uint8(IJobMarket.Status.Slashed), "fail stands");
+        _assertSolvent("after empty panel");
+    }
+
+    function test_PrepaidHonestJobReturnsCollateralToProvider() public {
+        uint256 providerBefore = token.balanceOf(provider);
+        vm.prank(claims);
+        uint256 jobId = market.openPrepaidJob(consumer, provider, SPEC, 30 ether);
+        IJobMarket.Job memory job = market.jobOf(jobId);
+        assertEq(uint8(job.status), uint8(IJobMarket.Status.Accepted), "starts accepted");
+        assertTrue(job.prepaid, "prepaid flag");
+        assertEq(job.commitBy, block.timestamp + 1 days, "prepaid commit window");
+        assertEq(token.balanceOf(address(market)), 30 ether, "collateral pulled from claims");
+        vm.prank(provider);
+        market.commitResult(jobId, ROOT, 4);
+        _draw(jobId, keccak256("r"));
+        address verifier = market.jobOf(jobId).verifier;
+        vm.prank(verifier);
+        market.attest(jobId, true, bytes32(0));
+        assertEq(token.balanceOf(provider), providerBefore + 30 ether, "collateral to the honest provider");
+        _assertSolvent("after prepaid pass");
+    }
+
+    function test_PrepaidDefaultPaysHolder() public {
+        uint256 before = token.balanceOf(consumer);
+        vm.prank(claims);
+        uint256 jobId = market.openPrepaidJob(consumer, provider, SPEC, 30 ether);
+        vm.warp(block.timestamp + 1 days + 1);
+        market.claimCommitTimeout(jobId);
+        assertEq(token.balanceOf(consumer), before + 30 ether, "holder gets the collateral");
+        _assertSolvent("after prepaid default");
+    }
+
+    function test_PrepaidCheatPaysHolderAndAccuser() public {
+        uint256 before = token.balanceOf(consumer);
+        vm.prank(claims);
+        uint256 jobId = market.openPrepaidJob(consumer, provider, SPEC, 30 ether);
+        vm.prank(provider);
+        market.commitResult(jobId, ROOT, 4);
+        _draw(jobId, keccak256("r"));
+        address verifier = market.jobOf(jobId).verifier;
+        uint256 vBefore = token.balanceOf(verifier);
+        vm.prank(verifier);
+        market.attest(jobId, false, EVIDENCE);
+        vm.warp(block.timestamp + 1 hours + 1);
+        market.finalizeFail(jobId);
+        assertEq(token.balanceOf(consumer), before + 15 ether, "holder gets half the collateral");
+        assertEq(token.balanceOf(verifier), vBefore + 15 ether, "accuser gets half");
+        _assertSolvent("after prepaid cheat");
+    }
+
+    function test_VerifyUnitAgainstVectorTree() public {
+        string memory json = vm.readFile("../tests/vectors/commitment-v1.json");
+        bytes32 root = vm.parseJsonBytes32(json, "$.merkle[2].root");
+        bytes32 meta = vm.parseJsonBytes32(json, "$.merkle[2].meta_hash");
+        bytes32[] memory data = vm.parseJsonBytes32Array(json, "$.merkle[2].data_hashes");
+        uint256 jobId = _accepted();
+        vm.prank(provider);
+        market.commitResult(jobId, root, 5);
+        for (uint256 i = 0; i < 5; ++i) {
+            bytes32[] memory proof =
+                vm.parseJsonBytes32Array(json, string.concat("$.merkle[2].proofs[", vm.toString(i), "]"));
+            assertTrue(market.verifyUnit(jobId, i, meta, data[i], proof), "vector unit verifies on chain");
+            assertFalse(market.verifyUnit(jobId, i, meta, bytes32(uint256(1)), proof), "tampered unit fails");
+        }
+    }
+
+    function test_PostJobWithPermit() public {
+        uint256 key = 0xC0FFEE;
+        address signer = vm.addr(key);
+        vm.prank(consumer);
+        token.transfer(signer, PRICE);
+        uint256 deadline = block.timestamp + 1;
+        bytes32 structHash = keccak256(
+            abi.encode(
+                keccak256("Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"),
+                signer,
+                address(market),
+                PRICE,
+                token.nonces(signer),
+                deadline
+            )
+        );
+        (uint8 v, bytes32 r, bytes32 s) =
+            vm.sign(key, keccak256(abi.encodePacked("\x19\x01", token.DOMAIN_SEPARATOR(), structHash)));
+        vm.prank(signer);
+        uint256 jobId = market.postJobWithPermit(_terms(), deadline, v, r, s);
+        assertEq(market.jobOf(jobId).consumer, signer, "signer is the consumer");
+        assertEq(token.balanceOf(signer), 0, "price pulled through the permit");
+        _assertSolvent("after permit post");
+    }
+
+    function testFuzz_AuditDecisionFollowsProbability(uint16 pBps, bytes32 randao) public {
+        IJobMarket.Params memory p = _defaultParams();
+        p.auditProbabilityBps = uint16(bound(pBps, 0, 10_000));
+        _deploy(p);
+        uint256 jobId = _committed();
+        _draw(jobId, randao);
+        bytes32 seed = keccak256(abi.encode(randao, jobId));
+        bool audited = uint256(seed) % 10_000 < p.auditProbabilityBps;
+        assertEq(
+            market.statusOf(jobId) == IJobMarket.Status.Auditing, audited, "audited iff seed % 10000 < p"
+        );
+        _assertSolvent("after fuzzed draw");
+    }
+
+    function testFuzz_HonestPayoutConservesTokens(uint256 price, uint256 collateral, uint16 feeBps) public {
+        IJobMarket.Params memory p = _defaultParams();
+        p.protocolFeeBps = uint16(bound(feeBps, 0, 10_000));
+        _deploy(p);
+        price = bound(price, 1, 1000 ether);
+        collateral = bound(collateral, 0, 1000 ether);
+        IJobMarket.JobTerms memory t = _terms();
+        t.price = price;
+        t.collateral = collateral;
+        uint256 total = token.balanceOf(consumer) + token.balanceOf(provider);
+        vm.prank(consumer);
+        uint256 jobId = market.postJob(t);
+        vm.prank(provider);
+        market.acceptJob(jobId);
+        vm.prank(provider);
+        market.commitResult(jobId, ROOT, 8);
+        _draw(jobId, keccak256("r"));
+        address verifier = market.jobOf(jobId).verifier;
+        uint256 vBefore = token.balanceOf(verifier);
+        vm.prank(verifier);
+        market.attest(jobId, true, bytes32(0));
+        uint256 fee = price * p.protocolFeeBps / 10_000;
+        assertEq(token.balanceOf(verifier) - vBefore, fee, "verifier gets exactly the fee");
+        assertEq(token.balanceOf(consumer) + token.balanceOf(provider) + fee, total, "no token created or lost");
+        assertEq(market.totalOwed(), 0, "nothing left owed");
+        _assertSolvent("after fuzzed pass");
+    }
+
+    function testFuzz_SlashPayoutConservesTokens(uint256 collateral, uint16 rewardBps) public {
+        IJobMarket.Params memory p = _defaultParams();
+        p.accuserRewardBps = uint16(bound(rewardBps, 0, 10_000));
+        _deploy(p);
+        collateral = bound(collateral, 0, 1000 ether);
+        IJobMarket.JobTerms memory t = _terms();
+        t.collateral = collateral;
+        uint256 consumerBefore = token.balanceOf(consumer);
+        vm.prank(consumer);
+        uint256 jobId = market.postJob(t);
+        vm.prank(provider);
+        market.acceptJob(jobId);
+        vm.prank(provider);
+        market.commitResult(jobId, ROOT, 8);
+        _draw(jobId, keccak256("r"));
+        address accuser = market.jobOf(jobId).verifier;
+        uint256 aBefore = token.balanceOf(accuser);
+        vm.prank(accuser);
+        market.attest(jobId, false, EVIDENCE);
+        vm.warp(block.timestamp + 1 hours + 1);
+        market.finalizeFail(jobId);
+        uint256 reward = collateral * p.accuserRewardBps / 10_000;
+        assertEq(token.balanceOf(accuser) - aBefore, reward, "accuser reward");
+        assertEq(token.balanceOf(consumer) - consumerBefore, collateral - reward, "consumer gets the rest");
+        _assertSolvent("after fuzzed slash");
+    }
+}
