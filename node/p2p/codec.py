@@ -28,6 +28,7 @@ import dataclasses
 import functools
 import json
 import math
+import re
 import struct
 import types
 import typing
@@ -141,8 +142,36 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of arrays/objects accepted; CPython's JSON parser can crash the process (a C
+stack overflow, not an exception) on input nested ~100,000 deep, which fits in a 100 KB frame."""
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def json_too_deep(payload: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether JSON text nests ``[``/``{`` deeper than ``limit`` (brackets in strings ignored)."""
+    if payload.count(b"[") + payload.count(b"{") <= limit:
+        return False
+    brackets = _JSON_STRING.sub(b"", payload).translate(None, _NOT_BRACKETS)
+    depth = deepest = 0
+    for byte in brackets:
+        if byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest > limit
+
+
 def parse_json(payload: bytes) -> Any:
-    """Parse strict JSON (UTF-8, no NaN/Infinity, no duplicate keys) or raise :class:`SchemaError`."""
+    """Parse strict JSON (UTF-8, no NaN/Infinity, no duplicate keys) or raise :class:`SchemaError`.
+
+    Nesting deeper than :data:`MAX_JSON_DEPTH` is refused before the parser sees it.
+    """
+    if json_too_deep(payload):
+        raise SchemaError("", f"not valid JSON: nested deeper than {MAX_JSON_DEPTH}")
     try:
         return json.loads(
             payload.decode("utf-8"), parse_constant=_reject_constant, object_pairs_hook=_no_duplicates

@@ -47,6 +47,11 @@ def peer_id_of(key_pair: KeyPair) -> str:
     return ID.from_pubkey(key_pair.public_key).to_base58()
 
 
+def generate_key_pair() -> KeyPair:
+    """A fresh Ed25519 key pair (not persisted; see :func:`create_identity` for that)."""
+    return create_new_key_pair()
+
+
 def _derive(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(password.encode("utf-8"))
 
@@ -95,7 +100,7 @@ def create_identity(
         raise ConfigError("a password is required to encrypt the libp2p identity (outside devnet mode)")
     if password is not None and not password:
         raise ConfigError("the identity password must not be empty")
-    key_pair = create_new_key_pair()
+    key_pair = generate_key_pair()
     seed = key_pair.private_key.to_bytes()
     peer_id = peer_id_of(key_pair)
     doc: dict[str, Any]
