@@ -111,3 +111,38 @@ def plot_simulation(path: Path, report: dict[str, Any]) -> Path:
     c.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     return _save(fig, path)
+
+
+def plot_breakeven(
+    path: Path, *, gpu: GpuClass, points: Sequence[tuple[float, float]], spot_usd: float, reserve_usd: float
+) -> Path:
+    """Break-even price per GPU-hour against utilization, with today's spot and the reserve price."""
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
+    ax.plot([u for u, _ in points], [b for _, b in points], label="break-even price")
+    ax.axhline(spot_usd, linestyle="--", color="tab:orange", label="spot today")
+    ax.axhline(reserve_usd, linestyle=":", color="tab:gray", label="reserve (100 % utilization)")
+    ax.set_title(f"{gpu.name}: break-even price by utilization")
+    ax.set_xlabel("utilization (share of hours sold)")
+    ax.set_ylabel("USD per GPU-hour")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_audit(path: Path, *, rows: Sequence[dict[str, Any]], title: str) -> Path:
+    """Expected gain of cheating (tokens per job, vs honesty) against the corrupted fraction."""
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
+    xs = [r["cheat_fraction"] for r in rows]
+    ax.plot(xs, [units_to_float(int(r["expected_gain"])) for r in rows], marker=".", label="gain vs honest")
+    ax.plot(xs, [units_to_float(int(r["expected_profit"])) for r in rows], marker=".", label="profit per job")
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_title(title)
+    ax.set_xlabel("fraction of units corrupted")
+    ax.set_ylabel("tokens per job (expected)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
