@@ -220,8 +220,10 @@ class ChainClient:
         return receipt
 
     def _estimate(self, contract: str, function: str, tx: TxParams) -> int:
+        # Against "pending": the transaction lands in the next block, and checks such as
+        # "a block after the commit" must see that block's number, not the head's.
         try:
-            return self.rpc(lambda: int(self.w3.eth.estimate_gas(tx)))
+            return self.rpc(lambda: int(self.w3.eth.estimate_gas(tx, "pending")))
         except ContractLogicError as exc:
             raise self._revert(contract, function, exc) from None
 

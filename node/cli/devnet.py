@@ -9,6 +9,7 @@ audited, short windows, tokens minted to Anvil's PUBLIC dev accounts) and record
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from node.chain import devnet
@@ -48,7 +49,9 @@ def _print_contracts(deployment: Deployment) -> None:
 def _up(args: argparse.Namespace) -> int:
     deployment, already = devnet.up(args.home)
     if args.json:
-        emit_json(_object(deployment, already_up=already))
+        if already:  # stdout stays the same object either way; the note goes to stderr
+            print(f"devnet already up at {deployment.rpc_url}", file=sys.stderr)
+        emit_json(_object(deployment))
         return 0
     if already:
         print(f"devnet already up at {deployment.rpc_url} (chain id {deployment.chain_id})")
@@ -63,9 +66,7 @@ def _status(args: argparse.Namespace) -> int:
     state = devnet.status(args.home)
     if args.json:
         if state.running and state.deployment is not None:
-            emit_json(
-                _object(state.deployment, running=True, pid=state.pid, block_number=state.block_number)
-            )
+            emit_json(_object(state.deployment, running=True, pid=state.pid, block_number=state.block_number))
         else:
             emit_json({"running": False, "rpc_url": None, "chain_id": None, "contracts": {}})
         return 0
