@@ -7,7 +7,7 @@ copy through pinned memory. Without a usable GPU (no driver, no NVML, a CPU buil
 why, in NVML's own words where NVML gave them, and measures the CPU the same way, marked
 ``device: "cpu"``. CPU and CUDA run the same code; the device is a parameter.
 
-Figures are integers (GFLOP/s, MB/s with MB = 10^6 bytes) so that the canonical JSON of a result,
+Figures are integers (MFLOP/s, MB/s with MB = 10^6 bytes) so that the canonical JSON of a result,
 and its :meth:`ProbeResult.advert_hash` (keccak256, bound on chain by the staking registry), are the
 same in every language. Throughput is the best of a few timed batches (sustained peak; the first
 call of every shape is a warm-up and is not timed).
@@ -81,11 +81,16 @@ class HostInfo:
 
 @dataclass(frozen=True)
 class MatmulFigure:
-    """Dense ``n×n @ n×n`` throughput in one dtype: ``gflops`` = 2n³ / seconds / 10⁹."""
+    """Dense ``n×n @ n×n`` throughput in one dtype: ``mflops`` = 2n³ / seconds / 10⁶ (MFLOP/s, so
+    that slow CPU dtypes and tiny sizes still have significant digits as integers)."""
 
     dtype: str
     n: int
-    gflops: int
+    mflops: int
+
+    @property
+    def tflops(self) -> float:
+        return self.mflops / 1e6
 
 
 @dataclass(frozen=True)
@@ -111,12 +116,12 @@ class ProbeResult:
     schema: str = SCHEMA
 
     def best_gflops(self, dtype: str = "float32") -> int:
-        """The highest measured throughput in ``dtype`` (0 if none was measured)."""
-        return max((m.gflops for m in self.matmul if m.dtype == dtype), default=0)
+        """The highest measured throughput in ``dtype``, GFLOP/s (0 if none was measured)."""
+        return max((m.mflops for m in self.matmul if m.dtype == dtype), default=0) // 1000
 
     def best_size(self, dtype: str = "float32") -> int:
         """The matrix size at which ``dtype`` peaked (a fair size for a capacity challenge)."""
-        best = max((m for m in self.matmul if m.dtype == dtype), key=lambda m: m.gflops, default=None)
+        best = max((m for m in self.matmul if m.dtype == dtype), key=lambda m: m.mflops, default=None)
         return best.n if best else 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -175,7 +180,7 @@ class ProbeResult:
         figures = []
         for i, item in enumerate(raw_mm):
             m = _Fields(item, f"matmul[{i}].")
-            fig = MatmulFigure(dtype=m.text("dtype"), n=m.nat("n"), gflops=m.nat("gflops"))
+            fig = MatmulFigure(dtype=m.text("dtype"), n=m.nat("n"), mflops=m.nat("mflops"))
             m.done()
             if fig.dtype not in DTYPES:
                 raise ProbeError(f"unknown dtype {fig.dtype!r}", field=f"matmul[{i}].dtype")
@@ -383,7 +388,7 @@ def measure_matmul(device: torch.device, dtype: str, n: int, *, seconds: float) 
     b = torch.randn(n, n, generator=gen).to(device=device, dtype=DTYPES[dtype])
     out = torch.empty_like(a)
     per_op = _best_rate(device, lambda: torch.mm(a, b, out=out), seconds=seconds)
-    return MatmulFigure(dtype=dtype, n=n, gflops=round(2 * n**3 / per_op / 1e9))
+    return MatmulFigure(dtype=dtype, n=n, mflops=max(1, round(2 * n**3 / per_op / 1e6)))
 
 
 def measure_bandwidth(device: torch.device, nbytes: int, *, seconds: float) -> int:
@@ -442,18 +447,18 @@ def probe(
     per_dtype = matmul_budget / max(1, len(dtypes))
     for dt in dtypes:
         dtype_end = time.perf_counter() + per_dtype
-        rate: float | None = None  # GFLOP/s at the previous size, to estimate the next one's cost
+        rate: float | None = None  # FLOP/s at the previous size, to estimate the next one's cost
         for i, n in enumerate(sorted(sweep)):
             remaining = dtype_end - time.perf_counter()
             share = remaining / (len(sweep) - i)
-            est = 2 * n**3 / (rate * 1e9) if rate else 0.0
+            est = 2 * n**3 / rate if rate else 0.0
             if remaining <= 0 or (rate is not None and est * 4 > remaining):
                 say(f"matmul {dt} n={n}: skipped (about {est:.2f} s per call; {remaining:.2f} s left)")
                 continue
             fig = measure_matmul(dev, dt, n, seconds=max(share, 2 * est))
-            rate = max(fig.gflops, 1)
+            rate = fig.mflops * 1e6
             figures.append(fig)
-            say(f"matmul {dt} n={n}: {fig.gflops / 1000:.3f} TFLOP/s")
+            say(f"matmul {dt} n={n}: {fig.tflops:.4f} TFLOP/s")
     if kind == "cuda":
         torch.cuda.empty_cache()
     rest = max(budget - (time.perf_counter() - started), 0.3)

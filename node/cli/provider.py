@@ -64,9 +64,9 @@ def render_probe(result: ProbeResult) -> str:
     lines.append(f"host: {h.cpu_model}, {h.logical_cpus} CPUs ({h.torch_threads} torch threads), "
                  f"{h.memory_bytes / 2**30:.1f} GiB, torch {h.torch_version}")
     sizes = sorted({m.n for m in result.matmul})
-    by_key = {(m.dtype, m.n): m.gflops for m in result.matmul}
+    by_key = {(m.dtype, m.n): m.tflops for m in result.matmul}
     rows = [
-        [dt, *[f"{by_key[(dt, n)] / 1000:.3f}" if (dt, n) in by_key else "-" for n in sizes]]
+        [dt, *[f"{by_key[(dt, n)]:.4f}" if (dt, n) in by_key else "-" for n in sizes]]
         for dt in ("float32", "bfloat16", "float16")
     ]
     lines += ["", "matmul TFLOP/s", table(["dtype", *[f"n={n}" for n in sizes]], rows), ""]
