@@ -4,9 +4,10 @@ A provider is paid ``price`` for a job of ``N`` units that costs it ``C`` to com
 and posts ``collateral`` ``S``. With probability ``p`` the job is audited: ``k`` distinct units are
 recomputed. A provider that corrupted ``b`` units (fraction ``f = b/N``, saving ``f·C``) is caught
 with ``p·d(b)``, where ``d(b) = 1 - C(N-b, k)/C(N, k)`` comes from :mod:`verifier.detection` (the
-same code that sizes real audits). The payout rules are the contracts': not caught → paid
-``price - fee``; caught → no payment (the consumer is refunded) and the collateral is slashed, a
-``slash_to_verifier_bps`` share to the verifier and the rest to the consumer.
+same code that sizes real audits). The payout rules are ``JobMarket``'s: not caught → paid
+``price - fee`` (the fee goes to the auditing verifier, or to the verifier reward pool when the job
+is not audited); caught → no payment (the consumer gets the price back) and the collateral goes to
+the consumer except ``accuserRewardBps`` of it, which rewards the verifier.
 
 Gain of cheating over honesty:  ``G(b) = (b/N)·C - p·d(b)·(price - fee + S)``.
 Because ``d`` is concave in ``b`` (its increments ``S(b)·k/(N-b)`` shrink), ``d(b)/b`` falls, so the
@@ -17,9 +18,10 @@ unprofitable iff ``p·(price - fee + S) > C`` — the Proof-of-Sampling conditio
 scanning every ``b`` (tests confirm the scan agrees with the closed form).
 
 Verifier: an audit costs ``k/N·C`` plus overhead and earns the fee (pass) or its share of the
-slashed collateral (fail). A verifier that rubber-stamps "pass" without recomputing earns the fee
-for free, so diligence only pays when enough audited jobs are cheats (or planted test jobs):
-:func:`verifier_economics` gives that minimum rate.
+slashed collateral (fail), plus ``poolShareBps`` of the reward pool either way. A verifier that
+rubber-stamps "pass" without recomputing earns the fee for free, so diligence only pays when
+enough audited jobs are cheats (or planted test jobs): :func:`verifier_economics` gives that
+minimum rate.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ class AuditTerms:
     samples: int
     audit_probability_bps: int
     fee_bps: int = 500
-    slash_to_verifier_bps: int = 2000
+    accuser_reward_bps: int = 2000
     verifier_overhead: int = 0
 
     def __post_init__(self) -> None:
@@ -55,7 +57,7 @@ class AuditTerms:
             _check_int(name, getattr(self, name), low=0)
         _check_int("n_units", self.n_units, low=1)
         _check_int("samples", self.samples, low=1, high=self.n_units)
-        for name in ("audit_probability_bps", "fee_bps", "slash_to_verifier_bps"):
+        for name in ("audit_probability_bps", "fee_bps", "accuser_reward_bps"):
             _check_int(name, getattr(self, name), low=0, high=BPS)
 
     @property
@@ -71,7 +73,7 @@ class AuditTerms:
     @property
     def verifier_share(self) -> int:
         """The verifier's part of a slashed collateral (the consumer gets the rest)."""
-        return self.collateral * self.slash_to_verifier_bps // BPS
+        return self.collateral * self.accuser_reward_bps // BPS
 
     @property
     def audit_cost(self) -> int:
@@ -194,6 +196,7 @@ class VerifierEconomics:
     audit_cost: int
     fee: int
     slash_reward: int
+    pool_reward: int
     honest_expected_profit: float
     lazy_expected_profit: float
     min_fee_bps: int
@@ -201,9 +204,12 @@ class VerifierEconomics:
 
 
 def verifier_economics(
-    terms: AuditTerms, *, cheat_rate: float = 0.0, n_bad: int | None = None
+    terms: AuditTerms, *, cheat_rate: float = 0.0, n_bad: int | None = None, pool_reward: int = 0
 ) -> VerifierEconomics:
     """What auditing honestly earns per audit when ``cheat_rate`` of audited jobs corrupt ``n_bad`` units.
+
+    ``pool_reward`` is the reward-pool share an audit also earns (``poolShareBps`` of the pool; in a
+    steady state about ``(1-p)/p`` fees); it is paid for lazy and diligent audits alike.
 
     ``min_fee_bps`` is the fee at which an audit of an honest job pays for itself;
     ``min_cheat_rate_for_diligence`` is the share of cheating (or planted) jobs above which
@@ -215,8 +221,8 @@ def verifier_economics(
     d = detection(terms.n_units, b, terms.samples)
     cost = terms.audit_cost
     caught = cheat_rate * d
-    honest = (1 - caught) * terms.fee + caught * terms.verifier_share - cost
-    lazy = float(terms.fee)
+    honest = (1 - caught) * terms.fee + caught * terms.verifier_share - cost + pool_reward
+    lazy = float(terms.fee + pool_reward)
     edge = d * (terms.verifier_share - terms.fee)
     min_rate = cost / edge if edge > 0 else None
     min_fee_bps = -(-cost * BPS // terms.price) if terms.price else BPS
@@ -224,6 +230,7 @@ def verifier_economics(
         audit_cost=cost,
         fee=terms.fee,
         slash_reward=terms.verifier_share,
+        pool_reward=pool_reward,
         honest_expected_profit=honest,
         lazy_expected_profit=lazy,
         min_fee_bps=min_fee_bps,

@@ -12,10 +12,12 @@ price, the provider posts collateral; with probability ``p`` (bps, as ``auditPro
 job is audited with ``k`` samples (``verifier.detection.plan_samples``); a provider that corrupted
 ``b`` units is caught with ``d(b)`` (``verifier.detection.detection_probability``). Pass or not
 audited → provider paid price minus fee (the fee goes to the drawn verifier on an audit, to the
-treasury otherwise); caught → consumer refunded, collateral slashed (a share to the verifier, the
-rest to the consumer). A cheater saves the share ``b/N`` of the full cost of the hours (capex and
-power: the worst case is a provider with no GPU at all); it never contests (it would also lose
-the bond). Everything is drawn from one ``random.Random(seed)``: same seed, same result.
+verifier reward pool otherwise); caught → consumer gets the price back and the collateral minus
+``accuserRewardBps`` of it, which goes to the verifier; every audit also pays the verifier
+``poolShareBps`` of the pool (``JobMarket``'s rules). A cheater saves the share ``b/N`` of the
+full cost of the hours (capex and power: the worst case is a provider with no GPU at all); it
+never contests (it would also lose the bond). Everything is drawn from one
+``random.Random(seed)``: same seed, same result.
 
 Bounds: at most :data:`MAX_EPOCHS` epochs and :data:`MAX_JOBS` jobs per run.
 """
@@ -76,7 +78,8 @@ class SimulationParams:
     audit_probability_bps: int = 2500
     collateral_bps: int = 50_000
     fee_bps: int = 500
-    slash_to_verifier_bps: int = 2000
+    accuser_reward_bps: int = 2000
+    pool_share_bps: int = 1000
     verifiers: int = 3
     target_utilization: float = 0.7
     demand_elasticity: float = field(
@@ -96,7 +99,8 @@ class SimulationParams:
         _check_int("audit_probability_bps", self.audit_probability_bps, 0, BPS)
         _check_int("collateral_bps", self.collateral_bps, 0, 100 * BPS)
         _check_int("fee_bps", self.fee_bps, 0, BPS)
-        _check_int("slash_to_verifier_bps", self.slash_to_verifier_bps, 0, BPS)
+        _check_int("accuser_reward_bps", self.accuser_reward_bps, 0, BPS)
+        _check_int("pool_share_bps", self.pool_share_bps, 0, BPS)
         _check_int("verifiers", self.verifiers, 1, 1000)
         check_fraction("target_utilization", self.target_utilization, allow_zero=False)
         check_positive("demand_elasticity", self.demand_elasticity)
@@ -135,9 +139,10 @@ class _Account:
 def run_simulation(params: SimulationParams | None = None) -> dict[str, Any]:
     """Run the market and return a JSON-ready report (integers are base units).
 
-    Keys: ``params``, ``audit`` (k, detection, the audit condition), ``epochs`` (price, demand,
-    utilization per epoch), ``strategies`` (name → profit and counters), ``verifiers``,
-    ``consumers``, ``treasury`` and ``conservation`` (token flows in minus out, always 0).
+        Keys: ``params``, ``audit`` (k, detection, the audit condition), ``epochs`` (price, demand,
+        utilization per epoch), ``strategies`` (name → profit and counters), ``verifiers``,
+        ``consumers``, ``reward_pool`` (left in the market at the end) and ``conservation`` (tokens in
+    minus tokens out minus the pool: always 0, as the contract's ``totalOwed`` invariant).
     """
     p = params or SimulationParams()
     rng = random.Random(p.seed)
@@ -169,7 +174,7 @@ def run_simulation(params: SimulationParams | None = None) -> dict[str, Any]:
     verifier_rewards = [0] * p.verifiers
     verifier_costs = [0] * p.verifiers
     verifier_audits = [0] * p.verifiers
-    consumer_paid = consumer_refunds = treasury = 0
+    consumer_paid = consumer_refunds = reward_pool = 0
     escrow_in = 0  # tokens into the market (price + collateral)
     escrow_out = 0  # tokens out of it (payments, fees, refunds, slashes, returned collateral)
     price_usd = gpu.spot_usd_per_hour.value
@@ -193,7 +198,7 @@ def run_simulation(params: SimulationParams | None = None) -> dict[str, Any]:
             samples=k,
             audit_probability_bps=p.audit_probability_bps,
             fee_bps=p.fee_bps,
-            slash_to_verifier_bps=p.slash_to_verifier_bps,
+            accuser_reward_bps=p.accuser_reward_bps,
         )
         free = [a.capacity_hours for a in accounts]
         audits = caught = 0
@@ -214,6 +219,10 @@ def run_simulation(params: SimulationParams | None = None) -> dict[str, Any]:
                 v = rng.randrange(p.verifiers)
                 verifier_audits[v] += 1
                 verifier_costs[v] += audit_terms.audit_cost
+                pool_share = reward_pool * p.pool_share_bps // BPS
+                reward_pool -= pool_share
+                verifier_rewards[v] += pool_share
+                escrow_out += pool_share
                 fail = acct.n_bad > 0 and rng.random() < detection(p.units_per_job, acct.n_bad, k)
             if fail:
                 caught += 1
@@ -228,9 +237,10 @@ def run_simulation(params: SimulationParams | None = None) -> dict[str, Any]:
                 acct.revenue += audit_terms.paid
                 if audited:
                     verifier_rewards[v] += audit_terms.fee
+                    escrow_out += audit_terms.fee
                 else:
-                    treasury += audit_terms.fee
-                escrow_out += audit_terms.paid + audit_terms.fee + audit_terms.collateral
+                    reward_pool += audit_terms.fee
+                escrow_out += audit_terms.paid + audit_terms.collateral
         sold = n_jobs * p.job_hours
         epochs.append(
             {
@@ -299,8 +309,8 @@ def run_simulation(params: SimulationParams | None = None) -> dict[str, Any]:
             "refunded": consumer_refunds,
             "net_spend": consumer_paid - consumer_refunds,
         },
-        "treasury": treasury,
-        "conservation": escrow_in - escrow_out,
+        "reward_pool": reward_pool,
+        "conservation": escrow_in - escrow_out - reward_pool,
     }
 
 

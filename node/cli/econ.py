@@ -106,7 +106,7 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     au.add_argument("--audit-probability", default="0.25", help="share of jobs audited p (default 0.25)")
     au.add_argument("--fee-bps", default="500", help="protocol fee in bps (default 500)")
     au.add_argument(
-        "--slash-to-verifier-bps", default="2000", help="verifier share of a slash (default 2000)"
+        "--accuser-reward-bps", default="2000", help="verifier's share of a slashed collateral (default 2000)"
     )
     au.add_argument("--cheat-rate", default="0.05", help="share of audited jobs that cheat, for verifiers")
     au.set_defaults(func=_audit)
@@ -408,7 +408,7 @@ def _audit(args: argparse.Namespace) -> int:
         samples=k,
         audit_probability_bps=round(p * BPS),
         fee_bps=_int("--fee-bps", args.fee_bps, low=0, high=BPS),
-        slash_to_verifier_bps=_int("--slash-to-verifier-bps", args.slash_to_verifier_bps, low=0, high=BPS),
+        accuser_reward_bps=_int("--accuser-reward-bps", args.accuser_reward_bps, low=0, high=BPS),
     )
     cheat_rate = _num("--cheat-rate", args.cheat_rate, low=0, high=1)
     rows = []
