@@ -64,7 +64,8 @@ class ProviderTerms:
         r = self.costs.discount_rate
         if r == 0:
             return 1.0 / self.life_years
-        return r / (1.0 - (1.0 + r) ** (-self.life_years))
+        # -expm1(-L·log1p(r)) is 1 - (1+r)^-L without cancellation for tiny r
+        return r / -math.expm1(-self.life_years * math.log1p(r))
 
     @property
     def marginal_usd_per_hour(self) -> float:
