@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {CapacityClaims} from "../src/CapacityClaims.sol";
+import {ClaimsBase} from "./claims/ClaimsBase.sol";
+import {ClaimsHandler} from "./claims/ClaimsHandler.sol";
+
+/// @notice Invariants of CapacityClaims under random operation sequences (see ClaimsHandler):
+/// the ComputeToken it holds equals what it owes, its books agree with the handler's ghost totals, tokens in
+/// circulation plus redeemed equal the supply, and no order is ever filled beyond its amount.
+contract CapacityClaimsInvariantTest is ClaimsBase {
+    ClaimsHandler internal handler;
+
+    function setUp() public override {
+        super.setUp();
+        // carol is a second staked provider
+        vm.startPrank(carol);
+        token.approve(address(registry), type(uint256).max);
+        registry.stakeAndRegister(MIN_PROVIDER, 1, hex"00240801122099", keccak256("advert-carol"));
+        vm.stopPrank();
+        uint256[] memory keys = new uint256[](4);
+        keys[0] = PROVIDER_KEY;
+        keys[1] = CAROL_KEY;
+        keys[2] = ALICE_KEY;
+        keys[3] = BOB_KEY;
+        handler = new ClaimsHandler(claims, IERC20(address(token)), keys, 2);
+        targetContract(address(handler));
+    }
+
+    /// @dev One campaign checks all the money invariants (each `invariant_` function is a separate campaign).
+    function invariant_BalanceEqualsOwed() public view {
+        assertEq(token.balanceOf(address(claims)), claims.totalOwed(), "token balance == totalOwed");
+        assertEq(
+            claims.totalOwed(),
+            handler.ghostLocked() - handler.ghostToMarket() - handler.ghostReleased(),
+            "owed == locked - redeemed to market - released"
+        );
+        assertEq(token.balanceOf(address(market)), handler.ghostToMarket(), "market holds redeemed collateral");
+        uint256 sum;
+        uint256 n = claims.seriesCount();
+        for (uint256 id = 1; id <= n; ++id) {
+            sum += claims.lockedCollateral(id);
+        }
+        assertEq(sum, claims.totalOwed(), "sum of lockedCollateral == totalOwed");
+        uint256 total = token.balanceOf(provider) + token.balanceOf(carol) + token.balanceOf(alice)
+            + token.balanceOf(bob) + token.balanceOf(address(claims)) + token.balanceOf(address(market))
+            + token.balanceOf(address(registry));
+        assertEq(total, 4 * FUNDS, "no ComputeToken created or lost");
+    }
+
+    /// @dev Claims are conserved (held + redeemed == supply) and no order is filled beyond its amount.
+    function invariant_SupplyAndOrders() public view {
+        uint256 n = claims.seriesCount();
+        uint256 actors = handler.actorCount();
+        for (uint256 id = 1; id <= n; ++id) {
+            uint256 held;
+            for (uint256 i = 0; i < actors; ++i) {
+                held += claims.balanceOf(handler.actor(i), id);
+            }
+            CapacityClaims.Series memory s = claims.series(id);
+            assertEq(held + s.redeemed, s.supply, "held + redeemed == supply");
+        }
+        assertFalse(handler.overfillAccepted(), "a fill beyond the order amount succeeded");
+        uint256 orders = handler.orderCount();
+        for (uint256 i = 0; i < orders; ++i) {
+            bytes32 h = handler.orderHashes(i);
+            assertLe(claims.filled(h), handler.orderAmount(h), "filled <= order amount");
+        }
+    }
+
+    /// @dev Runs after each campaign run: the handler really exercised the contract (guards against a handler
+    /// whose every call returns early and makes the invariants vacuous).
+    function afterInvariant() public view {
+        assertGt(handler.calls("create") + handler.calls("warp"), 0, "handler did something");
+    }
+}
