@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {Test} from "./utils/Test.sol";
+import {CapacityClaims} from "../src/CapacityClaims.sol";
+import {ComputeToken} from "../src/ComputeToken.sol";
+import {StakingRegistry} from "../src/StakingRegistry.sol";
+import {JobMarket} from "../src/JobMarket.sol";
+import {IJobMarket} from "../src/interfaces/IJobMarket.sol";
+import {IStakingRegistry} from "../src/interfaces/IStakingRegistry.sol";
+
+/// @notice CapacityClaims wired to the real ComputeToken, StakingRegistry and JobMarket: a claim bought with a
+/// signed order and redeemed becomes a prepaid job whose outcome (honest, default, slash) moves the collateral
+/// to the provider or the holder, and every contract still holds exactly what it owes.
+contract CapacityClaimsIntegrationTest is Test {
+    uint256 internal constant FUNDS = 10_000 ether;
+    uint256 internal constant CPT = 20 ether;
+    uint256 internal constant PRICE = 5 ether;
+    uint256 internal constant STAKE = 100 ether;
+    uint256 internal constant T0 = 1_000_000;
+    uint64 internal constant START = uint64(T0 + 1 days);
+    uint64 internal constant END = uint64(T0 + 3 days);
+    bytes32 internal constant SPEC = keccak256("spec");
+    bytes32 internal constant ROOT = keccak256("root");
+    uint256 internal constant PROVIDER_KEY = 0xB0B1;
+
+    ComputeToken internal token;
+    StakingRegistry internal registry;
+    JobMarket internal market;
+    CapacityClaims internal claims;
+    address internal provider;
+    address internal alice;
+    address internal verifier;
+    uint256 internal id;
+
+    function setUp() public {
+        vm.warp(T0);
+        provider = vm.addr(PROVIDER_KEY);
+        alice = makeAddr("alice");
+        verifier = makeAddr("verifier");
+        address[] memory holders = new address[](3);
+        holders[0] = provider;
+        holders[1] = alice;
+        holders[2] = verifier;
+        token = new ComputeToken(holders, FUNDS);
+        registry = new StakingRegistry(IERC20(address(token)), STAKE, 50 ether, 7 days);
+        market = new JobMarket(IERC20(address(token)), IStakingRegistry(address(registry)), _params());
+        registry.setMarket(address(market));
+        claims = new CapacityClaims(
+            IERC20(address(token)), IStakingRegistry(address(registry)), IJobMarket(address(market))
+        );
+        market.setClaims(address(claims));
+        for (uint256 i = 0; i < holders.length; ++i) {
+            vm.startPrank(holders[i]);
+            token.approve(address(registry), type(uint256).max);
+            token.approve(address(claims), type(uint256).max);
+            token.approve(address(market), type(uint256).max);
+            vm.stopPrank();
+        }
+        vm.prank(provider);
+        registry.stakeAndRegister(STAKE, 1, hex"0011", keccak256("advert"));
+        vm.prank(verifier);
+        registry.stakeAndRegister(50 ether, 2, hex"0022", bytes32(0));
+
+        vm.prank(provider);
+        id = claims.createSeries(keccak256("H100-SXM-80GB"), 60_000, START, END, 10, CPT);
+        CapacityClaims.SellOrder memory o = CapacityClaims.SellOrder({
+            seller: provider,
+            seriesId: id,
+            amount: 4,
+            pricePerToken: PRICE,
+            nonce: 0,
+            expiry: T0 + 1 hours
+        });
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(PROVIDER_KEY, claims.orderHash(o));
+        vm.prank(alice);
+        claims.fill(o, abi.encodePacked(r, s, v), 4);
+    }
+
+    function _params() internal pure returns (IJobMarket.Params memory) {
+        return IJobMarket.Params({
+            auditProbabilityBps: 10_000, // every job audited: the outcome is up to the verifier
+            protocolFeeBps: 500,
+            accuserRewardBps: 5000,
+            poolShareBps: 1000,
+            samplesK: 4,
+            panelSize: 1,
+            attestWindow: 1 hours,
+            contestWindow: 1 hours,
+            voteWindow: 1 hours,
+            prepaidCommitWindow: 6 hours,
+            contestBond: 10 ether,
+            falseAccuserSlash: 20 ether,
+            absentVerifierSlash: 5 ether
+        });
+    }
+
+    function _redeemAndCommit(uint256 amount) internal returns (uint256 jobId) {
+        vm.warp(START);
+        vm.prank(alice);
+        jobId = claims.redeem(id, amount, SPEC);
+        vm.prank(provider);
+        market.commitResult(jobId, ROOT, 8);
+        vm.roll(block.number + 1);
+        market.drawAudit(jobId);
+    }
+
+    function _assertBooks() internal view {
+        assertEq(token.balanceOf(address(claims)), claims.totalOwed(), "claims: balance == owed");
+        assertEq(token.balanceOf(address(market)), market.totalOwed(), "market: balance == owed");
+    }
+
+    function test_RedeemOpensPrepaidJob() public {
+        vm.warp(START);
+        vm.prank(alice);
+        uint256 jobId = claims.redeem(id, 3, SPEC);
+        assertEq(uint256(market.statusOf(jobId)), uint256(IJobMarket.Status.Accepted), "prepaid job starts Accepted");
+        assertEq(token.balanceOf(address(market)), 3 * CPT, "market holds the redeemed collateral");
+        assertEq(claims.totalOwed(), 7 * CPT, "claims owes the rest");
+        _assertBooks();
+    }
+
+    function test_HonestJobReturnsCollateralToProvider() public {
+        uint256 jobId = _redeemAndCommit(3);
+        vm.prank(verifier);
+        market.attest(jobId, true, bytes32(0));
+        assertEq(uint256(market.statusOf(jobId)), uint256(IJobMarket.Status.Completed), "completed");
+        vm.warp(END);
+        claims.releaseCollateral(id);
+        assertEq(token.balanceOf(provider), FUNDS - STAKE + 4 * PRICE, "provider: all collateral back plus sales");
+        assertEq(token.balanceOf(alice), FUNDS - 4 * PRICE, "holder paid only the price");
+        _assertBooks();
+    }
+
+    function test_DefaultedJobPaysHolderFromCollateral() public {
+        vm.warp(START);
+        vm.prank(alice);
+        uint256 jobId = claims.redeem(id, 2, SPEC);
+        vm.warp(START + 6 hours + 1);
+        market.claimCommitTimeout(jobId);
+        assertEq(uint256(market.statusOf(jobId)), uint256(IJobMarket.Status.Defaulted), "defaulted");
+        assertEq(token.balanceOf(alice), FUNDS - 4 * PRICE + 2 * CPT, "holder got the collateral");
+        vm.warp(END);
+        assertEq(claims.releaseCollateral(id), 8 * CPT, "unredeemed collateral released");
+        assertEq(token.balanceOf(provider), FUNDS - STAKE + 4 * PRICE - 2 * CPT, "provider lost the defaulted part");
+        _assertBooks();
+    }
+
+    function test_SlashedJobPaysHolderAndVerifier() public {
+        uint256 jobId = _redeemAndCommit(2);
+        vm.prank(verifier);
+        market.attest(jobId, false, keccak256("evidence"));
+        vm.warp(block.timestamp + 1 hours + 1);
+        market.finalizeFail(jobId);
+        assertEq(uint256(market.statusOf(jobId)), uint256(IJobMarket.Status.Slashed), "slashed");
+        uint256 accuser = 2 * CPT / 2; // accuserRewardBps = 5000, empty reward pool
+        assertEq(token.balanceOf(alice), FUNDS - 4 * PRICE + 2 * CPT - accuser, "holder refunded from collateral");
+        assertEq(token.balanceOf(verifier), FUNDS - 50 ether + accuser, "verifier rewarded");
+        _assertBooks();
+    }
+
+    function test_RevertWhen_MarketTrustsAnotherClaimsContract() public {
+        JobMarket other = new JobMarket(IERC20(address(token)), IStakingRegistry(address(registry)), _params());
+        other.setClaims(makeAddr("someone else"));
+        CapacityClaims stray = new CapacityClaims(
+            IERC20(address(token)), IStakingRegistry(address(registry)), IJobMarket(address(other))
+        );
+        vm.prank(provider);
+        token.approve(address(stray), type(uint256).max);
+        vm.prank(provider);
+        uint256 sid = stray.createSeries(keccak256("H100-SXM-80GB"), 60_000, START, END, 1, CPT);
+        vm.prank(provider);
+        stray.safeTransferFrom(provider, alice, sid, 1, "");
+        vm.warp(START);
+        vm.prank(alice);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket_NotClaims.selector, address(stray)));
+        stray.redeem(sid, 1, SPEC);
+    }
+}
