@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from node.chain import devnet
-from node.chain.deployment import Deployment
 from node.cli._output import emit_json, table
+
+if TYPE_CHECKING:
+    from node.chain.deployment import Deployment
+
+# node.chain (web3) is imported inside the handlers: every CLI module is imported for every
+# command, and web3 alone costs seconds.
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -47,6 +51,8 @@ def _print_contracts(deployment: Deployment) -> None:
 
 
 def _up(args: argparse.Namespace) -> int:
+    from node.chain import devnet
+
     deployment, already = devnet.up(args.home)
     if args.json:
         if already:  # stdout stays the same object either way; the note goes to stderr
@@ -63,6 +69,8 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from node.chain import devnet
+
     state = devnet.status(args.home)
     if args.json:
         if state.running and state.deployment is not None:
@@ -80,6 +88,8 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
+    from node.chain import devnet
+
     if devnet.down(args.home):
         print("devnet stopped")
     else:
