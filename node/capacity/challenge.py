@@ -265,8 +265,9 @@ def judge(challenge: CapacityChallenge, *, digest: bytes, c: Any, elapsed_s: flo
     counted = max(elapsed_s - min(network_s, challenge.max_network_s), 1e-9)
     correct, why = _check_result(challenge, digest, c, rounds)
     in_time = elapsed_s * 1000 <= challenge.deadline_ms
-    achieved = round(challenge.flop / counted / 1e9) if correct else 0
-    ratio = achieved / challenge.advertised_gflops
+    exact_gflops = challenge.flop / counted / 1e9 if correct else 0.0
+    achieved = round(exact_gflops)
+    ratio = exact_gflops / challenge.advertised_gflops  # unrounded: small figures keep their ratio
     if not correct:
         reason = why
     elif not in_time:
