@@ -11,7 +11,8 @@ the consumer except ``accuserRewardBps`` of it, which rewards the verifier.
 
 Gain of cheating over honesty:  ``G(b) = (b/N)·C - p·d(b)·(price - fee + S)``.
 Because ``d`` is concave in ``b`` (its increments ``S(b)·k/(N-b)`` shrink), ``d(b)/b`` falls, so the
-binding strategy is corrupting everything (``b = N``, ``d = 1``); every cheating strategy is
+gain per corrupted unit ``G(b)/b`` is largest when corrupting everything (``b = N``, ``d = 1``): the
+sign of ``G(N)`` decides for every ``b`` at once, and every cheating strategy is
 unprofitable iff ``p·(price - fee + S) > C`` — the Proof-of-Sampling condition ``p > C/(R + S)``
 (Hyperbolic, arXiv 2405.00295) with R the payment at risk. :func:`min_collateral` and
 :func:`min_audit_probability_bps` solve it in exact integers; :func:`worst_cheat` checks it by
@@ -27,6 +28,7 @@ minimum rate.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import lru_cache
 
 from tokenomics.errors import ParameterError
@@ -109,19 +111,26 @@ def caught_probability(terms: AuditTerms, n_bad: int) -> float:
     return terms.audit_probability_bps / BPS * detection(terms.n_units, n_bad, terms.samples)
 
 
+def _caught(terms: AuditTerms, n_bad: int) -> Fraction:
+    # Exact rational arithmetic on the (float) detection probability: amounts are ~1e20 base units,
+    # and a float sum would lose the last units that decide a boundary case.
+    d = detection(terms.n_units, n_bad, terms.samples)
+    return Fraction(terms.audit_probability_bps, BPS) * Fraction(d)
+
+
 def expected_gain(terms: AuditTerms, n_bad: int) -> float:
     """Expected gain (base units, model float) of corrupting ``n_bad`` units instead of being honest."""
     _check_int("n_bad", n_bad, low=0, high=terms.n_units)
-    saved = terms.compute_cost * n_bad / terms.n_units
-    return saved - caught_probability(terms, n_bad) * (terms.paid + terms.collateral)
+    saved = Fraction(terms.compute_cost * n_bad, terms.n_units)
+    return float(saved - _caught(terms, n_bad) * (terms.paid + terms.collateral))
 
 
 def expected_profit(terms: AuditTerms, n_bad: int) -> float:
     """Expected profit per job (base units, model float) of a provider corrupting ``n_bad`` units."""
     _check_int("n_bad", n_bad, low=0, high=terms.n_units)
-    q = caught_probability(terms, n_bad)
-    cost = terms.compute_cost * (terms.n_units - n_bad) / terms.n_units
-    return (1 - q) * terms.paid - cost - q * terms.collateral
+    q = _caught(terms, n_bad)
+    cost = Fraction(terms.compute_cost * (terms.n_units - n_bad), terms.n_units)
+    return float((1 - q) * terms.paid - cost - q * terms.collateral)
 
 
 @dataclass(frozen=True)
