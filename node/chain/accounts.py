@@ -112,3 +112,16 @@ def load_keystore(path: Path, password: str) -> LocalAccount:
         raise KeystoreError(f"keystore {path}: not an eth-account keystore") from None
     account: LocalAccount = Account.from_key(key)
     return account
+
+
+def load_signer(
+    *, devnet: bool, keystore: Path, devnet_index: int | None = None, password_env: str = PASSWORD_ENV
+) -> LocalAccount:
+    """The account a role signs with.
+
+    In devnet mode with ``devnet_index`` set: that PUBLIC dev account. Otherwise the keystore,
+    its password from ``$password_env`` or a prompt. ``devnet_index`` outside devnet mode is refused.
+    """
+    if devnet_index is not None:
+        return devnet_account(devnet_index, devnet=devnet)
+    return load_keystore(keystore, read_password(env=password_env))

@@ -8,12 +8,13 @@ against a deployment that is not marked ``devnet``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from node.chain.artifacts import CONTRACT_NAMES, load_artifact
 from node.chain.claims import Claims
 from node.chain.client import ChainClient
 from node.chain.contract import BoundContract
-from node.chain.deployment import Deployment
+from node.chain.deployment import DEPLOYMENT_FILE, Deployment
 from node.chain.events import EventDecoder, EventWatcher
 from node.chain.market import Market
 from node.chain.registry import Registry
@@ -49,6 +50,12 @@ class Chain:
             market=Market(bound["JobMarket"], token),
             claims=Claims(bound["CapacityClaims"], token),
         )
+
+    @classmethod
+    def from_home(cls, home: Path, *, rpc_url: str | None = None) -> Chain:
+        """Connect to ``<home>/deployment.json`` (``rpc_url`` overrides the recorded endpoint, as
+        ``--rpc-url`` does); raises DeploymentMissingError if there is none."""
+        return cls.connect(Deployment.load(home / DEPLOYMENT_FILE), rpc_url=rpc_url)
 
     def event_watcher(self, *, from_block: int | None = None, confirmations: int = 0) -> EventWatcher:
         """A poller for every event of the four contracts, from the deploy block by default."""
