@@ -265,7 +265,10 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
     /// @param token_ The ComputeToken used for payment and collateral.
     /// @param registry_ The staking registry (providers must be staked to create a series).
     /// @param market_ The job market that runs redeemed jobs.
-    constructor(IERC20 token_, IStakingRegistry registry_, IJobMarket market_) ERC1155("") EIP712("CapacityClaims", "1") {
+    constructor(IERC20 token_, IStakingRegistry registry_, IJobMarket market_)
+        ERC1155("")
+        EIP712("CapacityClaims", "1")
+    {
         if (address(token_) == address(0)) revert CapacityClaims_ZeroAddress(0);
         if (address(registry_) == address(0)) revert CapacityClaims_ZeroAddress(1);
         if (address(market_) == address(0)) revert CapacityClaims_ZeroAddress(2);
@@ -299,7 +302,9 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
         uint256 supply,
         uint256 collateralPerToken
     ) external nonReentrant returns (uint256 seriesId) {
-        if (!registry.isProvider(msg.sender)) revert CapacityClaims_NotProvider(msg.sender);
+        if (!registry.isProvider(msg.sender)) {
+            revert CapacityClaims_NotProvider(msg.sender);
+        }
         if (gpuClass == bytes32(0)) revert CapacityClaims_ZeroGpuClass();
         if (windowStart >= windowEnd || windowEnd <= block.timestamp) {
             revert CapacityClaims_InvalidWindow(windowStart, windowEnd, block.timestamp);
@@ -322,7 +327,9 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
         });
         _totalOwed += collateral;
 
-        emit SeriesCreated(seriesId, msg.sender, gpuClass, floor, windowStart, windowEnd, supply, collateralPerToken);
+        emit SeriesCreated(
+            seriesId, msg.sender, gpuClass, floor, windowStart, windowEnd, supply, collateralPerToken
+        );
 
         token.safeTransferFrom(msg.sender, address(this), collateral);
         _mint(msg.sender, seriesId, supply, "");

@@ -90,9 +90,13 @@ contract CapacityClaimsSeriesTest is ClaimsBase {
 
     function test_RevertWhen_WindowInvalid() public {
         vm.startPrank(provider);
-        vm.expectRevert(abi.encodeWithSelector(CapacityClaims.CapacityClaims_InvalidWindow.selector, END, END, T0));
+        vm.expectRevert(
+            abi.encodeWithSelector(CapacityClaims.CapacityClaims_InvalidWindow.selector, END, END, T0)
+        );
         claims.createSeries(GPU, FLOOR, END, END, 1, CPT);
-        vm.expectRevert(abi.encodeWithSelector(CapacityClaims.CapacityClaims_InvalidWindow.selector, END, START, T0));
+        vm.expectRevert(
+            abi.encodeWithSelector(CapacityClaims.CapacityClaims_InvalidWindow.selector, END, START, T0)
+        );
         claims.createSeries(GPU, FLOOR, END, START, 1, CPT);
         uint64 past = uint64(T0);
         vm.expectRevert(
@@ -115,7 +119,9 @@ contract CapacityClaimsSeriesTest is ClaimsBase {
         vm.startPrank(provider);
         token.approve(address(claims), CPT - 1);
         vm.expectRevert(
-            abi.encodeWithSelector(IERC20Errors.ERC20InsufficientAllowance.selector, address(claims), CPT - 1, CPT)
+            abi.encodeWithSelector(
+                IERC20Errors.ERC20InsufficientAllowance.selector, address(claims), CPT - 1, CPT
+            )
         );
         claims.createSeries(GPU, FLOOR, START, END, 1, CPT);
         vm.stopPrank();
@@ -171,7 +177,9 @@ contract CapacityClaimsSeriesTest is ClaimsBase {
     function test_RevertWhen_ReleaseBeforeWindowEnd() public {
         uint256 id = _create(1);
         vm.warp(END - 1);
-        vm.expectRevert(abi.encodeWithSelector(CapacityClaims.CapacityClaims_WindowNotEnded.selector, id, END));
+        vm.expectRevert(
+            abi.encodeWithSelector(CapacityClaims.CapacityClaims_WindowNotEnded.selector, id, END)
+        );
         claims.releaseCollateral(id);
     }
 
@@ -235,7 +243,9 @@ contract CapacityClaimsRedeemTest is ClaimsBase {
     function test_RevertWhen_RedeemBeforeWindow() public {
         vm.warp(START - 1);
         vm.prank(alice);
-        vm.expectRevert(abi.encodeWithSelector(CapacityClaims.CapacityClaims_WindowNotStarted.selector, id, START));
+        vm.expectRevert(
+            abi.encodeWithSelector(CapacityClaims.CapacityClaims_WindowNotStarted.selector, id, START)
+        );
         claims.redeem(id, 1, SPEC);
     }
 
@@ -277,7 +287,9 @@ contract CapacityClaimsRedeemTest is ClaimsBase {
         vm.warp(START);
         vm.prank(alice);
         vm.expectRevert(
-            abi.encodeWithSelector(CapacityClaims.CapacityClaims_CollateralMismatch.selector, 2 * CPT, 2 * CPT - 1)
+            abi.encodeWithSelector(
+                CapacityClaims.CapacityClaims_CollateralMismatch.selector, 2 * CPT, 2 * CPT - 1
+            )
         );
         claims.redeem(id, 2, SPEC);
         assertEq(claims.balanceOf(alice, id), 6, "nothing burnt");

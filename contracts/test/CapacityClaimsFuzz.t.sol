@@ -7,9 +7,11 @@ import {ClaimsBase} from "./claims/ClaimsBase.sol";
 /// @notice Fuzz tests: partial fills never sell more than the order, window and expiry boundaries are exact, and
 /// collateral is conserved across redemption and release.
 contract CapacityClaimsFuzzTest is ClaimsBase {
-    function testFuzz_PartialFillsNeverExceedOrder(uint256 orderAmount, uint256[6] memory fills, uint256 price)
-        public
-    {
+    function testFuzz_PartialFillsNeverExceedOrder(
+        uint256 orderAmount,
+        uint256[6] memory fills,
+        uint256 price
+    ) public {
         uint256 id = _create(1000);
         orderAmount = bound(orderAmount, 1, 1000);
         price = bound(price, 0, 100 ether);
@@ -23,7 +25,9 @@ contract CapacityClaimsFuzzTest is ClaimsBase {
             vm.prank(alice);
             if (amount > remaining) {
                 vm.expectRevert(
-                    abi.encodeWithSelector(CapacityClaims.CapacityClaims_Overfill.selector, h, amount, remaining)
+                    abi.encodeWithSelector(
+                        CapacityClaims.CapacityClaims_Overfill.selector, h, amount, remaining
+                    )
                 );
                 claims.fill(o, sig, amount);
             } else {
@@ -50,11 +54,15 @@ contract CapacityClaimsFuzzTest is ClaimsBase {
         vm.warp(t);
         vm.prank(alice);
         if (t < start) {
-            vm.expectRevert(abi.encodeWithSelector(CapacityClaims.CapacityClaims_WindowNotStarted.selector, id, start));
+            vm.expectRevert(
+                abi.encodeWithSelector(CapacityClaims.CapacityClaims_WindowNotStarted.selector, id, start)
+            );
             claims.redeem(id, 1, SPEC);
             assertEq(claims.balanceOf(alice, id), 5, "nothing burnt before the window");
         } else if (t >= end) {
-            vm.expectRevert(abi.encodeWithSelector(CapacityClaims.CapacityClaims_WindowEnded.selector, id, end));
+            vm.expectRevert(
+                abi.encodeWithSelector(CapacityClaims.CapacityClaims_WindowEnded.selector, id, end)
+            );
             claims.redeem(id, 1, SPEC);
             assertEq(claims.balanceOf(alice, id), 5, "nothing burnt after the window");
         } else {
@@ -70,7 +78,9 @@ contract CapacityClaimsFuzzTest is ClaimsBase {
         t = bound(t, T0, uint256(end) + 30 days);
         vm.warp(t);
         if (t < end) {
-            vm.expectRevert(abi.encodeWithSelector(CapacityClaims.CapacityClaims_WindowNotEnded.selector, id, end));
+            vm.expectRevert(
+                abi.encodeWithSelector(CapacityClaims.CapacityClaims_WindowNotEnded.selector, id, end)
+            );
             claims.releaseCollateral(id);
             assertEq(claims.totalOwed(), 3 * CPT, "still locked");
         } else {
@@ -89,7 +99,9 @@ contract CapacityClaimsFuzzTest is ClaimsBase {
         vm.warp(t);
         vm.prank(alice);
         if (t > expiry) {
-            vm.expectRevert(abi.encodeWithSelector(CapacityClaims.CapacityClaims_OrderExpired.selector, h, expiry));
+            vm.expectRevert(
+                abi.encodeWithSelector(CapacityClaims.CapacityClaims_OrderExpired.selector, h, expiry)
+            );
             claims.fill(o, sig, 1);
             assertEq(claims.filled(h), 0, "expired order unfilled");
         } else {

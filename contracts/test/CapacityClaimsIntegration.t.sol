@@ -66,12 +66,7 @@ contract CapacityClaimsIntegrationTest is Test {
         vm.prank(provider);
         id = claims.createSeries(keccak256("H100-SXM-80GB"), 60_000, START, END, 10, CPT);
         CapacityClaims.SellOrder memory o = CapacityClaims.SellOrder({
-            seller: provider,
-            seriesId: id,
-            amount: 4,
-            pricePerToken: PRICE,
-            nonce: 0,
-            expiry: T0 + 1 hours
+            seller: provider, seriesId: id, amount: 4, pricePerToken: PRICE, nonce: 0, expiry: T0 + 1 hours
         });
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(PROVIDER_KEY, claims.orderHash(o));
         vm.prank(alice);
@@ -115,7 +110,11 @@ contract CapacityClaimsIntegrationTest is Test {
         vm.warp(START);
         vm.prank(alice);
         uint256 jobId = claims.redeem(id, 3, SPEC);
-        assertEq(uint256(market.statusOf(jobId)), uint256(IJobMarket.Status.Accepted), "prepaid job starts Accepted");
+        assertEq(
+            uint256(market.statusOf(jobId)),
+            uint256(IJobMarket.Status.Accepted),
+            "prepaid job starts Accepted"
+        );
         assertEq(token.balanceOf(address(market)), 3 * CPT, "market holds the redeemed collateral");
         assertEq(claims.totalOwed(), 7 * CPT, "claims owes the rest");
         _assertBooks();
@@ -128,7 +127,9 @@ contract CapacityClaimsIntegrationTest is Test {
         assertEq(uint256(market.statusOf(jobId)), uint256(IJobMarket.Status.Completed), "completed");
         vm.warp(END);
         claims.releaseCollateral(id);
-        assertEq(token.balanceOf(provider), FUNDS - STAKE + 4 * PRICE, "provider: all collateral back plus sales");
+        assertEq(
+            token.balanceOf(provider), FUNDS - STAKE + 4 * PRICE, "provider: all collateral back plus sales"
+        );
         assertEq(token.balanceOf(alice), FUNDS - 4 * PRICE, "holder paid only the price");
         _assertBooks();
     }
@@ -143,7 +144,9 @@ contract CapacityClaimsIntegrationTest is Test {
         assertEq(token.balanceOf(alice), FUNDS - 4 * PRICE + 2 * CPT, "holder got the collateral");
         vm.warp(END);
         assertEq(claims.releaseCollateral(id), 8 * CPT, "unredeemed collateral released");
-        assertEq(token.balanceOf(provider), FUNDS - STAKE + 4 * PRICE - 2 * CPT, "provider lost the defaulted part");
+        assertEq(
+            token.balanceOf(provider), FUNDS - STAKE + 4 * PRICE - 2 * CPT, "provider lost the defaulted part"
+        );
         _assertBooks();
     }
 
@@ -155,13 +158,16 @@ contract CapacityClaimsIntegrationTest is Test {
         market.finalizeFail(jobId);
         assertEq(uint256(market.statusOf(jobId)), uint256(IJobMarket.Status.Slashed), "slashed");
         uint256 accuser = 2 * CPT / 2; // accuserRewardBps = 5000, empty reward pool
-        assertEq(token.balanceOf(alice), FUNDS - 4 * PRICE + 2 * CPT - accuser, "holder refunded from collateral");
+        assertEq(
+            token.balanceOf(alice), FUNDS - 4 * PRICE + 2 * CPT - accuser, "holder refunded from collateral"
+        );
         assertEq(token.balanceOf(verifier), FUNDS - 50 ether + accuser, "verifier rewarded");
         _assertBooks();
     }
 
     function test_RevertWhen_MarketTrustsAnotherClaimsContract() public {
-        JobMarket other = new JobMarket(IERC20(address(token)), IStakingRegistry(address(registry)), _params());
+        JobMarket other =
+            new JobMarket(IERC20(address(token)), IStakingRegistry(address(registry)), _params());
         other.setClaims(makeAddr("someone else"));
         CapacityClaims stray = new CapacityClaims(
             IERC20(address(token)), IStakingRegistry(address(registry)), IJobMarket(address(other))

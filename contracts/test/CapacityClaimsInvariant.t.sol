@@ -36,7 +36,9 @@ contract CapacityClaimsInvariantTest is ClaimsBase {
             handler.ghostLocked() - handler.ghostToMarket() - handler.ghostReleased(),
             "owed == locked - redeemed to market - released"
         );
-        assertEq(token.balanceOf(address(market)), handler.ghostToMarket(), "market holds redeemed collateral");
+        assertEq(
+            token.balanceOf(address(market)), handler.ghostToMarket(), "market holds redeemed collateral"
+        );
         uint256 sum;
         uint256 n = claims.seriesCount();
         for (uint256 id = 1; id <= n; ++id) {

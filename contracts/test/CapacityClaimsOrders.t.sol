@@ -24,7 +24,11 @@ contract CapacityClaimsOrdersTest is ClaimsBase {
         expiry = T0 + 1 hours;
     }
 
-    function _sell(uint256 amount) internal view returns (CapacityClaims.SellOrder memory o, bytes memory sig) {
+    function _sell(uint256 amount)
+        internal
+        view
+        returns (CapacityClaims.SellOrder memory o, bytes memory sig)
+    {
         o = _order(provider, id, amount, PRICE, 0, expiry);
         sig = _sign(PROVIDER_KEY, o);
     }
@@ -97,7 +101,9 @@ contract CapacityClaimsOrdersTest is ClaimsBase {
         vm.warp(expiry + 1);
         vm.prank(alice);
         vm.expectRevert(
-            abi.encodeWithSelector(CapacityClaims.CapacityClaims_OrderExpired.selector, claims.orderHash(o), expiry)
+            abi.encodeWithSelector(
+                CapacityClaims.CapacityClaims_OrderExpired.selector, claims.orderHash(o), expiry
+            )
         );
         claims.fill(o, sig, 1);
     }
@@ -106,7 +112,9 @@ contract CapacityClaimsOrdersTest is ClaimsBase {
         CapacityClaims.SellOrder memory o = _order(provider, id, 2, PRICE, 0, expiry);
         bytes memory sig = _sign(ALICE_KEY, o);
         vm.prank(bob);
-        vm.expectRevert(abi.encodeWithSelector(CapacityClaims.CapacityClaims_InvalidSignature.selector, provider));
+        vm.expectRevert(
+            abi.encodeWithSelector(CapacityClaims.CapacityClaims_InvalidSignature.selector, provider)
+        );
         claims.fill(o, sig, 1);
     }
 
@@ -114,7 +122,9 @@ contract CapacityClaimsOrdersTest is ClaimsBase {
         (CapacityClaims.SellOrder memory o, bytes memory sig) = _sell(2);
         o.pricePerToken = 1; // the buyer lowers the price after the seller signed
         vm.prank(alice);
-        vm.expectRevert(abi.encodeWithSelector(CapacityClaims.CapacityClaims_InvalidSignature.selector, provider));
+        vm.expectRevert(
+            abi.encodeWithSelector(CapacityClaims.CapacityClaims_InvalidSignature.selector, provider)
+        );
         claims.fill(o, sig, 1);
     }
 
@@ -125,13 +135,19 @@ contract CapacityClaimsOrdersTest is ClaimsBase {
             shortSig[i] = sig[i];
         }
         vm.startPrank(alice);
-        vm.expectRevert(abi.encodeWithSelector(CapacityClaims.CapacityClaims_InvalidSignature.selector, provider));
+        vm.expectRevert(
+            abi.encodeWithSelector(CapacityClaims.CapacityClaims_InvalidSignature.selector, provider)
+        );
         claims.fill(o, shortSig, 1);
-        vm.expectRevert(abi.encodeWithSelector(CapacityClaims.CapacityClaims_InvalidSignature.selector, provider));
+        vm.expectRevert(
+            abi.encodeWithSelector(CapacityClaims.CapacityClaims_InvalidSignature.selector, provider)
+        );
         claims.fill(o, "", 1);
         bytes memory badV = sig;
         badV[64] = bytes1(uint8(5));
-        vm.expectRevert(abi.encodeWithSelector(CapacityClaims.CapacityClaims_InvalidSignature.selector, provider));
+        vm.expectRevert(
+            abi.encodeWithSelector(CapacityClaims.CapacityClaims_InvalidSignature.selector, provider)
+        );
         claims.fill(o, badV, 1);
         vm.stopPrank();
     }
@@ -142,7 +158,9 @@ contract CapacityClaimsOrdersTest is ClaimsBase {
         vm.chainId(original + 1);
         assertEq(claims.orderHash(o), _digest(o, original + 1), "domain follows the chain id");
         vm.prank(alice);
-        vm.expectRevert(abi.encodeWithSelector(CapacityClaims.CapacityClaims_InvalidSignature.selector, provider));
+        vm.expectRevert(
+            abi.encodeWithSelector(CapacityClaims.CapacityClaims_InvalidSignature.selector, provider)
+        );
         claims.fill(o, sig, 1);
 
         bytes memory forked = _sign(PROVIDER_KEY, o); // signed for the new chain id: valid there
@@ -163,7 +181,9 @@ contract CapacityClaimsOrdersTest is ClaimsBase {
         vm.prank(alice);
         token.approve(address(other), type(uint256).max);
         vm.prank(alice);
-        vm.expectRevert(abi.encodeWithSelector(CapacityClaims.CapacityClaims_InvalidSignature.selector, provider));
+        vm.expectRevert(
+            abi.encodeWithSelector(CapacityClaims.CapacityClaims_InvalidSignature.selector, provider)
+        );
         other.fill(o, sig, 1);
     }
 
@@ -188,7 +208,9 @@ contract CapacityClaimsOrdersTest is ClaimsBase {
     function test_RevertWhen_CancelByOther() public {
         (CapacityClaims.SellOrder memory o,) = _sell(4);
         vm.prank(alice);
-        vm.expectRevert(abi.encodeWithSelector(CapacityClaims.CapacityClaims_NotSeller.selector, alice, provider));
+        vm.expectRevert(
+            abi.encodeWithSelector(CapacityClaims.CapacityClaims_NotSeller.selector, alice, provider)
+        );
         claims.cancelOrder(o);
         assertFalse(claims.cancelled(claims.orderHash(o)), "not cancelled");
     }
@@ -218,9 +240,13 @@ contract CapacityClaimsOrdersTest is ClaimsBase {
     function test_RevertWhen_NonceNotIncreasing() public {
         vm.startPrank(provider);
         claims.cancelAllBefore(3);
-        vm.expectRevert(abi.encodeWithSelector(CapacityClaims.CapacityClaims_NonceNotIncreasing.selector, 3, 3));
+        vm.expectRevert(
+            abi.encodeWithSelector(CapacityClaims.CapacityClaims_NonceNotIncreasing.selector, 3, 3)
+        );
         claims.cancelAllBefore(3);
-        vm.expectRevert(abi.encodeWithSelector(CapacityClaims.CapacityClaims_NonceNotIncreasing.selector, 3, 2));
+        vm.expectRevert(
+            abi.encodeWithSelector(CapacityClaims.CapacityClaims_NonceNotIncreasing.selector, 3, 2)
+        );
         claims.cancelAllBefore(2);
         vm.stopPrank();
     }
@@ -257,7 +283,9 @@ contract CapacityClaimsOrdersTest is ClaimsBase {
         CapacityClaims.SellOrder memory o = _order(alice, id, 1, PRICE, 0, expiry);
         bytes memory sig = _sign(ALICE_KEY, o);
         vm.prank(bob);
-        vm.expectRevert(abi.encodeWithSelector(IERC1155Errors.ERC1155InsufficientBalance.selector, alice, 0, 1, id));
+        vm.expectRevert(
+            abi.encodeWithSelector(IERC1155Errors.ERC1155InsufficientBalance.selector, alice, 0, 1, id)
+        );
         claims.fill(o, sig, 1);
     }
 
@@ -267,7 +295,9 @@ contract CapacityClaimsOrdersTest is ClaimsBase {
         token.approve(address(claims), 0);
         vm.prank(carol);
         vm.expectRevert(
-            abi.encodeWithSelector(IERC20Errors.ERC20InsufficientAllowance.selector, address(claims), 0, PRICE)
+            abi.encodeWithSelector(
+                IERC20Errors.ERC20InsufficientAllowance.selector, address(claims), 0, PRICE
+            )
         );
         claims.fill(o, sig, 1);
     }
@@ -332,7 +362,9 @@ contract CapacityClaimsOrdersTest is ClaimsBase {
         b.arm(ReenteringBuyer.Attack.Fill, true, o, sig, 1);
         b.buy(o, sig, 1);
         assertEq(b.reentries(), 1, "hook ran once");
-        assertEq(b.lastError(), ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector, "reentry refused");
+        assertEq(
+            b.lastError(), ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector, "reentry refused"
+        );
         assertEq(claims.filled(claims.orderHash(o)), 1, "only the outer fill counted");
         assertEq(claims.balanceOf(address(b), id), 1, "one token");
         assertEq(token.balanceOf(address(b)), 100 ether - PRICE, "paid once");
@@ -349,7 +381,9 @@ contract CapacityClaimsOrdersTest is ClaimsBase {
 
         b.arm(ReenteringBuyer.Attack.Redeem, true, o, sig, 1);
         b.buy(o, sig, 1);
-        assertEq(b.lastError(), ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector, "redeem refused");
+        assertEq(
+            b.lastError(), ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector, "redeem refused"
+        );
         assertEq(claims.balanceOf(address(b), id), 1, "token kept, not redeemed");
         assertEq(market.jobCount(), 0, "no job opened");
         assertEq(claims.totalOwed(), 10 * CPT, "collateral untouched");
@@ -360,10 +394,14 @@ contract CapacityClaimsOrdersTest is ClaimsBase {
         (CapacityClaims.SellOrder memory o, bytes memory sig) = _sell(4);
         b.arm(ReenteringBuyer.Attack.CreateSeries, true, o, sig, 1);
         b.buy(o, sig, 1);
-        assertEq(b.lastError(), ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector, "create refused");
+        assertEq(
+            b.lastError(), ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector, "create refused"
+        );
         b.arm(ReenteringBuyer.Attack.Release, true, o, sig, 1);
         b.buy(o, sig, 1);
-        assertEq(b.lastError(), ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector, "release refused");
+        assertEq(
+            b.lastError(), ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector, "release refused"
+        );
         assertEq(claims.seriesCount(), 1, "no series created by the attacker");
         assertFalse(claims.series(id).released, "collateral not released");
     }

@@ -82,12 +82,7 @@ abstract contract ClaimsBase is Test {
         returns (CapacityClaims.SellOrder memory)
     {
         return CapacityClaims.SellOrder({
-            seller: seller,
-            seriesId: id,
-            amount: amount,
-            pricePerToken: price,
-            nonce: nonce,
-            expiry: expiry
+            seller: seller, seriesId: id, amount: amount, pricePerToken: price, nonce: nonce, expiry: expiry
         });
     }
 
@@ -103,12 +98,20 @@ abstract contract ClaimsBase is Test {
         );
         bytes32 structHash = keccak256(
             abi.encode(
-                typeHash, order.seller, order.seriesId, order.amount, order.pricePerToken, order.nonce, order.expiry
+                typeHash,
+                order.seller,
+                order.seriesId,
+                order.amount,
+                order.pricePerToken,
+                order.nonce,
+                order.expiry
             )
         );
         bytes32 domain = keccak256(
             abi.encode(
-                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                keccak256(
+                    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+                ),
                 keccak256("CapacityClaims"),
                 keccak256("1"),
                 chainId,

@@ -46,7 +46,9 @@ contract ClaimsHandler {
         return orderHashes.length;
     }
 
-    function createSeries(uint256 who, uint256 startIn, uint256 length, uint256 supply, uint256 cpt) external {
+    function createSeries(uint256 who, uint256 startIn, uint256 length, uint256 supply, uint256 cpt)
+        external
+    {
         address p = actor(who % _providers);
         uint64 start = uint64(block.timestamp + _bound(startIn, 0, 12 hours));
         uint64 end = start + uint64(_bound(length, 1, 2 days));
@@ -58,9 +60,14 @@ contract ClaimsHandler {
         ++calls["create"];
     }
 
-    function fill(uint256 seriesSeed, uint256 sellerSeed, uint256 buyerSeed, uint256 amount, uint256 take, uint256 price)
-        external
-    {
+    function fill(
+        uint256 seriesSeed,
+        uint256 sellerSeed,
+        uint256 buyerSeed,
+        uint256 amount,
+        uint256 take,
+        uint256 price
+    ) external {
         uint256 n = claims.seriesCount();
         if (n == 0) return;
         uint256 id = 1 + seriesSeed % n;
@@ -68,12 +75,15 @@ contract ClaimsHandler {
         (bool found, uint256 si) = _holder(id, sellerSeed, address(0));
         if (!found) return;
         amount = _bound(amount, 1, claims.balanceOf(actor(si), id));
-        (CapacityClaims.SellOrder memory o, bytes memory sig) = _signed(si, id, amount, _bound(price, 0, 3 ether));
+        (CapacityClaims.SellOrder memory o, bytes memory sig) =
+            _signed(si, id, amount, _bound(price, 0, 3 ether));
         _fillTwice(o, sig, actor(buyerSeed % _keys.length), _bound(take, 1, amount));
     }
 
     /// @dev Fills `take`, then tries one token more than what is left, which must always be refused.
-    function _fillTwice(CapacityClaims.SellOrder memory o, bytes memory sig, address buyer, uint256 take) private {
+    function _fillTwice(CapacityClaims.SellOrder memory o, bytes memory sig, address buyer, uint256 take)
+        private
+    {
         bytes32 h = claims.orderHash(o);
         if (claims.filled(h) != 0) return; // the same order was drawn twice in one block
         vm.prank(buyer);
@@ -162,7 +172,11 @@ contract ClaimsHandler {
     }
 
     /// @dev The first actor from `seed` on (cyclically) that holds tokens of `id` and is not `exclude`.
-    function _holder(uint256 id, uint256 seed, address exclude) private view returns (bool found, uint256 index) {
+    function _holder(uint256 id, uint256 seed, address exclude)
+        private
+        view
+        returns (bool found, uint256 index)
+    {
         uint256 n = _keys.length;
         for (uint256 k = 0; k < n; ++k) {
             index = (seed % n + k) % n;

@@ -38,7 +38,9 @@ contract MockJobMarket is IJobMarket {
         collateralHeld += pulled;
         jobId = ++jobCount;
         _calls[jobId] = Call(consumer, provider, specHash, collateral);
-        emit PrepaidJobOpened(jobId, consumer, provider, specHash, collateral, uint64(block.timestamp + 1 hours));
+        emit PrepaidJobOpened(
+            jobId, consumer, provider, specHash, collateral, uint64(block.timestamp + 1 hours)
+        );
     }
 
     function statusOf(uint256 jobId) external view returns (Status) {

@@ -33,9 +33,13 @@ contract ReenteringBuyer is IERC1155Receiver {
         token.approve(address(claims_), type(uint256).max);
     }
 
-    function arm(Attack attack_, bool swallow_, CapacityClaims.SellOrder calldata order, bytes calldata signature, uint256 amount)
-        external
-    {
+    function arm(
+        Attack attack_,
+        bool swallow_,
+        CapacityClaims.SellOrder calldata order,
+        bytes calldata signature,
+        uint256 amount
+    ) external {
         attack = attack_;
         swallow = swallow_;
         _order = order;
@@ -71,7 +75,9 @@ contract ReenteringBuyer is IERC1155Receiver {
         } else if (attack == Attack.Redeem) {
             claims.redeem(_order.seriesId, _amount, keccak256("reentrant job"));
         } else if (attack == Attack.CreateSeries) {
-            claims.createSeries(keccak256("gpu"), 1, uint64(block.timestamp), uint64(block.timestamp + 1), 1, 1);
+            claims.createSeries(
+                keccak256("gpu"), 1, uint64(block.timestamp), uint64(block.timestamp + 1), 1, 1
+            );
         } else if (attack == Attack.Release) {
             claims.releaseCollateral(_order.seriesId);
         }
