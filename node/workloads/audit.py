@@ -14,6 +14,7 @@ provider's copy. A previous checkpoint that is missing or not proven fails the a
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -39,47 +40,80 @@ def needed_indices(indices: Sequence[int], *, needs_prev: bool) -> list[int]:
 
 def reveal(
     outputs: Sequence[Output], tree: MerkleTree, indices: Sequence[int], *, needs_prev: bool
-) -> list[RevealedUnit]:
-    """Provider side: the revealed units (bytes + proof) for a challenge."""
-    units = []
+) -> dict[int, RevealedUnit]:
+    """Provider side: the revealed units (bytes + proof) for a challenge, by index."""
+    units: dict[int, RevealedUnit] = {}
     for i in needed_indices(indices, needs_prev=needs_prev):
         dtype, shape, data = outputs[i]
-        units.append(RevealedUnit(index=i, dtype=dtype, shape=tuple(shape), data=data, proof=tree.proof(i)))
+        units[i] = RevealedUnit(
+            index=i, dtype=dtype, shape=tuple(shape), data=data, proof=tuple(tree.proof(i))
+        )
     return units
 
 
-def make_recompute(
-    work: Workload, *, root: bytes, revealed: Sequence[RevealedUnit]
-) -> Callable[[int], torch.Tensor]:
-    """Verifier side: recompute unit ``i`` alone (train: from the proven revealed checkpoint ``i-1``)."""
-    by_index: Mapping[int, RevealedUnit] = {u.index: u for u in revealed}
+def proven_checkpoint(
+    work: Workload, index: int, *, root: bytes, revealed: Mapping[int, RevealedUnit]
+) -> torch.Tensor:
+    """The revealed checkpoint that train unit ``index`` starts from (unit ``index-1``), proven.
 
-    def previous(i: int) -> torch.Tensor:
-        u = by_index.get(i - 1)
-        if u is None:
-            raise UnprovenCheckpoint(f"train unit {i}: the checkpoint of unit {i - 1} was not revealed")
-        if u.dtype != "float32" or tuple(u.shape) != work.unit_shape(i - 1):
-            raise UnprovenCheckpoint(f"train unit {i}: checkpoint {i - 1} has the wrong dtype or shape")
-        if not verify_proof(unit_leaf(i - 1, u.dtype, u.shape, u.data), list(u.proof), root):
-            raise UnprovenCheckpoint(f"train unit {i}: checkpoint {i - 1} does not match the committed root")
-        return tensor_from_bytes(u.dtype, u.shape, u.data)
+    Raises :class:`UnprovenCheckpoint` if it was not revealed, has the wrong dtype or shape, or its
+    leaf and proof do not lead to ``root``.
+    """
+    u = revealed.get(index - 1)
+    if u is None:
+        raise UnprovenCheckpoint(f"train unit {index}: the checkpoint of unit {index - 1} was not revealed")
+    if u.dtype != "float32" or tuple(u.shape) != work.unit_shape(index - 1):
+        raise UnprovenCheckpoint(f"train unit {index}: checkpoint {index - 1} has the wrong dtype or shape")
+    if not verify_proof(unit_leaf(index - 1, u.dtype, u.shape, u.data), list(u.proof), root):
+        raise UnprovenCheckpoint(
+            f"train unit {index}: checkpoint {index - 1} does not match the committed root"
+        )
+    return tensor_from_bytes(u.dtype, u.shape, u.data)
+
+
+def make_recompute(
+    work: Workload, *, root: bytes, revealed: Mapping[int, RevealedUnit]
+) -> Callable[[int], torch.Tensor]:
+    """Verifier side: recompute unit ``i`` alone (train: from the proven revealed checkpoint ``i-1``).
+
+    Raises :class:`UnprovenCheckpoint` for a train unit whose previous checkpoint is not proven.
+    """
 
     def recompute(i: int) -> torch.Tensor:
-        prev = previous(i) if work.needs_prev and i > 0 else None
+        prev = proven_checkpoint(work, i, root=root, revealed=revealed) if work.needs_prev and i > 0 else None
         return work.compute(i, prev)
 
     return recompute
 
 
+@dataclass(frozen=True)
+class JobAudit:
+    """The outcome of auditing a job: ``verdict`` from :func:`verifier.audit.audit`, or ``None`` when
+    the audit failed before it (a train checkpoint the provider could not prove); ``reason`` says why."""
+
+    passed: bool
+    verdict: Verdict | None
+    reason: str
+
+
 def audit_job(
-    work: Workload, *, root: bytes, indices: Sequence[int], revealed: Sequence[RevealedUnit]
-) -> Verdict:
-    """Run :func:`verifier.audit.audit` for a prepared workload with the spec's tolerance."""
-    return audit(
+    work: Workload, *, root: bytes, indices: Sequence[int], revealed: Mapping[int, RevealedUnit]
+) -> JobAudit:
+    """Audit ``indices`` of a prepared workload against ``root`` with the spec's tolerance."""
+    if work.needs_prev:
+        for i in indices:
+            if i > 0 and i < work.n_units:
+                try:
+                    proven_checkpoint(work, i, root=root, revealed=revealed)
+                except UnprovenCheckpoint as exc:
+                    return JobAudit(passed=False, verdict=None, reason=str(exc))
+    verdict = audit(
         root=root,
         n_units=work.n_units,
         indices=list(indices),
-        revealed=[u for u in revealed if u.index in set(indices)],
+        revealed={i: revealed[i] for i in indices if i in revealed},
         recompute=make_recompute(work, root=root, revealed=revealed),
-        tolerance=work.spec.tolerance_value,
+        tolerance=float(work.spec.tolerance_value),
     )
+    reason = "all sampled units verified" if verdict.passed else "a sampled unit failed (see verdict.units)"
+    return JobAudit(passed=verdict.passed, verdict=verdict, reason=reason)
