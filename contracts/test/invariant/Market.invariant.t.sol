@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {Test} from "../utils/Test.sol";
+import {ComputeToken} from "../../src/ComputeToken.sol";
+import {StakingRegistry} from "../../src/StakingRegistry.sol";
+import {JobMarket} from "../../src/JobMarket.sol";
+import {IJobMarket} from "../../src/interfaces/IJobMarket.sol";
+import {IStakingRegistry} from "../../src/interfaces/IStakingRegistry.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {MarketHandler} from "./MarketHandler.sol";
+
+/// @notice Solvency of the market and the registry under random action sequences: every token held is owed to
+/// someone, and the owed sum is the sum of per-job holdings plus the reward pool.
+contract MarketInvariantTest is Test {
+    ComputeToken internal token;
+    StakingRegistry internal registry;
+    JobMarket internal market;
+    MarketHandler internal handler;
+    address[] internal actors;
+
+    function setUp() public {
+        for (uint256 i = 0; i < 9; ++i) {
+            actors.push(makeAddr(string.concat("actor", vm.toString(i))));
+        }
+        address[] memory holders = new address[](10);
+        for (uint256 i = 0; i < 9; ++i) {
+            holders[i] = actors[i];
+        }
+        // The handler's address is not known yet: mint it its share afterwards from actor 0.
+        holders[9] = actors[0];
+        token = new ComputeToken(holders, 10_000 ether);
+        registry = new StakingRegistry(IERC20(address(token)), 100 ether, 50 ether, 1 days);
+        IJobMarket.Params memory p = IJobMarket.Params({
+            auditProbabilityBps: 7000,
+            protocolFeeBps: 500,
+            accuserRewardBps: 3000,
+            poolShareBps: 2000,
+            samplesK: 8,
+            panelSize: 3,
+            attestWindow: 1 hours,
+            contestWindow: 1 hours,
+            voteWindow: 1 hours,
+            prepaidCommitWindow: 1 days,
+            contestBond: 5 ether,
+            falseAccuserSlash: 20 ether,
+            absentVerifierSlash: 5 ether
+        });
+        market = new JobMarket(IERC20(address(token)), IStakingRegistry(address(registry)), p);
+        registry.setMarket(address(market));
+        handler = new MarketHandler(token, registry, market, actors);
+        market.setClaims(address(handler));
+        vm.prank(actors[0]);
+        token.transfer(address(handler), 10_000 ether);
+        for (uint256 i = 2; i < 9; ++i) {
+            // actors 2-3 are providers (and verifiers), 4-8 verifiers
+            vm.prank(actors[i]);
+            registry.stakeAndRegister(150 ether, i < 4 ? 3 : 2, hex"0011", keccak256("advert"));
+        }
+        targetContract(address(handler));
+    }
+
+    /// @dev Guards the handler itself: its `advance` must be able to carry a job all the way to a contest.
+    function test_HandlerDrivesAJobThroughTheContest() public {
+        for (uint256 j = 1; j <= 30 && handler.calls("resolve") == 0; ++j) {
+            handler.post(j, 10 ether, 10 ether);
+            for (uint256 i = 0; i < 16 && uint8(market.statusOf(j)) < uint8(IJobMarket.Status.Cancelled); ++i) {
+                handler.advance(0, 8 * i + j, keccak256(abi.encode(i, j)));
+            }
+        }
+        assertGe(handler.calls("drawPanel"), 1, "a panel was drawn");
+        assertGe(handler.calls("resolve") + handler.calls("vote"), 1, "the panel acted");
+        assertEq(token.balanceOf(address(market)), market.totalOwed(), "solvent after the drive");
+    }
+
+    function invariant_MarketBalanceEqualsOwed() public view {
+        assertEq(token.balanceOf(address(market)), market.totalOwed(), "market balance == totalOwed");
+    }
+
+    function invariant_OwedIsJobHoldingsPlusPool() public view {
+        uint256 sum = market.rewardPool();
+        uint256 n = market.jobCount();
+        for (uint256 id = 1; id <= n; ++id) {
+            sum += market.heldFor(id);
+        }
+        assertEq(sum, market.totalOwed(), "sum(heldFor) + rewardPool == totalOwed");
+    }
+
+    function invariant_RegistryBalanceEqualsStakes() public view {
+        uint256 sum = 0;
+        for (uint256 i = 0; i < actors.length; ++i) {
+            StakingRegistry.Staker memory s = registry.stakerOf(actors[i]);
+            sum += s.active + s.unbonding;
+        }
+        assertEq(sum, registry.totalStaked(), "sum of stakes == totalStaked");
+        assertEq(token.balanceOf(address(registry)), registry.totalStaked(), "registry balance == totalStaked");
+    }
+
+    function invariant_NoTokenCreatedOrLost() public view {
+        uint256 sum = token.balanceOf(address(market)) + token.balanceOf(address(registry))
+            + token.balanceOf(address(handler));
+        for (uint256 i = 0; i < actors.length; ++i) {
+            sum += token.balanceOf(actors[i]);
+        }
+        assertEq(sum, token.totalSupply(), "every token is with an actor, the market or the registry");
+    }
+
+    function invariant_VerifierSetIsConsistent() public view {
+        uint256 n = registry.verifierCount();
+        for (uint256 i = 0; i < n; ++i) {
+            address v = registry.verifierAt(i);
+            assertTrue(registry.isVerifier(v), "listed verifier is indexed");
+            StakingRegistry.Staker memory s = registry.stakerOf(v);
+            assertGe(s.active, registry.minVerifierStake(), "drawable verifier meets the minimum");
+            assertEq(s.unbonding, 0, "drawable verifier is not unbonding");
+        }
+    }
+}
