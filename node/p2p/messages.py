@@ -51,7 +51,8 @@ class JobProposal:
     """A consumer asks a provider to run a job (sent on :data:`JOB_PROTOCOL`).
 
     ``spec`` is the canonical job spec (validated by the workloads layer), ``spec_hash`` its
-    keccak256; ``price`` in the token's smallest unit; ``deadline`` in unix seconds.
+    keccak256; ``price`` in the token's smallest unit; ``deadline`` in unix seconds; ``job_id`` the
+    on-chain id of the job the consumer already posted (escrowed) for this spec.
     """
 
     spec: dict[str, Any]
@@ -59,12 +60,15 @@ class JobProposal:
     price: int
     consumer: str
     deadline: int
+    job_id: int | None = None
 
     def __post_init__(self) -> None:
         _check_bytes32("spec_hash", self.spec_hash)
         _check_nonneg("price", self.price)
         _check_nonneg("deadline", self.deadline)
         _check_address("consumer", self.consumer)
+        if self.job_id is not None:
+            _check_nonneg("job_id", self.job_id)
 
 
 @dataclass(frozen=True)
