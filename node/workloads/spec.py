@@ -48,6 +48,7 @@ ARCHS = ("mlp", "transformer")
 OPTIMIZERS = ("sgd", "adam")
 
 MAX_DIM = 1 << 16
+MAX_ROWS = 1 << 24
 MAX_SEED = (1 << 64) - 1
 MAX_LIMIT = 1 << 62
 MAX_STEPS = 1 << 20
@@ -265,7 +266,7 @@ def _model(o: _Obj, *, archs: tuple[str, ...]) -> ModelSpec:
 
 def _matmul(o: _Obj) -> MatmulSpec:
     o.allow("n", "k", "m", "rows_per_unit", "a", "b")
-    n = o.integer("n", 1, MAX_DIM)
+    n = o.integer("n", 1, MAX_ROWS)
     return MatmulSpec(
         n=n,
         k=o.integer("k", 1, MAX_DIM),

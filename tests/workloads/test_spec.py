@@ -47,7 +47,7 @@ BAD_FIELDS = [
     (specs.matmul, "limits.max_seconds", _DELETE, "limits.max_seconds"),
     (specs.matmul, "limits.max_gpus", 1, "limits.max_gpus"),
     (specs.matmul, "matmul.n", 0, "matmul.n"),
-    (specs.matmul, "matmul.n", 1 << 17, "matmul.n"),
+    (specs.matmul, "matmul.n", 1 << 25, "matmul.n"),
     (specs.matmul, "matmul.k", -3, "matmul.k"),
     (specs.matmul, "matmul.m", None, "matmul.m"),
     (specs.matmul, "matmul.rows_per_unit", 41, "matmul.rows_per_unit"),
