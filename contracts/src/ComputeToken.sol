@@ -21,7 +21,10 @@ contract ComputeToken is ERC20, ERC20Permit {
     /// Requirements: `holders` is non-empty and contains no zero address.
     /// @param holders Initial holders (duplicates receive `each` once per occurrence).
     /// @param each Amount minted to each holder, in the smallest unit (18 decimals).
-    constructor(address[] memory holders, uint256 each) ERC20("Compute Token", "CCT") ERC20Permit("Compute Token") {
+    constructor(address[] memory holders, uint256 each)
+        ERC20("Compute Token", "CCT")
+        ERC20Permit("Compute Token")
+    {
         if (holders.length == 0) revert ComputeToken_NoHolders();
         for (uint256 i = 0; i < holders.length; ++i) {
             if (holders[i] == address(0)) revert ComputeToken_ZeroHolder(i);

@@ -77,13 +77,19 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
     /// @param registry_ The staking registry (whose `setMarket` must then be called with this market).
     /// @param params_ Deployment parameters.
     constructor(IERC20 token_, IStakingRegistry registry_, Params memory params_) {
-        if (address(token_) == address(0) || address(registry_) == address(0)) revert JobMarket_ZeroAddress();
+        if (address(token_) == address(0) || address(registry_) == address(0)) {
+            revert JobMarket_ZeroAddress();
+        }
         if (params_.auditProbabilityBps > BPS) revert JobMarket_InvalidParams("auditProbabilityBps");
         if (params_.protocolFeeBps > BPS) revert JobMarket_InvalidParams("protocolFeeBps");
         if (params_.accuserRewardBps > BPS) revert JobMarket_InvalidParams("accuserRewardBps");
         if (params_.poolShareBps > BPS) revert JobMarket_InvalidParams("poolShareBps");
-        if (params_.samplesK == 0 || params_.samplesK > MAX_SAMPLES) revert JobMarket_InvalidParams("samplesK");
-        if (params_.panelSize == 0 || params_.panelSize > MAX_PANEL_SIZE) revert JobMarket_InvalidParams("panelSize");
+        if (params_.samplesK == 0 || params_.samplesK > MAX_SAMPLES) {
+            revert JobMarket_InvalidParams("samplesK");
+        }
+        if (params_.panelSize == 0 || params_.panelSize > MAX_PANEL_SIZE) {
+            revert JobMarket_InvalidParams("panelSize");
+        }
         if (
             params_.attestWindow == 0 || params_.contestWindow == 0 || params_.voteWindow == 0
                 || params_.prepaidCommitWindow == 0
@@ -135,8 +141,9 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
         nonReentrant
         returns (uint256 jobId)
     {
-        try IERC20Permit(address(token)).permit(msg.sender, address(this), terms.price, permitDeadline, v, r, s) {}
-        catch {} // solhint-disable-line no-empty-blocks
+        try IERC20Permit(address(token))
+            .permit(msg.sender, address(this), terms.price, permitDeadline, v, r, s) {}
+            catch {} // solhint-disable-line no-empty-blocks
         jobId = _post(terms);
     }
 
@@ -469,11 +476,13 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
     /// @param dataHash SHA-256 of the unit's output bytes.
     /// @param proof Sibling hashes, bottom first.
     /// @return True when the proof checks out.
-    function verifyUnit(uint256 jobId, uint256 index, bytes32 metaHash, bytes32 dataHash, bytes32[] calldata proof)
-        external
-        view
-        returns (bool)
-    {
+    function verifyUnit(
+        uint256 jobId,
+        uint256 index,
+        bytes32 metaHash,
+        bytes32 dataHash,
+        bytes32[] calldata proof
+    ) external view returns (bool) {
         Job storage job = _jobs[jobId];
         if (job.root == bytes32(0)) revert JobMarket_WrongStatus(jobId, job.status, Status.Committed);
         if (index >= job.nUnits) revert JobMarket_IndexOutOfRange(jobId, index, job.nUnits);

@@ -240,7 +240,11 @@ contract StakingRegistry is IStakingRegistry, ReentrancyGuard {
     /// @inheritdoc IStakingRegistry
     /// @dev Emits {Slashed} (also for a zero result); {VerifierSetChanged} when the account drops out.
     /// Requirements: the caller is the market; `to` is non-zero.
-    function slash(address account, uint256 amount, address to) external nonReentrant returns (uint256 slashed) {
+    function slash(address account, uint256 amount, address to)
+        external
+        nonReentrant
+        returns (uint256 slashed)
+    {
         if (msg.sender != market) revert StakingRegistry_NotMarket(msg.sender);
         if (to == address(0)) revert StakingRegistry_ZeroAddress();
         Staker storage s = _stakers[account];
@@ -307,7 +311,9 @@ contract StakingRegistry is IStakingRegistry, ReentrancyGuard {
     }
 
     function _register(address account, uint8 roles, bytes calldata peerId, bytes32 advertHash) private {
-        if (roles == 0 || roles & ~(ROLE_PROVIDER | ROLE_VERIFIER) != 0) revert StakingRegistry_InvalidRoles(roles);
+        if (roles == 0 || roles & ~(ROLE_PROVIDER | ROLE_VERIFIER) != 0) {
+            revert StakingRegistry_InvalidRoles(roles);
+        }
         if (peerId.length == 0 || peerId.length > MAX_PEER_ID_LENGTH) {
             revert StakingRegistry_InvalidPeerId(peerId.length);
         }

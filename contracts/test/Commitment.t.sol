@@ -7,7 +7,11 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
 
 /// @dev External wrapper so reverts of the internal library functions can be expected.
 contract CommitmentHarness {
-    function sampleIndices(bytes32 seed, uint256 jobId, uint256 n, uint256 k) external pure returns (uint256[] memory) {
+    function sampleIndices(bytes32 seed, uint256 jobId, uint256 n, uint256 k)
+        external
+        pure
+        returns (uint256[] memory)
+    {
         return Commitment.sampleIndices(seed, jobId, n, k);
     }
 }
@@ -22,7 +26,11 @@ contract CommitmentVectorsTest is Test {
         harness = new CommitmentHarness();
     }
 
-    function _key(string memory prefix, uint256 i, string memory suffix) internal pure returns (string memory) {
+    function _key(string memory prefix, uint256 i, string memory suffix)
+        internal
+        pure
+        returns (string memory)
+    {
         return string.concat(prefix, vm.toString(i), suffix);
     }
 
@@ -44,14 +52,22 @@ contract CommitmentVectorsTest is Test {
             for (uint256 i = 0; i < n; ++i) {
                 bytes32[] memory proof =
                     vm.parseJsonBytes32Array(json, string.concat(base, _key(".proofs[", i, "]")));
-                assertTrue(MerkleProof.verify(proof, expectedRoot, leaves[i]), "OZ MerkleProof accepts vector proof");
-                assertTrue(Commitment.verify(expectedRoot, i, meta, data[i], proof), "Commitment.verify accepts vector");
+                assertTrue(
+                    MerkleProof.verify(proof, expectedRoot, leaves[i]), "OZ MerkleProof accepts vector proof"
+                );
+                assertTrue(
+                    Commitment.verify(expectedRoot, i, meta, data[i], proof),
+                    "Commitment.verify accepts vector"
+                );
                 assertFalse(
                     Commitment.verify(expectedRoot, i, meta, keccak256(abi.encode(data[i])), proof),
                     "a different data hash is rejected"
                 );
                 if (n > 1) {
-                    assertFalse(Commitment.verify(expectedRoot, (i + 1) % n, meta, data[i], proof), "wrong index rejected");
+                    assertFalse(
+                        Commitment.verify(expectedRoot, (i + 1) % n, meta, data[i], proof),
+                        "wrong index rejected"
+                    );
                 }
             }
         }
@@ -84,7 +100,10 @@ contract CommitmentVectorsTest is Test {
         assertEq(Commitment.root(new bytes32[](0)), bytes32(0), "empty tree has zero root");
     }
 
-    function testFuzz_SamplesAreDistinctAndInRange(bytes32 seed, uint256 jobId, uint256 n, uint256 k) public pure {
+    function testFuzz_SamplesAreDistinctAndInRange(bytes32 seed, uint256 jobId, uint256 n, uint256 k)
+        public
+        pure
+    {
         n = bound(n, 1, 200);
         k = bound(k, 0, n < 32 ? n : 32);
         uint256[] memory idx = Commitment.sampleIndices(seed, jobId, n, k);

@@ -81,7 +81,8 @@ contract JobMarketTest is MarketBase {
         emit IJobMarket.AuditDrawn(jobId, seed, true, address(0));
         market.drawAudit(jobId);
         assertEq(market.jobOf(jobId).seed, seed, "seed = keccak(prevrandao, jobId)");
-        address expected = registry.verifierAt(uint256(keccak256(abi.encode(seed, "verifier"))) % verifiers.length);
+        address expected =
+            registry.verifierAt(uint256(keccak256(abi.encode(seed, "verifier"))) % verifiers.length);
         assertEq(market.jobOf(jobId).verifier, expected, "verifier drawn by the documented rule");
         assertEq(
             market.sampledIndices(jobId),
@@ -117,7 +118,11 @@ contract JobMarketTest is MarketBase {
         (uint256 jobId, address verifier) = _auditing();
         vm.warp(block.timestamp + 1 hours + 1);
         market.claimAttestTimeout(jobId);
-        assertEq(token.balanceOf(provider), providerBefore + PRICE - _fee(), "provider paid despite absent verifier");
+        assertEq(
+            token.balanceOf(provider),
+            providerBefore + PRICE - _fee(),
+            "provider paid despite absent verifier"
+        );
         assertEq(registry.stakerOf(verifier).active, MIN_VERIFIER - 5 ether, "absent verifier slashed");
         assertEq(market.rewardPool(), _fee() + 5 ether, "fee and slash fund the pool");
         assertFalse(registry.isVerifier(verifier), "slashed below minimum: out of the set");
@@ -187,7 +192,9 @@ contract JobMarketTest is MarketBase {
         assertEq(market.jobOf(jobId).evidenceHash, EVIDENCE, "evidence recorded");
         vm.warp(block.timestamp + 1 hours + 1);
         market.finalizeFail(jobId);
-        assertEq(token.balanceOf(consumer), consumerBefore + COLLATERAL / 2, "price back plus half the collateral");
+        assertEq(
+            token.balanceOf(consumer), consumerBefore + COLLATERAL / 2, "price back plus half the collateral"
+        );
         assertEq(token.balanceOf(accuser), accuserBefore + COLLATERAL / 2, "accuser gets half the collateral");
         assertEq(uint8(market.statusOf(jobId)), uint8(IJobMarket.Status.Slashed), "slashed");
         _assertSolvent("after uncontested fail");
@@ -201,7 +208,9 @@ contract JobMarketTest is MarketBase {
         for (uint256 i = 0; i < panel.length; ++i) {
             assertTrue(panel[i] != provider, "provider not on panel");
             assertTrue(panel[i] != accuser, "accuser not on panel");
-            assertEq(uint8(market.ballotOf(jobId, panel[i])), uint8(IJobMarket.Ballot.Pending), "pending ballot");
+            assertEq(
+                uint8(market.ballotOf(jobId, panel[i])), uint8(IJobMarket.Ballot.Pending), "pending ballot"
+            );
             for (uint256 j = 0; j < i; ++j) {
                 assertTrue(panel[i] != panel[j], "distinct members");
             }
@@ -251,7 +260,9 @@ contract JobMarketTest is MarketBase {
             token.balanceOf(consumer), consumerBefore + COLLATERAL / 2 + (BOND - 3 * share), "consumer + dust"
         );
         assertEq(token.balanceOf(accuser), accuserBefore + COLLATERAL / 2, "accuser rewarded");
-        assertEq(token.balanceOf(provider), providerBefore - COLLATERAL - BOND, "provider lost collateral and bond");
+        assertEq(
+            token.balanceOf(provider), providerBefore - COLLATERAL - BOND, "provider lost collateral and bond"
+        );
         assertEq(uint8(market.statusOf(jobId)), uint8(IJobMarket.Status.Slashed), "slashed");
         _assertSolvent("after upheld");
     }
@@ -357,7 +368,9 @@ contract JobMarketTest is MarketBase {
         uint256 deadline = block.timestamp + 1;
         bytes32 structHash = keccak256(
             abi.encode(
-                keccak256("Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"),
+                keccak256(
+                    "Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"
+                ),
                 signer,
                 address(market),
                 PRICE,
@@ -411,7 +424,9 @@ contract JobMarketTest is MarketBase {
         market.attest(jobId, true, bytes32(0));
         uint256 fee = price * p.protocolFeeBps / 10_000;
         assertEq(token.balanceOf(verifier) - vBefore, fee, "verifier gets exactly the fee");
-        assertEq(token.balanceOf(consumer) + token.balanceOf(provider) + fee, total, "no token created or lost");
+        assertEq(
+            token.balanceOf(consumer) + token.balanceOf(provider) + fee, total, "no token created or lost"
+        );
         assertEq(market.totalOwed(), 0, "nothing left owed");
         _assertSolvent("after fuzzed pass");
     }

@@ -69,7 +69,8 @@ contract JobMarketRevertsTest is MarketBase {
     function test_RevertWhen_SetClaimsTwiceOrByStranger() public {
         vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket_ClaimsAlreadySet.selector, claims));
         market.setClaims(stranger);
-        JobMarket fresh = new JobMarket(IERC20(address(token)), IStakingRegistry(address(registry)), _defaultParams());
+        JobMarket fresh =
+            new JobMarket(IERC20(address(token)), IStakingRegistry(address(registry)), _defaultParams());
         vm.prank(stranger);
         vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket_NotDeployer.selector, stranger));
         fresh.setClaims(stranger);
@@ -95,7 +96,9 @@ contract JobMarketRevertsTest is MarketBase {
         IJobMarket.JobTerms memory t = _terms();
         t.acceptBy = 999;
         vm.prank(consumer);
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket_InvalidDeadlines.selector, 999, t.commitBy));
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarket.JobMarket_InvalidDeadlines.selector, 999, t.commitBy)
+        );
         market.postJob(t);
         t = _terms();
         t.commitBy = t.acceptBy;
@@ -183,7 +186,8 @@ contract JobMarketRevertsTest is MarketBase {
     }
 
     function test_RevertWhen_PrepaidBeforeClaimsSet() public {
-        JobMarket fresh = new JobMarket(IERC20(address(token)), IStakingRegistry(address(registry)), _defaultParams());
+        JobMarket fresh =
+            new JobMarket(IERC20(address(token)), IStakingRegistry(address(registry)), _defaultParams());
         vm.prank(address(0));
         vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket_NotClaims.selector, address(0)));
         fresh.openPrepaidJob(consumer, provider, SPEC, 1 ether);
@@ -242,13 +246,17 @@ contract JobMarketRevertsTest is MarketBase {
         uint256 jobId = _accepted();
         uint64 commitBy = market.jobOf(jobId).commitBy;
         vm.warp(commitBy);
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket_DeadlineNotReached.selector, jobId, commitBy));
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarket.JobMarket_DeadlineNotReached.selector, jobId, commitBy)
+        );
         market.claimCommitTimeout(jobId);
     }
 
     function test_RevertWhen_DrawInCommitBlock() public {
         uint256 jobId = _committed();
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket_TooEarly.selector, jobId, uint64(block.number)));
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarket.JobMarket_TooEarly.selector, jobId, uint64(block.number))
+        );
         market.drawAudit(jobId);
     }
 
@@ -277,14 +285,18 @@ contract JobMarketRevertsTest is MarketBase {
     function test_RevertWhen_AttestTimeoutTooEarly() public {
         (uint256 jobId,) = _auditing();
         uint64 deadline = market.jobOf(jobId).deadline;
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket_DeadlineNotReached.selector, jobId, deadline));
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarket.JobMarket_DeadlineNotReached.selector, jobId, deadline)
+        );
         market.claimAttestTimeout(jobId);
     }
 
     function test_RevertWhen_FinalizeFailTooEarly() public {
         (uint256 jobId,) = _failed();
         uint64 deadline = market.jobOf(jobId).deadline;
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket_DeadlineNotReached.selector, jobId, deadline));
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarket.JobMarket_DeadlineNotReached.selector, jobId, deadline)
+        );
         market.finalizeFail(jobId);
     }
 
@@ -313,7 +325,9 @@ contract JobMarketRevertsTest is MarketBase {
         (uint256 jobId,) = _failed();
         vm.prank(provider);
         market.contest(jobId);
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket_TooEarly.selector, jobId, uint64(block.number)));
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarket.JobMarket_TooEarly.selector, jobId, uint64(block.number))
+        );
         market.drawPanel(jobId);
     }
 
@@ -339,7 +353,9 @@ contract JobMarketRevertsTest is MarketBase {
         vm.prank(panel[0]);
         market.vote(jobId, true);
         uint64 deadline = market.jobOf(jobId).deadline;
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket_DeadlineNotReached.selector, jobId, deadline));
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarket.JobMarket_DeadlineNotReached.selector, jobId, deadline)
+        );
         market.resolveContest(jobId);
     }
 
@@ -362,7 +378,9 @@ contract JobMarketRevertsTest is MarketBase {
     function testFuzz_RevertWhen_VerifyUnitIndexTooLarge(uint256 index) public {
         uint256 jobId = _committed();
         index = bound(index, 8, type(uint256).max);
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket_IndexOutOfRange.selector, jobId, index, 8));
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarket.JobMarket_IndexOutOfRange.selector, jobId, index, 8)
+        );
         market.verifyUnit(jobId, index, bytes32(0), bytes32(0), new bytes32[](0));
     }
 }

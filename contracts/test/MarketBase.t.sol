@@ -145,9 +145,15 @@ abstract contract MarketBase is Test {
     }
 
     function _assertSolvent(string memory where) internal view {
-        assertEq(token.balanceOf(address(market)), market.totalOwed(), string.concat(where, ": market balance == owed"));
         assertEq(
-            token.balanceOf(address(registry)), registry.totalStaked(), string.concat(where, ": registry == staked")
+            token.balanceOf(address(market)),
+            market.totalOwed(),
+            string.concat(where, ": market balance == owed")
+        );
+        assertEq(
+            token.balanceOf(address(registry)),
+            registry.totalStaked(),
+            string.concat(where, ": registry == staked")
         );
     }
 

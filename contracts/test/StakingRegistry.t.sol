@@ -81,7 +81,9 @@ contract StakingRegistryTest is Test {
         vm.warp(block.timestamp + DELAY - 1);
         vm.prank(alice);
         vm.expectRevert(
-            abi.encodeWithSelector(StakingRegistry.StakingRegistry_StillBonded.selector, uint64(block.timestamp + 1))
+            abi.encodeWithSelector(
+                StakingRegistry.StakingRegistry_StillBonded.selector, uint64(block.timestamp + 1)
+            )
         );
         registry.withdraw();
         vm.warp(block.timestamp + 1);
@@ -146,7 +148,9 @@ contract StakingRegistryTest is Test {
     }
 
     function test_RevertWhen_SetMarketTwice() public {
-        vm.expectRevert(abi.encodeWithSelector(StakingRegistry.StakingRegistry_MarketAlreadySet.selector, market));
+        vm.expectRevert(
+            abi.encodeWithSelector(StakingRegistry.StakingRegistry_MarketAlreadySet.selector, market)
+        );
         registry.setMarket(alice);
     }
 
@@ -186,7 +190,10 @@ contract StakingRegistryTest is Test {
         vm.prank(alice);
         vm.expectRevert(
             abi.encodeWithSelector(
-                StakingRegistry.StakingRegistry_StakeBelowMinimum.selector, uint8(1), MIN_PROVIDER - 1, MIN_PROVIDER
+                StakingRegistry.StakingRegistry_StakeBelowMinimum.selector,
+                uint8(1),
+                MIN_PROVIDER - 1,
+                MIN_PROVIDER
             )
         );
         registry.stakeAndRegister(MIN_PROVIDER - 1, 1, PEER, ADVERT);
@@ -205,9 +212,13 @@ contract StakingRegistryTest is Test {
     function test_RevertWhen_RegisterInvalidRoles() public {
         vm.startPrank(alice);
         registry.stake(MIN_PROVIDER);
-        vm.expectRevert(abi.encodeWithSelector(StakingRegistry.StakingRegistry_InvalidRoles.selector, uint8(0)));
+        vm.expectRevert(
+            abi.encodeWithSelector(StakingRegistry.StakingRegistry_InvalidRoles.selector, uint8(0))
+        );
         registry.register(0, PEER, ADVERT);
-        vm.expectRevert(abi.encodeWithSelector(StakingRegistry.StakingRegistry_InvalidRoles.selector, uint8(4)));
+        vm.expectRevert(
+            abi.encodeWithSelector(StakingRegistry.StakingRegistry_InvalidRoles.selector, uint8(4))
+        );
         registry.register(4, PEER, ADVERT);
         vm.stopPrank();
     }

@@ -22,11 +22,13 @@ library Commitment {
     }
 
     /// @notice Whether unit `index` with these hashes is under `merkleRoot`.
-    function verify(bytes32 merkleRoot, uint256 index, bytes32 metaHash, bytes32 dataHash, bytes32[] memory proof)
-        internal
-        pure
-        returns (bool)
-    {
+    function verify(
+        bytes32 merkleRoot,
+        uint256 index,
+        bytes32 metaHash,
+        bytes32 dataHash,
+        bytes32[] memory proof
+    ) internal pure returns (bool) {
         return MerkleProof.verify(proof, merkleRoot, leaf(index, metaHash, dataHash));
     }
 

@@ -64,7 +64,8 @@ contract MarketInvariantTest is Test {
     function test_HandlerDrivesAJobThroughTheContest() public {
         for (uint256 j = 1; j <= 30 && handler.calls("resolve") == 0; ++j) {
             handler.post(j, 10 ether, 10 ether);
-            for (uint256 i = 0; i < 16 && uint8(market.statusOf(j)) < uint8(IJobMarket.Status.Cancelled); ++i) {
+            for (
+                uint256 i = 0; i < 16 && uint8(market.statusOf(j)) < uint8(IJobMarket.Status.Cancelled); ++i) {
                 handler.advance(0, 8 * i + j, keccak256(abi.encode(i, j)));
             }
         }
@@ -93,7 +94,9 @@ contract MarketInvariantTest is Test {
             sum += s.active + s.unbonding;
         }
         assertEq(sum, registry.totalStaked(), "sum of stakes == totalStaked");
-        assertEq(token.balanceOf(address(registry)), registry.totalStaked(), "registry balance == totalStaked");
+        assertEq(
+            token.balanceOf(address(registry)), registry.totalStaked(), "registry balance == totalStaked"
+        );
     }
 
     function invariant_NoTokenCreatedOrLost() public view {

@@ -76,7 +76,10 @@ contract MarketHandler is Test {
         collateral = bound(collateral, 0, 20 ether);
         if (token.balanceOf(address(this)) < collateral) return;
         market.openPrepaidJob(
-            consumers[who % consumers.length], providers[who % providers.length], keccak256(abi.encode(who)), collateral
+            consumers[who % consumers.length],
+            providers[who % providers.length],
+            keccak256(abi.encode(who)),
+            collateral
         );
         ++calls["openPrepaid"];
     }
