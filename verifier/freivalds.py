@@ -56,6 +56,7 @@ def default_threshold(length: int) -> float:
     """The pass bound for ``ratio_i`` when the longest sum has ``length`` terms: ``32 + 2·√length``."""
     return THRESHOLD_BASE + THRESHOLD_PER_SQRT_LEN * math.sqrt(max(length, 1))
 
+
 _FLOATS = (torch.float64, torch.float32, torch.float16, torch.bfloat16)
 _INTS = (torch.int64, torch.int32, torch.int8, torch.uint8)
 
