@@ -1,0 +1,138 @@
+"""``scripts/demo [--home DIR] [--keep] [--json] [--mode market|direct] [--cheat-fraction F]``.
+
+Brings up a fresh devnet in the home (default ``$CCM_HOME/demo``, else ``~/.ccm/demo``; nothing is
+written outside it), runs the market, and prints who was paid, who was slashed and the balances
+read back from the chain. Progress goes to stderr; stdout gets the summary, or with ``--json`` one
+JSON object on its last line. ``--keep`` leaves the devnet running (``ccm devnet down --home DIR``).
+
+Error handling: our errors (and a failed child process) print one line, exit 1; tracebacks only
+with ``--debug``; Ctrl-C stops everything the demo started and exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+
+from node.demo.report import DemoReport, render
+from node.errors import CcmError
+from tokenomics.errors import TokenomicsError
+from verifier.errors import VerifierError
+
+_OUR_ERRORS = (CcmError, VerifierError, TokenomicsError)
+
+
+def default_home() -> Path:
+    env = os.environ.get("CCM_HOME")
+    return (Path(env).expanduser() if env else Path.home() / ".ccm") / "demo"
+
+
+def say(message: str) -> None:
+    print(f"demo: {message}", file=sys.stderr, flush=True)
+
+
+def _fraction(text: str) -> str:
+    try:
+        f = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"not a fraction: {text!r}") from None
+    if not 0 < f <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return str(f)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="scripts/demo", description=__doc__.split("\n\n")[1])
+    p.add_argument(
+        "--home", type=Path, default=None, help="demo home (default: $CCM_HOME/demo or ~/.ccm/demo)"
+    )
+    p.add_argument("--keep", action="store_true", help="leave the devnet running afterwards")
+    p.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
+    p.add_argument(
+        "--mode",
+        choices=("market", "direct"),
+        default="direct",
+        help="market: separate provider/verifier/consumer processes over libp2p (default); "
+        "direct: every party played in this process through the chain client",
+    )
+    p.add_argument(
+        "--cheat-fraction", type=_fraction, default="1/2", help="fraction of units the cheater corrupts (1/2)"
+    )
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    return p
+
+
+def run(*, home: Path, keep: bool, mode: str, cheat_fraction: str) -> DemoReport:
+    """Run the demo; returns the :class:`node.demo.report.DemoReport`."""
+    from node.chain import devnet
+    from node.chain.accounts import devnet_accounts
+    from node.chain.chain import Chain
+    from node.demo.report import collect
+
+    home.mkdir(parents=True, exist_ok=True)
+    if devnet.status(home).running:
+        say("a devnet from an earlier run is up in this home: restarting it for a clean market")
+        devnet.down(home)
+    t0 = time.monotonic()
+    deployment, _ = devnet.up(home)
+    say(f"devnet up at {deployment.rpc_url} (chain id {deployment.chain_id}); contracts deployed")
+    say("dev accounts are Anvil's PUBLIC test keys: devnet only")
+    try:
+        chain = Chain.connect(deployment)
+        accounts = [a.account for a in devnet_accounts(devnet=True)]
+        start_block = chain.client.block_number() + 1
+        notes = ["this devnet deployment audits every committed job (audit probability 100%)"]
+        if mode == "direct":
+            from node.demo.direct import make_cast, run_direct
+
+            cast = make_cast(accounts, cheat_fraction=cheat_fraction)
+            kinds = run_direct(chain, cast, say=say)
+            actors = [p.actor for p in cast.everyone]
+            notes.append("direct mode: every party played in one process through the chain client")
+        else:
+            from node.demo.market import run_market
+
+            kinds, actors, extra = run_market(
+                home=home, chain=chain, accounts=accounts, cheat_fraction=cheat_fraction, say=say
+            )
+            notes.extend(extra)
+        block = chain.client.block_number()
+        report = collect(
+            chain, start_block=start_block, block=block, actors=actors, kinds=kinds, mode=mode, notes=notes
+        )
+        say(f"done in {time.monotonic() - t0:.0f} s")
+        return report
+    finally:
+        if keep:
+            say(f"devnet left running (stop it with: ccm devnet down --home {home})")
+        else:
+            devnet.down(home)
+            say("devnet stopped")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    home = (args.home or default_home()).expanduser().resolve()
+    try:
+        report = run(home=home, keep=args.keep, mode=args.mode, cheat_fraction=args.cheat_fraction)
+    except _OUR_ERRORS as exc:
+        if args.debug:
+            raise
+        print(f"demo: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("demo: interrupted (everything it started was stopped)", file=sys.stderr)
+        return 130
+    if args.json:
+        print(render(report), file=sys.stderr)
+        print(report.json_line(), flush=True)
+    else:
+        print(render(report), flush=True)
+    return 0

@@ -1,0 +1,325 @@
+"""What the demo reports: who was paid, who was slashed, balances — all read back from the chain.
+
+:func:`collect` builds the report from nothing but the chain: the events between the demo's first
+block and ``block`` (``JobPosted``/``PrepaidJobOpened``, ``AuditDrawn``, ``Attested``, ``Paid``,
+``Slashed``, ``SeriesCreated``, ``OrderFilled``, ``Redeemed``) and views called *at* ``block``
+(``balanceOf``, ``stakerOf``, ``jobOf``). So the same code reports the in-process form and the
+multi-process market, and a test can check every figure against an independent read.
+
+Definitions (integers in the token's smallest unit):
+
+* ``earned`` — provider: per job, what the market paid it beyond its own collateral and bond
+  (price − fee on a completed job); verifier: every payment from the market (fees, rewards, panel
+  shares); consumer: per job, refunds beyond the escrowed price (compensation from a cheater).
+* ``slashed`` — provider: per job, collateral and bond it did not get back; anyone: stake taken by
+  the registry (``Slashed``).
+* ``balance_change`` — ``token_balance`` minus the balance just before the demo's first block.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from node.chain.chain import Chain
+from node.chain.events import DecodedEvent
+from tokenomics.units import units_to_tokens
+
+ROLES = ("provider", "verifier", "consumer")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A participant the demo knows: its role, a name for people, its address, how much it cheats."""
+
+    role: str
+    name: str
+    address: str
+    cheat_fraction: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}, got {self.role!r}")
+
+
+@dataclass(frozen=True)
+class ParticipantRow:
+    role: str
+    name: str
+    address: str
+    cheat_fraction: float
+    token_balance: int
+    balance_change: int
+    staked: int
+    earned: int
+    slashed: int
+
+
+@dataclass(frozen=True)
+class JobRow:
+    id: int
+    kind: str
+    provider: str
+    status: str
+    audited: bool
+    verdict: str | None
+    verifier: str | None
+    prepaid: bool
+
+
+@dataclass(frozen=True)
+class Holder:
+    address: str
+    balance: int
+
+
+@dataclass(frozen=True)
+class ClaimsRow:
+    series: int
+    minted: int
+    sold: int
+    resold: int
+    redeemed: int
+    price_per_token: int
+    holders: tuple[Holder, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class DemoReport:
+    """The demo's outcome; :meth:`to_json` is the object the last stdout line carries."""
+
+    rpc_url: str
+    chain_id: int
+    block: int
+    start_block: int
+    contracts: Mapping[str, str]
+    participants: tuple[ParticipantRow, ...]
+    jobs: tuple[JobRow, ...]
+    claims: ClaimsRow | None
+    mode: str
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        obj = asdict(self)
+        obj["contracts"] = dict(self.contracts)
+        obj["notes"] = list(self.notes)
+        if self.claims is not None:
+            obj["claims"]["holders"] = [asdict(h) for h in self.claims.holders]
+        return obj
+
+    def json_line(self) -> str:
+        """One JSON object on one line."""
+        return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+
+
+def _events(chain: Chain, start_block: int, block: int) -> list[DecodedEvent]:
+    watcher = chain.event_watcher(from_block=start_block)
+    out: list[DecodedEvent] = []
+    while watcher.next_block <= block:
+        out.extend(e for e in watcher.poll() if e.block_number <= block)
+    return out
+
+
+def collect(
+    chain: Chain,
+    *,
+    start_block: int,
+    block: int,
+    actors: Sequence[Actor],
+    kinds: Mapping[bytes, str],
+    mode: str,
+    notes: Sequence[str] = (),
+) -> DemoReport:
+    """Read the demo's outcome from the chain at ``block`` (events from ``start_block`` on).
+
+    ``kinds`` maps a job's spec hash to its kind (the chain stores only the hash).
+    """
+    events = _events(chain, start_block, block)
+    by_name: dict[str, list[DecodedEvent]] = defaultdict(list)
+    for e in events:
+        by_name[e.name].append(e)
+    job_ids = sorted({int(e.args["jobId"]) for e in by_name["JobPosted"] + by_name["PrepaidJobOpened"]})
+    # Job records are read at the head: the demo calls collect once everything has stopped, so the
+    # head is ``block`` (balances and stakes below are read at ``block`` explicitly).
+    records = {j: chain.market.job(j) for j in job_ids}
+    paid: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for e in by_name["Paid"]:
+        paid[int(e.args["jobId"])][to_checksum_address(e.args["to"])] += int(e.args["amount"])
+    draws = {int(e.args["jobId"]): e for e in by_name["AuditDrawn"]}
+    verdicts = {int(e.args["jobId"]): bool(e.args["passed"]) for e in by_name["Attested"]}
+
+    earned: dict[str, int] = defaultdict(int)
+    slashed: dict[str, int] = defaultdict(int)
+    role_of: dict[str, str] = {to_checksum_address(a.address): a.role for a in actors}
+    for j in job_ids:
+        rec = records[j]
+        if not rec.status.terminal:
+            continue
+        to_provider = paid[j].get(rec.provider, 0)
+        net = to_provider - rec.collateral - rec.bond
+        if rec.provider != "0x" + "0" * 40:
+            if net >= 0:
+                earned[rec.provider] += net
+            else:
+                slashed[rec.provider] += -net
+        refund = paid[j].get(rec.consumer, 0) - rec.price
+        if refund > 0:
+            earned[rec.consumer] += refund
+        for to, amount in paid[j].items():
+            if role_of.get(to) == "verifier":
+                earned[to] += amount
+    for e in by_name["Slashed"]:
+        slashed[to_checksum_address(e.args["account"])] += int(e.args["amount"])
+
+    token = chain.token.contract
+    registry = chain.registry.contract
+    rows = []
+    for a in actors:
+        addr = to_checksum_address(a.address)
+        balance = int(token.call("balanceOf", addr, block=block))
+        before = int(token.call("balanceOf", addr, block=max(start_block - 1, 0)))
+        staked = int(registry.call("stakerOf", addr, block=block)[0])
+        rows.append(
+            ParticipantRow(
+                role=a.role,
+                name=a.name,
+                address=addr,
+                cheat_fraction=a.cheat_fraction,
+                token_balance=balance,
+                balance_change=balance - before,
+                staked=staked,
+                earned=earned[addr],
+                slashed=slashed[addr],
+            )
+        )
+
+    job_rows = []
+    for j in job_ids:
+        rec = records[j]
+        draw = draws.get(j)
+        passed = verdicts.get(j)
+        job_rows.append(
+            JobRow(
+                id=j,
+                kind=kinds.get(rec.spec_hash, "unknown"),
+                provider=rec.provider,
+                status=rec.status.name.lower(),
+                audited=bool(draw is not None and draw.args["audited"]),
+                verdict=None if passed is None else ("pass" if passed else "fail"),
+                verifier=None if draw is None or not draw.args["audited"] else str(draw.args["verifier"]),
+                prepaid=rec.prepaid,
+            )
+        )
+    return DemoReport(
+        rpc_url=chain.deployment.rpc_url,
+        chain_id=chain.deployment.chain_id,
+        block=block,
+        start_block=start_block,
+        contracts=dict(chain.deployment.contracts),
+        participants=tuple(rows),
+        jobs=tuple(job_rows),
+        claims=_claims(chain, by_name, block),
+        mode=mode,
+        notes=tuple(notes),
+    )
+
+
+def _claims(chain: Chain, by_name: Mapping[str, list[DecodedEvent]], block: int) -> ClaimsRow | None:
+    created = by_name.get("SeriesCreated", [])
+    if not created:
+        return None
+    series_event = created[-1]
+    series_id = int(series_event.args["seriesId"])
+    provider = to_checksum_address(series_event.args["provider"])
+    fills = [e for e in by_name.get("OrderFilled", []) if int(e.args["seriesId"]) == series_id]
+    sold = sum(int(e.args["amount"]) for e in fills if to_checksum_address(e.args["seller"]) == provider)
+    resold = sum(int(e.args["amount"]) for e in fills if to_checksum_address(e.args["seller"]) != provider)
+    first_sale = next((e for e in fills if to_checksum_address(e.args["seller"]) == provider), None)
+    price = int(first_sale.args["payment"]) // int(first_sale.args["amount"]) if first_sale else 0
+    redeemed = sum(
+        int(e.args["amount"]) for e in by_name.get("Redeemed", []) if int(e.args["seriesId"]) == series_id
+    )
+    candidates = {provider}
+    for e in fills:
+        candidates.add(to_checksum_address(e.args["buyer"]))
+    holders = []
+    for addr in sorted(candidates):
+        bal = int(chain.claims.contract.call("balanceOf", addr, series_id, block=block))
+        if bal > 0:
+            holders.append(Holder(addr, bal))
+    return ClaimsRow(
+        series=series_id,
+        minted=int(series_event.args["supply"]),
+        sold=sold,
+        resold=resold,
+        redeemed=redeemed,
+        price_per_token=price,
+        holders=tuple(holders),
+    )
+
+
+def _tok(units: int) -> str:
+    return units_to_tokens(units)
+
+
+def render(report: DemoReport) -> str:
+    """The human-readable summary: participants, jobs, the claim trade."""
+    from node.cli._output import table
+
+    names = {p.address: p.name for p in report.participants}
+    lines = [
+        f"Balances read from the chain at block {report.block} "
+        f"({report.rpc_url}, chain id {report.chain_id}), in tokens:",
+        "",
+        table(
+            ["who", "role", "address", "cheats", "balance", "change", "staked", "earned", "slashed"],
+            [
+                [
+                    p.name,
+                    p.role,
+                    p.address[:10] + "…",
+                    f"{p.cheat_fraction:.0%}" if p.cheat_fraction else "-",
+                    _tok(p.token_balance),
+                    ("+" if p.balance_change > 0 else "") + _tok(p.balance_change),
+                    _tok(p.staked),
+                    _tok(p.earned),
+                    _tok(p.slashed),
+                ]
+                for p in report.participants
+            ],
+        ),
+        "",
+        table(
+            ["job", "kind", "provider", "audited", "verdict", "verifier", "outcome"],
+            [
+                [
+                    j.id,
+                    j.kind + (" (claim)" if j.prepaid else ""),
+                    names.get(j.provider, j.provider[:10]),
+                    "yes" if j.audited else "no",
+                    j.verdict or "-",
+                    names.get(j.verifier, j.verifier[:10]) if j.verifier else "-",
+                    j.status,
+                ]
+                for j in report.jobs
+            ],
+        ),
+    ]
+    paid = sorted({names.get(j.provider, j.provider) for j in report.jobs if j.status == "completed"})
+    cheats = sorted({names.get(j.provider, j.provider) for j in report.jobs if j.status == "slashed"})
+    lines += ["", f"paid: {', '.join(paid) or 'nobody'}; slashed: {', '.join(cheats) or 'nobody'}"]
+    c = report.claims
+    if c is not None:
+        held = ", ".join(f"{names.get(h.address, h.address[:10])} {h.balance}" for h in c.holders)
+        lines += [
+            f"capacity claims, series {c.series}: {c.minted} GPU-hours minted, {c.sold} sold at "
+            f"{_tok(c.price_per_token)} tokens each, {c.resold} resold, {c.redeemed} redeemed; "
+            f"held: {held or 'none'}"
+        ]
+    lines += [f"note: {n}" for n in report.notes]
+    return "\n".join(lines)
