@@ -16,8 +16,8 @@ import {Commitment} from "./libraries/Commitment.sol";
 /// the Merkle root of its unit outputs; in a later block anyone calls `drawAudit`, which fixes the seed
 /// `keccak256(abi.encode(block.prevrandao, jobId))`. The job is audited iff `uint256(seed) % 10000 <
 /// auditProbabilityBps`; the verifier is `verifierAt(uint256(keccak256(abi.encode(seed, "verifier"))) % n)` of the
-/// registry's drawable set, moving to the next index when that is the provider. The verifier checks the units of
-/// `sampledIndices(jobId)` and attests. A fail is optimistic: the provider may contest with a bond, which (in a
+/// registry's drawable set, moving to the next index (at most twice) while that is the provider or the consumer.
+/// The verifier checks the units of `sampledIndices(jobId)` and attests. A fail is optimistic: the provider may contest with a bond, which (in a
 /// later block) draws a panel that votes by majority.
 ///
 /// Payouts (fee = price * protocolFeeBps / 10000):
@@ -249,7 +249,7 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
         bytes32 seed = keccak256(abi.encode(block.prevrandao, jobId));
         job.seed = seed;
         bool audited = uint256(seed) % BPS < _params.auditProbabilityBps;
-        address verifier = audited ? _drawVerifier(seed, job.provider) : address(0);
+        address verifier = audited ? _drawVerifier(seed, job.provider, job.consumer) : address(0);
         emit AuditDrawn(jobId, seed, audited, verifier);
         if (verifier == address(0)) {
             _complete(jobId, job, false);
@@ -328,7 +328,7 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
     }
 
     /// @notice Anyone draws the contest panel, in a block after the contest: up to panelSize drawable verifiers
-    /// other than the provider and the accuser, walking the set from `uint256(seed) % n` where
+    /// other than the provider, the accuser and the consumer, walking the set from `uint256(seed) % n` where
     /// seed = keccak256(abi.encode(block.prevrandao, jobId, "panel")).
     /// @dev Emits {PanelDrawn}.
     /// Requirements: the job is Contested; block.number > the contest block.
@@ -343,7 +343,7 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
         uint256 start = n == 0 ? 0 : uint256(seed) % n;
         for (uint256 i = 0; i < n && panel.length < size; ++i) {
             address member = registry.verifierAt((start + i) % n);
-            if (member == job.provider || member == job.verifier) continue;
+            if (member == job.provider || member == job.verifier || member == job.consumer) continue;
             panel.push(member);
             _ballots[jobId][member] = Ballot.Pending;
         }
@@ -520,15 +520,17 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
         if (job.status != expected) revert JobMarket_WrongStatus(jobId, job.status, expected);
     }
 
-    /// @dev Uniform pick from the drawable set; the provider is skipped by taking the next index.
-    function _drawVerifier(bytes32 seed, address provider) private view returns (address) {
+    /// @dev Uniform pick from the drawable set; the provider and the consumer (who could fail an honest job to
+    /// get its price back) are skipped by moving to the next index.
+    function _drawVerifier(bytes32 seed, address provider, address consumer) private view returns (address) {
         uint256 n = registry.verifierCount();
-        if (n == 0) return address(0);
-        uint256 index = uint256(keccak256(abi.encode(seed, "verifier"))) % n;
-        address verifier = registry.verifierAt(index);
-        if (verifier != provider) return verifier;
-        if (n == 1) return address(0);
-        return registry.verifierAt((index + 1) % n);
+        uint256 index = n == 0 ? 0 : uint256(keccak256(abi.encode(seed, "verifier"))) % n;
+        uint256 tries = n < 3 ? n : 3;
+        for (uint256 t = 0; t < tries; ++t) {
+            address candidate = registry.verifierAt((index + t) % n);
+            if (candidate != provider && candidate != consumer) return candidate;
+        }
+        return address(0);
     }
 
     /// @dev Pays an honest provider. `verified`: the fee (plus a pool share) goes to the job's verifier;

@@ -91,6 +91,20 @@ contract JobMarketTest is MarketBase {
         );
     }
 
+    function test_AuditedPassEmitsSettlementEvents() public {
+        (uint256 jobId, address verifier) = _auditing();
+        vm.expectEmit(true, true, false, true);
+        emit IJobMarket.Attested(jobId, verifier, true, bytes32(0));
+        vm.expectEmit(true, false, false, true);
+        emit IJobMarket.JobCompleted(jobId, PRICE - _fee() + COLLATERAL);
+        vm.expectEmit(true, true, false, true);
+        emit IJobMarket.Paid(jobId, provider, PRICE - _fee() + COLLATERAL);
+        vm.expectEmit(true, true, false, true);
+        emit IJobMarket.Paid(jobId, verifier, _fee());
+        vm.prank(verifier);
+        market.attest(jobId, true, bytes32(0));
+    }
+
     function test_SampledIndicesCapAtUnitCount() public {
         uint256 jobId = _accepted();
         vm.prank(provider);
@@ -170,6 +184,35 @@ contract JobMarketTest is MarketBase {
             _draw(jobId, keccak256(abi.encode(r)));
             assertEq(market.jobOf(jobId).verifier, verifiers[0], "provider never audits itself");
         }
+    }
+
+    function test_DrawSkipsConsumerAndProviderWhoAreVerifiers() public {
+        for (uint256 i = 1; i < verifiers.length; ++i) {
+            vm.prank(verifiers[i]);
+            registry.requestUnbond(1);
+        }
+        vm.prank(provider);
+        registry.register(3, hex"0011", keccak256("advert"));
+        vm.prank(consumer);
+        registry.stakeAndRegister(MIN_VERIFIER, 2, hex"0055", bytes32(0));
+        assertEq(registry.verifierCount(), 3, "provider, consumer and verifier0 drawable");
+        for (uint256 r = 0; r < 8; ++r) {
+            uint256 jobId = _committed();
+            _draw(jobId, keccak256(abi.encode("c", r)));
+            assertEq(market.jobOf(jobId).verifier, verifiers[0], "neither party audits its own job");
+        }
+    }
+
+    function test_PanelExcludesConsumer() public {
+        vm.prank(consumer);
+        registry.stakeAndRegister(MIN_VERIFIER, 2, hex"0055", bytes32(0));
+        (uint256 jobId,, address[] memory panel) = _voting();
+        for (uint256 i = 0; i < panel.length; ++i) {
+            assertTrue(panel[i] != consumer, "consumer not on panel");
+        }
+        assertEq(
+            uint8(market.ballotOf(jobId, consumer)), uint8(IJobMarket.Ballot.None), "consumer has no ballot"
+        );
     }
 
     function test_OnlyProviderDrawableMeansNoAudit() public {
