@@ -125,6 +125,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"demo: error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # an unusable home folder, a missing binary: one line, not a traceback
+        if args.debug:
+            raise
+        print(f"demo: error: {exc.strerror or exc} ({exc.filename or 'no file'})", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         if args.debug:
             raise

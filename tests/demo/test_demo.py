@@ -1,0 +1,197 @@
+"""The real demo, run once as a subprocess in a temp home, its JSON checked against the chain.
+
+The demo runs with ``--keep`` so that the balances it reports can be read again, independently,
+at the block it names; the test then brings the devnet down with ``ccm devnet down`` and checks
+that no process the demo started (Anvil, ``ccm`` nodes) is left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from web3 import Web3
+
+from node.chain.artifacts import load_artifact
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT_S = 420
+
+
+def _processes_mentioning(text: str) -> list[tuple[int, str]]:
+    """Live processes whose command line mentions ``text`` (zombies excluded)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if text in cmdline and state != "Z":
+            found.append((int(entry.name), cmdline.strip()))
+    return found
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, Any], Path, int]]:
+    """Run the demo once; yields (its JSON, its home, Anvil's pid) and always brings the devnet down."""
+    home = tmp_path_factory.mktemp("demo-home")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("CCM_HOME", None)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "node.demo", "--home", str(home), "--json", "--keep"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+        )
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        last = proc.stdout.strip().splitlines()[-1]
+        record = json.loads((home / "devnet" / "anvil.json").read_text())
+        yield json.loads(last), home, int(record["pid"])
+    finally:
+        subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "ccm"), "devnet", "down", "--home", str(home)],
+            cwd=ROOT,
+            capture_output=True,
+            timeout=60,
+        )
+
+
+def _by_name(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {p["name"]: p for p in result["participants"]}
+
+
+def test_json_has_the_documented_shape(demo: tuple[dict[str, Any], Path, int]) -> None:
+    result, _, _ = demo
+    for key in ("rpc_url", "block", "contracts", "participants", "jobs", "claims"):
+        assert key in result, key
+    assert result["rpc_url"].startswith("http://127.0.0.1:")
+    assert {"ComputeToken", "JobMarket", "CapacityClaims"} <= set(result["contracts"])
+    for p in result["participants"]:
+        assert p["role"] in ("provider", "verifier", "consumer")
+        for money in ("token_balance", "staked", "earned", "slashed"):
+            assert isinstance(p[money], int) and p[money] >= 0, (p["name"], money)
+    roles = [p["role"] for p in result["participants"]]
+    assert roles.count("provider") >= 2 and roles.count("verifier") >= 3 and "consumer" in roles
+
+
+def test_cheater_slashed_and_honest_providers_paid(demo: tuple[dict[str, Any], Path, int]) -> None:
+    result, _, _ = demo
+    providers = [p for p in result["participants"] if p["role"] == "provider"]
+    cheaters = [p for p in providers if p["cheat_fraction"] > 0]
+    honest = [p for p in providers if p["cheat_fraction"] == 0]
+    assert cheaters and honest
+    for c in cheaters:
+        assert c["slashed"] > 0, c
+        # Its balance fell by more than what it put into stake: it lost money, it did not just stake it.
+        assert c["balance_change"] + c["staked"] < 0, c
+    for h in honest:
+        assert h["earned"] > 0 and h["slashed"] == 0, h
+    assert any(p["earned"] > 0 for p in result["participants"] if p["role"] == "verifier")
+
+
+def test_every_job_audited_with_a_verdict(demo: tuple[dict[str, Any], Path, int]) -> None:
+    result, _, _ = demo
+    jobs = result["jobs"]
+    assert {"matmul", "inference", "train"} <= {j["kind"] for j in jobs}
+    cheaters = {p["address"] for p in result["participants"] if p["cheat_fraction"] > 0}
+    for j in jobs:
+        assert j["audited"] is True and j["verdict"] in ("pass", "fail"), j
+        assert j["status"] == ("completed" if j["verdict"] == "pass" else "slashed"), j
+        if j["provider"] not in cheaters:
+            assert j["verdict"] == "pass", j
+    assert any(j["status"] == "slashed" and j["provider"] in cheaters for j in jobs)
+
+
+def test_claims_add_up(demo: tuple[dict[str, Any], Path, int]) -> None:
+    claims = demo[0]["claims"]
+    held = sum(h["balance"] for h in claims["holders"])
+    assert claims["minted"] == held + claims["redeemed"]
+    assert claims["sold"] > 0 and claims["resold"] > 0 and claims["redeemed"] > 0
+    assert claims["resold"] + claims["redeemed"] <= claims["sold"]
+    assert all(h["balance"] > 0 for h in claims["holders"])
+    assert any(j["kind"] == "matmul" and j["prepaid"] for j in demo[0]["jobs"])
+
+
+def test_balances_match_an_independent_read(demo: tuple[dict[str, Any], Path, int]) -> None:
+    result, _, _ = demo
+    w3 = Web3(Web3.HTTPProvider(result["rpc_url"]))
+    block = result["block"]
+    token = w3.eth.contract(
+        address=result["contracts"]["ComputeToken"], abi=load_artifact("ComputeToken").abi
+    )
+    claims = w3.eth.contract(
+        address=result["contracts"]["CapacityClaims"], abi=load_artifact("CapacityClaims").abi
+    )
+    for p in result["participants"]:
+        assert token.functions.balanceOf(p["address"]).call(block_identifier=block) == p["token_balance"]
+    for h in result["claims"]["holders"]:
+        got = claims.functions.balanceOf(h["address"], result["claims"]["series"]).call(
+            block_identifier=block
+        )
+        assert got == h["balance"]
+
+
+def test_nothing_is_left_running(demo: tuple[dict[str, Any], Path, int]) -> None:
+    _, home, anvil_pid = demo
+    assert _pid_alive(anvil_pid)  # --keep
+    down = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "ccm"), "devnet", "down", "--home", str(home)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert down.returncode == 0, down.stderr
+    deadline = time.monotonic() + 10
+    while _pid_alive(anvil_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _pid_alive(anvil_pid)
+    assert _processes_mentioning(str(home)) == []
+
+
+def _demo_cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "node.demo", "--home", str(home), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("fraction", ["2", "0", "abc", "1/0"])
+def test_bad_cheat_fraction_is_a_clear_usage_error(tmp_path: Path, fraction: str) -> None:
+    proc = _demo_cli("--cheat-fraction", fraction, home=tmp_path)
+    assert proc.returncode == 2
+    assert "--cheat-fraction" in proc.stderr and "Traceback" not in proc.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_unusable_home_is_one_line(tmp_path: Path) -> None:
+    home = tmp_path / "a-file"
+    home.write_text("not a folder")
+    proc = _demo_cli("--mode", "direct", home=home)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1].startswith("demo: error: ")
+    assert "Traceback" not in proc.stderr
