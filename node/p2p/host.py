@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import multiaddr
 import trio
 from libp2p import new_host
-from libp2p.abc import IHost, INetStream
+from libp2p.abc import IHost, INetConn, INetStream, INetwork, INotifee
 from libp2p.crypto.keys import KeyPair
 from libp2p.custom_types import TProtocol
 from libp2p.exceptions import BaseLibp2pError
@@ -41,7 +41,7 @@ from libp2p.identity.identify.identify import ID as IDENTIFY_PROTOCOL
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
 
-from node.errors import ProtocolError
+from node.errors import CcmError, ProtocolError
 
 if TYPE_CHECKING:
     # mypy sees trio through the old trio-typing stubs, which lack the re-export; same class.
@@ -104,6 +104,59 @@ def peer_id_from_addr(addr: str) -> str:
         raise DialError(f"not a full multiaddr with /p2p/<peer id>: {addr!r}", [str(err)]) from None
 
 
+def _raw_socket_stream(conn: INetConn) -> trio.abc.AsyncResource | None:
+    """The trio TCP stream under a libp2p connection (swarm → yamux → noise → raw → trio)."""
+    obj: Any = conn
+    for name in ("muxed_conn", "secured_conn", "conn", "conn", "stream", "stream"):
+        obj = getattr(obj, name, None)
+        if obj is None:
+            return None
+    return obj if isinstance(obj, trio.abc.AsyncResource) else None
+
+
+class _SocketReaper(INotifee):
+    """Closes the TCP socket under every connection that goes away.
+
+    py-libp2p 0.8.1 drops a connection the remote side closed without closing the socket it
+    dialled (one leaked file descriptor per departed peer, reported as ResourceWarning). The
+    notifee closes it; ``aclose`` on a trio stream is idempotent, so a socket libp2p did close is
+    left alone.
+    """
+
+    def __init__(self) -> None:
+        self.live: set[INetConn] = set()
+
+    async def connected(self, network: INetwork, conn: INetConn) -> None:
+        self.live.add(conn)
+
+    async def disconnected(self, network: INetwork, conn: INetConn) -> None:
+        self.live.discard(conn)
+        await self.reap(conn)
+
+    async def reap(self, conn: INetConn) -> None:
+        stream = _raw_socket_stream(conn)
+        if stream is not None:
+            with trio.CancelScope(shield=True):
+                await stream.aclose()
+
+    async def reap_all(self) -> None:
+        for conn in list(self.live):
+            await self.reap(conn)
+        self.live.clear()
+
+    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
+        return None
+
+    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
+        return None
+
+    async def listen(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
+        return None
+
+    async def listen_close(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
+        return None
+
+
 class Host:
     """One libp2p host per node.
 
@@ -140,24 +193,39 @@ class Host:
         except (ValueError, TypeError) as err:
             raise HostError("invalid listen address", [str(err)]) from None
         host = new_host(key_pair=self.key_pair, listen_addrs=listen, enable_mDNS=self.enable_mdns)
+        reaper = _SocketReaper()
+        host.get_network().register_notifee(reaper)
         for protocol_id, handler in self._handlers.items():
             host.set_stream_handler(TProtocol(protocol_id), handler)
         self._libp2p = host
         try:
-            async with host.run(listen_addrs=listen), trio.open_nursery() as nursery:
-                if not host.get_transport_addrs():
-                    raise HostError("host is not listening on any address", list(self.listen_addrs))
-                if self.gossip is not None:
-                    await nursery.start(self.gossip.run, self)
-                for addr in self.bootstrap:
-                    nursery.start_soon(self._dial_bootstrap, addr)
-                logger.info("libp2p host %s listening on %s", self.peer_id, ", ".join(self.addrs))
-                task_status.started(self)
-                await self._stop.wait()
-                nursery.cancel_scope.cancel()
+            async with host.run(listen_addrs=listen):
+                try:
+                    async with trio.open_nursery() as nursery:
+                        if not host.get_transport_addrs():
+                            raise HostError(
+                                "cannot listen (address in use or not local?)", list(self.listen_addrs)
+                            )
+                        if self.gossip is not None:
+                            await nursery.start(self.gossip.run, self)
+                        for addr in self.bootstrap:
+                            nursery.start_soon(self._dial_bootstrap, addr)
+                        logger.info("libp2p host %s listening on %s", self.peer_id, ", ".join(self.addrs))
+                        task_status.started(self)
+                        await self._stop.wait()
+                        nursery.cancel_scope.cancel()
+                finally:
+                    # Close connections while the network service still runs: closed after it
+                    # stops, py-libp2p leaves the dialled TCP sockets open (ResourceWarning).
+                    with trio.CancelScope(shield=True), trio.move_on_after(5):
+                        await host.close()
+                        await reaper.reap_all()
         except BaseExceptionGroup as group:
             if _is_control_flow(group):
                 raise
+            leaves = flatten_exceptions(group)
+            if len(leaves) == 1 and isinstance(leaves[0], CcmError):
+                raise leaves[0] from group
             raise HostError("libp2p host failed", describe_exceptions(group)) from group
         except (OSError, BaseLibp2pError) as err:
             raise HostError("libp2p host failed", describe_exceptions(err)) from err

@@ -7,21 +7,30 @@ from contextlib import asynccontextmanager
 
 import trio
 
-from node.p2p.host import Host
+from node.p2p.host import Host, flatten_exceptions
 from node.p2p.identity import generate_key_pair
 
 
 @asynccontextmanager
 async def running(*hosts: Host, timeout: float = 20.0) -> AsyncIterator[tuple[Host, ...]]:
-    """Run ``hosts`` for the duration of the block; every host is closed when it ends."""
-    async with trio.open_nursery() as nursery:
-        try:
-            with trio.fail_after(timeout):
-                for host in hosts:
-                    await nursery.start(host.run)
-            yield hosts
-        finally:
-            nursery.cancel_scope.cancel()
+    """Run ``hosts`` for the duration of the block; every host is closed when it ends.
+
+    A single error out of the block or a host is re-raised as itself, not as a one-leaf group.
+    """
+    try:
+        async with trio.open_nursery() as nursery:
+            try:
+                with trio.fail_after(timeout):
+                    for host in hosts:
+                        await nursery.start(host.run)
+                yield hosts
+            finally:
+                nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        leaves = flatten_exceptions(group)
+        if len(leaves) == 1:
+            raise leaves[0] from None
+        raise
 
 
 def new_host(**options: object) -> Host:
