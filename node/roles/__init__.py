@@ -1,0 +1,20 @@
+"""The node's roles: provider daemon, consumer, verifier daemon, and what they share.
+
+Public API::
+
+    open_context(home, *, account_index=None, chain=None) -> NodeContext     node.roles.context
+    ProviderDaemon(ctx, *, probe, price_per_unit, cheat_fraction, ...).run   node.roles.provider
+    Consumer(ctx).run / .discover / .submit / .follow / .fetch_outputs       node.roles.consumer
+    rank_offers(offers, *, kind, n_units, max_price, provider)               node.roles.consumer
+    VerifierDaemon(ctx, *, device, ...).run / .check                         node.roles.verifier
+    advance(chain, account, job_id, *, contest) -> Step                      node.roles.settle
+
+Each daemon is a trio service started with ``nursery.start``; chain calls, torch and disk I/O run
+in worker threads so the event loop keeps answering peers. The wire messages the roles add on top
+of :mod:`node.p2p` are in :mod:`node.roles.wire`; job outputs and manifests in
+:mod:`node.roles.outputs`.
+"""
+
+from __future__ import annotations
+
+import node.p2p  # noqa: F401  (silences py-libp2p's import-time deprecation warning before any use)

@@ -1,0 +1,432 @@
+"""The consumer: find offers, choose one, escrow, propose, send inputs, receive and check outputs, settle.
+
+:class:`Consumer` is a trio service (a libp2p host with gossip and a blob server for the job's
+inputs) plus the steps of buying a job, each usable alone:
+
+* :meth:`Consumer.discover` — offers from gossip and, directly, from providers whose multiaddrs were
+  given (each one a signed envelope checked exactly as the gossip validator checks it: signature,
+  expiry, and the signer staked and bound on chain to the sending peer);
+* :func:`rank_offers` — cheapest price for the job first, then the capacity verified by challenges
+  (the store's per-peer figure; a failed challenge ranks last), then the claimed figure;
+* :meth:`Consumer.submit` — post the job on chain (the price is escrowed), propose it to the chosen
+  provider, which accepts on chain; a refusal cancels the job (escrow back);
+* :meth:`Consumer.follow` — until the job is final: fetch the outputs as soon as a root is committed
+  and check them against it (root recomputed from the unit refs, every unit's bytes hash-checked),
+  and take whichever chain step is due (draw, timeouts; the refund after a missed commit deadline).
+
+State: each job is a ``consumer`` row in the store, the verified manifest is written to
+``<home>/jobs/<id>.json`` and the outputs stay in the blob store, so ``ccm job status`` and
+``ccm job result`` work later from the home alone.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from node.capacity.verified import VerifiedFigure
+from node.chain.errors import ContractRevert
+from node.chain.market import JobStatus, JobTerms
+from node.errors import CcmError, ProtocolError, WorkloadError
+from node.p2p.blob import BlobServer, fetch_blob
+from node.p2p.codec import encode_message
+from node.p2p.gossip import Gossip, GossipDrop, SignedEnvelope
+from node.p2p.host import Host
+from node.p2p.messages import OFFERS_TOPIC, JobProposal
+from node.p2p.reqresp import request
+from node.roles.context import NodeContext, make_is_bound, say_stderr
+from node.roles.outputs import load_manifest, root_of_units, save_manifest, unit_count
+from node.roles.settle import advance, chain_now
+from node.roles.wire import JOB, JOBINFO, OFFER, JobInfoRequest, OfferBody, OfferRequest
+from node.store import Job as StoredJob
+from node.store import Offer as StoredOffer
+from node.workloads.spec import JobSpec, blob_fields, canonical_json, spec_hash, to_dict
+
+if TYPE_CHECKING:
+    from trio._core._run import TaskStatus
+
+logger = logging.getLogger(__name__)
+
+ROLE = "consumer"
+ZERO_ADDRESS = "0x" + "0" * 40
+
+
+class NoOfferError(CcmError):
+    """No live offer fits the job (kind, units, price, requested provider)."""
+
+
+class ProposalRefused(CcmError):
+    """The chosen provider refused the job; ``reason`` is its answer (the escrow was taken back)."""
+
+    def __init__(self, job_id: int, reason: str) -> None:
+        self.job_id = job_id
+        self.reason = reason
+        super().__init__(f"provider refused job {job_id}: {reason} (escrow cancelled)")
+
+
+@dataclass(frozen=True)
+class FoundOffer:
+    """A validated offer: the envelope, its body, who sent it and what challenges verified."""
+
+    envelope: SignedEnvelope
+    body: OfferBody
+    peer_id: str
+    verified: VerifiedFigure
+
+    def price_for(self, n_units: int) -> int:
+        return self.body.price_per_unit * n_units
+
+
+def rank_offers(
+    offers: Sequence[FoundOffer],
+    *,
+    kind: str,
+    n_units: int,
+    max_price: int = 0,
+    provider: str | None = None,
+) -> list[FoundOffer]:
+    """Offers that can take the job, best first (see the module docstring for the order).
+
+    ``max_price`` 0 means no limit; ``provider`` (a peer id or an address) keeps only that provider.
+    """
+    fit = [
+        o
+        for o in offers
+        if kind in o.body.kinds
+        and n_units <= o.body.max_units
+        and (max_price == 0 or o.price_for(n_units) <= max_price)
+        and (
+            provider is None
+            or provider in (o.peer_id, o.body.provider)
+            or provider.lower() == o.body.provider.lower()
+        )
+    ]
+    return sorted(
+        fit, key=lambda o: (o.price_for(n_units), -o.verified.rank_value, -o.body.gflops, o.peer_id)
+    )
+
+
+@dataclass(frozen=True)
+class JobReport:
+    """Where a job stands, as ``ccm job submit --json`` / ``ccm job status --json`` print it."""
+
+    job_id: int
+    kind: str
+    spec_hash: str
+    provider: str
+    provider_peer: str
+    price: int
+    collateral: int
+    status: str
+    audited: bool
+    verifier: str
+    verdict: str
+    outputs_verified: bool
+    root: str
+    n_units: int
+    wall_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Consumer:
+    """The consumer role (start with ``nursery.start(consumer.run)``; see the module docstring)."""
+
+    def __init__(
+        self,
+        ctx: NodeContext,
+        *,
+        listen: Sequence[str] | None = None,
+        bootstrap: Sequence[str] | None = None,
+        say: Callable[[str], None] = say_stderr,
+    ) -> None:
+        cfg = ctx.config
+        self.ctx = ctx
+        self.say = say
+        self.gossip = Gossip(
+            is_bound=make_is_bound(ctx.achain, ctx.chain), max_per_second=cfg.p2p.gossip_rate
+        )
+        self.host = Host(
+            ctx.key_pair,
+            listen_addrs=tuple(listen) if listen else cfg.p2p.listen,
+            bootstrap=tuple(bootstrap) if bootstrap is not None else cfg.p2p.bootstrap,
+            gossip=self.gossip,
+        )
+        BlobServer(ctx.blobs).register(self.host)
+        self.offers: dict[str, FoundOffer] = {}
+
+    async def run(self, *, task_status: TaskStatus[Consumer] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run the host and collect gossiped offers until cancelled."""
+        async with trio.open_nursery() as nursery:
+            await nursery.start(functools.partial(self.host.run))
+            nursery.start_soon(self._collect_gossip)
+            task_status.started(self)
+
+    async def _collect_gossip(self) -> None:
+        async for item in self.gossip.messages(OFFERS_TOPIC):
+            env = item.envelope
+            if env.kind != "offer":
+                continue
+            try:
+                await self._keep(env)
+            except ProtocolError as err:
+                logger.info("offer from %s ignored: %s", env.peer_id, err)
+
+    async def _keep(self, env: SignedEnvelope) -> FoundOffer:
+        body = OfferBody.from_body(env.body)
+        if body.provider.lower() != env.signer.lower():
+            raise GossipDrop("malformed", "offer names another provider than its signer")
+        verified = await trio.to_thread.run_sync(self.ctx.store.verified_figure, env.peer_id)
+        found = FoundOffer(envelope=env, body=body, peer_id=env.peer_id, verified=verified)
+        self.offers[env.peer_id] = found
+        stored = StoredOffer(
+            offer_id=env.peer_id,
+            peer_id=env.peer_id,
+            address=body.provider,
+            price_per_unit=body.price_per_unit,
+            body_json=canonical_json(body.to_body()).decode(),
+            expires_at=env.expires,
+        )
+        await trio.to_thread.run_sync(self.ctx.store.put_offer, stored)
+        return found
+
+    # --- discovery ------------------------------------------------------------------------------
+
+    async def offer_from(self, addr: str, *, timeout: float = 10.0) -> FoundOffer:
+        """Ask the provider at full multiaddr ``addr`` for its signed offer and validate it."""
+        peer = await self.host.connect(addr, timeout=timeout)
+        env = await request(self.host, peer, OFFER, OfferRequest(), timeout=timeout)
+        await self.gossip.check(OFFERS_TOPIC, peer, encode_message(env))
+        return await self._keep(env)
+
+    async def discover(self, *, peers: Sequence[str] = (), wait_s: float = 0.0) -> list[FoundOffer]:
+        """Live offers: asked directly of ``peers`` (multiaddrs), plus gossip heard within ``wait_s``."""
+        for addr in peers:
+            try:
+                await self.offer_from(addr)
+            except ProtocolError as err:
+                self.say(f"no valid offer from {addr}: {err}")
+        if wait_s > 0:
+            await trio.sleep(wait_s)
+        now = time.time()
+        return [o for o in self.offers.values() if o.envelope.expires > now]
+
+    # --- buying ---------------------------------------------------------------------------------
+
+    async def submit(
+        self,
+        spec: JobSpec,
+        offer: FoundOffer,
+        *,
+        blob_files: Sequence[Path] = (),
+        collateral: int | None = None,
+        accept_window: int = 120,
+        commit_window: int | None = None,
+    ) -> int:
+        """Escrow the job on chain and have ``offer``'s provider accept it; returns the job id.
+
+        ``collateral`` defaults to the price; ``commit_window`` (seconds after acceptance) defaults to
+        the spec's time limit plus two minutes. The spec's input blobs must be in ``blob_files`` or
+        already in the blob store; they are served to the provider from here.
+        """
+        ctx = self.ctx
+        for path in blob_files:
+            await trio.to_thread.run_sync(ctx.blobs.put_file, path)
+        for field, blob in blob_fields(spec).items():
+            if not ctx.blobs.has(blob):
+                raise WorkloadError(f"{field}: blob {blob} not provided (pass it with --blob FILE)")
+        n_units = unit_count(spec)
+        price = offer.price_for(n_units)
+        if price <= 0:
+            raise WorkloadError("the offer's price for this job is zero; the market needs a positive price")
+        digest = spec_hash(spec)
+        now = await ctx.achain.run(chain_now, ctx.chain)
+        window = commit_window if commit_window is not None else min(spec.limits.max_seconds, 3600) + 120
+        terms = JobTerms(
+            spec_hash=digest,
+            price=price,
+            collateral=price if collateral is None else collateral,
+            accept_by=now + accept_window,
+            commit_by=now + accept_window + window,
+            min_units=n_units,
+            max_units=n_units,
+        )
+        job_id = await ctx.achain.run(ctx.chain.market.post_job, ctx.account, terms)
+        self.say(f"posted job {job_id}: {spec.kind}, {n_units} units, price {price} escrowed")
+        record = StoredJob(
+            job_id=str(job_id),
+            role=ROLE,
+            kind=spec.kind,
+            spec_hash="0x" + digest.hex(),
+            spec_json=canonical_json(to_dict(spec)).decode(),
+            status="posted",
+            peer_id=offer.peer_id,
+            price=price,
+        )
+        await trio.to_thread.run_sync(ctx.store.put_job, record)
+        proposal = JobProposal(
+            spec=to_dict(spec),
+            spec_hash=digest,
+            price=price,
+            consumer=ctx.address,
+            deadline=terms.commit_by,
+            job_id=job_id,
+        )
+        try:
+            if not self.host.is_connected(offer.peer_id) and offer.body.addrs:
+                await self.host.connect(offer.body.addrs[0])
+            answer = await request(self.host, offer.peer_id, JOB, proposal)
+        except ProtocolError as err:
+            await self._cancel(job_id)
+            raise ProposalRefused(job_id, f"no answer: {err}") from None
+        if not answer.accepted:
+            await self._cancel(job_id)
+            raise ProposalRefused(job_id, answer.reason)
+        await trio.to_thread.run_sync(functools.partial(ctx.store.set_job_status, str(job_id), "accepted"))
+        self.say(f"job {job_id} accepted by {offer.body.provider} (peer {offer.peer_id})")
+        return job_id
+
+    async def _cancel(self, job_id: int) -> None:
+        ctx = self.ctx
+        try:
+            status = await ctx.achain.run(ctx.chain.market.status_of, job_id)
+            if status == JobStatus.OPEN:
+                await ctx.achain.run(ctx.chain.market.cancel_job, ctx.account, job_id)
+        except ContractRevert as err:
+            logger.warning("job %s: cancel failed: %s", job_id, err)
+        await trio.to_thread.run_sync(functools.partial(ctx.store.set_job_status, str(job_id), "cancelled"))
+
+    async def fetch_outputs(self, job_id: int, *, attempts: int = 3) -> bool:
+        """Fetch the outputs of a committed job and check them against the on-chain root.
+
+        Returns True once every unit is in the blob store and the root matches; False when the
+        provider's refs do not lead to the committed root. Transport failures are retried, then raised.
+        """
+        ctx = self.ctx
+        if await trio.to_thread.run_sync(load_manifest, ctx.home, job_id) is not None:
+            return True
+        record = await trio.to_thread.run_sync(ctx.store.get_job, str(job_id))
+        if record is None:
+            raise WorkloadError(f"job {job_id} is not one of this node's jobs")
+        job = await ctx.achain.run(ctx.chain.market.job, job_id)
+        if job.root == b"\0" * 32:
+            raise WorkloadError(f"job {job_id} has no committed root yet")
+        last: ProtocolError | None = None
+        for _ in range(attempts):
+            try:
+                await self._ensure_connected(record.peer_id)
+                info = await request(self.host, record.peer_id, JOBINFO, JobInfoRequest(job_id=job_id))
+                if len(info.units) != job.n_units or root_of_units(info.units) != job.root:
+                    self.say(f"job {job_id}: the provider's outputs do NOT match the committed root")
+                    return False
+                for unit in info.units:
+                    await fetch_blob(self.host, record.peer_id, ctx.blobs, unit.data_hash.hex())
+                await trio.to_thread.run_sync(save_manifest, ctx.home, job_id, job.root, info.units)
+                self.say(f"job {job_id}: {len(info.units)} outputs received and checked against the root")
+                return True
+            except ProtocolError as err:
+                last = err
+                await trio.sleep(0.5)
+        assert last is not None
+        raise last
+
+    async def _ensure_connected(self, peer_id: str) -> None:
+        if self.host.is_connected(peer_id):
+            return
+        stored = await trio.to_thread.run_sync(functools.partial(self.ctx.store.live_offers, now=0))
+        for offer in stored:
+            if offer.peer_id == peer_id:
+                for addr in json.loads(offer.body_json).get("addrs", []):
+                    try:
+                        await self.host.connect(addr)
+                        return
+                    except ProtocolError as err:
+                        logger.info("cannot reach %s at %s: %s", peer_id, addr, err)
+        raise ProtocolError(f"no known address reaches provider {peer_id}")
+
+    async def follow(self, job_id: int, *, timeout: float = 600.0, poll: float = 0.5) -> JobReport:
+        """Drive ``job_id`` to a final state (bounded by ``timeout`` seconds); return its report."""
+        ctx = self.ctx
+        started = time.monotonic()
+        outputs_ok: bool | None = None
+        with trio.fail_after(timeout):
+            while True:
+                job = await ctx.achain.run(ctx.chain.market.job, job_id)
+                if outputs_ok is None and job.root != b"\0" * 32:
+                    try:
+                        outputs_ok = await self.fetch_outputs(job_id)
+                    except (ProtocolError, WorkloadError) as err:
+                        self.say(f"job {job_id}: outputs not received yet: {err}")
+                        if job.status.terminal:
+                            outputs_ok = False
+                never_committed = job.status in (JobStatus.CANCELLED, JobStatus.DEFAULTED)
+                if job.status.terminal and (outputs_ok is not None or never_committed):
+                    break
+                step = await ctx.achain.run(advance, ctx.chain, ctx.account, job_id)
+                if step.name:
+                    self.say(f"job {job_id}: {step.name.replace('_', ' ')} -> {step.status.name}")
+                    continue
+                await trio.sleep(poll)
+        status = job.status.name.lower()
+        await trio.to_thread.run_sync(functools.partial(ctx.store.set_job_status, str(job_id), status))
+        report = await self.report(job_id, outputs_verified=bool(outputs_ok))
+        return JobReport(**{**report.to_dict(), "wall_s": round(time.monotonic() - started, 3)})
+
+    async def report(self, job_id: int, *, outputs_verified: bool | None = None) -> JobReport:
+        """The job's report from the chain and the local store."""
+        return await self.ctx.achain.run(job_report, self.ctx, job_id, outputs_verified)
+
+
+def job_report(ctx: NodeContext, job_id: int, outputs_verified: bool | None = None) -> JobReport:
+    """Blocking: the report of ``job_id`` from the chain (status, verdict) and the store."""
+    record = ctx.store.get_job(str(job_id))
+    job = ctx.chain.market.job(job_id)
+    if job.status == JobStatus.NONE:
+        raise WorkloadError(f"no job {job_id} on chain")
+    audited = job.verifier != ZERO_ADDRESS
+    verdict = verdict_of(ctx, job_id, job.status, audited)
+    if outputs_verified is None:
+        outputs_verified = load_manifest(ctx.home, job_id) is not None
+    return JobReport(
+        job_id=job_id,
+        kind=record.kind if record else "",
+        spec_hash="0x" + job.spec_hash.hex(),
+        provider=job.provider,
+        provider_peer=record.peer_id if record else "",
+        price=job.price,
+        collateral=job.collateral,
+        status=job.status.name.lower(),
+        audited=audited,
+        verifier=job.verifier if audited else "",
+        verdict=verdict,
+        outputs_verified=outputs_verified,
+        root="0x" + job.root.hex(),
+        n_units=job.n_units,
+    )
+
+
+def verdict_of(ctx: NodeContext, job_id: int, status: JobStatus, audited: bool) -> str:
+    """``pass``, ``fail``, ``overturned``, ``timeout`` (verifier absent), ``not audited`` or ``pending``."""
+    if not audited:
+        return "not audited" if status == JobStatus.COMPLETED else "pending"
+    names: dict[str, dict[str, Any]] = {}
+    watcher = ctx.chain.event_watcher()
+    for event in watcher.poll():
+        if event.contract == "JobMarket" and int(event.args.get("jobId", -1)) == job_id:
+            names[event.name] = dict(event.args)
+    if "AttestationTimedOut" in names:
+        return "timeout"
+    if "ContestResolved" in names and int(names["ContestResolved"]["outcome"]) == 0:
+        return "overturned"
+    if "Attested" in names:
+        return "pass" if names["Attested"]["passed"] else "fail"
+    return "pending"

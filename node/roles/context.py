@@ -1,0 +1,261 @@
+"""What every role needs, opened once from the node's home: config, chain, account, keys, store, blobs.
+
+:func:`open_context` is the one place that decides which account a role signs with:
+
+* ``account_index`` given (devnet only): that PUBLIC Anvil dev account;
+* a devnet deployment and no keystore in the home: a dev account allocated to this home (recorded
+  in ``<home>/devnet-account.json``, so a restart keeps it; different homes on one machine get
+  different accounts through a small lock-protected allocation file in the temp folder, keyed by the
+  deployment's token address) — announced loudly;
+* otherwise the encrypted keystore (``ccm init``), password from ``$CCM_PASSWORD`` (or
+  ``$CCM_KEYSTORE_PASSWORD``) or a prompt.
+
+The libp2p identity lives in ``<home>/p2p/identity.json``: encrypted with the same password outside
+devnet mode, plain (and labelled) in devnet mode when no password is set.
+
+Also here: :func:`ensure_staked` (stake the role's minimum and bind peer id + advert hash when the
+chain does not show it yet) and :func:`make_is_bound` (the gossip validator's staking check).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from eth_account.signers.local import LocalAccount
+from libp2p.crypto.keys import KeyPair
+from libp2p.peer.id import ID
+
+from node.blobs import BlobStore
+from node.chain.accounts import DEVNET_ACCOUNT_COUNT, devnet_account, load_keystore, read_password
+from node.chain.aio import AsyncChain
+from node.chain.chain import Chain
+from node.chain.deployment import Deployment
+from node.chain.registry import Role
+from node.config import Config, load_config
+from node.errors import ConfigError
+from node.p2p.gossip import IsBound
+from node.p2p.identity import identity_path, load_identity, load_or_create_identity
+from node.store import Store
+
+PASSWORD_ENVS = ("CCM_PASSWORD", "CCM_KEYSTORE_PASSWORD")
+DEVNET_ACCOUNT_FILE = "devnet-account.json"
+Say = Callable[[str], None]
+
+
+def say_stderr(line: str) -> None:
+    """Progress and notices go to stderr, flushed (stdout is for results)."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def password_from_env() -> str | None:
+    """The node password from ``$CCM_PASSWORD`` (or ``$CCM_KEYSTORE_PASSWORD``), or ``None``."""
+    for name in PASSWORD_ENVS:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+@dataclass
+class NodeContext:
+    """One node's resources. Close with :meth:`close` (the store's connections)."""
+
+    home: Path
+    config: Config
+    chain: Chain
+    achain: AsyncChain
+    account: LocalAccount
+    account_label: str
+    key_pair: KeyPair
+    store: Store
+    blobs: BlobStore
+
+    @property
+    def devnet(self) -> bool:
+        return self.chain.deployment.devnet
+
+    @property
+    def address(self) -> str:
+        return str(self.account.address)
+
+    @property
+    def peer_id(self) -> str:
+        return ID.from_pubkey(self.key_pair.public_key).to_base58()
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def _allocation_file(deployment: Deployment) -> Path:
+    token = deployment.address("ComputeToken").lower()
+    return Path(tempfile.gettempdir()) / f"ccm-devnet-accounts-{deployment.chain_id}-{token}.json"
+
+
+def devnet_index_for_home(home: Path, deployment: Deployment) -> int:
+    """The dev account index of ``home`` (allocated on first use; index 0, the deployer, last)."""
+    record = home / DEVNET_ACCOUNT_FILE
+    token = deployment.address("ComputeToken")
+    try:
+        data = json.loads(record.read_text())
+        if data.get("token") == token and isinstance(data.get("index"), int):
+            return int(data["index"])
+    except (FileNotFoundError, ValueError, OSError):
+        pass
+    path = _allocation_file(deployment)
+    key = str(home.resolve())
+    with open(path, "a+", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        try:
+            taken: dict[str, str] = json.loads(handle.read() or "{}")
+        except ValueError:
+            taken = {}
+        mine = [int(i) for i, h in taken.items() if h == key]
+        if mine:
+            index = mine[0]
+        else:
+            free = [i for i in (*range(1, DEVNET_ACCOUNT_COUNT), 0) if str(i) not in taken]
+            if not free:
+                raise ConfigError(
+                    f"all {DEVNET_ACCOUNT_COUNT} devnet accounts are taken by other homes; "
+                    "pass --account-index N explicitly"
+                )
+            index = free[0]
+            taken[str(index)] = key
+            handle.seek(0)
+            handle.truncate()
+            handle.write(json.dumps(taken, sort_keys=True))
+    home.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"index": index, "token": token}) + "\n")
+    return index
+
+
+def open_context(
+    home: Path,
+    *,
+    account_index: int | None = None,
+    rpc_url: str | None = None,
+    chain: Chain | None = None,
+    say: Say = say_stderr,
+) -> NodeContext:
+    """Open the node at ``home`` (see the module docstring for the account rules).
+
+    ``chain`` lets in-process callers (tests) share one connected :class:`Chain`.
+    """
+    home = Path(home).expanduser()
+    config = load_config(home)
+    if chain is None:
+        deployment = Deployment.load(config.deployment_path)
+        chain = Chain.connect(deployment, rpc_url=rpc_url)
+    devnet = chain.deployment.devnet
+    password = password_from_env()
+    if account_index is not None:
+        if not devnet:
+            raise ConfigError("--account-index picks a PUBLIC devnet key: refused on a non-devnet deployment")
+        account = devnet_account(account_index, devnet=True)
+        label = f"devnet account #{account_index} {account.address} (PUBLIC TEST KEY, devnet only)"
+    elif devnet and not config.keystore_path.exists():
+        index = devnet_index_for_home(home, chain.deployment)
+        account = devnet_account(index, devnet=True)
+        label = f"devnet account #{index} {account.address} (PUBLIC TEST KEY, devnet only)"
+    else:
+        if password is None:
+            password = read_password(env=PASSWORD_ENVS[0])
+        account = load_keystore(config.keystore_path, password)
+        label = f"keystore account {account.address}"
+    if label.startswith("devnet"):
+        say(f"DEVNET MODE: signing with {label}")
+    if password is None and not devnet and identity_path(home).exists():
+        password = read_password(env=PASSWORD_ENVS[0])
+    if identity_path(home).exists():
+        key_pair = load_identity(home, password=password, devnet=devnet)
+    else:
+        key_pair = load_or_create_identity(home, password=password, devnet=devnet)
+    store = Store.open(home)
+    return NodeContext(
+        home=home,
+        config=config,
+        chain=chain,
+        achain=AsyncChain(chain),
+        account=account,
+        account_label=label,
+        key_pair=key_pair,
+        store=store,
+        blobs=BlobStore(home / "blobs"),
+    )
+
+
+def peer_id_bytes(peer_id: str) -> bytes:
+    """The binary form of a base58 peer id (what the registry binds)."""
+    return ID.from_base58(peer_id).to_bytes()
+
+
+def peer_id_from_bytes(raw: bytes) -> str | None:
+    """The base58 peer id of registry bytes, or ``None`` when unset or invalid."""
+    if not raw:
+        return None
+    try:
+        return ID(raw).to_base58()
+    except (ValueError, TypeError):
+        return None
+
+
+def ensure_staked(
+    ctx: NodeContext, role: Role, *, advert_hash: bytes = b"\0" * 32, say: Say = say_stderr
+) -> None:
+    """Stake up to the role's minimum and bind this node's peer id (and advert hash); blocking.
+
+    Nothing is sent when the chain already shows enough stake and the same bindings.
+    """
+    registry = ctx.chain.registry
+    params = registry.params()
+    minimum = params.min_provider_stake if role & Role.PROVIDER else params.min_verifier_stake
+    staker = registry.staker(ctx.address)
+    pid = peer_id_bytes(ctx.peer_id)
+    roles = Role(staker.roles | role)
+    advert = advert_hash if role & Role.PROVIDER else staker.advert_hash
+    if roles & Role.PROVIDER and advert == b"\0" * 32:
+        advert = advert_hash
+    short = max(0, minimum - staker.active)
+    if short:
+        registry.stake_and_register(ctx.account, short, roles, pid, advert)
+        say(f"staked {short} and registered as {roles.name} with peer {ctx.peer_id}")
+    elif staker.roles != roles or staker.peer_id != pid or staker.advert_hash != advert:
+        registry.register(ctx.account, roles, pid, advert)
+        say(f"registered as {roles.name} with peer {ctx.peer_id}")
+
+
+def make_is_bound(achain: AsyncChain, chain: Chain, *, ttl: float = 5.0) -> IsBound:
+    """The gossip validator's check: ``address`` is staked (provider or verifier) and bound to ``peer_id``.
+
+    Answers are cached for ``ttl`` seconds so that a burst of offers costs one RPC round per signer.
+    """
+    cache: dict[tuple[str, str], tuple[float, bool]] = {}
+
+    def check(address: str, peer_id: str) -> bool:
+        staker = chain.registry.staker(address)
+        if staker.peer_id != peer_id_bytes(peer_id):
+            return False
+        return chain.registry.is_provider(address) or chain.registry.is_verifier(address)
+
+    async def is_bound(address: str, peer_id: str) -> bool:
+        key = (address.lower(), peer_id)
+        hit = cache.get(key)
+        if hit is not None and time.monotonic() - hit[0] < ttl:
+            return hit[1]
+        try:
+            bound = await achain.run(check, address, peer_id)
+        except ValueError:
+            bound = False
+        cache[key] = (time.monotonic(), bound)
+        return bound
+
+    return is_bound

@@ -1,0 +1,475 @@
+"""The provider daemon: stake, advertise, accept, compute, commit, serve audits and outputs, get paid.
+
+Life of a job here (local status in the store's ``jobs`` table, role ``provider``)::
+
+    accepting ─ acceptJob on chain ─▶ accepted ─ inputs fetched, units computed, outputs stored ─▶
+    computed ─ commitResult ─▶ committed ─ drawAudit / timeouts / contest … ─▶ completed | slashed
+                                                                                | defaulted
+    (any step)  ─ commit deadline passed before the commit ─▶ abandoned (commit timeout claimed)
+    (accepting) ─ the chain shows another provider ─▶ declined
+    (any step)  ─ the job cannot run ─▶ error (the consumer's refund follows the commit deadline)
+
+Every transition is written to SQLite before the next step starts, and the outputs (blobs), leaves
+(store) and manifest are on disk before the root goes on chain, so a node killed with SIGKILL at
+any instant and started again picks each job up where the chain and its disk say it is: it resumes
+(recomputing if the outputs were not all saved) while the commit deadline allows, and otherwise
+abandons cleanly by claiming the commit timeout itself (the consumer is refunded; nothing is stuck).
+
+Concurrency: the trio event loop only moves messages. Torch, hashing, disk and every chain call run
+in worker threads (``trio.to_thread`` / :class:`~node.chain.aio.AsyncChain`), so a node that is
+computing still answers pings, audits, offers and proposals. One job computes at a time.
+
+Served protocols: job proposals (:data:`~node.roles.wire.JOB`), direct offer requests
+(:data:`~node.roles.wire.OFFER`), job info (spec + unit refs) to the job's consumer, drawn verifier
+and panel, audits (unit bytes + Merkle proofs) to the same peers, and blobs (inputs it fetched and
+outputs it computed, by digest).
+
+DEVNET ONLY: ``cheat_fraction`` makes the daemon corrupt that fraction of every job's units
+(:mod:`node.workloads.cheats`, model ``corrupt``) and never contest a fail; refused elsewhere.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+import trio
+
+from node.chain.errors import ContractRevert
+from node.chain.market import JobStatus
+from node.chain.registry import Role
+from node.errors import CcmError, ConfigError, JobSpecError, ProtocolError
+from node.p2p.blob import BlobServer, fetch_blob
+from node.p2p.codec import FrameStream
+from node.p2p.gossip import DEFAULT_TTL, Gossip, SignedEnvelope, sign_envelope
+from node.p2p.host import Host
+from node.p2p.messages import (
+    AUDIT_DATA_CHUNK,
+    AUDIT_PROTOCOL,
+    OFFERS_TOPIC,
+    AuditRequest,
+    AuditResponse,
+    AuditUnit,
+    JobAccept,
+    JobProposal,
+    write_audit_response,
+)
+from node.p2p.reqresp import RequestRefused, guard, serve
+from node.roles.context import NodeContext, ensure_staked, make_is_bound, peer_id_bytes, say_stderr
+from node.roles.outputs import load_manifest, save_manifest, unit_count, unit_leaves
+from node.roles.settle import advance, chain_now
+from node.roles.wire import JOB, JOBINFO, OFFER, JobInfo, JobInfoRequest, OfferBody, OfferRequest, UnitRef
+from node.store import Commitment
+from node.store import Job as StoredJob
+from node.workloads.spec import KINDS, blob_fields, canonical_json, load_spec, parse_spec, spec_hash, to_dict
+
+if TYPE_CHECKING:
+    from trio._core._run import TaskStatus
+
+    from node.capacity.probe import ProbeResult
+    from node.workloads.runner import Output
+
+logger = logging.getLogger(__name__)
+
+ROLE = "provider"
+ACTIVE = ("accepting", "accepted", "computed", "committed")
+TERMINAL_NAMES = {
+    JobStatus.COMPLETED: "completed",
+    JobStatus.SLASHED: "slashed",
+    JobStatus.DEFAULTED: "defaulted",
+    JobStatus.CANCELLED: "cancelled",
+}
+
+
+class ProviderDaemon:
+    """The provider role as a trio service (start with ``nursery.start(daemon.run)``).
+
+    ``probe``: this machine's measured capacity (advertised, and its hash bound on chain).
+    ``price_per_unit``: the price policy (default ``provider.price_per_unit`` from the config).
+    ``listen`` / ``bootstrap``: libp2p addresses (default: the config's ``p2p`` section).
+    ``offer_interval``: seconds between gossiped offers; ``settle_interval``: seconds between passes
+    over unfinished jobs (draws, timeouts, contests, resumption).
+    """
+
+    def __init__(
+        self,
+        ctx: NodeContext,
+        *,
+        probe: ProbeResult,
+        price_per_unit: int | None = None,
+        cheat_fraction: float | str | None = None,
+        device: str | None = None,
+        listen: Sequence[str] | None = None,
+        bootstrap: Sequence[str] | None = None,
+        offer_interval: float = 10.0,
+        offer_ttl: int = DEFAULT_TTL,
+        settle_interval: float = 1.0,
+        say: object = say_stderr,
+    ) -> None:
+        cfg = ctx.config
+        self.ctx = ctx
+        self.probe = probe
+        self.price_per_unit = cfg.provider.price_per_unit if price_per_unit is None else price_per_unit
+        if self.price_per_unit < 0:
+            raise ConfigError("price per unit must not be negative")
+        self.cheat_fraction: Fraction | None = None
+        if cheat_fraction is not None and Fraction(str(cheat_fraction)) > 0:
+            if not ctx.devnet:
+                raise ConfigError(
+                    "--cheat-fraction is a devnet-only test switch: refused on a real deployment"
+                )
+            fraction = Fraction(str(cheat_fraction))
+            if fraction > 1:
+                raise ConfigError(f"cheat fraction must be in [0, 1], got {cheat_fraction}")
+            self.cheat_fraction = fraction
+        self.device = device or cfg.provider.device
+        self.listen = tuple(listen) if listen else cfg.p2p.listen
+        self.bootstrap = tuple(bootstrap) if bootstrap is not None else cfg.p2p.bootstrap
+        self.offer_interval = offer_interval
+        self.offer_ttl = offer_ttl
+        self.settle_interval = settle_interval
+        self.say = say if callable(say) else say_stderr
+        self.gossip = Gossip(
+            is_bound=make_is_bound(ctx.achain, ctx.chain), max_per_second=cfg.p2p.gossip_rate
+        )
+        self.host = Host(ctx.key_pair, listen_addrs=self.listen, bootstrap=self.bootstrap, gossip=self.gossip)
+        self.blob_server = BlobServer(ctx.blobs)
+        self._running: set[int] = set()
+        self._compute_lock = trio.Lock()
+        self._accept_lock = trio.Lock()
+        self._nursery: trio.Nursery | None = None
+        self._envelope: SignedEnvelope | None = None
+        self.offers_published = 0
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def run(self, *, task_status: TaskStatus[ProviderDaemon] = trio.TASK_STATUS_IGNORED) -> None:
+        """Stake, start the host, advertise and serve until cancelled."""
+        ctx = self.ctx
+        await ctx.achain.run(
+            ensure_staked, ctx, Role.PROVIDER, advert_hash=self.probe.advert_hash(), say=self.say
+        )
+        serve(self.host, JOB, self._on_proposal)
+        serve(self.host, OFFER, self._on_offer_request)
+        serve(self.host, JOBINFO, self._on_job_info)
+        self.host.set_handler(
+            AUDIT_PROTOCOL,
+            guard(
+                self.host, AUDIT_PROTOCOL, self._on_audit, max_frame=AUDIT_DATA_CHUNK + 65536, timeout=30.0
+            ),
+        )
+        self.blob_server.register(self.host)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(functools.partial(self.host.run))
+            self._nursery = nursery
+            nursery.start_soon(self._advertise_loop)
+            nursery.start_soon(self._settle_loop)
+            task_status.started(self)
+
+    @property
+    def addrs(self) -> list[str]:
+        """Full multiaddrs (with ``/p2p/<peer id>``) of the running host."""
+        return self.host.addrs
+
+    # --- offers ---------------------------------------------------------------------------------
+
+    def offer_body(self) -> OfferBody:
+        """The offer this daemon advertises now."""
+        p = self.probe
+        return OfferBody(
+            provider=self.ctx.address,
+            addrs=tuple(self.host.addrs[:4]),
+            price_per_unit=self.price_per_unit,
+            device=p.device,
+            device_name=p.device_name[:120],
+            gflops=p.best_gflops("float32"),
+            advert_hash=p.advert_hash(),
+            max_units=self.ctx.config.provider.max_units,
+            kinds=KINDS,
+        )
+
+    def current_envelope(self) -> SignedEnvelope:
+        """A signed offer envelope valid for at least half its lifetime (re-signed when older)."""
+        env = self._envelope
+        if env is None or env.expires - time.time() < self.offer_ttl / 2:
+            env = sign_envelope(
+                self.ctx.account,
+                topic=OFFERS_TOPIC,
+                kind="offer",
+                body=self.offer_body().to_body(),
+                peer_id=self.host.peer_id,
+                ttl=self.offer_ttl,
+            )
+            self._envelope = env
+        return env
+
+    async def _advertise_loop(self) -> None:
+        while True:
+            try:
+                await self.gossip.publish(
+                    self.ctx.account,
+                    topic=OFFERS_TOPIC,
+                    kind="offer",
+                    body=self.offer_body().to_body(),
+                    ttl=self.offer_ttl,
+                )
+                self.offers_published += 1
+            except ProtocolError as err:
+                logger.warning("offer not published: %s", err)
+            await trio.sleep(self.offer_interval)
+
+    async def _on_offer_request(self, peer: str, req: OfferRequest) -> SignedEnvelope:
+        return self.current_envelope()
+
+    # --- proposals ------------------------------------------------------------------------------
+
+    async def _on_proposal(self, peer: str, req: JobProposal) -> JobAccept:
+        ctx = self.ctx
+
+        def answer(accepted: bool, reason: str = "") -> JobAccept:
+            return JobAccept(
+                spec_hash=req.spec_hash,
+                accepted=accepted,
+                provider=ctx.address,
+                reason=reason,
+                job_id=req.job_id,
+            )
+
+        if req.job_id is None:
+            return answer(False, "no job id: post the job on chain first")
+        job_id = req.job_id
+        try:
+            spec = parse_spec(req.spec)
+        except JobSpecError as err:
+            return answer(False, f"invalid spec: {err}")
+        if spec_hash(spec) != req.spec_hash:
+            return answer(False, "spec_hash is not keccak256 of the canonical spec")
+        n_units = unit_count(spec)
+        if n_units > ctx.config.provider.max_units:
+            return answer(
+                False, f"{n_units} units exceed this provider's limit of {ctx.config.provider.max_units}"
+            )
+        async with self._accept_lock:
+            existing = await trio.to_thread.run_sync(ctx.store.get_job, str(job_id))
+            if (
+                existing is not None
+                and existing.role == ROLE
+                and existing.status not in ("declined", "accepting")
+            ):
+                return answer(True, "already accepted")
+            job = await ctx.achain.run(ctx.chain.market.job, job_id)
+            if job.status != JobStatus.OPEN:
+                return answer(False, f"job {job_id} is {job.status.name}, not OPEN")
+            if job.spec_hash != req.spec_hash:
+                return answer(False, "the posted job's specHash differs from the proposal's")
+            if job.consumer.lower() != req.consumer.lower():
+                return answer(False, "the posted job belongs to another consumer")
+            wanted = self.price_per_unit * n_units
+            if job.price < wanted:
+                return answer(
+                    False, f"price {job.price} is below {wanted} ({n_units} units x {self.price_per_unit})"
+                )
+            record = StoredJob(
+                job_id=str(job_id),
+                role=ROLE,
+                kind=spec.kind,
+                spec_hash="0x" + job.spec_hash.hex(),
+                spec_json=canonical_json(to_dict(spec)).decode(),
+                status="accepting",
+                peer_id=peer,
+                price=job.price,
+            )
+            await trio.to_thread.run_sync(ctx.store.put_job, record)
+            try:
+                await ctx.achain.run(ctx.chain.market.accept_job, ctx.account, job_id)
+            except ContractRevert as err:
+                await self._set_status(str(job_id), "declined", error=str(err))
+                return answer(False, f"accept failed on chain: {err.error_name}")
+            await self._set_status(str(job_id), "accepted")
+        self.say(f"accepted job {job_id} ({spec.kind}, {n_units} units, price {job.price})")
+        self._start(job_id)
+        return answer(True)
+
+    async def _set_status(self, key: str, status: str, *, error: str = "") -> None:
+        await trio.to_thread.run_sync(
+            functools.partial(self.ctx.store.set_job_status, key, status, error=error)
+        )
+
+    def _start(self, job_id: int) -> None:
+        if job_id not in self._running and self._nursery is not None:
+            self._running.add(job_id)
+            self._nursery.start_soon(self._execute, job_id)
+
+    # --- execution ------------------------------------------------------------------------------
+
+    async def _execute(self, job_id: int) -> None:
+        ctx = self.ctx
+        key = str(job_id)
+        try:
+            record = await trio.to_thread.run_sync(ctx.store.get_job, key)
+            if record is None:
+                return
+            spec = load_spec(record.spec_json)
+            manifest = await trio.to_thread.run_sync(load_manifest, ctx.home, job_id)
+            if manifest is None:
+                blobs: dict[str, bytes] = {}
+                for digest in blob_fields(spec).values():
+                    if not ctx.blobs.has(digest):
+                        await fetch_blob(self.host, record.peer_id, ctx.blobs, digest)
+                    blobs[digest] = await trio.to_thread.run_sync(ctx.blobs.get, digest)
+                async with self._compute_lock:
+                    self.say(f"job {job_id}: computing {unit_count(spec)} units")
+                    root, outputs = await trio.to_thread.run_sync(self._compute, job_id, spec, blobs)
+                units = await trio.to_thread.run_sync(self._save_outputs, job_id, root, outputs)
+                manifest = (root, units)
+            root, units = manifest
+            await self._set_status(key, "computed")
+            job = await ctx.achain.run(ctx.chain.market.job, job_id)
+            if job.status == JobStatus.ACCEPTED:
+                await ctx.achain.run(ctx.chain.market.commit_result, ctx.account, job_id, root, len(units))
+                self.say(f"job {job_id}: committed root 0x{root.hex()[:16]}… over {len(units)} units")
+            await self._set_status(key, "committed")
+            await self._settle(job_id, StoredJob(key, ROLE, "", "", "", "committed"))
+        except (CcmError, OSError) as err:
+            logger.warning("job %s failed: %s", job_id, err)
+            self.say(f"job {job_id}: cannot complete: {err}")
+            await self._set_status(key, "error", error=str(err)[:500])
+        finally:
+            self._running.discard(job_id)
+
+    def _compute(self, job_id: int, spec: object, blobs: dict[str, bytes]) -> tuple[bytes, list[Output]]:
+        from node.workloads.cheats import Cheat, run_dishonest
+        from node.workloads.runner import ProviderCaps, run_job
+        from node.workloads.spec import JobSpec
+
+        assert isinstance(spec, JobSpec)
+        if self.cheat_fraction is not None:
+            cheat = Cheat("corrupt", fraction=str(self.cheat_fraction), seed=job_id)
+            dishonest = run_dishonest(spec, cheat, device=self.device, blobs=blobs)
+            logger.warning("DEVNET CHEAT: job %s has %d corrupted units", job_id, len(dishonest.cheated))
+            return dishonest.root, list(dishonest.committed)
+        p = self.ctx.config.provider
+        caps = ProviderCaps(
+            max_units=p.max_units,
+            max_bytes=p.max_bytes,
+            max_seconds=p.max_seconds,
+            max_memory_bytes=p.max_memory,
+        )
+        result = run_job(spec, device=self.device, blobs=blobs, caps=caps)
+        return result.root, list(result.outputs)
+
+    def _save_outputs(self, job_id: int, root: bytes, outputs: list[Output]) -> tuple[UnitRef, ...]:
+        units = tuple(
+            UnitRef(dtype=dtype, shape=tuple(shape), data_hash=bytes.fromhex(self.ctx.blobs.put(data)))
+            for dtype, shape, data in outputs
+        )
+        leaves = unit_leaves(units)
+        self.ctx.store.put_commitment(Commitment(job_id=str(job_id), root=root, leaves=tuple(leaves)))
+        save_manifest(self.ctx.home, job_id, root, units)
+        return units
+
+    # --- settlement and resumption --------------------------------------------------------------
+
+    async def _settle_loop(self) -> None:
+        while True:
+            jobs = await trio.to_thread.run_sync(lambda: self.ctx.store.list_jobs(role=ROLE, statuses=ACTIVE))
+            for record in jobs:
+                try:
+                    await self._settle(int(record.job_id), record)
+                except CcmError as err:
+                    logger.warning("job %s: settlement step failed: %s", record.job_id, err)
+            await trio.sleep(self.settle_interval)
+
+    async def _settle(self, job_id: int, record: StoredJob) -> None:
+        ctx = self.ctx
+        if job_id in self._running and record.status != "committed":
+            return
+        job = await ctx.achain.run(ctx.chain.market.job, job_id)
+        key = str(job_id)
+        if job.provider.lower() != ctx.address.lower():
+            if record.status == "accepting":
+                await self._set_status(key, "declined")
+            return
+        if job.status == JobStatus.ACCEPTED and record.status != "committed":
+            now = await ctx.achain.run(chain_now, ctx.chain)
+            if now <= job.commit_by:
+                self._start(job_id)
+                return
+            await self._set_status(key, "abandoned", error="commit deadline passed")
+            self.say(f"job {job_id}: commit deadline passed; abandoning (the consumer is refunded)")
+        step = await ctx.achain.run(
+            advance, ctx.chain, ctx.account, job_id, contest=self.cheat_fraction is None
+        )
+        if step.name:
+            self.say(f"job {job_id}: {step.name.replace('_', ' ')} -> {step.status.name}")
+        status = step.status
+        if status in TERMINAL_NAMES:
+            await self._set_status(key, TERMINAL_NAMES[status])
+            if status == JobStatus.COMPLETED:
+                self.say(f"job {job_id}: paid")
+        elif status >= JobStatus.COMMITTED and record.status != "committed":
+            await self._set_status(key, "committed")
+
+    # --- serving the job's data -----------------------------------------------------------------
+
+    def _authorized(self, peer: str, job_id: int, record: StoredJob | None) -> bool:
+        """The job's consumer peer, its drawn verifier and its panel may see its data (blocking)."""
+        if record is not None and record.peer_id == peer:
+            return True
+        market, registry = self.ctx.chain.market, self.ctx.chain.registry
+        job = market.job(job_id)
+        members = [job.verifier, *market.panel_of(job_id)]
+        want = peer_id_bytes(peer)
+        return any(int(m, 16) != 0 and registry.peer_id_of(m) == want for m in members)
+
+    async def _job_record(self, peer: str, job_id: int) -> StoredJob:
+        record = await trio.to_thread.run_sync(self.ctx.store.get_job, str(job_id))
+        if record is None or record.role != ROLE:
+            raise RequestRefused("not_found", f"no job {job_id} here")
+        if not await self.ctx.achain.run(self._authorized, peer, job_id, record):
+            raise RequestRefused(
+                "forbidden", f"peer {peer} is not the consumer, verifier or panel of job {job_id}"
+            )
+        return record
+
+    async def _on_job_info(self, peer: str, req: JobInfoRequest) -> JobInfo:
+        record = await self._job_record(peer, req.job_id)
+        manifest = await trio.to_thread.run_sync(load_manifest, self.ctx.home, req.job_id)
+        root, units = manifest if manifest is not None else (b"", ())
+        spec = load_spec(record.spec_json)
+        return JobInfo(job_id=req.job_id, spec=to_dict(spec), status=record.status, root=root, units=units)
+
+    async def _on_audit(self, peer: str, fs: FrameStream) -> None:
+        req = await fs.read_message(AuditRequest, max_size=64 * 1024)
+        await self._job_record(peer, req.job_id)
+        manifest = await trio.to_thread.run_sync(load_manifest, self.ctx.home, req.job_id)
+        commitment = await trio.to_thread.run_sync(self.ctx.store.get_commitment, str(req.job_id))
+        if manifest is None or commitment is None:
+            raise RequestRefused("not_committed", f"job {req.job_id} has no committed result here")
+        _, refs = manifest
+        for i in req.indices:
+            if i >= len(refs):
+                raise RequestRefused("bad_index", f"unit {i} out of range ({len(refs)} units)")
+
+        def build() -> AuditResponse:
+            from verifier.commitment import MerkleTree
+
+            tree = MerkleTree(list(commitment.leaves))
+            units = tuple(
+                AuditUnit(
+                    index=i,
+                    dtype=refs[i].dtype,
+                    shape=refs[i].shape,
+                    data=self.ctx.blobs.get(refs[i].data_hash.hex()),
+                    proof=tuple(tree.proof(i)),
+                )
+                for i in req.indices
+            )
+            return AuditResponse(job_id=req.job_id, units=units)
+
+        response = await trio.to_thread.run_sync(build)
+        await write_audit_response(fs, response)

@@ -1,0 +1,337 @@
+"""The verifier daemon: stake, watch for audits and panels, fetch what is needed, recompute, attest or vote.
+
+Watching: ``AuditDrawn`` events naming this node's address start an audit (verdict by ``attest``),
+``PanelDrawn`` events listing it start the same audit for a contest (verdict by ``vote``). The
+watcher starts a little before the current head, and the store's ``audits`` table remembers what
+was already judged, so a restarted daemon neither misses a recent draw nor judges one twice.
+
+One audit (:meth:`VerifierDaemon.check`):
+
+1. the sampled indices from the chain (``sampledIndices``: the seed was fixed after the commit);
+2. the provider's peer id from the staking registry, its addresses from its offer (gossip) or an
+   existing connection;
+3. the spec from the provider, accepted only if keccak256 of its canonical JSON is the on-chain
+   ``specHash``; the input blobs it names, each hash-checked on arrival;
+4. the sampled units (for ``train`` also each previous checkpoint) with Merkle proofs;
+5. :func:`node.workloads.audit.audit_job` recomputes them here (worker thread) and compares with
+   the spec's tolerance; every proof is checked against the on-chain root.
+
+A provider that does not answer, refuses, or sends anything that does not check out fails: "withheld"
+is a fail. After a fail the daemon settles it (``finalizeFail`` once the contest window is over)
+unless the provider contests; after a vote it resolves the contest when it can.
+
+TEST-ONLY fault injection: ``attest_override`` forces the attested verdict (to stage a false
+accusation that a panel must overturn); it never affects panel votes and is refused off devnet.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import trio
+from eth_utils import keccak
+
+from node.chain.errors import ContractRevert
+from node.chain.market import JobStatus
+from node.chain.registry import Role
+from node.errors import CcmError, ConfigError, JobSpecError, ProtocolError, WorkloadError
+from node.p2p.blob import fetch_blob
+from node.p2p.codec import FrameStream
+from node.p2p.gossip import Gossip
+from node.p2p.host import Host
+from node.p2p.messages import (
+    AUDIT_DATA_CHUNK,
+    AUDIT_PROTOCOL,
+    OFFERS_TOPIC,
+    AuditRequest,
+    read_audit_response,
+)
+from node.p2p.reqresp import close_quietly, request
+from node.roles.context import NodeContext, ensure_staked, make_is_bound, peer_id_from_bytes, say_stderr
+from node.roles.settle import advance
+from node.roles.wire import JOBINFO, JobInfoRequest, OfferBody
+from node.store import Audit
+from node.workloads.spec import JobSpec, blob_fields, parse_spec, spec_hash
+from verifier.audit import RevealedUnit
+
+if TYPE_CHECKING:
+    from trio._core._run import TaskStatus
+
+logger = logging.getLogger(__name__)
+
+MAX_UNIT_BYTES = 256 << 20
+MAX_AUDIT_BYTES = 1 << 30
+LOOKBACK_BLOCKS = 2000
+
+
+class VerifierDaemon:
+    """The verifier role as a trio service (start with ``nursery.start(daemon.run)``).
+
+    ``device``: where units are recomputed (``cpu`` by default: see node/workloads/README.md on
+    auditing CUDA units on a CPU). ``fetch_timeout``: seconds allowed for fetching one job's data
+    before the provider counts as withholding. ``poll``: seconds between chain polls.
+    """
+
+    def __init__(
+        self,
+        ctx: NodeContext,
+        *,
+        device: str = "cpu",
+        listen: Sequence[str] | None = None,
+        bootstrap: Sequence[str] | None = None,
+        poll: float = 1.0,
+        fetch_timeout: float = 30.0,
+        attest_override: bool | None = None,
+        say: Callable[[str], None] = say_stderr,
+    ) -> None:
+        cfg = ctx.config
+        if attest_override is not None and not ctx.devnet:
+            raise ConfigError("attest_override is a devnet test switch: refused on a real deployment")
+        self.ctx = ctx
+        self.device = device
+        self.poll = poll
+        self.fetch_timeout = fetch_timeout
+        self.attest_override = attest_override
+        self.say = say
+        self.gossip = Gossip(
+            is_bound=make_is_bound(ctx.achain, ctx.chain), max_per_second=cfg.p2p.gossip_rate
+        )
+        self.host = Host(
+            ctx.key_pair,
+            listen_addrs=tuple(listen) if listen else cfg.p2p.listen,
+            bootstrap=tuple(bootstrap) if bootstrap is not None else cfg.p2p.bootstrap,
+            gossip=self.gossip,
+        )
+        self.provider_addrs: dict[str, tuple[str, ...]] = {}
+        self._busy: set[tuple[int, str]] = set()
+        self._compute_lock = trio.Lock()
+        self._nursery: trio.Nursery | None = None
+        self.judged: list[tuple[int, str, bool, str]] = []
+
+    async def run(self, *, task_status: TaskStatus[VerifierDaemon] = trio.TASK_STATUS_IGNORED) -> None:
+        """Stake, start the host, watch the chain and judge until cancelled."""
+        ctx = self.ctx
+        await ctx.achain.run(ensure_staked, ctx, Role.VERIFIER, say=self.say)
+        head = await ctx.achain.run(ctx.chain.client.block_number)
+        watcher = ctx.chain.event_watcher(
+            from_block=max(ctx.chain.deployment.deploy_block, head - LOOKBACK_BLOCKS)
+        )
+        async with trio.open_nursery() as nursery:
+            await nursery.start(functools.partial(self.host.run))
+            self._nursery = nursery
+            nursery.start_soon(self._collect_offers)
+            nursery.start_soon(self._watch, watcher)
+            nursery.start_soon(self._settle_loop)
+            task_status.started(self)
+
+    @property
+    def auditor(self) -> str:
+        return self.ctx.address
+
+    async def _collect_offers(self) -> None:
+        async for item in self.gossip.messages(OFFERS_TOPIC):
+            try:
+                body = OfferBody.from_body(item.envelope.body)
+            except ProtocolError:
+                continue
+            self.provider_addrs[item.envelope.peer_id] = body.addrs
+
+    async def _watch(self, watcher: object) -> None:
+        from node.chain.events import EventWatcher
+
+        assert isinstance(watcher, EventWatcher)
+        me = self.ctx.address.lower()
+        while True:
+            for event in await self.ctx.achain.run(watcher.poll):
+                if event.contract != "JobMarket":
+                    continue
+                job_id = int(event.args.get("jobId", 0))
+                if event.name == "AuditDrawn" and str(event.args["verifier"]).lower() == me:
+                    self._spawn(job_id, "attest")
+                elif event.name == "PanelDrawn" and me in (str(a).lower() for a in event.args["panel"]):
+                    self._spawn(job_id, "vote")
+            await trio.sleep(self.poll)
+
+    def _spawn(self, job_id: int, mode: str) -> None:
+        if (job_id, mode) in self._busy or self._nursery is None:
+            return
+        self._busy.add((job_id, mode))
+        self._nursery.start_soon(self._judge, job_id, mode)
+
+    def _audit_key(self, mode: str) -> str:
+        return self.auditor if mode == "attest" else f"{self.auditor}/panel"
+
+    async def _judge(self, job_id: int, mode: str) -> None:
+        ctx = self.ctx
+        key = self._audit_key(mode)
+        try:
+            previous = await trio.to_thread.run_sync(ctx.store.get_audit, str(job_id), key)
+            if previous is not None and previous.status != "judging":
+                return
+            job = await ctx.achain.run(ctx.chain.market.job, job_id)
+            wanted = JobStatus.AUDITING if mode == "attest" else JobStatus.VOTING
+            if job.status != wanted:
+                return
+            indices = await ctx.achain.run(ctx.chain.market.sampled_indices, job_id)
+            record = Audit(
+                job_id=str(job_id),
+                auditor=key,
+                status="judging",
+                seed="0x" + job.seed.hex(),
+                indices=tuple(indices),
+            )
+            await trio.to_thread.run_sync(ctx.store.put_audit, record)
+            self.say(
+                f"job {job_id}: {'auditing' if mode == 'attest' else 'panel audit of'} units {list(indices)}"
+            )
+            passed, reason = await self.check(job_id)
+            if mode == "attest" and self.attest_override is not None:
+                passed, reason = self.attest_override, f"TEST OVERRIDE (true verdict: {passed}, {reason})"
+            detail = json.dumps({"job_id": job_id, "passed": passed, "reason": reason}, sort_keys=True)
+            if mode == "attest":
+                evidence = b"\0" * 32 if passed else keccak(detail.encode())
+                await ctx.achain.run(
+                    functools.partial(
+                        ctx.chain.market.attest, ctx.account, job_id, passed=passed, evidence_hash=evidence
+                    )
+                )
+                status = "attested"
+            else:
+                await ctx.achain.run(
+                    functools.partial(ctx.chain.market.vote, ctx.account, job_id, provider_honest=passed)
+                )
+                status = "voted"
+            verdict = "pass" if passed else "fail"
+            self.judged.append((job_id, mode, passed, reason))
+            self.say(f"job {job_id}: {mode} {verdict} ({reason})")
+            done = Audit(
+                job_id=str(job_id),
+                auditor=key,
+                status=status,
+                seed=record.seed,
+                indices=record.indices,
+                verdict=verdict,
+                detail=reason[:2000],
+            )
+            await trio.to_thread.run_sync(ctx.store.put_audit, done)
+        except ContractRevert as err:
+            logger.warning("job %s: %s not recorded on chain: %s", job_id, mode, err)
+            self.say(f"job {job_id}: {mode} refused by the chain: {err.error_name}")
+        except CcmError as err:
+            logger.warning("job %s: %s failed: %s", job_id, mode, err)
+        finally:
+            self._busy.discard((job_id, mode))
+
+    async def check(self, job_id: int) -> tuple[bool, str]:
+        """Audit ``job_id``'s sampled units; ``(passed, reason)``. Withholding is a fail."""
+        ctx = self.ctx
+        job = await ctx.achain.run(ctx.chain.market.job, job_id)
+        indices = await ctx.achain.run(ctx.chain.market.sampled_indices, job_id)
+        raw_peer = await ctx.achain.run(ctx.chain.registry.peer_id_of, job.provider)
+        peer = peer_id_from_bytes(raw_peer)
+        if peer is None:
+            return False, f"withheld: provider {job.provider} has no peer id bound on chain"
+        try:
+            with trio.fail_after(self.fetch_timeout):
+                fetched = await self._fetch(job_id, peer, job.spec_hash, indices)
+        except trio.TooSlowError:
+            return False, f"withheld: no complete answer within {self.fetch_timeout:g} s"
+        except (ProtocolError, JobSpecError, WorkloadError) as err:
+            return False, f"withheld: {err}"
+        if isinstance(fetched, str):
+            return False, fetched
+        spec, blobs, revealed = fetched
+
+        def recompute() -> tuple[bool, str]:
+            from node.workloads.audit import audit_job
+            from node.workloads.runner import prepare
+
+            work = prepare(spec, device=self.device, blobs=blobs)
+            result = audit_job(work, root=job.root, indices=list(indices), revealed=revealed)
+            if result.verdict is not None and not result.passed:
+                bad = [f"unit {u.index}: {u.status}" for u in result.verdict.units if u.status != "pass"]
+                return False, "; ".join(bad)[:500] or result.reason
+            return result.passed, result.reason
+
+        async with self._compute_lock:
+            return await trio.to_thread.run_sync(recompute)
+
+    async def _connect(self, peer: str) -> None:
+        if self.host.is_connected(peer):
+            return
+        addrs = list(self.provider_addrs.get(peer, ()))
+        stored = await trio.to_thread.run_sync(functools.partial(self.ctx.store.live_offers, now=0))
+        addrs += [a for o in stored if o.peer_id == peer for a in json.loads(o.body_json).get("addrs", [])]
+        for addr in addrs:
+            try:
+                await self.host.connect(addr)
+                return
+            except ProtocolError as err:
+                logger.info("cannot reach %s at %s: %s", peer, addr, err)
+        raise ProtocolError(f"provider {peer} is unreachable (no offer or address known)")
+
+    async def _fetch(
+        self, job_id: int, peer: str, want_hash: bytes, indices: Sequence[int]
+    ) -> tuple[JobSpec, dict[str, bytes], dict[int, RevealedUnit]] | str:
+        from node.workloads.audit import needed_indices
+
+        await self._connect(peer)
+        info = await request(self.host, peer, JOBINFO, JobInfoRequest(job_id=job_id))
+        spec = parse_spec(info.spec)
+        if spec_hash(spec) != want_hash:
+            return "the provider's spec does not hash to the on-chain specHash"
+        blobs: dict[str, bytes] = {}
+        for digest in blob_fields(spec).values():
+            await fetch_blob(self.host, peer, self.ctx.blobs, digest)
+            blobs[digest] = await trio.to_thread.run_sync(self.ctx.blobs.get, digest)
+        needed = needed_indices(indices, needs_prev=spec.kind == "train")
+        stream = await self.host.open_stream(peer, AUDIT_PROTOCOL)
+        try:
+            fs = FrameStream(stream, max_frame=AUDIT_DATA_CHUNK + 65536, timeout=self.fetch_timeout)
+            await fs.write_message(AuditRequest(job_id=job_id, indices=tuple(needed)))
+            response = await read_audit_response(
+                fs, max_unit_bytes=MAX_UNIT_BYTES, max_total_bytes=MAX_AUDIT_BYTES
+            )
+        finally:
+            await close_quietly(stream)
+        revealed = {
+            u.index: RevealedUnit(
+                index=u.index, dtype=u.dtype, shape=tuple(u.shape), data=u.data, proof=u.proof
+            )
+            for u in response.units
+            if u.index in needed
+        }
+        return spec, blobs, revealed
+
+    async def _settle_loop(self) -> None:
+        """Finish what this verifier started: a fail nobody contests, a contest everybody voted on."""
+        ctx = self.ctx
+        while True:
+            audits = await trio.to_thread.run_sync(ctx.store.list_audits)
+            for audit in audits:
+                if audit.status not in ("attested", "voted") or not audit.auditor.startswith(self.auditor):
+                    continue
+                job_id = int(audit.job_id)
+                try:
+                    step = await ctx.achain.run(advance, ctx.chain, ctx.account, job_id)
+                except CcmError as err:
+                    logger.warning("job %s: settlement step failed: %s", job_id, err)
+                    continue
+                if step.name:
+                    self.say(f"job {job_id}: {step.name.replace('_', ' ')} -> {step.status.name}")
+                if step.status.terminal:
+                    final = Audit(
+                        job_id=audit.job_id,
+                        auditor=audit.auditor,
+                        status="final",
+                        seed=audit.seed,
+                        indices=audit.indices,
+                        verdict=audit.verdict,
+                        detail=f"{audit.detail} | job {step.status.name.lower()}"[:2000],
+                    )
+                    await trio.to_thread.run_sync(ctx.store.put_audit, final)
+            await trio.sleep(self.poll)

@@ -1,0 +1,68 @@
+"""Fixtures for the role tests: node homes on the session Anvil, a quick probe, running daemons.
+
+Every node is a real :class:`~node.roles.context.NodeContext` (its own home, SQLite store, blob
+store and libp2p identity) sharing the snapshot-reverted session chain; every daemon runs a real
+libp2p host on 127.0.0.1 and is cancelled when its test's nursery ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from node.capacity.probe import ProbeResult, probe
+from node.chain.chain import Chain
+from node.chain.deployment import DEPLOYMENT_FILE
+from node.roles.context import NodeContext, open_context
+
+PRICE_PER_UNIT = 10**15
+
+
+def matmul_spec(*, n: int = 64, k: int = 32, m: int = 16, rows: int = 8, seed: int = 7) -> dict[str, object]:
+    """A small matmul job (n / rows units) with seeded inputs."""
+    return {
+        "version": 1,
+        "kind": "matmul",
+        "dtype": "float32",
+        "tolerance": "1e-5",
+        "limits": {"max_units": 4096, "max_bytes": 1 << 32, "max_seconds": 600, "max_memory_bytes": 1 << 32},
+        "matmul": {"n": n, "k": k, "m": m, "rows_per_unit": rows, "a": {"seed": seed}, "b": {"seed": seed + 1}},
+    }
+
+
+@pytest.fixture(scope="session")
+def probe_result() -> ProbeResult:
+    """One tiny CPU probe for every provider in the session (the advert is what matters here)."""
+    return probe(device="cpu", quick=True, sizes=(64,), dtypes=("float32",), budget_s=0.3)
+
+
+class Nodes:
+    """Makes node homes under one temp folder, each with the session deployment and a dev account."""
+
+    def __init__(self, root: Path, chain: Chain) -> None:
+        self.root = root
+        self.chain = chain
+        self.opened: list[NodeContext] = []
+
+    def home(self, name: str) -> Path:
+        home = self.root / name
+        home.mkdir(parents=True, exist_ok=True)
+        self.chain.deployment.save(home / DEPLOYMENT_FILE)
+        return home
+
+    def __call__(self, name: str, account_index: int) -> NodeContext:
+        ctx = open_context(self.home(name), account_index=account_index, chain=self.chain, say=lambda _l: None)
+        self.opened.append(ctx)
+        return ctx
+
+
+@pytest.fixture
+def nodes(tmp_path: Path, chain: Chain) -> Iterator[Nodes]:
+    made = Nodes(tmp_path, chain)
+    try:
+        yield made
+    finally:
+        for ctx in made.opened:
+            ctx.close()
