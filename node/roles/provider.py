@@ -262,14 +262,17 @@ class ProviderDaemon:
             ):
                 return answer(True, "already accepted")
             job = await ctx.achain.run(ctx.chain.market.job, job_id)
-            if job.status != JobStatus.OPEN:
+            # A redeemed capacity claim (node.claims): the job is prepaid and already ACCEPTED with us.
+            mine = job.provider.lower() == ctx.address.lower()
+            prepaid = job.prepaid and job.status == JobStatus.ACCEPTED and mine
+            if job.status != JobStatus.OPEN and not prepaid:
                 return answer(False, f"job {job_id} is {job.status.name}, not OPEN")
             if job.spec_hash != req.spec_hash:
                 return answer(False, "the posted job's specHash differs from the proposal's")
             if job.consumer.lower() != req.consumer.lower():
                 return answer(False, "the posted job belongs to another consumer")
             wanted = self.price_per_unit * n_units
-            if job.price < wanted:
+            if job.price < wanted and not prepaid:
                 return answer(
                     False, f"price {job.price} is below {wanted} ({n_units} units x {self.price_per_unit})"
                 )
@@ -285,7 +288,8 @@ class ProviderDaemon:
             )
             await trio.to_thread.run_sync(ctx.store.put_job, record)
             try:
-                await ctx.achain.run(ctx.chain.market.accept_job, ctx.account, job_id)
+                if not prepaid:
+                    await ctx.achain.run(ctx.chain.market.accept_job, ctx.account, job_id)
             except ContractRevert as err:
                 await self._set_status(str(job_id), "declined", error=str(err))
                 return answer(False, f"accept failed on chain: {err.error_name}")
