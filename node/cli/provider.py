@@ -1,4 +1,11 @@
-"""``ccm provider …``: the provider's commands (``probe`` now; ``start`` joins this group later)."""
+"""``ccm provider …``: the provider's commands.
+
+- ``ccm provider probe``: measure this machine (see :mod:`node.capacity.probe`).
+- ``ccm provider start``: the provider daemon (:mod:`node.roles.provider`). In devnet mode (a home
+  made by ``ccm devnet up``, or holding its ``deployment.json``) it needs no other step: it takes a
+  PUBLIC Anvil dev account (``--account-index N``, else one allocated to the home), says which,
+  stakes, and prints, flushed, ``listening on <multiaddr>/p2p/<peer id>`` once the host is up.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +36,72 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> argpars
     probe.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: provider.device in the config)")
     probe.add_argument("--out", type=Path, help="also write the canonical JSON to this file")
     probe.set_defaults(func=_probe)
+
+    start = sub.add_parser(
+        "start", parents=parents, help="run the provider daemon (stake, advertise, compute)"
+    )
+    add_node_options(start)
+    start.add_argument(
+        "--price-per-unit", type=int, help="price of one unit (default: provider.price_per_unit)"
+    )
+    start.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: provider.device in the config)")
+    start.add_argument("--offer-interval", type=float, default=10.0, help="seconds between gossiped offers")
+    start.add_argument(
+        "--cheat-fraction", type=float, default=0.0,
+        help="DEVNET TEST SWITCH: corrupt this fraction of every job's units (refused off devnet)",
+    )
+    start.set_defaults(func=_start)
     return group
+
+
+def add_node_options(parser: argparse.ArgumentParser) -> None:
+    """Options every long-running role command takes (account, chain endpoint, libp2p addresses)."""
+    parser.add_argument("--account-index", type=int, help="DEVNET: use Anvil's PUBLIC dev account N")
+    parser.add_argument("--rpc-url", help="chain endpoint (default: the one in deployment.json)")
+    parser.add_argument("--listen", action="append", help="multiaddr to listen on (repeatable)")
+    parser.add_argument("--bootstrap", action="append", help="full multiaddr of a peer to dial (repeatable)")
+
+
+def _start(args: argparse.Namespace) -> int:
+    import functools
+
+    import trio
+
+    from node.roles.context import open_context, say_stderr
+    from node.roles.provider import ProviderDaemon
+    from node.roles.runtime import cached_probe, run_trio, setup_logging
+
+    config = load_config(args.home)
+    setup_logging("warning", debug=args.debug)
+    if args.cheat_fraction < 0 or args.cheat_fraction > 1:
+        from node.errors import ConfigError
+
+        raise ConfigError(f"--cheat-fraction must be in [0, 1], got {args.cheat_fraction}")
+    ctx = open_context(args.home, account_index=args.account_index, rpc_url=args.rpc_url)
+    try:
+        device = args.device or config.provider.device
+        probe_result = cached_probe(
+            args.home, device=device, max_age_s=config.provider.reprobe_s, say=say_stderr
+        )
+        daemon = ProviderDaemon(
+            ctx, probe=probe_result, price_per_unit=args.price_per_unit,
+            cheat_fraction=args.cheat_fraction or None, device=device, listen=args.listen,
+            bootstrap=args.bootstrap, offer_interval=args.offer_interval,
+        )
+        if daemon.cheat_fraction is not None:
+            say_stderr(f"DEVNET CHEATER: corrupting {float(daemon.cheat_fraction):.0%} of every job's units")
+
+        async def main() -> None:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(functools.partial(daemon.run))
+                say_stderr(f"provider {ctx.address}, price {daemon.price_per_unit} per unit")
+                print(f"listening on {daemon.addrs[0]}", flush=True)
+                await trio.sleep_forever()
+
+        run_trio(main)
+    finally:
+        ctx.close()
+    return 0
 
 
 def _probe(args: argparse.Namespace) -> int:

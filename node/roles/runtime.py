@@ -1,0 +1,84 @@
+"""What the role commands share at run time: logging, the cached probe, running a trio main.
+
+* :func:`setup_logging` — our loggers at the config's level on stderr, py-libp2p's chatter at
+  warnings only (it logs every dial attempt at INFO);
+* :func:`cached_probe` — the provider's capacity probe, re-measured only when the one saved in
+  ``<home>/probe.json`` is older than ``provider.reprobe_s`` or for another device;
+* :func:`run_trio` — ``trio.run`` that turns a nested exception group carrying one of our errors
+  into that error (the CLI prints it as one line) instead of a wall of tracebacks.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import trio
+
+from node.errors import CcmError
+from node.p2p.host import flatten_exceptions
+
+if TYPE_CHECKING:
+    from node.capacity.probe import ProbeResult
+
+T = TypeVar("T")
+PROBE_FILE = "probe.json"
+
+
+def setup_logging(level: str = "info", *, debug: bool = False) -> None:
+    """Send log records to stderr; quiet py-libp2p unless ``debug``."""
+    logging.basicConfig(
+        level=logging.DEBUG if debug else getattr(logging, level.upper(), logging.INFO),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not debug:
+        for noisy in ("libp2p", "multiaddr", "web3", "urllib3", "async_service"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        logging.getLogger("node.p2p").setLevel(logging.WARNING)
+
+
+def cached_probe(
+    home: Path, *, device: str, max_age_s: int, say: Callable[[str], None], quick: bool = True
+) -> ProbeResult:
+    """The saved probe of ``home`` when fresh enough, else a new (quick) one, saved."""
+    from node.capacity.errors import ProbeError
+    from node.capacity.probe import ProbeResult, probe
+
+    path = home / PROBE_FILE
+    try:
+        saved = ProbeResult.from_json(path.read_text(encoding="utf-8"))
+        fresh = time.time() - saved.measured_at < max_age_s
+        if fresh and (device == "auto" or saved.device == device.split(":")[0]):
+            figure = f"{saved.best_gflops()} GFLOP/s fp32"
+            say(f"capacity: {saved.device} {saved.device_name}, {figure} (saved probe)")
+            return saved
+    except (FileNotFoundError, ProbeError, OSError):
+        pass
+    say("probing this machine's capacity (quick)…")
+    result = probe(device=device, quick=quick)
+    home.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(result.to_json() + "\n", encoding="utf-8")
+    tmp.replace(path)
+    say(f"capacity: {result.device} {result.device_name}, {result.best_gflops()} GFLOP/s fp32")
+    return result
+
+
+def run_trio(main: Callable[[], Awaitable[T]]) -> T:
+    """``trio.run(main)``, re-raising the first of our errors found inside an exception group."""
+    try:
+        return trio.run(main)
+    except BaseExceptionGroup as group:
+        leaves = flatten_exceptions(group)
+        for leaf in leaves:
+            if isinstance(leaf, KeyboardInterrupt):
+                raise leaf from None
+        for leaf in leaves:
+            if isinstance(leaf, CcmError):
+                raise leaf from None
+        raise
