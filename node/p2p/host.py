@@ -38,6 +38,7 @@ from libp2p.exceptions import BaseLibp2pError
 from libp2p.host.ping import ID as PING_PROTOCOL
 from libp2p.host.ping import PingService
 from libp2p.identity.identify.identify import ID as IDENTIFY_PROTOCOL
+from libp2p.network.config import ConnectionConfig
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
 
@@ -163,6 +164,8 @@ class Host:
     ``listen_addrs``: multiaddrs to listen on (default loopback with a free port).
     ``bootstrap``: full multiaddrs dialled at start (failures are logged, not fatal).
     ``gossip``: an optional :class:`node.p2p.gossip.Gossip` run alongside the host.
+    ``handshake_timeout``: seconds an inbound connection gets to finish noise + yamux; a socket
+    that sends garbage (or nothing) is closed after this at the latest (py-libp2p's default is 10).
     """
 
     def __init__(
@@ -173,12 +176,14 @@ class Host:
         bootstrap: Sequence[str] = (),
         enable_mdns: bool = False,
         gossip: Any = None,
+        handshake_timeout: float = 5.0,
     ) -> None:
         self.key_pair = key_pair
         self.listen_addrs = tuple(listen_addrs)
         self.bootstrap = tuple(bootstrap)
         self.enable_mdns = enable_mdns
         self.gossip = gossip
+        self.handshake_timeout = handshake_timeout
         self._handlers: dict[str, StreamHandler] = {}
         self._libp2p: IHost | None = None
         self._stop = trio.Event()
@@ -192,7 +197,16 @@ class Host:
             listen = [multiaddr.Multiaddr(a) for a in self.listen_addrs]
         except (ValueError, TypeError) as err:
             raise HostError("invalid listen address", [str(err)]) from None
-        host = new_host(key_pair=self.key_pair, listen_addrs=listen, enable_mDNS=self.enable_mdns)
+        config = ConnectionConfig(
+            inbound_upgrade_timeout=self.handshake_timeout,
+            inbound_stream_protocol_negotiation_timeout=self.handshake_timeout,
+        )
+        host = new_host(
+            key_pair=self.key_pair,
+            listen_addrs=listen,
+            enable_mDNS=self.enable_mdns,
+            connection_config=config,
+        )
         reaper = _SocketReaper()
         host.get_network().register_notifee(reaper)
         for protocol_id, handler in self._handlers.items():
