@@ -1,9 +1,18 @@
-"""``ccm job …``: validate, hash and run job specs locally.
+"""``ccm job …``: validate, hash and run job specs locally; buy them on the market.
 
 - ``ccm job validate SPEC.json``: check the spec against the v1 schema (one line naming the bad field).
 - ``ccm job hash SPEC.json``: print the keccak256 ``specHash`` of its canonical JSON.
 - ``ccm job run SPEC.json --local [--device auto|cpu|cuda] [--blob FILE …] [--json]``: run every unit
   here and print the Merkle root, unit count and timings; progress goes to stderr.
+
+- ``ccm job submit SPEC.json [--max-price P] [--provider PEERID] [--peer ADDR …] [--blob FILE …]
+  [--wait] [--json]``: find offers, pick the cheapest fitting one (then the best verified capacity),
+  escrow the price on chain, have the provider accept; with ``--wait`` follow the job until it is
+  final (outputs fetched and checked against the committed root, due chain steps taken). Progress on
+  stderr; ``--json`` prints one JSON object (the job report) on stdout.
+- ``ccm job status ID [--json]``: the job's report from the chain (taking any step that is due).
+- ``ccm job result ID --out DIR``: write the verified outputs (one ``unit-NNNNN.bin`` per unit plus
+  ``manifest.json`` with dtype, shape and hashes), fetching them first if needed.
 
 Blobs named by the spec are given as files (``--blob path``); each is keyed by its SHA-256, so a file
 whose bytes do not match the digest in the spec is reported as a missing blob for that field.
@@ -92,6 +101,143 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_submit(args: argparse.Namespace) -> int:
+    import functools
+
+    import trio
+
+    from node.roles.consumer import Consumer, NoOfferError, rank_offers
+    from node.roles.context import open_context, say_stderr
+    from node.roles.outputs import unit_count
+    from node.roles.runtime import run_trio, setup_logging
+
+    setup_logging("warning", debug=args.debug)
+    spec = _read_spec(args.spec)
+    say = say_stderr
+    ctx = open_context(args.home, account_index=args.account_index, rpc_url=args.rpc_url, say=say)
+    max_price = ctx.config.consumer.max_price if args.max_price is None else args.max_price
+    wait_s = (
+        args.offer_wait
+        if args.offer_wait is not None
+        else (0.0 if args.peer else ctx.config.consumer.offer_wait_s)
+    )
+    n_units = unit_count(spec)
+    try:
+
+        async def main() -> dict[str, Any]:
+            async with trio.open_nursery() as nursery:
+                consumer = await nursery.start(
+                    functools.partial(
+                        Consumer(ctx, listen=args.listen, bootstrap=args.bootstrap, say=say).run
+                    )
+                )
+                offers = await consumer.discover(peers=args.peer, wait_s=wait_s)
+                ranked = rank_offers(
+                    offers, kind=spec.kind, n_units=n_units, max_price=max_price, provider=args.provider
+                )
+                if not ranked:
+                    raise NoOfferError(
+                        f"none of {len(offers)} live offers fits this {spec.kind} job of {n_units} units"
+                        + (f" at most {max_price}" if max_price else "")
+                    )
+                best = ranked[0]
+                say(
+                    f"chose {best.body.provider} at {best.body.price_per_unit} per unit"
+                    f" ({len(offers)} offers)"
+                )
+                job_id = await consumer.submit(spec, best, blob_files=args.blob, collateral=args.collateral)
+                if args.wait:
+                    report = await consumer.follow(job_id, timeout=args.timeout)
+                else:
+                    report = await consumer.report(job_id)
+                nursery.cancel_scope.cancel()
+            return report.to_dict()
+
+        report = run_trio(main)
+    finally:
+        ctx.close()
+    _print_report(report, as_json=args.json)
+    return 0
+
+
+def _print_report(report: dict[str, Any], *, as_json: bool) -> None:
+    if as_json:
+        emit_json(report)
+    else:
+        print(table(["field", "value"], [[k, v] for k, v in report.items()]))
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from node.roles.consumer import job_report
+    from node.roles.context import open_context
+    from node.roles.settle import advance
+
+    ctx = open_context(args.home, account_index=args.account_index, rpc_url=args.rpc_url, say=lambda _l: None)
+    try:
+        if ctx.store.get_job(str(args.job_id)) is not None:
+            advance(ctx.chain, ctx.account, args.job_id)
+        report = job_report(ctx, args.job_id).to_dict()
+    finally:
+        ctx.close()
+    _print_report(report, as_json=args.json)
+    return 0
+
+
+def _cmd_result(args: argparse.Namespace) -> int:
+    import functools
+    import json
+
+    import trio
+
+    from node.roles.consumer import Consumer
+    from node.roles.context import open_context
+    from node.roles.outputs import load_manifest
+    from node.roles.runtime import run_trio, setup_logging
+
+    setup_logging("warning", debug=args.debug)
+    ctx = open_context(args.home, account_index=args.account_index, rpc_url=args.rpc_url, say=lambda _l: None)
+    try:
+        if load_manifest(ctx.home, args.job_id) is None:
+
+            async def main() -> bool:
+                async with trio.open_nursery() as nursery:
+                    consumer = await nursery.start(functools.partial(Consumer(ctx, listen=args.listen).run))
+                    ok = await consumer.fetch_outputs(args.job_id)
+                    nursery.cancel_scope.cancel()
+                return ok
+
+            if not run_trio(main):
+                raise JobSpecError(
+                    "", f"job {args.job_id}: the provider's outputs do not match the committed root"
+                )
+        manifest = load_manifest(ctx.home, args.job_id)
+        assert manifest is not None
+        root, units = manifest
+        args.out.mkdir(parents=True, exist_ok=True)
+        for i, unit in enumerate(units):
+            (args.out / f"unit-{i:05d}.bin").write_bytes(ctx.blobs.get(unit.data_hash.hex()))
+        doc = {
+            "job_id": args.job_id,
+            "root": "0x" + root.hex(),
+            "units": [
+                {
+                    "file": f"unit-{i:05d}.bin",
+                    "dtype": u.dtype,
+                    "shape": list(u.shape),
+                    "sha256": u.data_hash.hex(),
+                }
+                for i, u in enumerate(units)
+            ],
+        }
+        (args.out / "manifest.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    finally:
+        ctx.close()
+    print(
+        f"{len(units)} units of job {args.job_id} written to {args.out} (checked against root 0x{root.hex()})"
+    )
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
     """Add ``ccm job`` and its subcommands."""
     job = subparsers.add_parser("job", parents=parents, help="validate, hash and run job specs")
@@ -119,3 +265,34 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     )
     p.add_argument("--json", action="store_true", help="print one JSON object (no progress)")
     p.set_defaults(func=_cmd_run)
+
+    from node.cli.provider import add_node_options
+
+    p = sub.add_parser("submit", parents=parents, help="buy a job on the market")
+    p.add_argument("spec", type=Path, help="job spec JSON file")
+    add_node_options(p)
+    p.add_argument("--max-price", type=int, help="most to pay for the whole job (default consumer.max_price)")
+    p.add_argument("--provider", help="only this provider (peer id or address)")
+    p.add_argument("--peer", action="append", default=[], help="a provider's multiaddr to ask directly")
+    p.add_argument("--blob", type=Path, action="append", default=[], help="an input blob file (repeatable)")
+    p.add_argument("--collateral", type=int, help="provider collateral to require (default: the price)")
+    p.add_argument("--offer-wait", type=float, help="seconds to collect gossiped offers")
+    p.add_argument("--wait", action="store_true", help="follow the job until it is final")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds --wait may take (default 600)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_submit)
+
+    p = sub.add_parser("status", parents=parents, help="a submitted job's state")
+    p.add_argument("job_id", type=int, help="on-chain job id")
+    p.add_argument("--account-index", type=int, help="DEVNET: use Anvil's PUBLIC dev account N")
+    p.add_argument("--rpc-url", help="chain endpoint (default: the one in deployment.json)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_status)
+
+    p = sub.add_parser("result", parents=parents, help="write a job's verified outputs")
+    p.add_argument("job_id", type=int, help="on-chain job id")
+    p.add_argument("--out", type=Path, required=True, help="folder to write the units into")
+    p.add_argument("--account-index", type=int, help="DEVNET: use Anvil's PUBLIC dev account N")
+    p.add_argument("--rpc-url", help="chain endpoint (default: the one in deployment.json)")
+    p.add_argument("--listen", action="append", help="multiaddr to listen on")
+    p.set_defaults(func=_cmd_result)

@@ -1,0 +1,53 @@
+"""``ccm verifier start``: the verifier daemon (:mod:`node.roles.verifier`).
+
+In devnet mode it needs no other step (a PUBLIC Anvil dev account, ``--account-index N`` or one
+allocated to the home, announced on stderr); it stakes, then prints, flushed,
+``listening on <multiaddr>/p2p/<peer id>`` and judges every audit and panel it is drawn for.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from node.cli.provider import add_node_options
+
+
+def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
+    group = subparsers.add_parser("verifier", parents=parents, help="audit providers for rewards")
+    sub = group.add_subparsers(dest="verifier_command", metavar="SUBCOMMAND")
+    sub.required = True
+    start = sub.add_parser("start", parents=parents, help="run the verifier daemon (stake, watch, audit)")
+    add_node_options(start)
+    start.add_argument("--device", default="cpu", help="where units are recomputed (default cpu)")
+    start.add_argument("--poll", type=float, default=1.0, help="seconds between chain polls")
+    start.set_defaults(func=_start)
+
+
+def _start(args: argparse.Namespace) -> int:
+    import functools
+
+    import trio
+
+    from node.roles.context import open_context, say_stderr
+    from node.roles.runtime import run_trio, setup_logging
+    from node.roles.verifier import VerifierDaemon
+
+    setup_logging("warning", debug=args.debug)
+    ctx = open_context(args.home, account_index=args.account_index, rpc_url=args.rpc_url)
+    try:
+        daemon = VerifierDaemon(
+            ctx, device=args.device, listen=args.listen, bootstrap=args.bootstrap, poll=args.poll
+        )
+
+        async def main() -> None:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(functools.partial(daemon.run))
+                say_stderr(f"verifier {ctx.address}, recomputing on {args.device}")
+                print(f"listening on {daemon.host.addrs[0]}", flush=True)
+                await trio.sleep_forever()
+
+        run_trio(main)
+    finally:
+        ctx.close()
+    return 0
