@@ -11,15 +11,18 @@ never 0 for floating dtypes; it is judged against the rounding scale of the row:
 
 with ``u`` the unit roundoff of the coarser of the accumulation and output dtypes (2^-24 for fp32;
 2^-8 for a bf16 C, since every stored element was rounded to bf16). The worst row's ratio is
-reported. The row passes if ``ratio_i ≤ threshold(L) = 32 + 2·√L`` with ``L = max(m, p)`` the
+reported. An fp32 row passes if ``ratio_i ≤ threshold(L) = 32 + 3·√L`` with ``L = max(m, p)`` the
 longest sum involved, because the matrix-vector products themselves (and the GEMM that made C)
-accumulate rounding that grows like √L. Measured on the reference CPU (torch 2.13, fp32, normal,
-uniform and log-normal inputs, C from ``a @ b``, from float64 rounded, from split-K sums and from
-``(Bᵀ Aᵀ)ᵀ``, 4 rounds each): worst honest ratio 7.5 at n = 16, 23 at 256, 49 at 1024, 70 at
-4096 — against thresholds 40, 64, 96 and 160. A 1% error in one element gives ``0.01/(u·√p)``:
-~2,600 at p = 4096 (threshold 160), still ~1,300 against 288 at p = 16,384; inputs rounded to
-bf16 give 10^4–10^5. Computing the products in float64 instead would cost ~15% of the matmul
-rather than ~0.5%, and chunked float64 accumulation was measured to be slower and not much tighter.
+accumulate rounding that grows like √L (:func:`default_threshold`; for a bf16/fp16 C accumulated
+in fp32 the output rounding dominates and the bound is ~5, honest ratios measured ≤ 1.5).
+Measured on the reference CPU (torch 2.13, fp32, normal, uniform and log-normal inputs, C from
+``a @ b``, from float64 rounded, from split-K sums and from ``(Bᵀ Aᵀ)ᵀ``, 4 rounds each): worst honest
+ratio 7.5 at n = 16, 23 at 256, 49 at 1024, 70 at 4096 — against thresholds 44, 80, 128 and 224. A
+1% error in one element gives ``0.01/(u·√p)``: ~2,600 at p = 4096 (threshold 224), still ~1,300
+against 416 at p = 16,384 (beyond p ≈ 50,000 a 1% error in a *single* element hides in the noise;
+one more round does not help); inputs rounded to bf16 give 10^4–10^5. Computing the products in
+float64 instead would cost ~15% of the matmul rather than ~0.5%, and chunked float64
+accumulation was measured to be slower and not much tighter.
 
 Cancellation floor: where a row of C is small because its dot products cancel, ``‖C_i‖`` no
 longer measures the rounding noise (which scales with the magnitudes of the *terms*). For rows
@@ -48,13 +51,23 @@ import torch
 
 from verifier.errors import InvalidArgument
 
-THRESHOLD_BASE: Final = 32.0
-THRESHOLD_PER_SQRT_LEN: Final = 2.0
+OUTPUT_ROUNDING_BOUND: Final = 5.0
+ACCUMULATION_BASE: Final = 27.0
+ACCUMULATION_PER_SQRT_LEN: Final = 3.0
 
 
-def default_threshold(length: int) -> float:
-    """The pass bound for ``ratio_i`` when the longest sum has ``length`` terms: ``32 + 2·√length``."""
-    return THRESHOLD_BASE + THRESHOLD_PER_SQRT_LEN * math.sqrt(max(length, 1))
+def default_threshold(length: int, *, accum_roundoff: float = 1.0, unit_roundoff: float = 1.0) -> float:
+    """The pass bound for ``ratio_i`` when the longest sum has ``length`` terms.
+
+    ``5 + (u_acc/u)·(27 + 3·√length)``: the output-rounding term (a C stored in a coarser dtype than
+    it was accumulated in is off by ≤ u per element, ~0.6·u·‖C_i‖ per row) plus the accumulation
+    term, which grows like √length and is scaled down when C was rounded more coarsely than it was
+    summed. For fp32 that is ``32 + 3·√length``; for a bf16 C accumulated in fp32, ~5.
+    """
+    ratio = accum_roundoff / unit_roundoff if unit_roundoff else 1.0
+    return OUTPUT_ROUNDING_BOUND + ratio * (
+        ACCUMULATION_BASE + ACCUMULATION_PER_SQRT_LEN * math.sqrt(max(length, 1))
+    )
 
 
 _FLOATS = (torch.float64, torch.float32, torch.float16, torch.bfloat16)
@@ -127,9 +140,9 @@ def freivalds(
         raise InvalidArgument("c", "a, b and c must be on one device")
     if isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= 64:
         raise InvalidArgument("rounds", f"must be an integer in [1, 64], got {rounds!r}")
-    if threshold is None:
-        threshold = default_threshold(max(a.shape[1], b.shape[1]))
-    if not isinstance(threshold, (int, float)) or not math.isfinite(threshold) or threshold <= 0:
+    if threshold is not None and (
+        not isinstance(threshold, (int, float)) or not math.isfinite(threshold) or threshold <= 0
+    ):
         raise InvalidArgument("threshold", f"must be a positive finite number, got {threshold!r}")
     acc = accum_dtype or default_accum_dtype(c.dtype)
     if (acc in _INTS) != (c.dtype in _INTS):
@@ -139,6 +152,8 @@ def freivalds(
     n, m = a.shape
     p = b.shape[1]
     u = max(_unit_roundoff(acc), _unit_roundoff(c.dtype))
+    if threshold is None:
+        threshold = default_threshold(max(m, p), accum_roundoff=_unit_roundoff(acc), unit_roundoff=u)
 
     a_acc, b_acc, c_acc = (t if t.dtype == acc else t.to(acc) for t in (a, b, c))
     if acc in _FLOATS and not all(bool(torch.isfinite(t).all()) for t in (a_acc, b_acc, c_acc)):
