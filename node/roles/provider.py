@@ -42,6 +42,8 @@ import trio
 from node.chain.errors import ContractRevert
 from node.chain.market import JobStatus
 from node.chain.registry import Role
+from node.claims.book import OrderBook
+from node.claims.service import ClaimsService
 from node.errors import CcmError, ConfigError, JobSpecError, ProtocolError
 from node.p2p.blob import BlobServer, fetch_blob
 from node.p2p.codec import FrameStream
@@ -166,6 +168,16 @@ class ProviderDaemon:
         async with trio.open_nursery() as nursery:
             await nursery.start(functools.partial(self.host.run))
             self._nursery = nursery
+            # The claims market (node.claims): ingest gossiped orders, gossip this home's outbox.
+            claims = ClaimsService(
+                book=OrderBook(ctx.store),
+                chain=ctx.chain,
+                host=self.host,
+                gossip=self.gossip,
+                account=ctx.account,
+                achain=ctx.achain,
+            )
+            self.claims = await nursery.start(functools.partial(claims.run))
             nursery.start_soon(self._advertise_loop)
             nursery.start_soon(self._settle_loop)
             task_status.started(self)

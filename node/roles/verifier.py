@@ -38,6 +38,8 @@ from eth_utils import keccak
 from node.chain.errors import ContractRevert
 from node.chain.market import JobStatus
 from node.chain.registry import Role
+from node.claims.book import OrderBook
+from node.claims.service import ClaimsService
 from node.errors import CcmError, ConfigError, JobSpecError, ProtocolError, WorkloadError
 from node.p2p.blob import fetch_blob
 from node.p2p.codec import FrameStream
@@ -123,6 +125,16 @@ class VerifierDaemon:
         async with trio.open_nursery() as nursery:
             await nursery.start(functools.partial(self.host.run))
             self._nursery = nursery
+            # The claims market (node.claims): ingest gossiped orders, gossip this home's outbox.
+            claims = ClaimsService(
+                book=OrderBook(ctx.store),
+                chain=ctx.chain,
+                host=self.host,
+                gossip=self.gossip,
+                account=ctx.account,
+                achain=ctx.achain,
+            )
+            self.claims = await nursery.start(functools.partial(claims.run))
             nursery.start_soon(self._collect_offers)
             nursery.start_soon(self._watch, watcher)
             nursery.start_soon(self._settle_loop)
