@@ -1,8 +1,9 @@
 """The whole claims market between real nodes: Anvil, libp2p hosts on 127.0.0.1 gossiping orders,
 the provider and verifier daemons running the redeemed job like any job.
 
-Provider node: ProviderDaemon + ClaimsService (gossips its series' order). Verifier node:
-VerifierDaemon + ClaimsService (a staked relay: takes a reseller's pushed order and gossips it).
+Provider node: ProviderDaemon, whose ClaimsService gossips the order ``create`` put in its book.
+Verifier node: VerifierDaemon, whose ClaimsService is a staked relay (takes a reseller's pushed
+order and gossips it).
 Buyer node: a plain host with gossip + ClaimsService (unstaked: ingests only). A third party reads
 the verifier's book over request/response. Then: redeem → verified job; redeem without delivering
 the spec → provider default paid from collateral; window end → nothing live, collateral released.
@@ -87,24 +88,15 @@ async def test_create_gossip_buy_resell_redeem_default_expiry(
             await buyer_host.connect(p_addr)
             v_addr = verifier.host.addrs[0]
             await buyer_host.connect(v_addr)
-            services = {}
-            for name, host, gossip, ctx in (
-                ("provider", provider.host, provider.gossip, provider_ctx),
-                ("verifier", verifier.host, verifier.gossip, verifier_ctx),
-                ("buyer", buyer_host, buyer_gossip, None),
-            ):
-                services[name] = await nursery.start(
-                    functools.partial(
-                        ClaimsService(
-                            book=books[name],
-                            chain=chain,
-                            host=host,
-                            gossip=gossip,
-                            account=None if ctx is None else ctx.account,
-                            outbox_interval=0.2,
-                        ).run
-                    )
-                )
+            # The daemons run the claims service themselves; the buyer's plain node starts its own.
+            buyer_service = ClaimsService(
+                book=books["buyer"], chain=chain, host=buyer_host, gossip=buyer_gossip, account=None
+            )
+            services = {
+                "provider": provider.claims,
+                "verifier": verifier.claims,
+                "buyer": await nursery.start(functools.partial(buyer_service.run)),
+            }
             await buyer_gossip.wait_for_peer(provider.host.peer_id, ORDERS_TOPIC)
             await buyer_gossip.wait_for_peer(verifier.host.peer_id, ORDERS_TOPIC)
 
