@@ -28,7 +28,14 @@ def matmul_spec(*, n: int = 64, k: int = 32, m: int = 16, rows: int = 8, seed: i
         "dtype": "float32",
         "tolerance": "1e-5",
         "limits": {"max_units": 4096, "max_bytes": 1 << 32, "max_seconds": 600, "max_memory_bytes": 1 << 32},
-        "matmul": {"n": n, "k": k, "m": m, "rows_per_unit": rows, "a": {"seed": seed}, "b": {"seed": seed + 1}},
+        "matmul": {
+            "n": n,
+            "k": k,
+            "m": m,
+            "rows_per_unit": rows,
+            "a": {"seed": seed},
+            "b": {"seed": seed + 1},
+        },
     }
 
 
@@ -53,7 +60,9 @@ class Nodes:
         return home
 
     def __call__(self, name: str, account_index: int) -> NodeContext:
-        ctx = open_context(self.home(name), account_index=account_index, chain=self.chain, say=lambda _l: None)
+        ctx = open_context(
+            self.home(name), account_index=account_index, chain=self.chain, say=lambda _l: None
+        )
         self.opened.append(ctx)
         return ctx
 
