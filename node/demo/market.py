@@ -1,0 +1,282 @@
+"""The demo as a real market: separate ``ccm`` processes talking libp2p over 127.0.0.1.
+
+Cast (Anvil dev accounts, PUBLIC test keys): consumer 1, provider-1 2, provider-2 3, cheater 4
+(``--cheat-fraction``), verifier-1..3 5-7, claims-buyer 8; each node has its own home under
+``<demo home>/nodes/`` holding a copy of the devnet's ``deployment.json``.
+
+1. ``ccm provider start`` ×3 and ``ccm verifier start`` ×3 (each stakes, then prints ``listening
+   on <multiaddr>``); the others bootstrap to provider-1, so all share one gossip mesh.
+2. For each kind, ``ccm job submit SPEC --provider P --peer ADDR --wait --json`` once with an
+   honest provider (alternating) and once with the cheater. The providers run and commit, the drawn
+   verifier fetches the sampled units over libp2p and attests, the parties settle.
+3. Claims: provider-1 ``ccm claims create`` (priced by tokenomics), the consumer ``buy``s, resells
+   part (``sell``), the claims-buyer ``buy``s the resale, the window opens, the consumer
+   ``redeem``s the rest for a prepaid job with provider-1, audited like any other.
+
+The devnet clock: the contest window is a minute of chain time. :class:`DevnetClock` watches the
+demo's jobs and, when the only jobs in flight wait for a contest or vote window to pass, moves
+Anvil's clock past it (``evm_increaseTime``), so an uncontested fail is final in seconds. It never
+moves time while any job is being audited (that would make the verifier miss its deadline).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from eth_account.signers.local import LocalAccount
+
+from node.chain.chain import Chain
+from node.chain.deployment import DEPLOYMENT_FILE
+from node.chain.market import JobStatus
+from node.demo.procs import ChildError, Supervisor
+from node.demo.report import Actor
+from node.demo.specs import KINDS, spec_dict
+from node.workloads.spec import canonical_json, parse_spec, spec_hash
+
+Say = Callable[[str], None]
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 180.0
+JOB_TIMEOUT = 300.0
+
+
+@dataclass(frozen=True)
+class Node:
+    """One demo process: its public row, dev account index and home."""
+
+    actor: Actor
+    index: int
+    home: Path
+
+
+def make_nodes(home: Path, accounts: Sequence[LocalAccount], *, cheat_fraction: str) -> list[Node]:
+    f = float(Fraction(cheat_fraction))
+    plan = [
+        ("consumer", "consumer", 1, 0.0),
+        ("provider", "provider-1", 2, 0.0),
+        ("provider", "provider-2", 3, 0.0),
+        ("provider", "cheater", 4, f),
+        ("verifier", "verifier-1", 5, 0.0),
+        ("verifier", "verifier-2", 6, 0.0),
+        ("verifier", "verifier-3", 7, 0.0),
+        ("consumer", "claims-buyer", 8, 0.0),
+    ]
+    return [
+        Node(Actor(role, name, accounts[i].address, cheat), i, home / "nodes" / name)
+        for role, name, i, cheat in plan
+    ]
+
+
+class DevnetClock:
+    """Moves the devnet clock past contest/vote windows that only block the demo (see module doc)."""
+
+    def __init__(self, chain: Chain, *, first_job: int, say: Say) -> None:
+        self.chain = Chain.connect(chain.deployment)  # its own client: used from another thread
+        self.first_job = first_job
+        self.say = say
+        self.params = self.chain.market.params()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="demo-devnet-clock", daemon=True)
+        self.error: BaseException | None = None
+        self._waiting_since: dict[int, float] = {}
+
+    def __enter__(self) -> DevnetClock:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.5):
+            try:
+                self.tick()
+            except Exception as exc:  # noqa: BLE001 - kept and reported by the demo, never swallowed
+                self.error = exc
+                return
+
+    def tick(self) -> None:
+        market = self.chain.market
+        live = []
+        for job_id in range(self.first_job, market.job_count() + 1):
+            job = market.job(job_id)
+            if not job.status.terminal:
+                live.append(job)
+        if not live or any(j.status is JobStatus.AUDITING for j in live):
+            return
+        now = self.chain.client.timestamp()
+        due = [j for j in live if j.status in (JobStatus.FAILED, JobStatus.VOTING) and j.deadline >= now]
+        if not due:
+            return
+        # Give the parties a moment (a provider may contest, panel members vote) before jumping.
+        first_seen = min(self._waiting_since.setdefault(j.job_id, time.monotonic()) for j in due)
+        if time.monotonic() - first_seen < 3.0:
+            return
+        jump = max(j.deadline for j in due) - now + 1
+        self.say(
+            f"devnet clock: +{jump} s so the {'/'.join(j.status.name.lower() for j in due)} window passes"
+        )
+        self.chain.increase_time(jump)
+
+
+def _write_spec(home: Path, kind: str, seed: int) -> tuple[Path, bytes]:
+    d = spec_dict(kind, seed=seed)
+    path = home / "specs" / f"{kind}-{seed}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(canonical_json(d))
+    return path, spec_hash(parse_spec(d))
+
+
+def _json(out: str, what: str) -> dict[str, object]:
+    try:
+        obj = json.loads(out)
+    except json.JSONDecodeError:
+        lines = [line for line in out.strip().splitlines() if line.startswith("{")]
+        try:
+            obj = json.loads(lines[-1]) if lines else None
+        except json.JSONDecodeError:
+            obj = None
+    if not isinstance(obj, dict):
+        raise ChildError(f"{what}: no JSON object on stdout")
+    return obj
+
+
+def run_market(
+    *, home: Path, chain: Chain, accounts: Sequence[LocalAccount], cheat_fraction: str, say: Say
+) -> tuple[dict[bytes, str], list[Actor], list[str]]:
+    """Run the multi-process market; returns (spec hash → kind, participants, notes)."""
+    nodes = {n.actor.name: n for n in make_nodes(home, accounts, cheat_fraction=cheat_fraction)}
+    for n in nodes.values():
+        if n.home.exists():
+            shutil.rmtree(n.home)  # a fresh devnet: state of an earlier run's nodes is meaningless
+        n.home.mkdir(parents=True)
+        shutil.copy(home / DEPLOYMENT_FILE, n.home / DEPLOYMENT_FILE)
+    sup = Supervisor(logs=home / "logs", python=sys.executable, cwd=ROOT)
+    kinds: dict[bytes, str] = {}
+    try:
+        addrs = _start_daemons(sup, nodes, chain, say=say)
+        first_job = chain.market.job_count() + 1
+        with DevnetClock(chain, first_job=first_job, say=say) as clock:
+            honest = ["provider-1", "provider-2"]
+            for k, kind in enumerate(KINDS):
+                for who in (honest[k % 2], "cheater"):
+                    spec_path, digest = _write_spec(home, kind, seed=10 * k + (1 if who != "cheater" else 5))
+                    kinds[digest] = kind
+                    _submit(sup, nodes["consumer"], nodes[who], addrs[who], spec_path, kind=kind, say=say)
+                    if clock.error is not None:
+                        raise ChildError(f"devnet clock failed: {clock.error}")
+            kinds.update(_claims(sup, nodes, addrs, chain, home, say=say))
+    finally:
+        alive = len(sup.alive())
+        sup.close()
+        say(f"stopped {alive} node process(es)")
+    notes = [
+        "market mode: 3 providers, 3 verifiers and the consumers ran as separate ccm processes "
+        "talking libp2p on 127.0.0.1; node logs in " + str(home / "logs"),
+        "the devnet clock was moved past contest windows so that fails are final in seconds",
+    ]
+    return kinds, [n.actor for n in nodes.values()], notes
+
+
+def _start_daemons(sup: Supervisor, nodes: dict[str, Node], chain: Chain, *, say: Say) -> dict[str, str]:
+    def start(name: str, command: str, *extra: str) -> None:
+        n = nodes[name]
+        args = [command, "start", "--home", str(n.home), "--account-index", str(n.index), *extra]
+        sup.start(name, args)
+
+    p1 = nodes["provider-1"]
+    start("provider-1", "provider")
+    child = sup.children[-1]
+    addrs = {"provider-1": sup.wait_for_line(child, "listening on ", timeout=START_TIMEOUT).split()[-1]}
+    say(f"provider-1 (dev account {p1.index}) listening on {addrs['provider-1']}")
+    boot = ["--bootstrap", addrs["provider-1"]]
+    later = ["provider-2", "cheater", "verifier-1", "verifier-2", "verifier-3"]
+    for name in later:
+        if name == "cheater":
+            start(name, "provider", *boot, "--cheat-fraction", str(nodes[name].actor.cheat_fraction))
+        elif name.startswith("provider"):
+            start(name, "provider", *boot)
+        else:
+            start(name, "verifier", *boot)
+    by_name = {c.name: c for c in sup.children}
+    for name in later:
+        addrs[name] = sup.wait_for_line(by_name[name], "listening on ", timeout=START_TIMEOUT).split()[-1]
+        say(f"{name} (dev account {nodes[name].index}) listening on {addrs[name]}")
+    deadline = time.monotonic() + 60
+    while True:
+        missing = [
+            name
+            for name, n in nodes.items()
+            if (n.actor.role == "provider" and not chain.registry.is_provider(n.actor.address))
+            or (n.actor.role == "verifier" and not chain.registry.is_verifier(n.actor.address))
+        ]
+        if not missing:
+            break
+        if time.monotonic() > deadline:
+            raise ChildError(f"not staked after 60 s: {', '.join(missing)}")
+        time.sleep(0.5)
+    say("all 3 providers and 3 verifiers staked and registered (devnet: every committed job is audited)")
+    return addrs
+
+
+def _submit(
+    sup: Supervisor, consumer: Node, provider: Node, addr: str, spec: Path, *, kind: str, say: Say
+) -> None:
+    say(f"consumer submits a {kind} job to {provider.actor.name}")
+    peer_id = addr.rsplit("/p2p/", 1)[-1]
+    out = sup.run(
+        f"submit-{spec.stem}",
+        [
+            "job", "submit", str(spec), "--home", str(consumer.home), "--account-index", str(consumer.index),
+            "--provider", peer_id, "--peer", addr, "--wait", "--json", "--timeout", str(int(JOB_TIMEOUT)),
+        ],
+        timeout=JOB_TIMEOUT + 60,
+    )  # fmt: skip
+    result = _json(out, f"job submit {spec.name}")
+    say(f"job {result.get('job_id', '?')} ({kind}, {provider.actor.name}): {result.get('status', '?')}")
+
+
+def _claims(
+    sup: Supervisor, nodes: dict[str, Node], addrs: dict[str, str], chain: Chain, home: Path, *, say: Say
+) -> dict[bytes, str]:
+    seller, buyer, third = nodes["provider-1"], nodes["consumer"], nodes["claims-buyer"]
+    peer = ["--peer", addrs["provider-1"]]
+
+    def ccm(name: str, node: Node, *args: str) -> dict[str, object]:
+        out = sup.run(
+            name,
+            ["claims", *args, "--home", str(node.home), "--account-index", str(node.index), "--json"],
+            timeout=JOB_TIMEOUT,
+        )
+        return _json(out, f"claims {args[0]}")
+
+    created = ccm(
+        "claims-create", seller, "create", "--gpu-class", "H100",
+        "--window-start", "+7d", "--window-end", "+8d",
+        "--supply", "10", *peer,
+    )  # fmt: skip
+    series, price = str(created["series"]), int(str(created["price_per_token"]))
+    say(f"claims: provider-1 created series {series}: 10 H100 GPU-hours a week ahead at {price} per token")
+    ccm("claims-buy", buyer, "buy", series, "--amount", "6", *peer)
+    say("claims: consumer bought 6")
+    resale = price * 98 // 100
+    ccm("claims-sell", buyer, "sell", series, "--amount", "2", "--price", str(resale), *peer)
+    ccm("claims-resale-buy", third, "buy", series, "--amount", "2", "--max-price", str(resale), *peer)
+    say(f"claims: consumer resold 2 to claims-buyer at {resale} per token")
+    jump = int(chain.claims.series(int(series)).window_start) - chain.client.timestamp() + 1
+    chain.increase_time(max(jump, 1))
+    say("devnet clock: moved into the claims window")
+    spec_path, digest = _write_spec(home, "matmul", seed=99)
+    redeemed = ccm(
+        "claims-redeem", buyer, "redeem", series, "--amount", "4", "--job", str(spec_path), "--wait", *peer
+    )
+    say(f"claims: consumer redeemed 4 for prepaid job {redeemed.get('job_id')}: {redeemed.get('status')}")
+    return {digest: "matmul"}
