@@ -51,7 +51,7 @@ from node.p2p.codec import SchemaError, canonical_json, decode_message, encode_m
 from node.p2p.messages import OFFERS_TOPIC, ORDERS_TOPIC
 
 if TYPE_CHECKING:
-    from trio._core._run import TaskStatus
+    from trio_typing import TaskStatus
 
     from node.p2p.host import Host
 

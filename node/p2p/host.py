@@ -45,8 +45,9 @@ from libp2p.peer.peerinfo import info_from_p2p_addr
 from node.errors import CcmError, ProtocolError
 
 if TYPE_CHECKING:
-    # mypy sees trio through the old trio-typing stubs, which lack the re-export; same class.
-    from trio._core._run import TaskStatus
+    # mypy reads trio through the trio-typing stubs (installed with libp2p); their TaskStatus is
+    # the one Nursery.start expects. At run time this is trio.TaskStatus.
+    from trio_typing import TaskStatus
 
 logger = logging.getLogger(__name__)
 

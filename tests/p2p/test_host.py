@@ -92,7 +92,7 @@ async def test_invalid_response_schema_is_reported_with_field() -> None:
     async def wrong(peer: str, req: JobProposal) -> WrongAccept:
         return WrongAccept(spec_hash=req.spec_hash, accepted="yes", provider=PROVIDER)
 
-    serve(a, Protocol(JOB_PROTOCOL, JobProposal, WrongAccept), wrong)  # type: ignore[arg-type]
+    serve(a, Protocol(JOB_PROTOCOL, JobProposal, WrongAccept), wrong)
     async with running(a, b):
         await b.connect(a.addrs[0])
         with pytest.raises(SchemaError) as info:
