@@ -14,11 +14,19 @@ import {Commitment} from "./libraries/Commitment.sol";
 ///
 /// Life cycle: a consumer posts a job and escrows the price; a staked provider accepts with collateral and commits
 /// the Merkle root of its unit outputs; in a later block anyone calls `drawAudit`, which fixes the seed
-/// `keccak256(abi.encode(block.prevrandao, jobId))`. The job is audited iff `uint256(seed) % 10000 <
-/// auditProbabilityBps`; the verifier is `verifierAt(uint256(keccak256(abi.encode(seed, "verifier"))) % n)` of the
-/// registry's drawable set, moving to the next index (at most twice) while that is the provider or the consumer.
-/// The verifier checks the units of `sampledIndices(jobId)` and attests. A fail is optimistic: the provider may contest with a bond, which (in a
+/// `keccak256(abi.encode(block.prevrandao, jobId))`. A draw within `drawWindowBlocks` blocks of the commit block
+/// rolls the probability: the job is audited iff `uint256(seed) % 10000 < auditProbabilityBps`. A later draw is
+/// audited with certainty: `prevrandao` is known one block ahead, so a provider that could hold its draw back
+/// until the seed says "not audited" would otherwise dodge every audit. The committer's node should therefore call
+/// `drawAudit` right after its commit (anyone may). The verifier is
+/// `verifierAt(uint256(keccak256(abi.encode(seed, "verifier"))) % n)` of the registry's drawable set, moving to
+/// the next index (at most twice) while that is the provider or the consumer. The verifier checks the units of
+/// `sampledIndices(jobId)` and attests. A fail is optimistic: the provider may contest with a bond, which (in a
 /// later block) draws a panel that votes by majority.
+///
+/// Duties: a drawn verifier and every panel member get a duty in the registry (`openDuty`) that ends when the job
+/// reaches a terminal state (`closeDuty`); the registry refuses `withdraw` while a duty is open, so a verifier
+/// cannot unbond its way out of a false-accuser or absent-verifier slash, nor vote with stake it already took out.
 ///
 /// Payouts (fee = price * protocolFeeBps / 10000):
 /// - not audited, or no drawable verifier: provider gets price - fee + collateral; the fee funds the reward pool;
@@ -33,7 +41,7 @@ import {Commitment} from "./libraries/Commitment.sol";
 /// - nobody accepts: the consumer cancels and gets the price back; provider never commits: anyone triggers the
 ///   default and the consumer gets price and collateral.
 /// Draws have no deadline: anyone may call `drawAudit` / `drawPanel` at any later block, and each party that
-/// is owed money has a reason to. Rounding dust of panel splits goes to the reward pool (overturn) or to the
+/// is owed money has a reason to (a late `drawAudit` only means a certain audit). Rounding dust of panel splits goes to the reward pool (overturn) or to the
 /// consumer (upheld).
 ///
 /// Accounting: `totalOwed` = escrowed prices + locked collateral + bonds + reward pool, updated on every token
@@ -72,7 +80,7 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
 
     /// @notice Deploys the market.
     /// @dev Requirements: non-zero token and registry; bps values <= 10000; 1 <= samplesK <= MAX_SAMPLES;
-    /// 1 <= panelSize <= MAX_PANEL_SIZE; every window > 0.
+    /// 1 <= panelSize <= MAX_PANEL_SIZE; every window > 0 (drawWindowBlocks included).
     /// @param token_ The payment token (the registry's staking token).
     /// @param registry_ The staking registry (whose `setMarket` must then be called with this market).
     /// @param params_ Deployment parameters.
@@ -94,6 +102,7 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
             params_.attestWindow == 0 || params_.contestWindow == 0 || params_.voteWindow == 0
                 || params_.prepaidCommitWindow == 0
         ) revert JobMarket_InvalidParams("window");
+        if (params_.drawWindowBlocks == 0) revert JobMarket_InvalidParams("drawWindowBlocks");
         token = token_;
         registry = registry_;
         deployer = msg.sender;
@@ -239,8 +248,12 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
     }
 
     /// @notice Anyone fixes the audit seed of a committed job, in a block after the commit, and so decides
-    /// whether it is audited and by whom. Not audited (or nobody drawable): the job completes at once.
-    /// @dev Emits {AuditDrawn}; when not audited also {PoolFunded}, {JobCompleted}, {Paid}.
+    /// whether it is audited and by whom. Within `drawWindowBlocks` blocks of the commit block the audit
+    /// probability is rolled from the seed; a later draw is audited with certainty (the verifier is still drawn
+    /// from the seed). Not audited (or nobody drawable): the job completes at once. Audited: the verifier gets a
+    /// duty in the registry until the job ends.
+    /// @dev Emits {AuditDrawn}; when not audited also {PoolFunded}, {JobCompleted}, {Paid}; when audited the
+    /// registry emits {IStakingRegistry-DutiesChanged}.
     /// Requirements: the job is Committed; block.number > the commit block.
     /// @param jobId The job.
     function drawAudit(uint256 jobId) external nonReentrant {
@@ -248,7 +261,8 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
         if (block.number <= job.pendingBlock) revert JobMarket_TooEarly(jobId, job.pendingBlock);
         bytes32 seed = keccak256(abi.encode(block.prevrandao, jobId));
         job.seed = seed;
-        bool audited = uint256(seed) % BPS < _params.auditProbabilityBps;
+        bool prompt = block.number - job.pendingBlock <= _params.drawWindowBlocks;
+        bool audited = !prompt || uint256(seed) % BPS < _params.auditProbabilityBps;
         address verifier = audited ? _drawVerifier(seed, job.provider, job.consumer) : address(0);
         emit AuditDrawn(jobId, seed, audited, verifier);
         if (verifier == address(0)) {
@@ -258,6 +272,7 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
         job.verifier = verifier;
         job.status = Status.Auditing;
         job.deadline = uint64(block.timestamp) + _params.attestWindow;
+        registry.openDuty(verifier);
     }
 
     /// @notice The drawn verifier attests the audit's verdict.
@@ -276,6 +291,7 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
         emit Attested(jobId, msg.sender, passed, evidenceHash);
         if (passed) {
             _complete(jobId, job, true);
+            registry.closeDuty(msg.sender);
         } else {
             job.status = Status.Failed;
             job.deadline = uint64(block.timestamp) + _params.contestWindow;
@@ -283,7 +299,7 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
     }
 
     /// @notice Anyone ends an audit whose verifier missed its deadline: the verifier is slashed (to the reward
-    /// pool) and the job completes as if not audited.
+    /// pool), its duty ends, and the job completes as if not audited.
     /// @dev Emits {AttestationTimedOut}, {PoolFunded}, {JobCompleted}, {Paid}.
     /// Requirements: the job is Auditing; block.timestamp > the attest deadline.
     /// @param jobId The job.
@@ -296,11 +312,12 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
         rewardPool += slashed;
         emit AttestationTimedOut(jobId, verifier, slashed);
         if (slashed > 0) emit PoolFunded(jobId, slashed);
+        registry.closeDuty(verifier);
     }
 
     // ------------------------------------------------------------------ fail and contest
 
-    /// @notice Anyone settles an uncontested fail once the contest window has passed.
+    /// @notice Anyone settles an uncontested fail once the contest window has passed; the accuser's duty ends.
     /// @dev Emits {JobSlashed}, {Paid}.
     /// Requirements: the job is Failed; block.timestamp > the contest deadline.
     /// @param jobId The job.
@@ -308,6 +325,7 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
         Job storage job = _expect(jobId, Status.Failed);
         if (block.timestamp <= job.deadline) revert JobMarket_DeadlineNotReached(jobId, job.deadline);
         _slashProvider(jobId, job, 0);
+        registry.closeDuty(job.verifier);
     }
 
     /// @notice The accused provider contests a fail by posting the contest bond (pulled with `transferFrom`).
@@ -329,11 +347,12 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
 
     /// @notice Anyone draws the contest panel, in a block after the contest: up to panelSize drawable verifiers
     /// other than the provider, the accuser and the consumer, walking the set from `uint256(seed) % n` where
-    /// seed = keccak256(abi.encode(block.prevrandao, jobId, "panel")).
-    /// @dev Emits {PanelDrawn}.
+    /// seed = keccak256(abi.encode(block.prevrandao, jobId, "panel")). Each member gets a duty until the contest
+    /// is resolved.
+    /// @dev Emits {PanelDrawn}; the registry emits {IStakingRegistry-DutiesChanged} per member.
     /// Requirements: the job is Contested; block.number > the contest block.
     /// @param jobId The job.
-    function drawPanel(uint256 jobId) external {
+    function drawPanel(uint256 jobId) external nonReentrant {
         Job storage job = _expect(jobId, Status.Contested);
         if (block.number <= job.pendingBlock) revert JobMarket_TooEarly(jobId, job.pendingBlock);
         bytes32 seed = keccak256(abi.encode(block.prevrandao, jobId, "panel"));
@@ -350,6 +369,9 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
         job.status = Status.Voting;
         job.deadline = uint64(block.timestamp) + _params.voteWindow;
         emit PanelDrawn(jobId, seed, panel);
+        for (uint256 i = 0; i < panel.length; ++i) {
+            registry.openDuty(panel[i]);
+        }
     }
 
     /// @notice A panel member votes on a contested fail.
@@ -375,8 +397,10 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
     }
 
     /// @notice Anyone resolves a contest once every panel member voted or the vote deadline passed. A strict
-    /// majority of the panel (not of the votes) decides; otherwise there is no quorum and the fail stands.
-    /// @dev Emits {ContestResolved}, then {JobCompleted} or {JobSlashed}, and {Paid} for each payout.
+    /// majority of the panel (not of the votes) decides; otherwise there is no quorum and the fail stands. The
+    /// duties of the accuser and of every panel member end.
+    /// @dev Emits {ContestResolved}, then {JobCompleted} or {JobSlashed}, and {Paid} for each payout; the
+    /// registry emits {IStakingRegistry-DutiesChanged} per duty closed.
     /// Requirements: the job is Voting; all members voted or block.timestamp > the vote deadline.
     /// @param jobId The job.
     function resolveContest(uint256 jobId) external nonReentrant {
@@ -399,6 +423,7 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
             _slashProvider(jobId, job, 0);
             _pay(jobId, job.provider, bond);
         }
+        _closeContestDuties(jobId, job.verifier);
     }
 
     // ------------------------------------------------------------------ views
@@ -582,6 +607,16 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
         emit JobCompleted(jobId, providerPaid);
         _pay(jobId, job.provider, providerPaid);
         if (share > 0) _payPanel(jobId, Ballot.Honest, share);
+    }
+
+    /// @dev Ends the duties of the accuser and of every panel member, after the slashes and payouts, so that no
+    /// duty is closed while a slash of the same resolution is still to come.
+    function _closeContestDuties(uint256 jobId, address accuser) private {
+        registry.closeDuty(accuser);
+        address[] storage panel = _panels[jobId];
+        for (uint256 i = 0; i < panel.length; ++i) {
+            registry.closeDuty(panel[i]);
+        }
     }
 
     function _payPanel(uint256 jobId, Ballot side, uint256 share) private {

@@ -14,7 +14,15 @@ import {IStakingRegistry} from "./interfaces/IStakingRegistry.sol";
 ///
 /// An account may hold both roles on one stake; each role needs its own minimum. A pending unbond request takes
 /// the account out of the drawable verifier set (a verifier on its way out must not be handed new audits) but
-/// unbonding tokens stay slashable until withdrawn, so the unbond delay should exceed the market's attest window.
+/// unbonding tokens stay slashable until withdrawn.
+///
+/// Duties: the market opens a duty when it draws an account as an auditor or a panel member and closes it when
+/// that job reaches a terminal state; `withdraw` is refused while any duty is open. An unbond delay alone cannot
+/// guarantee that a drawn verifier is still slashable when its verdict is judged: the path from the draw to a
+/// slash (attest window, contest window, a panel draw that has no deadline, vote window) has no fixed length. So
+/// the delay only paces ordinary exits, and the duty counter keeps the stake of anyone who may still be slashed
+/// (a false accuser, an absent auditor) or who is voting. Every duty can be ended by anyone, the staker included,
+/// through the market's timeout steps, so no stake is held forever.
 ///
 /// Accounting: `totalStaked` is the sum of every account's active and unbonding stake and always equals the
 /// registry's token balance (invariant-tested).
@@ -64,6 +72,7 @@ contract StakingRegistry is IStakingRegistry, ReentrancyGuard {
     address[] private _verifiers;
     /// @dev Position in `_verifiers` plus one; zero means "not in the set".
     mapping(address account => uint256 indexPlusOne) private _verifierIndex;
+    mapping(address account => uint256 count) private _duties;
 
     /// @notice Tokens were staked.
     /// @param account The staker.
@@ -139,6 +148,12 @@ contract StakingRegistry is IStakingRegistry, ReentrancyGuard {
     /// @notice The unbond delay has not passed.
     /// @param unbondAt Time after which withdrawal is allowed.
     error StakingRegistry_StillBonded(uint64 unbondAt);
+    /// @notice The staker was drawn for audits or panels that have not ended; it may withdraw once they have.
+    /// @param openDuties The number of open duties.
+    error StakingRegistry_OpenDuties(uint256 openDuties);
+    /// @notice The market closed a duty that was never opened.
+    /// @param account The staker.
+    error StakingRegistry_NoOpenDuty(address account);
 
     /// @notice Deploys the registry.
     /// @dev Requirements: `token_` is non-zero.
@@ -221,14 +236,17 @@ contract StakingRegistry is IStakingRegistry, ReentrancyGuard {
         _sync(msg.sender);
     }
 
-    /// @notice Sends the caller's unbonding tokens back once the delay has passed.
+    /// @notice Sends the caller's unbonding tokens back once the delay has passed and no duty is open.
     /// @dev Emits {Withdrawn}; {VerifierSetChanged} when the caller becomes drawable again.
-    /// Requirements: something is unbonding; `block.timestamp` >= `unbondAt`.
+    /// Requirements: something is unbonding; `block.timestamp` >= `unbondAt`; the caller has no open duty (see
+    /// `dutiesOf`).
     function withdraw() external nonReentrant {
         Staker storage s = _stakers[msg.sender];
         uint256 amount = s.unbonding;
         if (amount == 0) revert StakingRegistry_NothingToWithdraw();
         if (block.timestamp < s.unbondAt) revert StakingRegistry_StillBonded(s.unbondAt);
+        uint256 duties = _duties[msg.sender];
+        if (duties != 0) revert StakingRegistry_OpenDuties(duties);
         s.unbonding = 0;
         s.unbondAt = 0;
         totalStaked -= amount;
@@ -258,6 +276,32 @@ contract StakingRegistry is IStakingRegistry, ReentrancyGuard {
         emit Slashed(account, slashed, to);
         _sync(account);
         if (slashed > 0) token.safeTransfer(to, slashed);
+    }
+
+    /// @inheritdoc IStakingRegistry
+    function openDuty(address account) external {
+        if (msg.sender != market) revert StakingRegistry_NotMarket(msg.sender);
+        uint256 duties = _duties[account] + 1;
+        _duties[account] = duties;
+        emit DutiesChanged(account, duties);
+    }
+
+    /// @inheritdoc IStakingRegistry
+    function closeDuty(address account) external {
+        if (msg.sender != market) revert StakingRegistry_NotMarket(msg.sender);
+        uint256 duties = _duties[account];
+        if (duties == 0) revert StakingRegistry_NoOpenDuty(account);
+        // Cannot underflow: checked non-zero just above.
+        unchecked {
+            --duties;
+        }
+        _duties[account] = duties;
+        emit DutiesChanged(account, duties);
+    }
+
+    /// @inheritdoc IStakingRegistry
+    function dutiesOf(address account) external view returns (uint256) {
+        return _duties[account];
     }
 
     /// @notice The full record of `account`.

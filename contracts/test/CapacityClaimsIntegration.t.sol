@@ -85,6 +85,7 @@ contract CapacityClaimsIntegrationTest is Test {
             contestWindow: 1 hours,
             voteWindow: 1 hours,
             prepaidCommitWindow: 6 hours,
+            drawWindowBlocks: 1,
             contestBond: 10 ether,
             falseAccuserSlash: 20 ether,
             absentVerifierSlash: 5 ether

@@ -73,6 +73,7 @@ contract JobMarketWeirdTokensTest is Test {
             contestWindow: 1 hours,
             voteWindow: 1 hours,
             prepaidCommitWindow: 1 days,
+            drawWindowBlocks: 1,
             contestBond: 1 ether,
             falseAccuserSlash: 1 ether,
             absentVerifierSlash: 1 ether

@@ -43,6 +43,7 @@ abstract contract MarketBase is Test {
             contestWindow: 1 hours,
             voteWindow: 1 hours,
             prepaidCommitWindow: 1 days,
+            drawWindowBlocks: 1,
             contestBond: BOND,
             falseAccuserSlash: 20 ether,
             absentVerifierSlash: 5 ether

@@ -30,8 +30,8 @@ class DeployParams:
       ``mint_per_holder`` — minted to each holder (devnet: each of Anvil's 10 dev accounts).
     Registry:
       ``min_provider_stake`` / ``min_verifier_stake`` — stake needed for each role;
-      ``unbond_delay`` — seconds from unbond request to withdrawal (longer than the attest window,
-      so a verifier cannot leave before its pending audit is judged).
+      ``unbond_delay`` — seconds from unbond request to withdrawal; a staker drawn for an audit or a
+      panel cannot withdraw before that job ends whatever the delay (the registry's duty counter).
     Market (``IJobMarket.Params``):
       ``audit_probability_bps`` — 10_000 = every committed job is audited (devnet default);
       ``protocol_fee_bps`` — share of the price paid to the auditing verifier (or the pool);
@@ -39,6 +39,9 @@ class DeployParams:
       ``pool_share_bps`` — share of the reward pool paid to a verifier whose verdict stands;
       ``samples_k`` — units sampled per audit; ``panel_size`` — verifiers drawn for a contest;
       ``attest_window`` / ``contest_window`` / ``vote_window`` / ``prepaid_commit_window`` — step deadlines;
+      ``draw_window_blocks`` — a ``drawAudit`` within this many blocks of the commit rolls the audit
+      probability, a later one is audited for certain (1 = the very next block; wider forgives slow
+      draws but lets a provider that reads ``prevrandao`` ahead pick among more blocks);
       ``contest_bond`` — what a provider posts to contest a fail;
       ``false_accuser_slash`` — stake taken from a verifier whose fail is overturned;
       ``absent_verifier_slash`` — stake taken from a drawn verifier that never attests.
@@ -58,6 +61,7 @@ class DeployParams:
     contest_window: int = 60
     vote_window: int = 60
     prepaid_commit_window: int = 120
+    draw_window_blocks: int = 1
     contest_bond: int = 10 * TOKEN
     false_accuser_slash: int = 50 * TOKEN
     absent_verifier_slash: int = 10 * TOKEN
@@ -75,6 +79,7 @@ class DeployParams:
             self.contest_window,
             self.vote_window,
             self.prepaid_commit_window,
+            self.draw_window_blocks,
             self.contest_bond,
             self.false_accuser_slash,
             self.absent_verifier_slash,

@@ -122,6 +122,7 @@ class MarketParams:
     contest_window: int
     vote_window: int
     prepaid_commit_window: int
+    draw_window_blocks: int
     contest_bond: int
     false_accuser_slash: int
     absent_verifier_slash: int

@@ -51,6 +51,11 @@ interface IJobMarket {
     /// @param contestWindow Seconds a failed provider has to contest.
     /// @param voteWindow Seconds a panel has to vote.
     /// @param prepaidCommitWindow Seconds a provider has to commit a prepaid job.
+    /// @param drawWindowBlocks Blocks after the commit block within which `drawAudit` rolls the audit
+    /// probability; a later draw is audited with certainty (>= 1; 1 = only the very next block rolls). A wider
+    /// window forgives an honest draw that misses a block or two (an honest provider loses nothing but time to
+    /// an audit: it is paid the same) but lets a provider that can read upcoming `prevrandao` values pick the
+    /// luckiest of that many blocks, lowering the real audit probability from p to about p^drawWindowBlocks.
     /// @param contestBond Tokens a provider posts to contest.
     /// @param falseAccuserSlash Stake slashed from a verifier whose fail the panel overturns.
     /// @param absentVerifierSlash Stake slashed from a drawn verifier that does not attest in time.
@@ -65,6 +70,7 @@ interface IJobMarket {
         uint32 contestWindow;
         uint32 voteWindow;
         uint32 prepaidCommitWindow;
+        uint32 drawWindowBlocks;
         uint256 contestBond;
         uint256 falseAccuserSlash;
         uint256 absentVerifierSlash;

@@ -3,7 +3,8 @@ pragma solidity 0.8.30;
 
 /// @title IStakingRegistry
 /// @notice What the job market needs from the staking registry: who may accept jobs, the enumerable set of
-/// drawable verifiers, and slashing.
+/// drawable verifiers, slashing, and the duty counter that keeps a staker's tokens in place while the market may
+/// still slash it.
 interface IStakingRegistry {
     /// @notice Whether `account` is a registered provider with at least the minimum provider stake.
     function isProvider(address account) external view returns (bool);
@@ -20,4 +21,25 @@ interface IStakingRegistry {
     /// @notice Takes up to `amount` of `account`'s stake (active first, then unbonding) and sends it to `to`.
     /// @return slashed The amount actually taken (less than `amount` when the stake is smaller).
     function slash(address account, uint256 amount, address to) external returns (uint256 slashed);
+
+    /// @notice Records that `account` was drawn for a duty (an audit or a contest panel) that may still end in
+    /// a slash or needs its stake behind its vote: `withdraw` is refused while any duty is open.
+    /// @dev Emits {DutiesChanged}. Requirements: the caller is the market.
+    /// @param account The drawn staker.
+    function openDuty(address account) external;
+
+    /// @notice Records that one of `account`'s duties ended (its job reached a terminal state).
+    /// @dev Emits {DutiesChanged}. Requirements: the caller is the market; `account` has an open duty.
+    /// @param account The staker.
+    function closeDuty(address account) external;
+
+    /// @notice Number of open duties of `account`; `withdraw` is refused while it is non-zero.
+    /// @param account The staker.
+    /// @return The count.
+    function dutiesOf(address account) external view returns (uint256);
+
+    /// @notice The open duties of `account` changed.
+    /// @param account The staker.
+    /// @param openDuties The count afterwards.
+    event DutiesChanged(address indexed account, uint256 openDuties);
 }

@@ -42,6 +42,7 @@ contract MarketInvariantTest is Test {
             contestWindow: 1 hours,
             voteWindow: 1 hours,
             prepaidCommitWindow: 1 days,
+            drawWindowBlocks: 1,
             contestBond: 5 ether,
             falseAccuserSlash: 20 ether,
             absentVerifierSlash: 5 ether
