@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import trio
+from libp2p.peer.id import ID
 
 from node.capacity.verified import VerifiedFigure
 from node.chain.errors import ContractRevert
@@ -39,7 +40,7 @@ from node.errors import CcmError, ProtocolError, WorkloadError
 from node.p2p.blob import BlobServer, fetch_blob
 from node.p2p.codec import encode_message
 from node.p2p.gossip import Gossip, GossipDrop, SignedEnvelope
-from node.p2p.host import Host
+from node.p2p.host import DialError, Host, peer_id_from_addr
 from node.p2p.messages import OFFERS_TOPIC, JobProposal
 from node.p2p.reqresp import request
 from node.roles.context import NodeContext, make_is_bound, say_stderr
@@ -203,7 +204,18 @@ class Consumer:
 
     async def offer_from(self, addr: str, *, timeout: float = 10.0) -> FoundOffer:
         """Ask the provider at full multiaddr ``addr`` for its signed offer and validate it."""
-        peer = await self.host.connect(addr, timeout=timeout)
+        try:
+            peer = await self.host.connect(addr, timeout=timeout)
+        except DialError:
+            # A restarted peer keeps its id but not its port: forget stale addresses and retry once.
+            stale = peer_id_from_addr(addr)
+            await self.host.disconnect(stale)
+            pid = ID.from_base58(stale)
+            self.host.libp2p.get_peerstore().clear_addrs(pid)
+            network: Any = self.host.libp2p.get_network()
+            if hasattr(network, "unblock_peer"):  # py-libp2p's negative dial cache
+                network.unblock_peer(pid)
+            peer = await self.host.connect(addr, timeout=timeout)
         env = await request(self.host, peer, OFFER, OfferRequest(), timeout=timeout)
         await self.gossip.check(OFFERS_TOPIC, peer, encode_message(env))
         return await self._keep(env)

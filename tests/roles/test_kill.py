@@ -61,6 +61,8 @@ def _kill(proc: subprocess.Popen[str]) -> None:
     if proc.poll() is None:
         os.kill(proc.pid, signal.SIGKILL)
     proc.wait(10)
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 async def _wait_status(chain: Chain, job_id: int, status: JobStatus, *, timeout: float = 60.0) -> None:
