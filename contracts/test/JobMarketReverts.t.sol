@@ -57,6 +57,9 @@ contract JobMarketRevertsTest is MarketBase {
         p = _defaultParams();
         p.voteWindow = 0;
         _badParams(p, "window");
+        p = _defaultParams();
+        p.drawWindowBlocks = 0;
+        _badParams(p, "drawWindowBlocks");
     }
 
     function test_RevertWhen_ConstructorZeroAddress() public {

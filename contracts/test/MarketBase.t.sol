@@ -30,6 +30,8 @@ abstract contract MarketBase is Test {
     address internal claims;
     address[] internal verifiers;
     address[] internal everyone;
+    /// @dev The registry's unbond delay at the next `_deploy` (a test may shorten it before `setUp`).
+    uint64 internal unbondDelay = UNBOND_DELAY;
 
     function _defaultParams() internal pure returns (IJobMarket.Params memory p) {
         p = IJobMarket.Params({
@@ -69,7 +71,7 @@ abstract contract MarketBase is Test {
 
     /// @dev (Re)deploys registry and market with `p`, stakes the provider and all verifiers, approves.
     function _deploy(IJobMarket.Params memory p) internal {
-        registry = new StakingRegistry(IERC20(address(token)), MIN_PROVIDER, MIN_VERIFIER, UNBOND_DELAY);
+        registry = new StakingRegistry(IERC20(address(token)), MIN_PROVIDER, MIN_VERIFIER, unbondDelay);
         market = new JobMarket(IERC20(address(token)), IStakingRegistry(address(registry)), p);
         registry.setMarket(address(market));
         market.setClaims(claims);

@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {Test} from "./utils/Test.sol";
 import {ComputeToken} from "../src/ComputeToken.sol";
 import {StakingRegistry} from "../src/StakingRegistry.sol";
+import {IStakingRegistry} from "../src/interfaces/IStakingRegistry.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
 contract StakingRegistryTest is Test {
@@ -254,6 +255,69 @@ contract StakingRegistryTest is Test {
             )
         );
         registry.requestUnbond(MIN_VERIFIER + 1);
+    }
+
+    function test_DutyBlocksWithdrawUntilClosed() public {
+        _verifier(alice, MIN_VERIFIER);
+        vm.prank(market);
+        vm.expectEmit(true, false, false, true);
+        emit IStakingRegistry.DutiesChanged(alice, 1);
+        registry.openDuty(alice);
+        vm.prank(market);
+        registry.openDuty(alice);
+        assertEq(registry.dutiesOf(alice), 2, "two duties open");
+        vm.prank(alice);
+        registry.requestUnbond(MIN_VERIFIER);
+        assertFalse(registry.isVerifier(alice), "unbonding on duty is allowed and leaves the set");
+        vm.warp(block.timestamp + DELAY);
+        vm.prank(alice);
+        vm.expectRevert(abi.encodeWithSelector(StakingRegistry.StakingRegistry_OpenDuties.selector, 2));
+        registry.withdraw();
+        vm.prank(market);
+        registry.closeDuty(alice);
+        vm.prank(alice);
+        vm.expectRevert(abi.encodeWithSelector(StakingRegistry.StakingRegistry_OpenDuties.selector, 1));
+        registry.withdraw();
+        vm.prank(market);
+        vm.expectEmit(true, false, false, true);
+        emit IStakingRegistry.DutiesChanged(alice, 0);
+        registry.closeDuty(alice);
+        uint256 before = token.balanceOf(alice);
+        vm.prank(alice);
+        registry.withdraw();
+        assertEq(token.balanceOf(alice), before + MIN_VERIFIER, "withdrawn once every duty closed");
+    }
+
+    function test_DutyStillLetsTheMarketSlashUnbondingStake() public {
+        _verifier(alice, MIN_VERIFIER);
+        vm.prank(market);
+        registry.openDuty(alice);
+        vm.prank(alice);
+        registry.requestUnbond(MIN_VERIFIER);
+        vm.warp(block.timestamp + DELAY);
+        vm.prank(market);
+        uint256 slashed = registry.slash(alice, 10 ether, market);
+        assertEq(slashed, 10 ether, "unbonding stake slashed");
+        vm.prank(market);
+        registry.closeDuty(alice);
+        vm.prank(alice);
+        registry.withdraw();
+        assertEq(registry.totalStaked(), 0, "the rest withdrawn");
+    }
+
+    function test_RevertWhen_DutyChangedByNonMarket() public {
+        vm.prank(alice);
+        vm.expectRevert(abi.encodeWithSelector(StakingRegistry.StakingRegistry_NotMarket.selector, alice));
+        registry.openDuty(alice);
+        vm.prank(alice);
+        vm.expectRevert(abi.encodeWithSelector(StakingRegistry.StakingRegistry_NotMarket.selector, alice));
+        registry.closeDuty(alice);
+    }
+
+    function test_RevertWhen_ClosingADutyNeverOpened() public {
+        vm.prank(market);
+        vm.expectRevert(abi.encodeWithSelector(StakingRegistry.StakingRegistry_NoOpenDuty.selector, bob));
+        registry.closeDuty(bob);
     }
 
     function test_RevertWhen_WithdrawNothing() public {

@@ -109,6 +109,29 @@ contract MarketInvariantTest is Test {
         assertEq(sum, token.totalSupply(), "every token is with an actor, the market or the registry");
     }
 
+    /// @dev Every actor's open duties are exactly its live assignments: the verifier of a job that is Auditing,
+    /// Failed, Contested or Voting, and the panel seats of Voting jobs.
+    function invariant_DutiesMatchLiveAssignments() public view {
+        uint256 n = market.jobCount();
+        for (uint256 i = 0; i < actors.length; ++i) {
+            address a = actors[i];
+            uint256 expected = 0;
+            for (uint256 id = 1; id <= n; ++id) {
+                IJobMarket.Status st = market.statusOf(id);
+                if (st < IJobMarket.Status.Auditing || st > IJobMarket.Status.Voting) continue;
+                if (market.jobOf(id).verifier == a) ++expected;
+                if (st == IJobMarket.Status.Voting && market.ballotOf(id, a) != IJobMarket.Ballot.None) {
+                    ++expected;
+                }
+            }
+            assertEq(registry.dutiesOf(a), expected, "duties == live audit and panel assignments");
+        }
+    }
+
+    function invariant_NoWithdrawWhileOnDuty() public view {
+        assertEq(handler.withdrawnOnDuty(), 0, "no staker withdrew with an open duty");
+    }
+
     function invariant_VerifierSetIsConsistent() public view {
         uint256 n = registry.verifierCount();
         for (uint256 i = 0; i < n; ++i) {

@@ -22,6 +22,8 @@ contract MarketHandler is Test {
 
     /// @dev How often each action ran (read by a probe when tuning the handler).
     mapping(bytes32 action => uint256 count) public calls;
+    /// @dev Withdrawals that went through while the staker had an open duty (must stay zero).
+    uint256 public withdrawnOnDuty;
 
     constructor(ComputeToken token_, StakingRegistry registry_, JobMarket market_, address[] memory actors_) {
         token = token_;
@@ -121,7 +123,9 @@ contract MarketHandler is Test {
     function _drawAudit(uint256 seed, bytes32 randao) internal {
         (uint256 jobId, IJobMarket.Job memory job) = _job(seed);
         if (job.status != IJobMarket.Status.Committed) return;
-        _nextBlock(randao);
+        // One to three blocks later: with drawWindowBlocks = 1 some draws are late (audited for certain).
+        vm.roll(block.number + 1 + uint256(randao) % 3);
+        vm.prevrandao(randao);
         market.drawAudit(jobId);
         ++calls["drawAudit"];
     }
@@ -210,9 +214,14 @@ contract MarketHandler is Test {
         StakingRegistry.Staker memory s = registry.stakerOf(a);
         if (s.unbonding == 0) return;
         if (block.timestamp < s.unbondAt) vm.warp(s.unbondAt);
+        bool onDuty = registry.dutiesOf(a) != 0;
         vm.prank(a);
-        registry.withdraw();
-        ++calls["withdraw"];
+        try registry.withdraw() {
+            if (onDuty) ++withdrawnOnDuty;
+            ++calls["withdraw"];
+        } catch {
+            ++calls["withdrawRefused"];
+        }
     }
 
     /// @notice Moves one of the newest jobs up to eight steps along its life cycle, so that random sequences
