@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -114,3 +116,19 @@ def test_nonfinite_values_fail() -> None:
 def test_bad_arguments(args: tuple[torch.Tensor, ...], kwargs: dict[str, object]) -> None:
     with pytest.raises(InvalidArgument):
         freivalds(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_finite_screen_matches_the_elementwise_test() -> None:
+    from verifier.freivalds import _all_finite
+
+    big = torch.full((4, 4), 3e38)  # finite, but its sum overflows: the exact test must decide
+    cases = [torch.randn(8, 8), big]
+    for bad in (math.inf, -math.inf, math.nan):
+        t = torch.randn(8, 8)
+        t[3, 5] = bad
+        cases.append(t)
+    both = torch.randn(8, 8)
+    both[0, 0], both[1, 1] = math.inf, -math.inf  # cancels to NaN in the sum
+    cases.append(both)
+    for t in cases:
+        assert _all_finite(t) == bool(torch.isfinite(t).all()), t
