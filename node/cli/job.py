@@ -24,15 +24,18 @@ import argparse
 import hashlib
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from node.cli._output import emit_json, table
 from node.errors import ConfigError, JobSpecError
-from node.workloads.runner import run_job
-from node.workloads.spec import JobSpec, load_spec, spec_hash
+
+if TYPE_CHECKING:  # node.workloads imports torch: only the handlers that need it import it
+    from node.workloads.spec import JobSpec
 
 
 def _read_spec(path: Path) -> JobSpec:
+    from node.workloads.spec import load_spec
+
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -41,6 +44,8 @@ def _read_spec(path: Path) -> JobSpec:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from node.workloads.spec import spec_hash
+
     spec = _read_spec(args.spec)
     if args.json:
         emit_json({"valid": True, "kind": spec.kind, "spec_hash": "0x" + spec_hash(spec).hex()})
@@ -50,6 +55,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_hash(args: argparse.Namespace) -> int:
+    from node.workloads.spec import spec_hash
+
     digest = "0x" + spec_hash(_read_spec(args.spec)).hex()
     if args.json:
         emit_json({"spec_hash": digest})
@@ -59,6 +66,8 @@ def _cmd_hash(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from node.workloads.runner import run_job
+
     if not args.local:
         raise JobSpecError("", "only local runs exist so far: pass --local")
     spec = _read_spec(args.spec)

@@ -53,3 +53,16 @@ def test_submit_with_invalid_spec_names_the_field(tmp_path: Path) -> None:
     done = _ccm("job", "submit", str(spec), "--home", str(tmp_path / "c"))
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "ccm: error:" in done.stderr
+
+
+def test_building_the_command_line_imports_no_heavy_library() -> None:
+    # Every node/cli module is imported at start-up (``ccm --help`` included): torch, libp2p, web3,
+    # trio and the roles must wait for the handler that needs them.
+    code = (
+        "import sys; from node.cli import build_parser; build_parser(); "
+        "print(','.join(sorted(m for m in ('torch', 'libp2p', 'web3', 'trio', 'eth_account', "
+        "'node.roles', 'node.workloads', 'node.chain', 'node.p2p') if m in sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "", f"imported at start-up: {done.stdout.strip()}"
