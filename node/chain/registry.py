@@ -99,6 +99,10 @@ class Registry:
     def verifiers(self) -> tuple[ChecksumAddress, ...]:
         return tuple(to_checksum_address(a) for a in self.contract.call("verifiers"))
 
+    def duties_of(self, account: str) -> int:
+        """Open audit / panel duties of ``account``: ``withdraw`` is refused while this is non-zero."""
+        return int(self.contract.call("dutiesOf", to_checksum_address(account)))
+
     def total_staked(self) -> int:
         return int(self.contract.call("totalStaked"))
 
