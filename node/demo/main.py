@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -115,8 +116,13 @@ def run(*, home: Path, keep: bool, mode: str, cheat_fraction: str) -> DemoReport
             say("devnet stopped")
 
 
+def _sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # so that every ``finally`` runs: node processes and Anvil stopped
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _sigterm)
     home = (args.home or default_home()).expanduser().resolve()
     try:
         report = run(home=home, keep=args.keep, mode=args.mode, cheat_fraction=args.cheat_fraction)

@@ -9,7 +9,8 @@ Cast (Anvil dev accounts, PUBLIC test keys): consumer 1, provider-1 2, provider-
 2. For each kind, ``ccm job submit SPEC --provider P --peer ADDR --wait --json`` once with an
    honest provider (alternating) and once with the cheater. The providers run and commit, the drawn
    verifier fetches the sampled units over libp2p and attests, the parties settle.
-3. Claims: provider-1 ``ccm claims create`` (priced by tokenomics), the consumer ``buy``s, resells
+3. Claims: provider-1 ``ccm claims create`` (priced by tokenomics; done before its daemon starts,
+   so that its account has one sender at a time), the consumer ``buy``s, resells
    part (``sell``), the claims-buyer ``buy``s the resale, the window opens, the consumer
    ``redeem``s the rest for a prepaid job with provider-1, audited like any other.
 
@@ -162,6 +163,7 @@ def run_market(
     sup = Supervisor(logs=home / "logs", python=sys.executable, cwd=ROOT)
     kinds: dict[bytes, str] = {}
     try:
+        series, price = _create_series(sup, nodes["provider-1"], say=say)
         addrs = _start_daemons(sup, nodes, chain, say=say)
         first_job = chain.market.job_count() + 1
         with DevnetClock(chain, first_job=first_job, say=say) as clock:
@@ -173,7 +175,7 @@ def run_market(
                     _submit(sup, nodes["consumer"], nodes[who], addrs[who], spec_path, kind=kind, say=say)
                     if clock.error is not None:
                         raise ChildError(f"devnet clock failed: {clock.error}")
-            kinds.update(_claims(sup, nodes, addrs, chain, home, say=say))
+            kinds.update(_trade_claims(sup, nodes, addrs, chain, home, series=series, price=price, say=say))
     finally:
         alive = len(sup.alive())
         sup.close()
@@ -244,39 +246,64 @@ def _submit(
     say(f"job {result.get('job_id', '?')} ({kind}, {provider.actor.name}): {result.get('status', '?')}")
 
 
-def _claims(
-    sup: Supervisor, nodes: dict[str, Node], addrs: dict[str, str], chain: Chain, home: Path, *, say: Say
-) -> dict[bytes, str]:
-    seller, buyer, third = nodes["provider-1"], nodes["consumer"], nodes["claims-buyer"]
-    peer = ["--peer", addrs["provider-1"]]
+def _ccm_claims(sup: Supervisor, name: str, node: Node, *args: str) -> dict[str, object]:
+    out = sup.run(
+        name,
+        ["claims", *args, "--home", str(node.home), "--account-index", str(node.index), "--json"],
+        timeout=JOB_TIMEOUT,
+    )
+    return _json(out, f"claims {args[0]}")
 
-    def ccm(name: str, node: Node, *args: str) -> dict[str, object]:
-        out = sup.run(
-            name,
-            ["claims", *args, "--home", str(node.home), "--account-index", str(node.index), "--json"],
-            timeout=JOB_TIMEOUT,
-        )
-        return _json(out, f"claims {args[0]}")
 
-    created = ccm(
-        "claims-create", seller, "create", "--gpu-class", "H100",
-        "--window-start", "+7d", "--window-end", "+8d",
-        "--supply", "10", *peer,
+def _create_series(sup: Supervisor, seller: Node, *, say: Say) -> tuple[str, int]:
+    """Before provider-1's daemon starts: its account must have one sender at a time (the daemon
+    keeps its own nonce counter); the order waits in the home's book and the daemon gossips it."""
+    created = _ccm_claims(
+        sup, "claims-create", seller, "create", "--gpu-class", "H100",
+        "--window-start", "+7d", "--window-end", "+8d", "--supply", "10",
     )  # fmt: skip
     series, price = str(created["series"]), int(str(created["price_per_token"]))
     say(f"claims: provider-1 created series {series}: 10 H100 GPU-hours a week ahead at {price} per token")
-    ccm("claims-buy", buyer, "buy", series, "--amount", "6", *peer)
+    return series, price
+
+
+def _trade_claims(
+    sup: Supervisor,
+    nodes: dict[str, Node],
+    addrs: dict[str, str],
+    chain: Chain,
+    home: Path,
+    *,
+    series: str,
+    price: int,
+    say: Say,
+) -> dict[bytes, str]:
+    buyer, third = nodes["consumer"], nodes["claims-buyer"]
+    peer = ["--peer", addrs["provider-1"]]
+    _ccm_claims(sup, "claims-buy", buyer, "buy", series, "--amount", "6", *peer)
     say("claims: consumer bought 6")
     resale = price * 98 // 100
-    ccm("claims-sell", buyer, "sell", series, "--amount", "2", "--price", str(resale), *peer)
-    ccm("claims-resale-buy", third, "buy", series, "--amount", "2", "--max-price", str(resale), *peer)
+    _ccm_claims(sup, "claims-sell", buyer, "sell", series, "--amount", "2", "--price", str(resale), *peer)
+    _ccm_claims(
+        sup, "claims-resale-buy", third, "buy", series, "--amount", "2", "--max-price", str(resale), *peer
+    )
     say(f"claims: consumer resold 2 to claims-buyer at {resale} per token")
     jump = int(chain.claims.series(int(series)).window_start) - chain.client.timestamp() + 1
     chain.increase_time(max(jump, 1))
     say("devnet clock: moved into the claims window")
     spec_path, digest = _write_spec(home, "matmul", seed=99)
-    redeemed = ccm(
-        "claims-redeem", buyer, "redeem", series, "--amount", "4", "--job", str(spec_path), "--wait", *peer
+    redeemed = _ccm_claims(
+        sup,
+        "claims-redeem",
+        buyer,
+        "redeem",
+        series,
+        "--amount",
+        "4",
+        "--job",
+        str(spec_path),
+        "--wait",
+        *peer,
     )
     say(f"claims: consumer redeemed 4 for prepaid job {redeemed.get('job_id')}: {redeemed.get('status')}")
     return {digest: "matmul"}
