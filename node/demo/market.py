@@ -27,7 +27,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -128,7 +128,7 @@ class DevnetClock:
         self.chain.increase_time(jump)
 
 
-def _write_spec(home: Path, kind: str, seed: int) -> tuple[Path, bytes]:
+def write_spec(home: Path, kind: str, seed: int) -> tuple[Path, bytes]:
     d = spec_dict(kind, seed=seed)
     path = home / "specs" / f"{kind}-{seed}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -150,29 +150,34 @@ def _json(out: str, what: str) -> dict[str, object]:
     return obj
 
 
+def prepare_homes(home: Path, nodes: Iterable[Node]) -> None:
+    """Fresh node homes, each with a copy of the devnet's deployment record."""
+    for n in nodes:
+        if n.home.exists():
+            shutil.rmtree(n.home)  # a fresh devnet: state of an earlier run's nodes is meaningless
+        n.home.mkdir(parents=True)
+        shutil.copy(home / DEPLOYMENT_FILE, n.home / DEPLOYMENT_FILE)
+
+
 def run_market(
     *, home: Path, chain: Chain, accounts: Sequence[LocalAccount], cheat_fraction: str, say: Say
 ) -> tuple[dict[bytes, str], list[Actor], list[str]]:
     """Run the multi-process market; returns (spec hash → kind, participants, notes)."""
     nodes = {n.actor.name: n for n in make_nodes(home, accounts, cheat_fraction=cheat_fraction)}
-    for n in nodes.values():
-        if n.home.exists():
-            shutil.rmtree(n.home)  # a fresh devnet: state of an earlier run's nodes is meaningless
-        n.home.mkdir(parents=True)
-        shutil.copy(home / DEPLOYMENT_FILE, n.home / DEPLOYMENT_FILE)
+    prepare_homes(home, nodes.values())
     sup = Supervisor(logs=home / "logs", python=sys.executable, cwd=ROOT)
     kinds: dict[bytes, str] = {}
     try:
         series, price = _create_series(sup, nodes["provider-1"], say=say)
-        addrs = _start_daemons(sup, nodes, chain, say=say)
+        addrs = start_daemons(sup, nodes, chain, say=say)
         first_job = chain.market.job_count() + 1
         with DevnetClock(chain, first_job=first_job, say=say) as clock:
             honest = ["provider-1", "provider-2"]
             for k, kind in enumerate(KINDS):
                 for who in (honest[k % 2], "cheater"):
-                    spec_path, digest = _write_spec(home, kind, seed=10 * k + (1 if who != "cheater" else 5))
+                    spec_path, digest = write_spec(home, kind, seed=10 * k + (1 if who != "cheater" else 5))
                     kinds[digest] = kind
-                    _submit(sup, nodes["consumer"], nodes[who], addrs[who], spec_path, kind=kind, say=say)
+                    submit(sup, nodes["consumer"], nodes[who], addrs[who], spec_path, kind=kind, say=say)
                     if clock.error is not None:
                         raise ChildError(f"devnet clock failed: {clock.error}")
             kinds.update(_trade_claims(sup, nodes, addrs, chain, home, series=series, price=price, say=say))
@@ -188,7 +193,9 @@ def run_market(
     return kinds, [n.actor for n in nodes.values()], notes
 
 
-def _start_daemons(sup: Supervisor, nodes: dict[str, Node], chain: Chain, *, say: Say) -> dict[str, str]:
+def start_daemons(
+    sup: Supervisor, nodes: dict[str, Node], chain: Chain, *, say: Say, only: Sequence[str] = ()
+) -> dict[str, str]:
     def start(name: str, command: str, *extra: str) -> None:
         n = nodes[name]
         args = [command, "start", "--home", str(n.home), "--account-index", str(n.index), *extra]
@@ -200,7 +207,11 @@ def _start_daemons(sup: Supervisor, nodes: dict[str, Node], chain: Chain, *, say
     addrs = {"provider-1": sup.wait_for_line(child, "listening on ", timeout=START_TIMEOUT).split()[-1]}
     say(f"provider-1 (dev account {p1.index}) listening on {addrs['provider-1']}")
     boot = ["--bootstrap", addrs["provider-1"]]
-    later = ["provider-2", "cheater", "verifier-1", "verifier-2", "verifier-3"]
+    later = [
+        n
+        for n in ("provider-2", "cheater", "verifier-1", "verifier-2", "verifier-3")
+        if not only or n in only
+    ]
     for name in later:
         if name == "cheater":
             start(name, "provider", *boot, "--cheat-fraction", str(nodes[name].actor.cheat_fraction))
@@ -217,6 +228,7 @@ def _start_daemons(sup: Supervisor, nodes: dict[str, Node], chain: Chain, *, say
         missing = [
             name
             for name, n in nodes.items()
+            if name == "provider-1" or name in later
             if (n.actor.role == "provider" and not chain.registry.is_provider(n.actor.address))
             or (n.actor.role == "verifier" and not chain.registry.is_verifier(n.actor.address))
         ]
@@ -225,13 +237,13 @@ def _start_daemons(sup: Supervisor, nodes: dict[str, Node], chain: Chain, *, say
         if time.monotonic() > deadline:
             raise ChildError(f"not staked after 60 s: {', '.join(missing)}")
         time.sleep(0.5)
-    say("all 3 providers and 3 verifiers staked and registered (devnet: every committed job is audited)")
+    say(f"{len(later) + 1} daemons staked and registered (devnet: every committed job is audited)")
     return addrs
 
 
-def _submit(
+def submit(
     sup: Supervisor, consumer: Node, provider: Node, addr: str, spec: Path, *, kind: str, say: Say
-) -> None:
+) -> dict[str, object]:
     say(f"consumer submits a {kind} job to {provider.actor.name}")
     peer_id = addr.rsplit("/p2p/", 1)[-1]
     out = sup.run(
@@ -244,6 +256,7 @@ def _submit(
     )  # fmt: skip
     result = _json(out, f"job submit {spec.name}")
     say(f"job {result.get('job_id', '?')} ({kind}, {provider.actor.name}): {result.get('status', '?')}")
+    return result
 
 
 def _ccm_claims(sup: Supervisor, name: str, node: Node, *args: str) -> dict[str, object]:
@@ -291,7 +304,7 @@ def _trade_claims(
     jump = int(chain.claims.series(int(series)).window_start) - chain.client.timestamp() + 1
     chain.increase_time(max(jump, 1))
     say("devnet clock: moved into the claims window")
-    spec_path, digest = _write_spec(home, "matmul", seed=99)
+    spec_path, digest = write_spec(home, "matmul", seed=99)
     redeemed = _ccm_claims(
         sup,
         "claims-redeem",
