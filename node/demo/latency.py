@@ -89,8 +89,8 @@ def end_to_end(*, say: Say) -> dict[str, Any]:
             parties = {nodes[n].actor.address for n in ("consumer", "provider-1", "verifier-1")}
             txs = 0
             for b in range(first, last + 1):
-                block = chain.client.w3.eth.get_block(b, full_transactions=True)
-                txs += sum(1 for tx in block["transactions"] if tx["from"] in parties)  # type: ignore[index,call-overload]
+                block: Any = chain.client.w3.eth.get_block(b, full_transactions=True)
+                txs += sum(1 for tx in block["transactions"] if tx["from"] in parties)
             tx_s = _tx_latency(chain)
             provider_s, verifier_s = _compute(42, chain.market.params().samples_k)
         finally:
