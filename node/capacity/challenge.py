@@ -1,4 +1,4 @@
-"""The capacity challenge, as pure logic (the P2P transport carries these messages later).
+"""The capacity challenge, as pure logic (:mod:`node.roles.capacity` carries it over libp2p).
 
 Any peer can check a provider's advertised fp32 figure:
 
@@ -281,6 +281,18 @@ def judge(challenge: CapacityChallenge, *, digest: bytes, c: Any, elapsed_s: flo
         challenge_id=challenge.challenge_id, n=challenge.n, advertised_gflops=challenge.advertised_gflops,
         achieved_gflops=achieved, ratio=ratio, correct=correct, in_time=in_time, passed=reason == "",
         reason=reason, elapsed_s=elapsed_s, counted_s=counted,
+    )
+
+
+def unanswered(challenge: CapacityChallenge, reason: str, *, elapsed_s: float) -> ChallengeResult:
+    """The verdict when no answer came back (timeout, refusal, broken stream): a failed challenge.
+
+    A provider that cannot or will not answer has shown nothing, so it fails like a wrong answer.
+    """
+    return ChallengeResult(
+        challenge_id=challenge.challenge_id, n=challenge.n, advertised_gflops=challenge.advertised_gflops,
+        achieved_gflops=0, ratio=0.0, correct=False, in_time=False, passed=False, reason=reason,
+        elapsed_s=elapsed_s, counted_s=elapsed_s,
     )
 
 

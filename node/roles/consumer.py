@@ -6,8 +6,13 @@ inputs) plus the steps of buying a job, each usable alone:
 * :meth:`Consumer.discover` — offers from gossip and, directly, from providers whose multiaddrs were
   given (each one a signed envelope checked exactly as the gossip validator checks it: signature,
   expiry, and the signer staked and bound on chain to the sending peer);
-* :func:`rank_offers` — cheapest price for the job first, then the capacity verified by challenges
-  (the store's per-peer figure; a failed challenge ranks last), then the claimed figure;
+* :meth:`Consumer.challenge` / :meth:`Consumer.challenge_offers` — a capacity challenge of a
+  provider's claimed fp32 figure over libp2p (:mod:`node.roles.capacity`), the result kept per peer
+  in the store; ``discover(challenge=True)`` challenges every offer it returns;
+* :func:`rank_offers` — an offer whose latest capacity challenge failed ranks after every other
+  (whatever its price: it advertised what it did not deliver); then the cheapest price for the job,
+  then the capacity verified by challenges (the store's per-peer figure; never challenged ranks
+  below verified), then the claimed figure;
 * :meth:`Consumer.submit` — post the job on chain (the price is escrowed), propose it to the chosen
   provider, which accepts on chain; a refusal cancels the job (escrow back);
 * :meth:`Consumer.follow` — until the job is final: fetch the outputs as soon as a root is committed
@@ -21,6 +26,7 @@ State: each job is a ``consumer`` row in the store, the verified manifest is wri
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -33,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 from libp2p.peer.id import ID
 
+from node.capacity.errors import CapacityError
 from node.capacity.verified import VerifiedFigure
 from node.chain.errors import ContractRevert
 from node.chain.market import JobStatus, JobTerms
@@ -53,6 +60,8 @@ from node.workloads.spec import JobSpec, blob_fields, canonical_json, spec_hash,
 
 if TYPE_CHECKING:
     from trio._core._run import TaskStatus
+
+    from node.capacity.challenge import ChallengeResult
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +120,10 @@ def rank_offers(
         )
     ]
     return sorted(
-        fit, key=lambda o: (o.price_for(n_units), -o.verified.rank_value, -o.body.gflops, o.peer_id)
+        fit,
+        key=lambda o: (
+            o.verified.failed, o.price_for(n_units), -o.verified.rank_value, -o.body.gflops, o.peer_id
+        ),
     )
 
 
@@ -220,8 +232,14 @@ class Consumer:
         await self.gossip.check(OFFERS_TOPIC, peer, encode_message(env))
         return await self._keep(env)
 
-    async def discover(self, *, peers: Sequence[str] = (), wait_s: float = 0.0) -> list[FoundOffer]:
-        """Live offers: asked directly of ``peers`` (multiaddrs), plus gossip heard within ``wait_s``."""
+    async def discover(
+        self, *, peers: Sequence[str] = (), wait_s: float = 0.0, challenge: bool = False
+    ) -> list[FoundOffer]:
+        """Live offers: asked directly of ``peers`` (multiaddrs), plus gossip heard within ``wait_s``.
+
+        ``challenge``: put every offer's claimed capacity to a challenge first (results kept per peer,
+        so the returned offers carry the fresh verified figures).
+        """
         for addr in peers:
             try:
                 await self.offer_from(addr)
@@ -230,7 +248,46 @@ class Consumer:
         if wait_s > 0:
             await trio.sleep(wait_s)
         now = time.time()
-        return [o for o in self.offers.values() if o.envelope.expires > now]
+        live = [o for o in self.offers.values() if o.envelope.expires > now]
+        if challenge:
+            live = await self.challenge_offers(live)
+        return live
+
+    # --- capacity challenges --------------------------------------------------------------------
+
+    async def challenge(self, offer: FoundOffer, **options: Any) -> ChallengeResult:
+        """Challenge ``offer``'s claimed fp32 figure and keep the result for its peer.
+
+        ``options`` go to :func:`node.roles.capacity.challenge_peer` (``n``, ``max_n``,
+        ``threshold``…). Raises :class:`~node.roles.capacity.CapacityBusy` when the provider is busy
+        (nothing kept) and :class:`ProtocolError` when it cannot be reached at all.
+        """
+        from node.roles.capacity import challenge_peer
+
+        await self._ensure_connected(offer.peer_id, offer.body.addrs)
+        result = await challenge_peer(
+            self.host, offer.peer_id, advertised_gflops=offer.body.gflops, **options
+        )
+        await trio.to_thread.run_sync(self.ctx.store.add_capacity_result, result.to_record(offer.peer_id))
+        verified = await trio.to_thread.run_sync(self.ctx.store.verified_figure, offer.peer_id)
+        known = self.offers.get(offer.peer_id, offer)
+        self.offers[offer.peer_id] = dataclasses.replace(known, verified=verified)
+        outcome = "passed" if result.passed else f"FAILED: {result.reason}"
+        self.say(
+            f"capacity challenge of {offer.body.provider}: n={result.n}, {result.achieved_gflops} of "
+            f"{result.advertised_gflops} GFLOP/s claimed, {outcome}"
+        )
+        return result
+
+    async def challenge_offers(self, offers: Sequence[FoundOffer], **options: Any) -> list[FoundOffer]:
+        """Challenge each offer in turn (a busy or unreachable provider is skipped and said so);
+        returns the offers with their updated verified figures."""
+        for offer in offers:
+            try:
+                await self.challenge(offer, **options)
+            except (CapacityError, ProtocolError) as err:
+                self.say(f"capacity challenge of {offer.body.provider} skipped: {err}")
+        return [self.offers.get(o.peer_id, o) for o in offers]
 
     # --- buying ---------------------------------------------------------------------------------
 
@@ -351,9 +408,15 @@ class Consumer:
         assert last is not None
         raise last
 
-    async def _ensure_connected(self, peer_id: str) -> None:
+    async def _ensure_connected(self, peer_id: str, addrs: Sequence[str] = ()) -> None:
         if self.host.is_connected(peer_id):
             return
+        for addr in addrs:
+            try:
+                await self.host.connect(addr)
+                return
+            except ProtocolError as err:
+                logger.info("cannot reach %s at %s: %s", peer_id, addr, err)
         stored = await trio.to_thread.run_sync(functools.partial(self.ctx.store.live_offers, now=0))
         for offer in stored:
             if offer.peer_id == peer_id:

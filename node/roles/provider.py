@@ -19,13 +19,16 @@ Concurrency: the trio event loop only moves messages. Torch, hashing, disk and e
 in worker threads (``trio.to_thread`` / :class:`~node.chain.aio.AsyncChain`), so a node that is
 computing still answers pings, audits, offers and proposals. One job computes at a time.
 
-Served protocols: job proposals (:data:`~node.roles.wire.JOB`), direct offer requests
+Served protocols: capacity challenges (:mod:`node.roles.capacity`, never beside a job), job
+proposals (:data:`~node.roles.wire.JOB`), direct offer requests
 (:data:`~node.roles.wire.OFFER`), job info (spec + unit refs) to the job's consumer, drawn verifier
 and panel, audits (unit bytes + Merkle proofs) to the same peers, and blobs (inputs it fetched and
 outputs it computed, by digest).
 
 DEVNET ONLY: ``cheat_fraction`` makes the daemon corrupt that fraction of every job's units
-(:mod:`node.workloads.cheats`, model ``corrupt``) and never contest a fail; refused elsewhere.
+(:mod:`node.workloads.cheats`, model ``corrupt``) and never contest a fail, unless ``contest_anyway``
+(a cheater that contests, to show that the panel upholds the fail and the bond is lost); refused
+elsewhere. An honest daemon contests every fail automatically while the contest window is open.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ from node.p2p.messages import (
     write_audit_response,
 )
 from node.p2p.reqresp import RequestRefused, guard, serve
+from node.roles.capacity import CapacityServer
 from node.roles.context import NodeContext, ensure_staked, make_is_bound, peer_id_bytes, say_stderr
 from node.roles.outputs import load_manifest, save_manifest, unit_count, unit_leaves
 from node.roles.settle import advance, chain_now
@@ -110,6 +114,7 @@ class ProviderDaemon:
         offer_interval: float = 10.0,
         offer_ttl: int = DEFAULT_TTL,
         settle_interval: float = 1.0,
+        contest_anyway: bool = False,
         say: object = say_stderr,
     ) -> None:
         cfg = ctx.config
@@ -128,6 +133,9 @@ class ProviderDaemon:
             if fraction > 1:
                 raise ConfigError(f"cheat fraction must be in [0, 1], got {cheat_fraction}")
             self.cheat_fraction = fraction
+        if contest_anyway and not ctx.devnet:
+            raise ConfigError("contest_anyway is a devnet-only test switch: refused on a real deployment")
+        self.contest_anyway = contest_anyway
         self.device = device or cfg.provider.device
         self.listen = tuple(listen) if listen else cfg.p2p.listen
         self.bootstrap = tuple(bootstrap) if bootstrap is not None else cfg.p2p.bootstrap
@@ -143,6 +151,7 @@ class ProviderDaemon:
         self._running: set[int] = set()
         self._compute_lock = trio.Lock()
         self._accept_lock = trio.Lock()
+        self.capacity = CapacityServer(device=self.device, lock=self._compute_lock)
         self._nursery: trio.Nursery | None = None
         self._envelope: SignedEnvelope | None = None
         self.offers_published = 0
@@ -165,6 +174,7 @@ class ProviderDaemon:
             ),
         )
         self.blob_server.register(self.host)
+        self.capacity.register(self.host)
         async with trio.open_nursery() as nursery:
             await nursery.start(functools.partial(self.host.run))
             self._nursery = nursery
@@ -417,9 +427,8 @@ class ProviderDaemon:
                 return
             await self._set_status(key, "abandoned", error="commit deadline passed")
             self.say(f"job {job_id}: commit deadline passed; abandoning (the consumer is refunded)")
-        step = await ctx.achain.run(
-            advance, ctx.chain, ctx.account, job_id, contest=self.cheat_fraction is None
-        )
+        contest = self.cheat_fraction is None or self.contest_anyway
+        step = await ctx.achain.run(advance, ctx.chain, ctx.account, job_id, contest=contest)
         if step.name:
             self.say(f"job {job_id}: {step.name.replace('_', ' ')} -> {step.status.name}")
         status = step.status

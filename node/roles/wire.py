@@ -7,6 +7,9 @@ exchange on top of them:
 * :class:`OfferBody` — the body of a signed offer envelope (gossiped on
   :data:`~node.p2p.messages.OFFERS_TOPIC`, or asked for directly on :data:`OFFER_PROTOCOL` when a
   consumer was given a provider's multiaddr and should not wait for the next gossip round);
+* :class:`CapacityRequest` / :class:`CapacityDigest` — a capacity challenge (its seed, size and
+  deadline) and the provider's timed answer, the digest of C; C itself follows as data frames
+  (:data:`CAPACITY`, served by :mod:`node.roles.capacity`);
 * :class:`JobInfo` — a provider's view of one job: the spec (checkable against the on-chain
   ``specHash``) and, once committed, one :class:`UnitRef` per unit. From the refs anyone recomputes
   the leaves and the root (checkable against the on-chain root); each unit's bytes are then a
@@ -117,6 +120,47 @@ class JobInfo:
     units: tuple[UnitRef, ...]
 
 
+@dataclass(frozen=True)
+class CapacityRequest:
+    """A capacity challenge on the wire: the fields of :class:`node.capacity.challenge.CapacityChallenge`.
+
+    Only the 32-byte seed travels (both sides derive A and B from it); the receiver rebuilds the
+    challenge, whose own checks (ranges, schema) decide whether it is refused.
+    """
+
+    seed: bytes
+    n: int
+    advertised_gflops: int
+    deadline_ms: int
+    threshold: float
+    max_network_s: float
+    dtype: str
+    schema: str
+
+    def __post_init__(self) -> None:
+        if len(self.seed) != 32:
+            raise SchemaError("seed", "must be 32 bytes")
+
+
+@dataclass(frozen=True)
+class CapacityDigest:
+    """The provider's timed answer: SHA-256 of C; ``size`` bytes of C follow as data frames.
+
+    ``compute_ms`` is the provider's own timing (informational: the challenger keeps its own clock).
+    """
+
+    challenge_id: str
+    digest: bytes
+    size: int
+    compute_ms: int
+
+    def __post_init__(self) -> None:
+        if len(self.digest) != 32:
+            raise SchemaError("digest", "must be 32 bytes")
+        if self.size < 0 or self.compute_ms < 0:
+            raise SchemaError("size", "must not be negative")
+
+
 JOB = Protocol(
     JOB_PROTOCOL, JobProposal, JobAccept, max_request=MAX_SPEC_BYTES + 4096, max_response=4096, timeout=60.0
 )
@@ -131,3 +175,9 @@ JOBINFO = Protocol(
     JOBINFO_PROTOCOL, JobInfoRequest, JobInfo, max_request=1024, max_response=4 << 20, timeout=20.0
 )
 """Job info: spec plus unit refs (about 150 bytes per unit)."""
+
+CAPACITY_CHUNK = 1 << 20
+"""C travels in data frames of at most this many bytes."""
+
+CAPACITY_MAX_FRAME = CAPACITY_CHUNK + 4096
+"""Frame cap on :data:`~node.p2p.messages.CAPACITY_PROTOCOL` streams (one chunk plus headroom)."""

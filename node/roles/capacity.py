@@ -1,0 +1,265 @@
+"""Capacity challenges over libp2p (``/ccm/capacity/1.0.0``): the provider's server, anyone's client.
+
+The pure logic (inputs from a seed, the deadline, the verdict with Freivalds) is
+:mod:`node.capacity.challenge`; this module moves it over one stream::
+
+    challenger                                   provider
+    ── ping ×3 on the connection (round trip, not counted) ──▶
+    t0 ── CapacityRequest (seed, n, deadline…) ─────────────▶  A, B from the seed; C = A·B on its
+                                                               device, in a worker thread; SHA-256(C)
+    t1 ◀── CapacityDigest (digest, size of C) ──────────────
+       ◀── C as data frames (outside the timed window) ──────
+    judge(): digest matches C, Freivalds passes, t1 - t0 ≤ deadline, achieved/advertised ≥ threshold
+
+The challenger's clock is the only one that counts; the provider's ``compute_ms`` is informational.
+
+Outcomes (client side, :func:`challenge_peer`): every answer, and every *failure to answer* (no
+digest before the deadline plus a grace period, a refusal, a broken stream, a malformed answer),
+is a :class:`~node.capacity.challenge.ChallengeResult` — a provider that shows nothing fails. The
+one exception is a ``busy`` refusal (the provider is computing a job and would be slowed by a
+challenge, or another challenge is running): it raises :class:`CapacityBusy` and nothing is
+recorded; the peer simply stays unverified until a later challenge, and unverified offers rank
+below verified ones anyway, so saying "busy" buys a provider nothing.
+
+Server side (:class:`CapacityServer`): one challenge at a time, sharing the daemon's compute lock
+(a challenge never runs beside a job); sizes above ``max_n`` are refused (``too_large``) so that a
+stranger cannot make the provider compute for minutes; a malformed challenge is refused
+(``bad_challenge``); a peer breaking the framing is disconnected by :func:`node.p2p.reqresp.guard`.
+
+TEST-ONLY fault injection on the server: ``corrupt`` (answer a consistently hashed but wrong C) and
+``delay_s`` (hold the digest back). The provider daemon never sets them.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+
+import trio
+
+from node.capacity.challenge import (
+    DEFAULT_NETWORK_ALLOWANCE_S,
+    DEFAULT_THRESHOLD,
+    CapacityChallenge,
+    ChallengeResult,
+    challenge_size,
+    judge,
+    new_challenge,
+    unanswered,
+)
+from node.capacity.errors import CapacityError, ChallengeError
+from node.errors import ProtocolError
+from node.p2p.codec import FrameStream, FrameTimeoutError, RemoteError
+from node.p2p.host import DialError, Host
+from node.p2p.messages import CAPACITY_PROTOCOL
+from node.p2p.reqresp import RequestRefused, close_quietly, guard
+from node.roles.wire import CAPACITY_CHUNK, CAPACITY_MAX_FRAME, CapacityDigest, CapacityRequest
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SERVER_MAX_N = 8192
+"""Largest challenge a provider computes (C is 256 MiB at this size)."""
+
+DEFAULT_CLIENT_MAX_N = 4096
+"""Largest challenge a challenger sends unless told otherwise (C is 64 MiB)."""
+
+DEFAULT_GRACE_S = 5.0
+"""Seconds a challenger waits past the deadline before it stops waiting (a late answer is still judged)."""
+
+
+class CapacityBusy(CapacityError):
+    """The provider refused the challenge as busy; nothing is recorded (see the module docstring)."""
+
+
+def request_of(challenge: CapacityChallenge) -> CapacityRequest:
+    """The wire form of ``challenge``."""
+    return CapacityRequest(
+        seed=challenge.seed, n=challenge.n, advertised_gflops=challenge.advertised_gflops,
+        deadline_ms=challenge.deadline_ms, threshold=challenge.threshold,
+        max_network_s=challenge.max_network_s, dtype=challenge.dtype, schema=challenge.schema,
+    )
+
+
+def challenge_of(req: CapacityRequest) -> CapacityChallenge:
+    """The challenge a request carries; its own checks raise :class:`ChallengeError`."""
+    return CapacityChallenge(
+        seed=req.seed, n=req.n, advertised_gflops=req.advertised_gflops, deadline_ms=req.deadline_ms,
+        threshold=req.threshold, max_network_s=req.max_network_s, dtype=req.dtype, schema=req.schema,
+    )
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` → ``cuda`` when torch sees a GPU, else ``cpu``; anything else unchanged (blocking)."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class CapacityServer:
+    """Answers capacity challenges on a host (see the module docstring for the policy).
+
+    ``device``: where C is computed (``auto``, ``cpu``, ``cuda``, ``cuda:N``); ``lock``: shared with
+    the daemon's job computation (a held lock means ``busy``); ``max_n``: largest size computed.
+    """
+
+    def __init__(
+        self,
+        *,
+        device: str = "auto",
+        lock: trio.Lock | None = None,
+        max_n: int = DEFAULT_SERVER_MAX_N,
+        corrupt: bool = False,
+        delay_s: float = 0.0,
+    ) -> None:
+        self.device = device
+        self.lock = lock if lock is not None else trio.Lock()
+        self.max_n = max_n
+        self.corrupt = corrupt
+        self.delay_s = delay_s
+        self.answered = 0
+
+    def register(self, host: Host) -> None:
+        """Serve :data:`~node.p2p.messages.CAPACITY_PROTOCOL` on ``host``."""
+        host.set_handler(
+            CAPACITY_PROTOCOL,
+            guard(host, CAPACITY_PROTOCOL, self._on_stream, max_frame=CAPACITY_MAX_FRAME, timeout=30.0),
+        )
+
+    async def _on_stream(self, peer: str, fs: FrameStream) -> None:
+        req = await fs.read_message(CapacityRequest, max_size=4096)
+        try:
+            challenge = challenge_of(req)
+        except ChallengeError as err:
+            raise RequestRefused("bad_challenge", str(err)) from None
+        if challenge.n > self.max_n:
+            raise RequestRefused("too_large", f"n={challenge.n} exceeds this provider's limit {self.max_n}")
+        try:
+            self.lock.acquire_nowait()
+        except trio.WouldBlock:
+            raise RequestRefused("busy", "computing a job or another challenge; try again later") from None
+        try:
+            digest, data, compute_s = await trio.to_thread.run_sync(self._compute, challenge)
+        finally:
+            self.lock.release()
+        if self.delay_s > 0:
+            await trio.sleep(self.delay_s)
+        await fs.write_message(
+            CapacityDigest(
+                challenge_id=challenge.challenge_id, digest=digest, size=len(data),
+                compute_ms=round(compute_s * 1000),
+            )
+        )
+        view = memoryview(data)
+        for start in range(0, len(view), CAPACITY_CHUNK):
+            await fs.write_data(bytes(view[start : start + CAPACITY_CHUNK]))
+        self.answered += 1
+        logger.info("capacity challenge n=%d from %s answered in %.3f s", challenge.n, peer, compute_s)
+
+    def _compute(self, challenge: CapacityChallenge) -> tuple[bytes, bytes, float]:
+        from node.capacity.challenge import compute_answer, result_digest
+
+        answer = compute_answer(challenge, device=resolve_device(self.device))
+        c, digest = answer.c, answer.digest
+        if self.corrupt:  # TEST-ONLY: one wrong element, hashed consistently (only Freivalds can tell)
+            c = c.clone()
+            c[challenge.n // 2, 1] += 1.0
+            digest = result_digest(c)
+        data = c.contiguous().numpy().astype("<f4", copy=False).tobytes()
+        return digest, data, answer.compute_s
+
+
+async def _round_trip(host: Host, peer_id: str, *, tries: int = 3) -> float:
+    """The best of a few libp2p pings to ``peer_id`` (0 when pings fail: nothing is excused then)."""
+    best: float | None = None
+    for _ in range(tries):
+        try:
+            rtt = await host.ping(peer_id, timeout=2.0)
+        except DialError as err:
+            logger.info("ping to %s failed: %s", peer_id, err)
+            continue
+        best = rtt if best is None else min(best, rtt)
+    return best or 0.0
+
+
+async def challenge_peer(
+    host: Host,
+    peer_id: str,
+    *,
+    advertised_gflops: int,
+    n: int | None = None,
+    max_n: int = DEFAULT_CLIENT_MAX_N,
+    threshold: float = DEFAULT_THRESHOLD,
+    network_allowance_s: float = DEFAULT_NETWORK_ALLOWANCE_S,
+    grace_s: float = DEFAULT_GRACE_S,
+    transfer_timeout_s: float = 120.0,
+) -> ChallengeResult:
+    """Challenge ``peer_id`` (already connected) on its advertised fp32 figure and judge the answer.
+
+    ``n`` defaults to :func:`~node.capacity.challenge.challenge_size` of the figure, capped at
+    ``max_n``. Waiting is bounded: the digest by the deadline plus ``grace_s``, C by
+    ``transfer_timeout_s``. Raises :class:`CapacityBusy` on a ``busy`` refusal and
+    :class:`ChallengeError` on arguments out of range; every other outcome is a result.
+    """
+    size = n if n is not None else min(challenge_size(max(1, advertised_gflops)), max_n)
+    challenge = new_challenge(
+        advertised_gflops=max(1, advertised_gflops), n=size, threshold=threshold,
+        network_allowance_s=network_allowance_s,
+    )
+    network_s = await _round_trip(host, peer_id)
+    wait_s = challenge.deadline_ms / 1000 + grace_s
+    start = time.perf_counter()
+    try:
+        stream = await host.open_stream(peer_id, CAPACITY_PROTOCOL)
+    except DialError as err:
+        return unanswered(challenge, f"unreachable: {err}", elapsed_s=time.perf_counter() - start)
+    try:
+        fs = FrameStream(stream, max_frame=CAPACITY_MAX_FRAME, timeout=wait_s)
+        start = time.perf_counter()
+        await fs.write_message(request_of(challenge))
+        head = await fs.read_message(CapacityDigest, max_size=4096, timeout=wait_s)
+        elapsed = time.perf_counter() - start
+        expected = 4 * size * size
+        if head.challenge_id != challenge.challenge_id or head.size != expected:
+            return unanswered(
+                challenge, f"wrong result: answer is for {head.challenge_id[:10]}…, {head.size} bytes "
+                f"(expected {expected})", elapsed_s=elapsed,
+            )
+        buf = bytearray()
+        with trio.fail_after(transfer_timeout_s):
+            while len(buf) < expected:
+                chunk = await fs.read_data(max_size=min(CAPACITY_CHUNK, expected - len(buf)))
+                if not chunk:
+                    raise ProtocolError("empty data frame")
+                buf += chunk
+    except FrameTimeoutError:
+        return unanswered(
+            challenge, f"no answer within {wait_s:.1f} s (deadline {challenge.deadline_ms / 1000:.3f} s)",
+            elapsed_s=time.perf_counter() - start,
+        )
+    except trio.TooSlowError:
+        reason = f"C not received within {transfer_timeout_s:g} s"
+        return unanswered(challenge, reason, elapsed_s=time.perf_counter() - start)
+    except RemoteError as err:
+        if err.code == "busy":
+            raise CapacityBusy(f"provider {peer_id} is busy: {err.message}") from None
+        reason = f"refused: {err.code}: {err.message}"
+        return unanswered(challenge, reason, elapsed_s=time.perf_counter() - start)
+    except ProtocolError as err:
+        return unanswered(challenge, f"broken answer: {err}", elapsed_s=time.perf_counter() - start)
+    finally:
+        await close_quietly(stream)
+    return await trio.to_thread.run_sync(
+        functools.partial(_judge_bytes, challenge, head.digest, bytes(buf), elapsed, network_s)
+    )
+
+
+def _judge_bytes(
+    challenge: CapacityChallenge, digest: bytes, data: bytes, elapsed_s: float, network_s: float
+) -> ChallengeResult:
+    import torch
+
+    c = torch.frombuffer(bytearray(data), dtype=torch.float32).reshape(challenge.n, challenge.n)
+    return judge(challenge, digest=digest, c=c, elapsed_s=elapsed_s, network_s=network_s)

@@ -1,0 +1,130 @@
+"""Capacity challenges over real libp2p hosts on 127.0.0.1: honest, wrong, late, silent, refused, busy."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import trio
+
+from node.capacity.challenge import new_challenge
+from node.p2p.codec import FrameStream, RemoteError
+from node.p2p.host import Host
+from node.p2p.messages import CAPACITY_PROTOCOL
+from node.p2p.reqresp import close_quietly
+from node.roles.capacity import CapacityBusy, CapacityServer, challenge_peer, request_of
+from node.roles.wire import CAPACITY_MAX_FRAME, CapacityDigest
+from tests.p2p.conftest import new_host, running
+
+pytest.importorskip("verifier.freivalds")
+
+
+async def _pair(server: CapacityServer) -> tuple[Host, Host]:
+    provider, challenger = new_host(), new_host()
+    server.register(provider)
+    return provider, challenger
+
+
+async def test_honest_answer_passes_and_reports_the_speed() -> None:
+    server = CapacityServer(device="cpu")
+    provider, challenger = await _pair(server)
+    async with running(provider, challenger):
+        await challenger.connect(provider.addrs[0])
+        # 1 GFLOP/s claimed: any CPU, however loaded, does a 256x256 matmul faster than that.
+        result = await challenge_peer(challenger, provider.peer_id, advertised_gflops=1, n=256)
+    assert result.passed and result.correct and result.in_time, result.reason
+    assert result.n == 256 and result.achieved_gflops >= 1 and result.ratio >= 0.5
+    assert 0 < result.counted_s <= result.elapsed_s
+    assert server.answered == 1
+
+
+async def test_over_advertised_figure_fails_plainly() -> None:
+    provider, challenger = await _pair(CapacityServer(device="cpu"))
+    async with running(provider, challenger):
+        await challenger.connect(provider.addrs[0])
+        result = await challenge_peer(challenger, provider.peer_id, advertised_gflops=10**6, n=256)
+    assert result.correct and not result.passed
+    assert "of the advertised 1000000" in result.reason and result.ratio < 0.01
+
+
+async def test_wrong_answer_fails_on_freivalds() -> None:
+    provider, challenger = await _pair(CapacityServer(device="cpu", corrupt=True))
+    async with running(provider, challenger):
+        await challenger.connect(provider.addrs[0])
+        result = await challenge_peer(challenger, provider.peer_id, advertised_gflops=1, n=128)
+    assert not result.passed and not result.correct
+    assert "Freivalds" in result.reason and result.achieved_gflops == 0
+
+
+async def test_late_answer_fails_as_late() -> None:
+    provider, challenger = await _pair(CapacityServer(device="cpu", delay_s=1.6))
+    async with running(provider, challenger):
+        await challenger.connect(provider.addrs[0])
+        # deadline: tiny compute + 1 s network allowance; the digest comes 1.6 s after the compute.
+        result = await challenge_peer(challenger, provider.peer_id, advertised_gflops=1, n=64)
+    assert result.correct and not result.in_time and not result.passed
+    assert result.reason.startswith("late:") and result.elapsed_s > 1.6
+
+
+async def test_silent_provider_fails_after_the_grace_period() -> None:
+    provider, challenger = await _pair(CapacityServer(device="cpu", delay_s=4.0))
+    async with running(provider, challenger):
+        await challenger.connect(provider.addrs[0])
+        with trio.fail_after(4.0):
+            result = await challenge_peer(
+                challenger, provider.peer_id, advertised_gflops=1, n=64, grace_s=0.5
+            )
+    assert not result.passed and result.reason.startswith("no answer within")
+
+
+async def test_oversized_challenge_is_refused_and_counts_as_failed() -> None:
+    provider, challenger = await _pair(CapacityServer(device="cpu", max_n=128))
+    async with running(provider, challenger):
+        await challenger.connect(provider.addrs[0])
+        result = await challenge_peer(challenger, provider.peer_id, advertised_gflops=1, n=256)
+        assert provider.punished == {}
+    assert not result.passed and "too_large" in result.reason
+
+
+async def test_busy_provider_raises_busy_and_nothing_is_judged() -> None:
+    lock = trio.Lock()
+    server = CapacityServer(device="cpu", lock=lock)
+    provider, challenger = await _pair(server)
+    async with running(provider, challenger):
+        await challenger.connect(provider.addrs[0])
+        async with lock:  # the daemon is computing a job
+            with pytest.raises(CapacityBusy, match="busy"):
+                await challenge_peer(challenger, provider.peer_id, advertised_gflops=1, n=64)
+        # Free again: the next challenge is answered.
+        result = await challenge_peer(challenger, provider.peer_id, advertised_gflops=1, n=256)
+    assert result.passed, result.reason
+    assert server.answered == 1
+
+
+async def test_malformed_challenge_is_refused_with_the_field_and_the_host_lives_on() -> None:
+    provider, challenger = await _pair(CapacityServer(device="cpu"))
+    async with running(provider, challenger):
+        await challenger.connect(provider.addrs[0])
+        good = request_of(new_challenge(advertised_gflops=1, n=64, seed=os.urandom(32)))
+        bad = type(good)(**{**good.__dict__, "n": 3})
+        stream = await challenger.open_stream(provider.peer_id, CAPACITY_PROTOCOL)
+        try:
+            fs = FrameStream(stream, max_frame=CAPACITY_MAX_FRAME, timeout=10)
+            await fs.write_message(bad)
+            with pytest.raises(RemoteError) as refused:
+                await fs.read_message(CapacityDigest)
+        finally:
+            await close_quietly(stream)
+        assert refused.value.code == "bad_challenge" and "n:" in refused.value.message
+        # Garbage on the protocol disconnects that peer; the provider still answers others.
+        stream = await challenger.open_stream(provider.peer_id, CAPACITY_PROTOCOL)
+        await stream.write(b"\x01\x00\x00\x00\x05nope!")
+        await close_quietly(stream)
+        with trio.fail_after(10):
+            while provider.punished.get(challenger.peer_id, 0) == 0:
+                await trio.sleep(0.05)
+        other = new_host()
+        async with running(other):
+            await other.connect(provider.addrs[0])
+            result = await challenge_peer(other, provider.peer_id, advertised_gflops=1, n=256)
+    assert result.passed, result.reason
