@@ -10,12 +10,21 @@ fails is replayed with ``eth_call`` at its block to recover the revert data. Eve
 :class:`~node.chain.errors.ContractRevert` naming the custom error.
 
 Nonces: a lock and a locally tracked next nonce per sender, so many threads can send from one
-account; after any send error the nonce is resynced from the ``pending`` count.
+account; after any send error the nonce is resynced from the ``pending`` count. Another *process*
+signing with the same key (a ``ccm claims`` command beside a running daemon) makes the local
+counter stale: the node answers "nonce too low" or "replacement transaction underpriced". Those two
+answers (and only those) are recovered from: first the signed transaction's own hash is looked up
+(a retried request whose first try did land must not be sent twice), then the nonce is resynced
+from ``pending`` and the transaction signed again, at most :data:`NONCE_RETRIES` times. A
+transaction that vanishes from the node while its nonce is taken by another is signed again the
+same way; one that may still be mined never is. (Two senders signing byte-identical
+transactions, same nonce and fees, make one transaction: the chain cannot tell them apart.)
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -25,7 +34,7 @@ from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from eth_utils import to_checksum_address
 from web3 import Web3
-from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception, Web3RPCError
+from web3.exceptions import ContractLogicError, TransactionNotFound, Web3Exception, Web3RPCError
 from web3.types import Nonce, TxParams, TxReceipt
 
 from node.chain.artifacts import Artifact
@@ -36,6 +45,37 @@ T = TypeVar("T")
 
 #: Headroom over ``eth_estimateGas``: state can move a little between estimate and inclusion.
 GAS_MARGIN_NUM, GAS_MARGIN_DEN = 5, 4
+
+#: How many times one send is signed again after another sender took its nonce. Each conflict means
+#: the other sender's transaction got in, so a handful covers even a busy second process.
+NONCE_RETRIES = 8
+
+#: Node answers (lower case, as geth, anvil and reth word them) meaning "this nonce is taken".
+NONCE_TAKEN = ("nonce too low", "replacement transaction underpriced")
+
+#: Node answers meaning "this very transaction is already in the pool": the send did happen.
+ALREADY_KNOWN = ("already known", "already imported")
+
+#: While waiting for a receipt, how often (seconds) to ask whether the transaction is still known.
+DROP_CHECK_INTERVAL = 1.0
+
+
+class NonceConflict(RpcError):
+    """Another sender used this account's nonce (another process with the same key).
+
+    Raised inside :meth:`NonceManager.send` to make it resync and sign again; it reaches a caller
+    only after :data:`NONCE_RETRIES` conflicts in a row. ``nonce`` is the one that was taken.
+    """
+
+    def __init__(self, message: str, *, address: str, nonce: int) -> None:
+        self.address = address
+        self.nonce = nonce
+        super().__init__(message)
+
+
+def _answer_is(exc: RpcError, phrases: tuple[str, ...]) -> bool:
+    text = str(exc).lower()
+    return any(p in text for p in phrases)
 
 
 @dataclass(frozen=True)
@@ -75,19 +115,33 @@ class NonceManager:
             else:
                 self._next.pop(address, None)
 
-    def send(self, address: ChecksumAddress, submit: Callable[[int], T]) -> T:
-        """Call ``submit(nonce)`` under the account's lock; advance on success, resync on error."""
+    def send(
+        self, address: ChecksumAddress, submit: Callable[[int], T], *, retries: int = NONCE_RETRIES
+    ) -> T:
+        """Call ``submit(nonce)`` under the account's lock; advance on success, resync on error.
+
+        ``submit`` raises :class:`NonceConflict` when the node says the nonce is taken (by another
+        process); then the nonce is fetched again from ``pending`` and ``submit`` called again, up
+        to ``retries`` more times. Any other error is raised at once (after the resync).
+        """
         with self._lock(address):
-            nonce = self._next.get(address)
-            if nonce is None:
-                nonce = self._fetch(address)
-            try:
-                result = submit(nonce)
-            except BaseException:
-                self._next.pop(address, None)
-                raise
-            self._next[address] = nonce + 1
-            return result
+            for attempt in range(retries + 1):
+                nonce = self._next.get(address)
+                if nonce is None:
+                    nonce = self._fetch(address)
+                try:
+                    result = submit(nonce)
+                except NonceConflict:
+                    self._next.pop(address, None)
+                    if attempt == retries:
+                        raise
+                    continue
+                except BaseException:
+                    self._next.pop(address, None)
+                    raise
+                self._next[address] = nonce + 1
+                return result
+            raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 class ChainClient:
@@ -185,7 +239,7 @@ class ChainClient:
             base["to"] = to
         chain_id = self.chain_id
 
-        def submit(nonce: int) -> bytes:
+        def submit(nonce: int) -> tuple[bytes, int]:
             estimate = gas or self._estimate(contract, function, {**base, "nonce": Nonce(nonce)})
             fees = self._fees()
             tx: dict[str, Any] = {
@@ -200,10 +254,32 @@ class ChainClient:
             if to is None:
                 tx.pop("to", None)
             signed = account.sign_transaction(tx)
-            return bytes(self.rpc(lambda: self.w3.eth.send_raw_transaction(signed.raw_transaction)))
+            try:
+                return bytes(
+                    self.rpc(lambda: self.w3.eth.send_raw_transaction(signed.raw_transaction))
+                ), nonce
+            except RpcError as exc:
+                if _answer_is(exc, ALREADY_KNOWN) or (
+                    _answer_is(exc, NONCE_TAKEN) and self._known(bytes(signed.hash))
+                ):
+                    return bytes(signed.hash), nonce  # this very transaction is in: never send it twice
+                if _answer_is(exc, NONCE_TAKEN):
+                    raise NonceConflict(
+                        f"{contract}.{function}: nonce {nonce} of {sender} taken by another sender",
+                        address=sender,
+                        nonce=nonce,
+                    ) from exc
+                raise
 
-        tx_hash = self.nonces.send(sender, submit)
-        return self._wait(contract, function, tx_hash, base)
+        for attempt in range(NONCE_RETRIES + 1):
+            tx_hash, nonce = self.nonces.send(sender, submit)
+            try:
+                return self._wait(contract, function, tx_hash, base, sender=sender, nonce=nonce)
+            except NonceConflict:
+                self.nonces.reset(sender)
+                if attempt == NONCE_RETRIES:
+                    raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def deploy(self, account: LocalAccount, artifact: Artifact, *args: Any) -> Receipt:
         """Deploy ``artifact`` with constructor ``args``; the receipt carries the address."""
@@ -232,20 +308,65 @@ class ChainClient:
         tip = self.rpc(lambda: int(self.w3.eth.max_priority_fee))
         return {"maxFeePerGas": 2 * base_fee + tip, "maxPriorityFeePerGas": tip}
 
-    def _wait(self, contract: str, function: str, tx_hash: bytes, base: TxParams) -> Receipt:
+    def _known(self, tx_hash: bytes) -> bool:
+        """Whether the node knows this transaction (pending in its pool or mined)."""
+
+        def lookup() -> bool:
+            try:  # TransactionNotFound is a Web3RPCError: caught here, before rpc() sees it
+                self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+            except TransactionNotFound:
+                return False
+            return True
+
+        return self.rpc(lookup)
+
+    def _receipt(self, tx_hash: bytes) -> TxReceipt | None:
+        def lookup() -> TxReceipt | None:
+            try:
+                return self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+            except TransactionNotFound:
+                return None
+
+        return self.rpc(lookup)
+
+    def _wait_receipt(
+        self, contract: str, function: str, tx_hash: bytes, *, sender: ChecksumAddress, nonce: int
+    ) -> TxReceipt:
+        """Poll for the receipt. A transaction the node no longer knows, whose nonce another
+        transaction has taken, can never be mined: NonceConflict (so it is signed again)."""
         hex_hash = "0x" + tx_hash.hex()
-        try:
-            raw = self.rpc(
-                lambda: self.w3.eth.wait_for_transaction_receipt(
-                    tx_hash,  # type: ignore[arg-type]
-                    timeout=self._receipt_timeout,
-                    poll_latency=self._poll,
-                )
-            )
-        except TimeExhausted:
-            raise TransactionFailed(
-                f"{contract}.{function}: no receipt for {hex_hash}", tx_hash=hex_hash
-            ) from None
+        deadline = time.monotonic() + self._receipt_timeout
+        next_check = time.monotonic() + DROP_CHECK_INTERVAL
+        while True:
+            raw = self._receipt(tx_hash)
+            if raw is not None:
+                return raw
+            now = time.monotonic()
+            if now >= deadline:
+                raise TransactionFailed(f"{contract}.{function}: no receipt for {hex_hash}", tx_hash=hex_hash)
+            if now >= next_check:
+                next_check = now + DROP_CHECK_INTERVAL
+                mined = self.rpc(lambda: int(self.w3.eth.get_transaction_count(sender, "latest")))
+                if mined > nonce and not self._known(tx_hash) and self._receipt(tx_hash) is None:
+                    raise NonceConflict(
+                        f"{contract}.{function}: {hex_hash} was replaced (nonce {nonce} taken)",
+                        address=sender,
+                        nonce=nonce,
+                    )
+            time.sleep(self._poll)
+
+    def _wait(
+        self,
+        contract: str,
+        function: str,
+        tx_hash: bytes,
+        base: TxParams,
+        *,
+        sender: ChecksumAddress,
+        nonce: int,
+    ) -> Receipt:
+        hex_hash = "0x" + tx_hash.hex()
+        raw = self._wait_receipt(contract, function, tx_hash, sender=sender, nonce=nonce)
         receipt = _to_receipt(hex_hash, raw)
         if raw["status"] == 1:
             return receipt

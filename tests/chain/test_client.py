@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from eth_abi import encode
@@ -13,7 +16,7 @@ from node.chain.artifacts import load_artifact
 from node.chain.client import ChainClient
 from node.chain.contract import BoundContract
 from node.chain.eip712 import Eip712Domain
-from node.chain.errors import ContractRevert, RpcError
+from node.chain.errors import ContractRevert, RpcError, TransactionFailed
 from node.chain.events import EventDecoder, EventWatcher
 from node.chain.revert import ErrorDecoder
 from node.chain.token import TOKEN, Token
@@ -141,21 +144,139 @@ def test_failed_send_does_not_leave_a_nonce_gap(token: Token, dev_accounts: tupl
     assert token.balance_of(dev_accounts[9].address) == 3
 
 
-def test_nonce_resyncs_after_an_outside_transaction(
+def _token_via(client: ChainClient, token: Token) -> Token:
+    """The same token through another client: what a second process with the same key would hold."""
+    return Token(BoundContract(client, token.contract.artifact, token.address))
+
+
+def test_nonce_recovers_after_an_outside_transaction(
     token: Token, dev_accounts: tuple[LocalAccount, ...]
 ) -> None:
     sender = dev_accounts[3]
     client = token.contract.client
     token.transfer(sender, dev_accounts[9].address, 1)  # the manager now tracks a local nonce
     # Someone else (another process with the same key) sends a transaction behind our back.
-    other = ChainClient(client.rpc_url)
-    Token(BoundContract(other, token.contract.artifact, token.address)).transfer(
-        sender, dev_accounts[9].address, 1
-    )
-    with pytest.raises(RpcError, match="nonce"):
-        token.transfer(sender, dev_accounts[9].address, 1)
-    token.transfer(sender, dev_accounts[9].address, 1)  # resynced from 'pending'
+    _token_via(ChainClient(client.rpc_url), token).transfer(sender, dev_accounts[9].address, 1)
+    start = client.w3.eth.get_transaction_count(sender.address)
+    token.transfer(sender, dev_accounts[9].address, 1)  # "nonce too low", resynced, signed again
     assert token.balance_of(dev_accounts[9].address) == 3
+    assert client.w3.eth.get_transaction_count(sender.address) == start + 1  # sent once, not twice
+
+
+def test_two_clients_interleave_on_one_account(token: Token, dev_accounts: tuple[LocalAccount, ...]) -> None:
+    """Two ChainClient objects (two processes) send alternately, then at once, from one account."""
+    sender, receiver = dev_accounts[4], dev_accounts[9]
+    client = token.contract.client
+    ours, theirs = token, _token_via(ChainClient(client.rpc_url), token)
+    start = client.w3.eth.get_transaction_count(sender.address)
+    # Amounts differ per client: two byte-identical transactions would be one transaction.
+    amount = {id(ours): 1, id(theirs): 100}
+    for i in range(6):  # strictly alternating: every send after the first finds a stale counter
+        via = ours if i % 2 == 0 else theirs
+        via.transfer(sender, receiver.address, amount[id(via)])
+    errors: list[BaseException] = []
+
+    def worker(t: Token) -> None:
+        try:
+            for _ in range(5):
+                t.transfer(sender, receiver.address, amount[id(t)])
+        except (ContractRevert, RpcError) as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in (ours, theirs, ours, theirs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    assert token.balance_of(receiver.address) == 3 * 1 + 3 * 100 + 10 * 1 + 10 * 100
+    assert client.w3.eth.get_transaction_count(sender.address) == start + 26  # no tx lost or doubled
+
+
+class _Manual:
+    """Automine off inside the test (the snapshot does not restore it): transactions wait in the pool."""
+
+    def __init__(self, client: ChainClient) -> None:
+        self.client = client
+
+    def __enter__(self) -> _Manual:
+        self.client.raw("evm_setAutomine", [False])
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.raw("evm_setAutomine", [True])
+
+    def wait_pending(self, address: str, count: int) -> None:
+        deadline = time.monotonic() + 30
+        while self.client.w3.eth.get_transaction_count(address, "pending") < count:  # type: ignore[arg-type]
+            assert time.monotonic() < deadline, f"pending count of {address} never reached {count}"
+            time.sleep(0.02)
+
+
+def _in_thread(errors: list[BaseException], fn: Callable[[], object]) -> threading.Thread:
+    def run() -> None:
+        try:
+            fn()
+        except (ContractRevert, RpcError, TransactionFailed) as exc:  # collected and asserted
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_nonce_taken_by_a_pending_transaction_is_resent(
+    token: Token, dev_accounts: tuple[LocalAccount, ...]
+) -> None:
+    """'replacement transaction underpriced': the other process's transaction still waits in the pool."""
+    sender, receiver = dev_accounts[2], dev_accounts[9]
+    client = token.contract.client
+    theirs = _token_via(ChainClient(client.rpc_url), token)
+    start = client.w3.eth.get_transaction_count(sender.address)
+    errors: list[BaseException] = []
+    with _Manual(client) as manual:
+        threads = [_in_thread(errors, lambda: token.transfer(sender, receiver.address, 1))]  # nonce start
+        manual.wait_pending(sender.address, start + 1)
+        threads.append(_in_thread(errors, lambda: theirs.transfer(sender, receiver.address, 2)))  # start+1
+        manual.wait_pending(sender.address, start + 2)
+        # Our counter says start+1, which the other client's pending transaction holds.
+        threads.append(_in_thread(errors, lambda: token.transfer(sender, receiver.address, 4)))
+        manual.wait_pending(sender.address, start + 3)
+        client.raw("evm_mine", [])
+        for t in threads:
+            t.join(timeout=30)
+    assert errors == []
+    assert token.balance_of(receiver.address) == 7
+    assert client.w3.eth.get_transaction_count(sender.address) == start + 3
+
+
+def test_replaced_transaction_is_signed_again(token: Token, dev_accounts: tuple[LocalAccount, ...]) -> None:
+    """Another sender replaces our pending transaction with a better-paying one at the same nonce:
+    ours can never be mined, so it is signed again with the next nonce (and sent exactly once more)."""
+    sender, receiver = dev_accounts[1], dev_accounts[9]
+    client = token.contract.client
+    w3 = client.w3
+    start = w3.eth.get_transaction_count(sender.address)
+    errors: list[BaseException] = []
+    with _Manual(client) as manual:
+        ours = _in_thread(errors, lambda: token.transfer(sender, receiver.address, 5))
+        manual.wait_pending(sender.address, start + 1)
+        pending: list[Any] = list(w3.eth.get_block("pending", full_transactions=True)["transactions"])
+        fee = max(int(tx["maxFeePerGas"]) for tx in pending)
+        replacement = sender.sign_transaction(
+            {
+                "to": receiver.address, "value": 1, "nonce": start, "gas": 21_000, "type": 2,
+                "maxFeePerGas": 3 * fee, "maxPriorityFeePerGas": 3 * fee, "chainId": client.chain_id,
+            }
+        )  # fmt: skip
+        w3.eth.send_raw_transaction(replacement.raw_transaction)
+        client.raw("evm_mine", [])  # mines the replacement; ours is gone from the pool
+        manual.wait_pending(sender.address, start + 2)  # ours, signed again with nonce start+1
+        client.raw("evm_mine", [])
+        ours.join(timeout=30)
+    assert errors == []
+    assert token.balance_of(receiver.address) == 5
+    assert w3.eth.get_transaction_count(sender.address) == start + 2
 
 
 # -- events ---------------------------------------------------------------------------------------
