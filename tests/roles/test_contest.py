@@ -9,6 +9,7 @@ so the drawn one accuses and the two others form the panel (the contract never s
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import trio
 
@@ -25,8 +26,8 @@ from tests.roles.conftest import PRICE_PER_UNIT, Nodes, matmul_spec
 N_UNITS = 8
 
 
-def _contest_events(chain: Chain, job_id: int) -> dict[str, dict[str, object]]:
-    found: dict[str, dict[str, object]] = {}
+def _contest_events(chain: Chain, job_id: int) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
     for event in chain.event_watcher().poll():
         if event.contract == "JobMarket" and int(event.args.get("jobId", -1)) == job_id:
             found[event.name] = dict(event.args)
