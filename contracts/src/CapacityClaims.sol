@@ -8,6 +8,9 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+
+import {ICapacityRegistry} from "./interfaces/ICapacityRegistry.sol";
 import {IJobMarket} from "./interfaces/IJobMarket.sol";
 import {IStakingRegistry} from "./interfaces/IStakingRegistry.sol";
 
@@ -16,8 +19,21 @@ import {IStakingRegistry} from "./interfaces/IStakingRegistry.sol";
 /// class (with a measured-throughput floor) inside one time window; token id = series id, 1 token = 1 GPU-hour.
 /// The provider locks `collateralPerToken` ComputeToken per token when it creates the series.
 ///
+/// Commodity terms: each series states its GPU-hours (`supply`) and its normalized units, H100e-hours
+/// (`supply * ppmPerGpu / 1e6`), where `ppmPerGpu` is the provider's verified H100e per GPU-hour in the
+/// `CapacityRegistry` at creation; and a `region` (jurisdiction code, ASCII left-aligned, e.g. "DE", "US-CA",
+/// "EU") that the provider declares by signing the creating transaction. A region is declared, not proven.
+///
+/// Issuance cap: a series reserves `ceil(supply * 3600 / (windowEnd - windowStart))` GPUs over its whole window
+/// (its GPU-hours spread evenly). `createSeries` refuses ({CapacityClaims_CapacityExceeded}) when, at any future
+/// instant of the new window, the GPUs reserved by the provider's live series of the class plus the new series'
+/// exceed the GPUs verified for it in the `CapacityRegistry`; and refuses
+/// ({CapacityClaims_NoVerifiedCapacity}) a provider with no verified GPUs of the class (never verified, or its
+/// last challenge failed). Series already created keep their collateral behind them when capacity falls.
+///
 /// Life cycle of a series:
-/// - `createSeries`: the staked provider receives `supply` tokens and locks `supply * collateralPerToken`.
+/// - `createSeries`: the staked provider with verified capacity receives `supply` tokens and locks
+///   `supply * collateralPerToken`.
 /// - Sale and resale: any holder signs an EIP-712 `SellOrder` off chain (gossiped by the nodes); a buyer calls
 ///   `fill` on chain, paying in ComputeToken; orders are partially fillable, cancellable one by one
 ///   (`cancelOrder`) or in bulk (`cancelAllBefore`), expire, and cannot be replayed (filled amount per order
@@ -43,6 +59,8 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
     /// @param released Whether the remaining collateral went back to the provider after the window.
     /// @param windowStart First unix second at which tokens can be redeemed.
     /// @param windowEnd First unix second at which tokens can no longer be redeemed (the window is half open).
+    /// @param region Declared jurisdiction code, ASCII left-aligned (zero: none declared).
+    /// @param ppmPerGpu H100e-hours per token (GPU-hour) in millionths, from the verified capacity at creation.
     /// @param gpuClass GPU class id, e.g. keccak256("H100-SXM-80GB").
     /// @param supply Tokens minted at creation.
     /// @param redeemed Tokens burnt by redemption so far.
@@ -53,6 +71,8 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
         bool released;
         uint64 windowStart;
         uint64 windowEnd;
+        bytes8 region;
+        uint32 ppmPerGpu;
         bytes32 gpuClass;
         uint256 supply;
         uint256 redeemed;
@@ -90,6 +110,13 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
     /// @notice The market in which redeemed claims become prepaid jobs.
     IJobMarket public immutable market;
 
+    /// @notice The verified capacity that caps issuance.
+    ICapacityRegistry public immutable capacity;
+
+    /// @notice Most live (window not ended) series one provider may have on one GPU class: bounds the gas of
+    /// the cap check, which looks at each of them.
+    uint256 public constant MAX_LIVE_SERIES = 64;
+
     uint256 private _seriesCount;
     uint256 private _totalOwed;
 
@@ -97,24 +124,29 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
     mapping(bytes32 orderHash => uint256 amount) private _filled;
     mapping(bytes32 orderHash => bool) private _cancelled;
     mapping(address seller => uint256 nonce) private _minNonce;
+    mapping(address provider => mapping(bytes32 gpuClass => uint256[] seriesIds)) private _live;
 
     /// @notice A provider created a series and locked its collateral.
     /// @param seriesId The new series (= token id).
     /// @param provider The provider that received the tokens.
     /// @param gpuClass GPU class id.
+    /// @param region Declared jurisdiction code.
     /// @param floor Measured-throughput floor.
     /// @param windowStart First second of the redemption window.
     /// @param windowEnd First second after the redemption window.
-    /// @param supply Tokens minted.
+    /// @param supply Tokens (GPU-hours) minted.
+    /// @param ppmPerGpu H100e-hours per token, in millionths.
     /// @param collateralPerToken Collateral locked per token.
     event SeriesCreated(
         uint256 indexed seriesId,
         address indexed provider,
         bytes32 indexed gpuClass,
+        bytes8 region,
         uint64 floor,
         uint64 windowStart,
         uint64 windowEnd,
         uint256 supply,
+        uint32 ppmPerGpu,
         uint256 collateralPerToken
     );
 
@@ -167,7 +199,7 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
     event CollateralReleased(uint256 indexed seriesId, address indexed provider, uint256 amount);
 
     /// @notice A constructor argument was the zero address.
-    /// @param index 0 = token, 1 = registry, 2 = market.
+    /// @param index 0 = token, 1 = registry, 2 = market, 3 = capacity registry.
     error CapacityClaims_ZeroAddress(uint256 index);
 
     /// @notice The caller is not a staked provider in the registry.
@@ -176,6 +208,28 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
 
     /// @notice The GPU class id was zero.
     error CapacityClaims_ZeroGpuClass();
+
+    /// @notice The provider has no verified GPUs of this class (never verified, or its last challenge failed).
+    /// @param provider The provider.
+    /// @param gpuClass The class.
+    error CapacityClaims_NoVerifiedCapacity(address provider, bytes32 gpuClass);
+
+    /// @notice The new series would oversell: at `at`, the GPUs reserved by the provider's live series of the
+    /// class plus the new series' exceed its verified GPUs.
+    /// @param provider The provider.
+    /// @param gpuClass The class.
+    /// @param at The first instant (unix second) at which the cap is exceeded.
+    /// @param reserved GPUs already reserved at `at`.
+    /// @param requested GPUs the new series reserves.
+    /// @param verified GPUs verified.
+    error CapacityClaims_CapacityExceeded(
+        address provider, bytes32 gpuClass, uint256 at, uint256 reserved, uint256 requested, uint256 verified
+    );
+
+    /// @notice The provider already has MAX_LIVE_SERIES live series of this class.
+    /// @param provider The provider.
+    /// @param gpuClass The class.
+    error CapacityClaims_TooManySeries(address provider, bytes32 gpuClass);
 
     /// @notice The window is empty or already over.
     /// @param windowStart Requested start.
@@ -265,16 +319,19 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
     /// @param token_ The ComputeToken used for payment and collateral.
     /// @param registry_ The staking registry (providers must be staked to create a series).
     /// @param market_ The job market that runs redeemed jobs.
-    constructor(IERC20 token_, IStakingRegistry registry_, IJobMarket market_)
+    /// @param capacity_ The verified-capacity registry that caps issuance.
+    constructor(IERC20 token_, IStakingRegistry registry_, IJobMarket market_, ICapacityRegistry capacity_)
         ERC1155("")
         EIP712("CapacityClaims", "1")
     {
         if (address(token_) == address(0)) revert CapacityClaims_ZeroAddress(0);
         if (address(registry_) == address(0)) revert CapacityClaims_ZeroAddress(1);
         if (address(market_) == address(0)) revert CapacityClaims_ZeroAddress(2);
+        if (address(capacity_) == address(0)) revert CapacityClaims_ZeroAddress(3);
         token = token_;
         registry = registry_;
         market = market_;
+        capacity = capacity_;
     }
 
     // ---------------------------------------------------------------------------------------------- series
@@ -285,10 +342,13 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
     /// - the caller is a staked provider (`registry.isProvider`);
     /// - `gpuClass` is non-zero, `supply` and `collateralPerToken` are non-zero;
     /// - `windowStart < windowEnd` and `windowEnd` is in the future;
+    /// - the caller has verified GPUs of the class and the series fits under the cap (see the contract notes),
+    ///   with fewer than MAX_LIVE_SERIES live series of the class;
     /// - the caller has approved `supply * collateralPerToken` ComputeToken to this contract;
     /// - a contract caller accepts ERC-1155 tokens.
     /// @param gpuClass GPU class id, e.g. keccak256("H100-SXM-80GB").
     /// @param floor Measured-throughput floor of the class (e.g. fp32 TFLOP/s x 1000).
+    /// @param region Declared jurisdiction code, ASCII left-aligned (zero: none).
     /// @param windowStart First unix second of the redemption window.
     /// @param windowEnd First unix second after the redemption window.
     /// @param supply GPU-hours (tokens) offered.
@@ -297,6 +357,7 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
     function createSeries(
         bytes32 gpuClass,
         uint64 floor,
+        bytes8 region,
         uint64 windowStart,
         uint64 windowEnd,
         uint256 supply,
@@ -312,6 +373,7 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
         if (supply == 0) revert CapacityClaims_ZeroAmount();
         if (collateralPerToken == 0) revert CapacityClaims_ZeroCollateral();
         uint256 collateral = supply * collateralPerToken;
+        uint32 ppm = _checkCap(msg.sender, gpuClass, windowStart, windowEnd, supply);
 
         seriesId = ++_seriesCount;
         _series[seriesId] = Series({
@@ -320,16 +382,17 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
             released: false,
             windowStart: windowStart,
             windowEnd: windowEnd,
+            region: region,
+            ppmPerGpu: ppm,
             gpuClass: gpuClass,
             supply: supply,
             redeemed: 0,
             collateralPerToken: collateralPerToken
         });
+        _live[msg.sender][gpuClass].push(seriesId);
         _totalOwed += collateral;
 
-        emit SeriesCreated(
-            seriesId, msg.sender, gpuClass, floor, windowStart, windowEnd, supply, collateralPerToken
-        );
+        _emitCreated(seriesId);
 
         token.safeTransferFrom(msg.sender, address(this), collateral);
         _mint(msg.sender, seriesId, supply, "");
@@ -541,6 +604,40 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
         return (s.supply - s.redeemed) * s.collateralPerToken;
     }
 
+    /// @notice A series' normalized size: H100e-hours in millionths (`supply * ppmPerGpu`).
+    /// @param seriesId The series.
+    /// @return Micro-H100e-hours (0 for an unknown id).
+    function normalizedSupply(uint256 seriesId) external view returns (uint256) {
+        Series storage s = _series[seriesId];
+        return s.supply * s.ppmPerGpu;
+    }
+
+    /// @notice GPUs a series reserves over its whole window: `ceil(supply * 3600 / (windowEnd - windowStart))`.
+    /// @param seriesId The series.
+    /// @return The GPUs (0 for an unknown id).
+    function reservedGpus(uint256 seriesId) external view returns (uint256) {
+        Series storage s = _series[seriesId];
+        if (s.provider == address(0)) return 0;
+        return _reserve(s.supply, s.windowStart, s.windowEnd);
+    }
+
+    /// @notice GPUs of `gpuClass` reserved by `provider`'s live series at the instant `at`.
+    /// @param provider The provider.
+    /// @param gpuClass The class.
+    /// @param at A unix second.
+    /// @return The sum of `reservedGpus` over the live series whose window contains `at`.
+    function reservedAt(address provider, bytes32 gpuClass, uint64 at) external view returns (uint256) {
+        return _reservedAt(_live[provider][gpuClass], at);
+    }
+
+    /// @notice The provider's series of a class kept for the cap (ended ones are dropped at its next creation).
+    /// @param provider The provider.
+    /// @param gpuClass The class.
+    /// @return The series ids.
+    function liveSeries(address provider, bytes32 gpuClass) external view returns (uint256[] memory) {
+        return _live[provider][gpuClass];
+    }
+
     /// @notice The ComputeToken this contract owes: the locked collateral of every unreleased series.
     /// @return Always equal to `token.balanceOf(address(this))` (tokens sent here by mistake aside).
     function totalOwed() external view returns (uint256) {
@@ -548,6 +645,80 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
     }
 
     // ---------------------------------------------------------------------------------------------- internals
+
+    /// @dev The issuance cap (see the contract notes); drops the provider's ended series from its live list and
+    /// returns the verified H100e ppm per GPU-hour that the new series carries.
+    function _checkCap(
+        address provider,
+        bytes32 gpuClass,
+        uint64 windowStart,
+        uint64 windowEnd,
+        uint256 supply
+    ) private returns (uint32 ppm) {
+        (uint32 gpus, uint32 ppmPerGpu) = capacity.capacityOf(provider, gpuClass);
+        if (gpus == 0) revert CapacityClaims_NoVerifiedCapacity(provider, gpuClass);
+        uint256[] storage live = _live[provider][gpuClass];
+        for (uint256 i = live.length; i > 0; --i) {
+            if (_series[live[i - 1]].windowEnd <= block.timestamp) {
+                live[i - 1] = live[live.length - 1];
+                live.pop();
+            }
+        }
+        if (live.length >= MAX_LIVE_SERIES) revert CapacityClaims_TooManySeries(provider, gpuClass);
+        uint256 requested = _reserve(supply, windowStart, windowEnd);
+        // The reserved GPUs are a step function that only rises at a window start: its maximum over the future
+        // part of the new window is at that part's first second or at a live series' start inside it.
+        uint64 from = windowStart > block.timestamp ? windowStart : uint64(block.timestamp);
+        _checkAt(provider, gpuClass, live, from, requested, gpus);
+        for (uint256 i = 0; i < live.length; ++i) {
+            uint64 t = _series[live[i]].windowStart;
+            if (t > from && t < windowEnd) _checkAt(provider, gpuClass, live, t, requested, gpus);
+        }
+        return ppmPerGpu;
+    }
+
+    function _checkAt(
+        address provider,
+        bytes32 gpuClass,
+        uint256[] storage live,
+        uint64 at,
+        uint256 requested,
+        uint256 verified
+    ) private view {
+        uint256 reserved = _reservedAt(live, at);
+        if (reserved + requested > verified) {
+            revert CapacityClaims_CapacityExceeded(provider, gpuClass, at, reserved, requested, verified);
+        }
+    }
+
+    function _reservedAt(uint256[] storage live, uint64 at) private view returns (uint256 reserved) {
+        for (uint256 i = 0; i < live.length; ++i) {
+            Series storage s = _series[live[i]];
+            if (s.windowStart <= at && at < s.windowEnd) {
+                reserved += _reserve(s.supply, s.windowStart, s.windowEnd);
+            }
+        }
+    }
+
+    function _reserve(uint256 supply, uint64 windowStart, uint64 windowEnd) private pure returns (uint256) {
+        return Math.ceilDiv(supply * 3600, windowEnd - windowStart);
+    }
+
+    function _emitCreated(uint256 seriesId) private {
+        Series storage s = _series[seriesId];
+        emit SeriesCreated(
+            seriesId,
+            s.provider,
+            s.gpuClass,
+            s.region,
+            s.floor,
+            s.windowStart,
+            s.windowEnd,
+            s.supply,
+            s.ppmPerGpu,
+            s.collateralPerToken
+        );
+    }
 
     function _existing(uint256 seriesId) private view returns (Series storage s) {
         s = _series[seriesId];

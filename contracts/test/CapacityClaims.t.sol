@@ -5,6 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Errors, IERC1155Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {CapacityClaims} from "../src/CapacityClaims.sol";
+import {ICapacityRegistry} from "../src/interfaces/ICapacityRegistry.sol";
 import {IJobMarket} from "../src/interfaces/IJobMarket.sol";
 import {IStakingRegistry} from "../src/interfaces/IStakingRegistry.sol";
 import {ClaimsBase} from "./claims/ClaimsBase.sol";
@@ -17,12 +18,15 @@ contract CapacityClaimsSeriesTest is ClaimsBase {
         IERC20 t = IERC20(address(token));
         IStakingRegistry r = IStakingRegistry(address(registry));
         IJobMarket m = IJobMarket(address(market));
+        ICapacityRegistry c = ICapacityRegistry(address(capacity));
         vm.expectRevert(abi.encodeWithSelector(CapacityClaims.CapacityClaims_ZeroAddress.selector, 0));
-        new CapacityClaims(IERC20(address(0)), r, m);
+        new CapacityClaims(IERC20(address(0)), r, m, c);
         vm.expectRevert(abi.encodeWithSelector(CapacityClaims.CapacityClaims_ZeroAddress.selector, 1));
-        new CapacityClaims(t, IStakingRegistry(address(0)), m);
+        new CapacityClaims(t, IStakingRegistry(address(0)), m, c);
         vm.expectRevert(abi.encodeWithSelector(CapacityClaims.CapacityClaims_ZeroAddress.selector, 2));
-        new CapacityClaims(t, r, IJobMarket(address(0)));
+        new CapacityClaims(t, r, IJobMarket(address(0)), c);
+        vm.expectRevert(abi.encodeWithSelector(CapacityClaims.CapacityClaims_ZeroAddress.selector, 3));
+        new CapacityClaims(t, r, m, ICapacityRegistry(address(0)));
     }
 
     function test_Eip712DomainAndTypeHash() public view {
@@ -46,7 +50,7 @@ contract CapacityClaimsSeriesTest is ClaimsBase {
 
     function test_CreateSeries() public {
         vm.expectEmit();
-        emit CapacityClaims.SeriesCreated(1, provider, GPU, FLOOR, START, END, 10, CPT);
+        emit CapacityClaims.SeriesCreated(1, provider, GPU, REGION, FLOOR, START, END, 10, PPM, CPT);
         uint256 id = _create(10);
         assertEq(id, 1, "first id is 1");
         assertEq(claims.seriesCount(), 1, "count");
@@ -72,20 +76,20 @@ contract CapacityClaimsSeriesTest is ClaimsBase {
 
     function test_CreateSeriesWithWindowAlreadyOpen() public {
         vm.prank(provider);
-        uint256 id = claims.createSeries(GPU, FLOOR, uint64(T0 - 1), uint64(T0 + 1), 1, CPT);
+        uint256 id = claims.createSeries(GPU, FLOOR, bytes8("EU"), uint64(T0 - 1), uint64(T0 + 1), 1, CPT);
         assertEq(claims.balanceOf(provider, id), 1, "a window that already started is allowed");
     }
 
     function test_RevertWhen_CreatorIsNotProvider() public {
         vm.prank(alice);
         vm.expectRevert(abi.encodeWithSelector(CapacityClaims.CapacityClaims_NotProvider.selector, alice));
-        claims.createSeries(GPU, FLOOR, START, END, 1, CPT);
+        claims.createSeries(GPU, FLOOR, bytes8("EU"), START, END, 1, CPT);
     }
 
     function test_RevertWhen_GpuClassIsZero() public {
         vm.prank(provider);
         vm.expectRevert(CapacityClaims.CapacityClaims_ZeroGpuClass.selector);
-        claims.createSeries(bytes32(0), FLOOR, START, END, 1, CPT);
+        claims.createSeries(bytes32(0), FLOOR, bytes8("EU"), START, END, 1, CPT);
     }
 
     function test_RevertWhen_WindowInvalid() public {
@@ -93,25 +97,25 @@ contract CapacityClaimsSeriesTest is ClaimsBase {
         vm.expectRevert(
             abi.encodeWithSelector(CapacityClaims.CapacityClaims_InvalidWindow.selector, END, END, T0)
         );
-        claims.createSeries(GPU, FLOOR, END, END, 1, CPT);
+        claims.createSeries(GPU, FLOOR, bytes8("EU"), END, END, 1, CPT);
         vm.expectRevert(
             abi.encodeWithSelector(CapacityClaims.CapacityClaims_InvalidWindow.selector, END, START, T0)
         );
-        claims.createSeries(GPU, FLOOR, END, START, 1, CPT);
+        claims.createSeries(GPU, FLOOR, bytes8("EU"), END, START, 1, CPT);
         uint64 past = uint64(T0);
         vm.expectRevert(
             abi.encodeWithSelector(CapacityClaims.CapacityClaims_InvalidWindow.selector, past - 10, past, T0)
         );
-        claims.createSeries(GPU, FLOOR, past - 10, past, 1, CPT);
+        claims.createSeries(GPU, FLOOR, bytes8("EU"), past - 10, past, 1, CPT);
         vm.stopPrank();
     }
 
     function test_RevertWhen_SupplyOrCollateralIsZero() public {
         vm.startPrank(provider);
         vm.expectRevert(CapacityClaims.CapacityClaims_ZeroAmount.selector);
-        claims.createSeries(GPU, FLOOR, START, END, 0, CPT);
+        claims.createSeries(GPU, FLOOR, bytes8("EU"), START, END, 0, CPT);
         vm.expectRevert(CapacityClaims.CapacityClaims_ZeroCollateral.selector);
-        claims.createSeries(GPU, FLOOR, START, END, 1, 0);
+        claims.createSeries(GPU, FLOOR, bytes8("EU"), START, END, 1, 0);
         vm.stopPrank();
     }
 
@@ -123,7 +127,7 @@ contract CapacityClaimsSeriesTest is ClaimsBase {
                 IERC20Errors.ERC20InsufficientAllowance.selector, address(claims), CPT - 1, CPT
             )
         );
-        claims.createSeries(GPU, FLOOR, START, END, 1, CPT);
+        claims.createSeries(GPU, FLOOR, bytes8("EU"), START, END, 1, CPT);
         vm.stopPrank();
         assertEq(claims.seriesCount(), 0, "nothing created");
     }
@@ -131,11 +135,14 @@ contract CapacityClaimsSeriesTest is ClaimsBase {
     function test_RevertWhen_TokenReturnsFalse() public {
         FalseToken bad = new FalseToken();
         CapacityClaims c = new CapacityClaims(
-            IERC20(address(bad)), IStakingRegistry(address(registry)), IJobMarket(address(market))
+            IERC20(address(bad)),
+            IStakingRegistry(address(registry)),
+            IJobMarket(address(market)),
+            ICapacityRegistry(address(capacity))
         );
         vm.prank(provider);
         vm.expectRevert(abi.encodeWithSelector(SafeERC20.SafeERC20FailedOperation.selector, address(bad)));
-        c.createSeries(GPU, FLOOR, START, END, 5, CPT);
+        c.createSeries(GPU, FLOOR, bytes8("EU"), START, END, 5, CPT);
         assertEq(c.totalOwed(), 0, "no collateral credited");
     }
 

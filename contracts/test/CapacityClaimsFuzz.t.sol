@@ -46,7 +46,7 @@ contract CapacityClaimsFuzzTest is ClaimsBase {
         uint64 start = uint64(T0 + bound(startOffset, 0, 30 days));
         uint64 end = start + uint64(bound(length, 1, 30 days));
         vm.prank(provider);
-        uint256 id = claims.createSeries(GPU, FLOOR, start, end, 5, CPT);
+        uint256 id = claims.createSeries(GPU, FLOOR, bytes8("EU"), start, end, 5, CPT);
         vm.prank(provider);
         claims.safeTransferFrom(provider, alice, id, 5, "");
 
@@ -74,7 +74,7 @@ contract CapacityClaimsFuzzTest is ClaimsBase {
     function testFuzz_ReleaseOnlyFromWindowEnd(uint256 length, uint256 t) public {
         uint64 end = START + uint64(bound(length, 1, 30 days));
         vm.prank(provider);
-        uint256 id = claims.createSeries(GPU, FLOOR, START, end, 3, CPT);
+        uint256 id = claims.createSeries(GPU, FLOOR, bytes8("EU"), START, end, 3, CPT);
         t = bound(t, T0, uint256(end) + 30 days);
         vm.warp(t);
         if (t < end) {
@@ -115,7 +115,7 @@ contract CapacityClaimsFuzzTest is ClaimsBase {
         cpt = bound(cpt, 1, 10 ether);
         redeemAmount = bound(redeemAmount, 0, supply);
         vm.prank(provider);
-        uint256 id = claims.createSeries(GPU, FLOOR, START, END, supply, cpt);
+        uint256 id = claims.createSeries(GPU, FLOOR, bytes8("EU"), START, END, supply, cpt);
         assertEq(token.balanceOf(address(claims)), supply * cpt, "locked supply x cpt");
         vm.prank(provider);
         claims.safeTransferFrom(provider, alice, id, supply, "");

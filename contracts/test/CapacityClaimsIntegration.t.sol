@@ -4,6 +4,8 @@ pragma solidity 0.8.30;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {Test} from "./utils/Test.sol";
 import {CapacityClaims} from "../src/CapacityClaims.sol";
+import {CapacityRegistry} from "../src/CapacityRegistry.sol";
+import {ICapacityRegistry} from "../src/interfaces/ICapacityRegistry.sol";
 import {ComputeToken} from "../src/ComputeToken.sol";
 import {StakingRegistry} from "../src/StakingRegistry.sol";
 import {JobMarket} from "../src/JobMarket.sol";
@@ -29,6 +31,7 @@ contract CapacityClaimsIntegrationTest is Test {
     StakingRegistry internal registry;
     JobMarket internal market;
     CapacityClaims internal claims;
+    CapacityRegistry internal capacity;
     address internal provider;
     address internal alice;
     address internal verifier;
@@ -47,8 +50,14 @@ contract CapacityClaimsIntegrationTest is Test {
         registry = new StakingRegistry(IERC20(address(token)), STAKE, 50 ether, 7 days);
         market = new JobMarket(IERC20(address(token)), IStakingRegistry(address(registry)), _params());
         registry.setMarket(address(market));
+        capacity = new CapacityRegistry(
+            IERC20(address(token)), IStakingRegistry(address(registry)), 1 ether, 1 hours, 1 hours, 3
+        );
         claims = new CapacityClaims(
-            IERC20(address(token)), IStakingRegistry(address(registry)), IJobMarket(address(market))
+            IERC20(address(token)),
+            IStakingRegistry(address(registry)),
+            IJobMarket(address(market)),
+            ICapacityRegistry(address(capacity))
         );
         market.setClaims(address(claims));
         for (uint256 i = 0; i < holders.length; ++i) {
@@ -56,15 +65,23 @@ contract CapacityClaimsIntegrationTest is Test {
             token.approve(address(registry), type(uint256).max);
             token.approve(address(claims), type(uint256).max);
             token.approve(address(market), type(uint256).max);
+            token.approve(address(capacity), type(uint256).max);
             vm.stopPrank();
         }
         vm.prank(provider);
         registry.stakeAndRegister(STAKE, 1, hex"0011", keccak256("advert"));
         vm.prank(verifier);
         registry.stakeAndRegister(50 ether, 2, hex"0022", bytes32(0));
+        // The verifier attests the provider's capacity (8 GPUs) before the provider can sell any of it.
+        vm.warp(T0 - 1 hours);
+        vm.prank(verifier);
+        uint256 aid =
+            capacity.attest(provider, keccak256("H100-SXM-80GB"), 8, 60_000, 1_000_000, keccak256("ev"));
+        vm.warp(T0);
+        capacity.finalize(aid);
 
         vm.prank(provider);
-        id = claims.createSeries(keccak256("H100-SXM-80GB"), 60_000, START, END, 10, CPT);
+        id = claims.createSeries(keccak256("H100-SXM-80GB"), 60_000, bytes8("EU"), START, END, 10, CPT);
         CapacityClaims.SellOrder memory o = CapacityClaims.SellOrder({
             seller: provider, seriesId: id, amount: 4, pricePerToken: PRICE, nonce: 0, expiry: T0 + 1 hours
         });
@@ -171,12 +188,15 @@ contract CapacityClaimsIntegrationTest is Test {
             new JobMarket(IERC20(address(token)), IStakingRegistry(address(registry)), _params());
         other.setClaims(makeAddr("someone else"));
         CapacityClaims stray = new CapacityClaims(
-            IERC20(address(token)), IStakingRegistry(address(registry)), IJobMarket(address(other))
+            IERC20(address(token)),
+            IStakingRegistry(address(registry)),
+            IJobMarket(address(other)),
+            ICapacityRegistry(address(capacity))
         );
         vm.prank(provider);
         token.approve(address(stray), type(uint256).max);
         vm.prank(provider);
-        uint256 sid = stray.createSeries(keccak256("H100-SXM-80GB"), 60_000, START, END, 1, CPT);
+        uint256 sid = stray.createSeries(keccak256("H100-SXM-80GB"), 60_000, bytes8("EU"), START, END, 1, CPT);
         vm.prank(provider);
         stray.safeTransferFrom(provider, alice, sid, 1, "");
         vm.warp(START);

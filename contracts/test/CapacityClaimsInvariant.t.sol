@@ -10,6 +10,9 @@ import {ClaimsHandler} from "./claims/ClaimsHandler.sol";
 /// the ComputeToken it holds equals what it owes, its books agree with the handler's ghost totals, tokens in
 /// circulation plus redeemed equal the supply, and no order is ever filled beyond its amount.
 contract CapacityClaimsInvariantTest is ClaimsBase {
+    uint32 internal constant PROVIDER_GPUS = 400;
+    uint32 internal constant CAROL_GPUS = 150;
+
     ClaimsHandler internal handler;
 
     function setUp() public override {
@@ -19,6 +22,8 @@ contract CapacityClaimsInvariantTest is ClaimsBase {
         token.approve(address(registry), type(uint256).max);
         registry.stakeAndRegister(MIN_PROVIDER, 1, hex"00240801122099", keccak256("advert-carol"));
         vm.stopPrank();
+        _verify(carol, CAROL_GPUS, PPM);
+        _verify(provider, PROVIDER_GPUS, PPM);
         uint256[] memory keys = new uint256[](4);
         keys[0] = PROVIDER_KEY;
         keys[1] = CAROL_KEY;
@@ -47,8 +52,12 @@ contract CapacityClaimsInvariantTest is ClaimsBase {
         assertEq(sum, claims.totalOwed(), "sum of lockedCollateral == totalOwed");
         uint256 total = token.balanceOf(provider) + token.balanceOf(carol) + token.balanceOf(alice)
             + token.balanceOf(bob) + token.balanceOf(address(claims)) + token.balanceOf(address(market))
-            + token.balanceOf(address(registry));
-        assertEq(total, 4 * FUNDS, "no ComputeToken created or lost");
+            + token.balanceOf(address(registry)) + token.balanceOf(verifier)
+            + token.balanceOf(address(capacity));
+        assertEq(total, 5 * FUNDS, "no ComputeToken created or lost");
+        assertEq(
+            token.balanceOf(address(capacity)), capacity.totalOwed(), "capacity registry: balance == bonds"
+        );
     }
 
     /// @dev Claims are conserved (held + redeemed == supply) and no order is filled beyond its amount.
@@ -68,6 +77,23 @@ contract CapacityClaimsInvariantTest is ClaimsBase {
         for (uint256 i = 0; i < orders; ++i) {
             bytes32 h = handler.orderHashes(i);
             assertLe(claims.filled(h), handler.orderAmount(h), "filled <= order amount");
+        }
+    }
+
+    /// @dev The issuance cap: at every future window start of a provider's live series (where the reserved GPUs
+    /// step up), the GPUs its live series reserve never exceed its verified GPUs.
+    function invariant_CapNeverExceeded() public view {
+        _checkCap(provider, PROVIDER_GPUS);
+        _checkCap(carol, CAROL_GPUS);
+    }
+
+    function _checkCap(address who, uint256 verified) internal view {
+        uint256[] memory live = claims.liveSeries(who, GPU);
+        for (uint256 i = 0; i < live.length; ++i) {
+            CapacityClaims.Series memory s = claims.series(live[i]);
+            uint64 at = s.windowStart > block.timestamp ? s.windowStart : uint64(block.timestamp);
+            if (at >= s.windowEnd) continue;
+            assertLe(claims.reservedAt(who, GPU, at), verified, "reserved GPUs <= verified GPUs");
         }
     }
 

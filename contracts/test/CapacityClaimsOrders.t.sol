@@ -5,6 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Errors, IERC1155Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {CapacityClaims} from "../src/CapacityClaims.sol";
+import {ICapacityRegistry} from "../src/interfaces/ICapacityRegistry.sol";
 import {IJobMarket} from "../src/interfaces/IJobMarket.sol";
 import {IStakingRegistry} from "../src/interfaces/IStakingRegistry.sol";
 import {ClaimsBase} from "./claims/ClaimsBase.sol";
@@ -172,12 +173,15 @@ contract CapacityClaimsOrdersTest is ClaimsBase {
     function test_RevertWhen_ReplayedOnAnotherDeployment() public {
         (CapacityClaims.SellOrder memory o, bytes memory sig) = _sell(2);
         CapacityClaims other = new CapacityClaims(
-            IERC20(address(token)), IStakingRegistry(address(registry)), IJobMarket(address(market))
+            IERC20(address(token)),
+            IStakingRegistry(address(registry)),
+            IJobMarket(address(market)),
+            ICapacityRegistry(address(capacity))
         );
         vm.prank(provider);
         token.approve(address(other), type(uint256).max);
         vm.prank(provider);
-        other.createSeries(GPU, FLOOR, START, END, 10, CPT);
+        other.createSeries(GPU, FLOOR, bytes8("EU"), START, END, 10, CPT);
         vm.prank(alice);
         token.approve(address(other), type(uint256).max);
         vm.prank(alice);

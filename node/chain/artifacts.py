@@ -18,7 +18,13 @@ import node
 from node.chain.errors import ArtifactMissingError
 
 #: The contracts a deployment holds, by name (file ``<Name>.sol`` in ``contracts/src``).
-CONTRACT_NAMES: tuple[str, ...] = ("ComputeToken", "StakingRegistry", "JobMarket", "CapacityClaims")
+CONTRACT_NAMES: tuple[str, ...] = (
+    "ComputeToken",
+    "StakingRegistry",
+    "JobMarket",
+    "CapacityRegistry",
+    "CapacityClaims",
+)
 
 
 def repo_root() -> Path:

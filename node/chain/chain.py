@@ -1,4 +1,4 @@
-"""One handle on a deployment: the client plus the four typed wrappers.
+"""One handle on a deployment: the client plus the typed wrappers.
 
 ``Chain.connect(deployment)`` is what roles, the CLI and the demo call; they never bind contracts
 themselves. Devnet-only helpers (moving time, mining, snapshots) sit here too and refuse to run
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from node.chain.artifacts import CONTRACT_NAMES, load_artifact
+from node.chain.capacity import CapacityRegistry
 from node.chain.claims import Claims
 from node.chain.client import ChainClient
 from node.chain.contract import BoundContract
@@ -32,6 +33,7 @@ class Chain:
     registry: Registry
     market: Market
     claims: Claims
+    capacity: CapacityRegistry
 
     @classmethod
     def connect(
@@ -49,6 +51,7 @@ class Chain:
             registry=Registry(bound["StakingRegistry"], token),
             market=Market(bound["JobMarket"], token),
             claims=Claims(bound["CapacityClaims"], token),
+            capacity=CapacityRegistry(bound["CapacityRegistry"], token),
         )
 
     @classmethod
@@ -58,7 +61,7 @@ class Chain:
         return cls.connect(Deployment.load(home / DEPLOYMENT_FILE), rpc_url=rpc_url)
 
     def event_watcher(self, *, from_block: int | None = None, confirmations: int = 0) -> EventWatcher:
-        """A poller for every event of the four contracts, from the deploy block by default."""
+        """A poller for every event of the deployment's contracts, from the deploy block by default."""
         decoder = EventDecoder({self.deployment.address(n): load_artifact(n) for n in CONTRACT_NAMES})
         start = self.deployment.deploy_block if from_block is None else from_block
         return EventWatcher(self.client, decoder, next_block=start, confirmations=confirmations)

@@ -36,7 +36,11 @@ ORDER_TYPES = {
 
 @dataclass(frozen=True)
 class Series:
-    """A claim series: ``supply`` GPU-hours of ``gpu_class`` (throughput floor ``floor``) in a window."""
+    """A claim series: ``supply`` GPU-hours of ``gpu_class`` (throughput floor ``floor``) in a window.
+
+    ``ppm_per_gpu``: H100e-hours per token in millionths (the provider's verified figure at creation);
+    ``region``: the declared jurisdiction code, ``b""`` when none was declared.
+    """
 
     series_id: int
     provider: ChecksumAddress
@@ -44,10 +48,22 @@ class Series:
     released: bool
     window_start: int
     window_end: int
+    region: bytes
+    ppm_per_gpu: int
     gpu_class: bytes
     supply: int
     redeemed: int
     collateral_per_token: int
+
+    @property
+    def normalized_micro(self) -> int:
+        """The series' size in micro-H100e-hours (``supply * ppm_per_gpu``), as the chain computes it."""
+        return self.supply * self.ppm_per_gpu
+
+    @property
+    def region_code(self) -> str:
+        """The region as text (``""`` when none was declared)."""
+        return decode_region(self.region)
 
 
 @dataclass(frozen=True)
@@ -120,14 +136,20 @@ class Claims:
         window_end: int,
         supply: int,
         collateral_per_token: int,
+        region: bytes = b"",
     ) -> int:
-        """Lock ``supply * collateral_per_token`` tokens and mint the series to the provider; its id."""
+        """Lock ``supply * collateral_per_token`` tokens and mint the series to the provider; its id.
+
+        ``region`` is the declared jurisdiction code (:func:`encode_region`); the chain refuses the
+        series unless the provider's verified capacity of the class covers it.
+        """
         self.token.ensure_allowance(provider, self.address, supply * collateral_per_token)
         receipt = self.contract.transact(
             provider,
             "createSeries",
             gpu_class,
             floor,
+            region.ljust(8, b"\0"),
             window_start,
             window_end,
             supply,
@@ -205,8 +227,8 @@ class Claims:
     # -- views ----------------------------------------------------------------------------------
 
     def series(self, series_id: int) -> Series:
-        provider, floor, released, start, end, gpu_class, supply, redeemed, cpt = self.contract.call(
-            "series", series_id
+        (provider, floor, released, start, end, region, ppm, gpu_class, supply, redeemed, cpt) = (
+            self.contract.call("series", series_id)
         )
         return Series(
             series_id=series_id,
@@ -215,6 +237,8 @@ class Claims:
             released=bool(released),
             window_start=int(start),
             window_end=int(end),
+            region=bytes(region).rstrip(b"\0"),
+            ppm_per_gpu=int(ppm),
             gpu_class=bytes(gpu_class),
             supply=int(supply),
             redeemed=int(redeemed),
@@ -241,3 +265,28 @@ class Claims:
 
     def total_owed(self) -> int:
         return int(self.contract.call("totalOwed"))
+
+    def reserved_at(self, provider: str, gpu_class: bytes, at: int) -> int:
+        """GPUs of ``gpu_class`` reserved by ``provider``'s live series at unix second ``at``."""
+        return int(self.contract.call("reservedAt", to_checksum_address(provider), gpu_class, at))
+
+    def reserved_gpus(self, series_id: int) -> int:
+        return int(self.contract.call("reservedGpus", series_id))
+
+
+REGION_BYTES = 8
+_REGION_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
+
+
+def encode_region(text: str) -> bytes:
+    """A region code as the chain keeps it: upper-case ASCII, at most 8 characters of A-Z, 0-9 and
+    ``-`` (ISO 3166-1 alpha-2 like ``DE``, a subdivision like ``US-CA``, or ``EU``); ``""`` → ``b""``."""
+    code = text.strip().upper()
+    if len(code) > REGION_BYTES or not set(code) <= _REGION_CHARS:
+        raise ValueError(f"region {text!r} must be up to {REGION_BYTES} characters of A-Z, 0-9 and '-'")
+    return code.encode("ascii")
+
+
+def decode_region(raw: bytes) -> str:
+    """The text of an on-chain region (trailing zero bytes dropped)."""
+    return bytes(raw).rstrip(b"\0").decode("ascii", errors="replace")

@@ -1,8 +1,8 @@
-"""Deploying the four contracts from Python (web3 + the Forge artifacts): the one deploy path.
+"""Deploying the five contracts from Python (web3 + the Forge artifacts): the one deploy path.
 
 Order: ComputeToken (minted to the given holders) → StakingRegistry → JobMarket →
-``registry.setMarket`` → CapacityClaims → ``market.setClaims``. The deployer must be the account that
-sends every step (the one-shot setters check it).
+``registry.setMarket`` → CapacityRegistry → CapacityClaims → ``market.setClaims``. The deployer
+must be the account that sends every step (the one-shot setters check it).
 
 :class:`DeployParams` holds every parameter with its default; the defaults are devnet values
 (every job audited, windows of a minute) so a demo runs in seconds. A real deployment passes its own.
@@ -45,6 +45,10 @@ class DeployParams:
       ``contest_bond`` — what a provider posts to contest a fail;
       ``false_accuser_slash`` — stake taken from a verifier whose fail is overturned;
       ``absent_verifier_slash`` — stake taken from a drawn verifier that never attests.
+    Capacity registry (verified capacity that caps claim issuance):
+      ``capacity_bond`` — what an attester, and a disputer, lock;
+      ``capacity_dispute_window`` — seconds before a raise of verified capacity applies;
+      ``capacity_vote_window`` — seconds a dispute panel votes; ``capacity_panel_size`` — its size.
     """
 
     mint_per_holder: int = 1_000_000 * TOKEN
@@ -65,6 +69,10 @@ class DeployParams:
     contest_bond: int = 10 * TOKEN
     false_accuser_slash: int = 50 * TOKEN
     absent_verifier_slash: int = 10 * TOKEN
+    capacity_bond: int = 10 * TOKEN
+    capacity_dispute_window: int = 60
+    capacity_vote_window: int = 60
+    capacity_panel_size: int = 3
 
     def market_params(self) -> tuple[int, ...]:
         """The ``IJobMarket.Params`` tuple, in struct order."""
@@ -94,7 +102,7 @@ def deploy_all(
     params: DeployParams,
     devnet: bool,
 ) -> Deployment:
-    """Deploy and wire the four contracts; returns the deployment record (not yet saved)."""
+    """Deploy and wire the five contracts; returns the deployment record (not yet saved)."""
     first_block = client.block_number() + 1
     token = client.deploy(deployer, load_artifact("ComputeToken"), list(holders), params.mint_per_holder)
     token_addr = token.contract_address
@@ -113,9 +121,22 @@ def deploy_all(
     market_addr = market.contract_address
     assert token_addr and registry_addr and market_addr  # deploy() raises otherwise
     BoundContract.named(client, "StakingRegistry", registry_addr).transact(deployer, "setMarket", market_addr)
-    claims = client.deploy(deployer, load_artifact("CapacityClaims"), token_addr, registry_addr, market_addr)
+    capacity = client.deploy(
+        deployer,
+        load_artifact("CapacityRegistry"),
+        token_addr,
+        registry_addr,
+        params.capacity_bond,
+        params.capacity_dispute_window,
+        params.capacity_vote_window,
+        params.capacity_panel_size,
+    )
+    capacity_addr = capacity.contract_address
+    claims = client.deploy(
+        deployer, load_artifact("CapacityClaims"), token_addr, registry_addr, market_addr, capacity_addr
+    )
     claims_addr = claims.contract_address
-    assert claims_addr
+    assert claims_addr and capacity_addr
     BoundContract.named(client, "JobMarket", market_addr).transact(deployer, "setClaims", claims_addr)
     return Deployment(
         chain_id=client.chain_id,
@@ -124,6 +145,7 @@ def deploy_all(
             "ComputeToken": token_addr,
             "StakingRegistry": registry_addr,
             "JobMarket": market_addr,
+            "CapacityRegistry": capacity_addr,
             "CapacityClaims": claims_addr,
         },
         deploy_block=first_block,

@@ -7,7 +7,12 @@
 * :func:`cancel` — a seller: cancel one of its orders on chain (``cancelOrder``).
 * :func:`redeem` — a holder, during the window: burn claims for a prepaid job with the provider,
   recorded in the store as this node's consumer job.
-* :func:`list_series` — every series with its live orders, cheapest first.
+* :func:`list_series` — every series with its live orders, cheapest first (``region`` filters).
+
+Commodity terms: every series states GPU-hours (``supply``) and H100e-hours (``supply`` times the
+provider's verified ``ppm_per_gpu`` at creation, :mod:`tokenomics.normalized`), and a declared region.
+:func:`create_series` refuses early, with a clear message, a provider without verified capacity of
+the class (the chain would refuse it anyway: ``CapacityClaims_NoVerifiedCapacity``).
 
 Nothing here talks to peers: orders put in the book are gossiped by a running node
 (:class:`node.claims.service.ClaimsService`) or pushed to a peer by the CLI (``--peer``).
@@ -26,7 +31,7 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 
 from node.chain.chain import Chain
-from node.chain.claims import Redemption, SellOrder, Series
+from node.chain.claims import Redemption, SellOrder, Series, encode_region
 from node.chain.errors import ContractRevert
 from node.claims.book import ChainView, OrderBook, OrderState, check_order, live_orders
 from node.claims.errors import ClaimsInputError, NoLiveOrders, OrderRejected
@@ -98,12 +103,30 @@ class SeriesInfo:
     def best_price(self) -> int | None:
         return min((o.price for o in self.orders), default=None)
 
+    @property
+    def best_price_per_unit(self) -> int | None:
+        """The best price per H100e-hour (base units; floor), or None without orders."""
+        from tokenomics.normalized import price_per_unit
+
+        best = self.best_price
+        if best is None or self.series.ppm_per_gpu == 0:
+            return None
+        return price_per_unit(best, self.series.ppm_per_gpu)
+
     def to_json(self) -> dict[str, Any]:
+        from tokenomics.normalized import UNIT_NAME, micro_to_units
+
         s = self.series
         return {
             "series": s.series_id,
             "provider": s.provider,
             "gpu_class": self.gpu_class,
+            "region": s.region_code,
+            "unit": UNIT_NAME,
+            "ppm_per_gpu": s.ppm_per_gpu,
+            "gpu_hours": s.supply,
+            "normalized_units": micro_to_units(s.normalized_micro),
+            "best_price_per_unit": self.best_price_per_unit,
             "floor": s.floor,
             "window_start": s.window_start,
             "window_end": s.window_end,
@@ -118,9 +141,7 @@ class SeriesInfo:
 
 def _message(chain: Chain, seller: LocalAccount, order: SellOrder) -> OrderMessage:
     signed = chain.claims.sign_order(seller, order)
-    return OrderMessage.from_signed(
-        signed, chain_id=chain.deployment.chain_id, contract=chain.claims.address
-    )
+    return OrderMessage.from_signed(signed, chain_id=chain.deployment.chain_id, contract=chain.claims.address)
 
 
 def _next_nonce(chain: Chain, book: OrderBook, seller: str) -> int:
@@ -157,11 +178,17 @@ def create_series(
     collateral_per_token: int | None = None,
     floor: int = 0,
     expiry: int | None = None,
+    region: str = "",
 ) -> Created:
     """Price (unless ``price``), create the series, and list the whole supply in one signed order.
 
-    ``expiry`` of the order defaults to the last second of the window.
+    ``expiry`` of the order defaults to the last second of the window; ``region`` is the declared
+    jurisdiction code (``DE``, ``US-CA``, ``EU``; empty: none declared).
     """
+    try:
+        region_raw = encode_region(region)
+    except ValueError as exc:
+        raise ClaimsInputError("--region", str(exc)) from None
     now = chain.client.timestamp()
     if window_end <= now:
         raise ClaimsInputError("--window-end", f"{window_end} is not after the chain's time {now}")
@@ -178,6 +205,13 @@ def create_series(
     order_expiry = window_end - 1 if expiry is None else expiry
     if not now < order_expiry < window_end:
         raise ClaimsInputError("--expiry", "must be in the future and before the window ends")
+    verified = chain.capacity.capacity_of(provider.address, gpu_class_id(gpu_class))
+    if verified.gpus == 0:
+        raise ClaimsInputError(
+            "--gpu-class",
+            f"{provider.address} has no verified {gpu_class.strip().upper()} capacity on chain "
+            "(never attested, or its last capacity challenge failed): a staked verifier must attest it first",
+        )
     series_id = chain.claims.create_series(
         provider,
         gpu_class=gpu_class_id(gpu_class),
@@ -186,6 +220,7 @@ def create_series(
         window_end=window_end,
         supply=supply,
         collateral_per_token=cpt,
+        region=region_raw,
     )
     order = SellOrder(
         seller=provider.address,
@@ -244,12 +279,25 @@ def buy(
     series_id: int,
     amount: int,
     max_price: int | None = None,
+    region: str | None = None,
 ) -> Purchase:
     """Fill the cheapest live orders of ``series_id`` (not the buyer's own) until ``amount`` is bought.
 
     Stops early when no live order within ``max_price`` is left; raises :class:`NoLiveOrders` when
-    nothing at all could be bought.
+    nothing at all could be bought. ``region``: refuse (before any transaction) a series whose
+    declared region is another.
     """
+    if region is not None:
+        try:
+            wanted = encode_region(region)
+        except ValueError as exc:
+            raise ClaimsInputError("--region", str(exc)) from None
+        declared = chain.claims.series(series_id).region
+        if declared != wanted:
+            shown = declared.decode("ascii", errors="replace") or "none"
+            raise ClaimsInputError(
+                "--region", f"series {series_id} declares region {shown}, not {wanted.decode()}"
+            )
     candidates = [
         s
         for s in live_orders(book, chain, series_id=series_id)
@@ -336,9 +384,18 @@ def redeem(
     return redemption
 
 
-def list_series(chain: Chain, book: OrderBook, *, include_ended: bool = False) -> list[SeriesInfo]:
+def list_series(
+    chain: Chain, book: OrderBook, *, include_ended: bool = False, region: str | None = None
+) -> list[SeriesInfo]:
     """Every series of the deployment (from the contract's views, ids 1..seriesCount) with its live
-    orders, cheapest first; series whose window has ended are left out unless ``include_ended``."""
+    orders, cheapest first; series whose window has ended are left out unless ``include_ended``, and
+    series of another declared region when ``region`` is given."""
+    wanted = None
+    if region is not None:
+        try:
+            wanted = encode_region(region)
+        except ValueError as exc:
+            raise ClaimsInputError("--region", str(exc)) from None
     now = chain.client.timestamp()
     by_series: dict[int, list[OrderState]] = {}
     for state in live_orders(book, chain):
@@ -347,6 +404,8 @@ def list_series(chain: Chain, book: OrderBook, *, include_ended: bool = False) -
     for series_id in range(1, chain.claims.series_count() + 1):
         series = chain.claims.series(series_id)
         if series.window_end <= now and not include_ended:
+            continue
+        if wanted is not None and series.region != wanted:
             continue
         out.append(SeriesInfo(series, class_name(series.gpu_class), tuple(by_series.get(series_id, ()))))
     return sorted(out, key=lambda i: (i.best_price is None, i.best_price or 0, i.series.series_id))

@@ -24,7 +24,21 @@ GPU = keccak(b"nvidia-h100-80gb")
 
 @pytest.fixture
 def roles(chain: Chain, dev_accounts: tuple[LocalAccount, ...]) -> Roles:
-    return register_roles(chain, dev_accounts, verifiers=2)
+    """Staked roles, and the provider's capacity (512 GPUs of the class: the expiry test sells 10
+    GPU-hours in a 100-second window) attested and in force."""
+    roles = register_roles(chain, dev_accounts, verifiers=2)
+    attestation = chain.capacity.attest(
+        roles.verifiers[0],
+        provider=roles.provider.address,
+        gpu_class=GPU,
+        gpus=512,
+        gflops_per_gpu=60_000,
+        ppm_per_gpu=895_522,
+        evidence=keccak(b"challenge transcript"),
+    )
+    chain.increase_time(chain.capacity.dispute_window() + 1)
+    chain.capacity.finalize(roles.verifiers[0], attestation)
+    return roles
 
 
 def _series(chain: Chain, roles: Roles, *, start_in: int = 100, length: int = 3600) -> int:

@@ -17,6 +17,7 @@ from node.chain.chain import Chain
 from node.chain.token import TOKEN
 from node.claims import market
 from node.claims.book import OrderBook, judge, live_orders
+from node.claims.capacity import devnet_verify
 from node.claims.errors import ClaimsInputError, NoLiveOrders
 from node.claims.pricing import SECONDS_PER_YEAR, class_name, gpu_class_id
 from node.store import Store
@@ -30,7 +31,17 @@ HOUR = 3600
 
 @pytest.fixture
 def roles(chain: Chain, dev_accounts: tuple[LocalAccount, ...]) -> Roles:
-    return register_roles(chain, dev_accounts, verifiers=1)
+    """Staked roles; the provider's H100 capacity (64 GPUs) attested by the verifier and in force."""
+    roles = register_roles(chain, dev_accounts, verifiers=1)
+    devnet_verify(
+        chain,
+        roles.verifiers[0],
+        provider=roles.provider.address,
+        gpu_class="H100",
+        gpus=64,
+        gflops_per_gpu=60_000,
+    )
+    return roles
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from eth_account.signers.local import LocalAccount
 
 from node.chain.chain import Chain
 from node.chain.token import TOKEN
+from node.claims.capacity import devnet_verify
 from node.claims.errors import ClaimsInputError
 from node.claims.timespec import parse_amount, parse_money, parse_time
 from node.cli import main
@@ -24,7 +25,17 @@ PROVIDER, BUYER = "2", "1"  # dev account indexes (see tests.chain.helpers.Roles
 
 @pytest.fixture
 def roles(chain: Chain, dev_accounts: tuple[LocalAccount, ...]) -> Roles:
-    return register_roles(chain, dev_accounts, verifiers=1)
+    """Staked roles; the provider's H100 capacity (64 GPUs) attested by the verifier and in force."""
+    roles = register_roles(chain, dev_accounts, verifiers=1)
+    devnet_verify(
+        chain,
+        roles.verifiers[0],
+        provider=roles.provider.address,
+        gpu_class="H200",
+        gpus=64,
+        gflops_per_gpu=60_000,
+    )
+    return roles
 
 
 def _run(capsys: pytest.CaptureFixture[str], home: Path, *argv: str) -> tuple[int, str, str]:

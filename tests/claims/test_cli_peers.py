@@ -14,10 +14,14 @@ from typing import Any
 
 import pytest
 import trio
+from eth_account.signers.local import LocalAccount
 
 from node.capacity.probe import ProbeResult
 from node.chain.chain import Chain
+from node.chain.registry import Role
+from node.chain.token import TOKEN
 from node.claims.book import OrderBook
+from node.claims.capacity import devnet_verify
 from node.cli import main
 from node.roles.provider import ProviderDaemon
 from tests.roles.conftest import Nodes
@@ -31,7 +35,11 @@ async def _ccm(capsys: pytest.CaptureFixture[str], home: Path, *argv: str) -> An
 
 
 async def test_list_and_sell_through_a_peer(
-    capsys: pytest.CaptureFixture[str], chain: Chain, nodes: Nodes, probe_result: ProbeResult
+    capsys: pytest.CaptureFixture[str],
+    chain: Chain,
+    nodes: Nodes,
+    probe_result: ProbeResult,
+    dev_accounts: tuple[LocalAccount, ...],
 ) -> None:
     provider_ctx = nodes("provider", 2)
     buyer_home = nodes.home("buyer")
@@ -40,6 +48,22 @@ async def test_list_and_sell_through_a_peer(
             daemon = ProviderDaemon(provider_ctx, probe=probe_result, offer_interval=5.0)
             provider = await nursery.start(functools.partial(daemon.run))
             addr = provider.addrs[0]
+            verifier = dev_accounts[3]
+            await trio.to_thread.run_sync(
+                lambda: chain.registry.stake_and_register(
+                    verifier, 200 * TOKEN, Role.VERIFIER, b"v", b"\0" * 32
+                )
+            )
+            await trio.to_thread.run_sync(
+                lambda: devnet_verify(
+                    chain,
+                    verifier,
+                    provider=provider_ctx.account.address,
+                    gpu_class="B200",
+                    gpus=8,
+                    gflops_per_gpu=80_000,
+                )
+            )
             created = await _ccm(
                 capsys,
                 provider_ctx.home,

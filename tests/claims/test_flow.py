@@ -24,6 +24,7 @@ from node.chain.chain import Chain
 from node.chain.market import JobStatus
 from node.claims import market
 from node.claims.book import OrderBook, judge, live_orders
+from node.claims.capacity import devnet_verify
 from node.claims.service import ClaimsService, fetch_book, submit_orders
 from node.p2p.codec import to_jsonable
 from node.p2p.gossip import Gossip
@@ -100,6 +101,16 @@ async def test_create_gossip_buy_resell_redeem_default_expiry(
             await buyer_gossip.wait_for_peer(provider.host.peer_id, ORDERS_TOPIC)
             await buyer_gossip.wait_for_peer(verifier.host.peer_id, ORDERS_TOPIC)
 
+            # 0. the staked verifier attests the provider's A100 capacity (a raise: over the dispute window)
+            await _thread(
+                devnet_verify,
+                chain,
+                verifier_ctx.account,
+                provider=provider_ctx.account.address,
+                gpu_class="A100",
+                gpus=16,
+                gflops_per_gpu=19_500,
+            )
             # 1. the provider lists a series priced by tokenomics; gossip brings the order to the buyer
             now = await _thread(chain.client.timestamp)
             created = await _thread(

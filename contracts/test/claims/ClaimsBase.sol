@@ -4,6 +4,8 @@ pragma solidity 0.8.30;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {Test} from "../utils/Test.sol";
 import {CapacityClaims} from "../../src/CapacityClaims.sol";
+import {CapacityRegistry} from "../../src/CapacityRegistry.sol";
+import {ICapacityRegistry} from "../../src/interfaces/ICapacityRegistry.sol";
 import {ComputeToken} from "../../src/ComputeToken.sol";
 import {StakingRegistry} from "../../src/StakingRegistry.sol";
 import {IStakingRegistry} from "../../src/interfaces/IStakingRegistry.sol";
@@ -11,7 +13,7 @@ import {IJobMarket} from "../../src/interfaces/IJobMarket.sol";
 import {MockJobMarket} from "./MockJobMarket.sol";
 
 /// @notice Shared set-up for the CapacityClaims suites: a real ComputeToken and StakingRegistry (the provider is
-/// staked), the JobMarket test double, funded and approved accounts with known keys, and order-signing helpers.
+/// staked and verified for VERIFIED_GPUS GPUs of the class in a real CapacityRegistry), the JobMarket test double, funded and approved accounts with known keys, and order-signing helpers.
 abstract contract ClaimsBase is Test {
     uint256 internal constant T0 = 1_000_000;
     uint256 internal constant FUNDS = 1_000_000 ether;
@@ -27,16 +29,25 @@ abstract contract ClaimsBase is Test {
     uint256 internal constant ALICE_KEY = 0xA11CE;
     uint256 internal constant BOB_KEY = 0xB0B;
     uint256 internal constant CAROL_KEY = 0xCA201;
+    uint256 internal constant VERIFIER_KEY = 0x7E21F;
+    uint256 internal constant BOND = 5 ether;
+    uint64 internal constant DISPUTE_WINDOW = 1 hours;
+    uint64 internal constant VOTE_WINDOW = 1 hours;
+    uint32 internal constant VERIFIED_GPUS = 1_000_000;
+    uint32 internal constant PPM = 1_000_000; // one H100e per GPU-hour
+    bytes8 internal constant REGION = bytes8("EU");
 
     address internal provider;
     address internal alice;
     address internal bob;
     address internal carol;
+    address internal verifier;
 
     ComputeToken internal token;
     StakingRegistry internal registry;
     MockJobMarket internal market;
     CapacityClaims internal claims;
+    CapacityRegistry internal capacity;
 
     function setUp() public virtual {
         vm.warp(T0);
@@ -44,22 +55,36 @@ abstract contract ClaimsBase is Test {
         alice = vm.addr(ALICE_KEY);
         bob = vm.addr(BOB_KEY);
         carol = vm.addr(CAROL_KEY);
+        verifier = vm.addr(VERIFIER_KEY);
         vm.label(provider, "provider");
         vm.label(alice, "alice");
         vm.label(bob, "bob");
         vm.label(carol, "carol");
+        vm.label(verifier, "verifier");
 
-        address[] memory holders = new address[](4);
+        address[] memory holders = new address[](5);
         holders[0] = provider;
         holders[1] = alice;
         holders[2] = bob;
         holders[3] = carol;
+        holders[4] = verifier;
         token = new ComputeToken(holders, FUNDS);
         registry = new StakingRegistry(IERC20(address(token)), MIN_PROVIDER, 50 ether, 7 days);
         market = new MockJobMarket(IERC20(address(token)));
-        claims = new CapacityClaims(
-            IERC20(address(token)), IStakingRegistry(address(registry)), IJobMarket(address(market))
+        capacity = new CapacityRegistry(
+            IERC20(address(token)), IStakingRegistry(address(registry)), BOND, DISPUTE_WINDOW, VOTE_WINDOW, 3
         );
+        claims = new CapacityClaims(
+            IERC20(address(token)),
+            IStakingRegistry(address(registry)),
+            IJobMarket(address(market)),
+            ICapacityRegistry(address(capacity))
+        );
+        vm.startPrank(verifier);
+        token.approve(address(registry), type(uint256).max);
+        token.approve(address(capacity), type(uint256).max);
+        registry.stakeAndRegister(50 ether, 2, hex"0024080112207777", bytes32(0));
+        vm.stopPrank();
 
         vm.startPrank(provider);
         token.approve(address(registry), type(uint256).max);
@@ -69,11 +94,23 @@ abstract contract ClaimsBase is Test {
             vm.prank(holders[i]);
             token.approve(address(claims), type(uint256).max);
         }
+        _verify(provider, VERIFIED_GPUS, PPM);
+    }
+
+    /// @dev The verifier attests `who`'s capacity and, for a raise, lets the dispute window pass and finalizes;
+    /// the clock is back where it was afterwards. Returns the attestation id.
+    function _verify(address who, uint32 gpus, uint32 ppm) internal returns (uint256 aid) {
+        uint256 t = block.timestamp;
+        vm.prank(verifier);
+        aid = capacity.attest(who, GPU, gpus, 60_000, ppm, keccak256(abi.encode("evidence", who, gpus, t)));
+        vm.warp(t + DISPUTE_WINDOW);
+        capacity.finalize(aid);
+        vm.warp(t);
     }
 
     function _create(uint256 supply) internal returns (uint256 id) {
         vm.prank(provider);
-        id = claims.createSeries(GPU, FLOOR, START, END, supply, CPT);
+        id = claims.createSeries(GPU, FLOOR, REGION, START, END, supply, CPT);
     }
 
     function _order(address seller, uint256 id, uint256 amount, uint256 price, uint256 nonce, uint256 expiry)

@@ -51,11 +51,11 @@ contract ClaimsHandler {
     {
         address p = actor(who % _providers);
         uint64 start = uint64(block.timestamp + _bound(startIn, 0, 12 hours));
-        uint64 end = start + uint64(_bound(length, 1, 2 days));
+        uint64 end = start + uint64(_bound(length, 1 hours, 2 days));
         supply = _bound(supply, 1, 50);
         cpt = _bound(cpt, 1, 5 ether);
         vm.prank(p);
-        claims.createSeries(keccak256("H100-SXM-80GB"), 60_000, start, end, supply, cpt);
+        claims.createSeries(keccak256("H100-SXM-80GB"), 60_000, bytes8("EU"), start, end, supply, cpt);
         ghostLocked += supply * cpt;
         ++calls["create"];
     }

@@ -76,7 +76,7 @@ contract ReenteringBuyer is IERC1155Receiver {
             claims.redeem(_order.seriesId, _amount, keccak256("reentrant job"));
         } else if (attack == Attack.CreateSeries) {
             claims.createSeries(
-                keccak256("gpu"), 1, uint64(block.timestamp), uint64(block.timestamp + 1), 1, 1
+                keccak256("gpu"), 1, bytes8("EU"), uint64(block.timestamp), uint64(block.timestamp + 1), 1, 1
             );
         } else if (attack == Attack.Release) {
             claims.releaseCollateral(_order.seriesId);
