@@ -17,8 +17,9 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import IO
 
 from node.errors import CcmError
 
@@ -205,6 +206,14 @@ class BlobStore:
         """Forget a partial download of ``digest``."""
         self.partial_path(digest).unlink(missing_ok=True)
 
+    def open_partial(self, digest: str) -> PartialWriter:
+        """A :class:`PartialWriter` appending to the partial download of ``digest``.
+
+        The bytes already there (a resumed download) are hashed once here, so the writer knows the
+        digest of everything it appends without reading the file again at the end.
+        """
+        return PartialWriter(self, digest)
+
     def finish_partial(self, digest: str) -> Path:
         """Check the partial download against ``digest`` and move it into place atomically.
 
@@ -214,7 +223,11 @@ class BlobStore:
         p = self.partial_path(digest)
         if not p.is_file():
             raise BlobNotFoundError(digest, f"no partial download of {digest}")
-        actual = sha256_file(p)
+        return self._promote(digest, sha256_file(p))
+
+    def _promote(self, digest: str, actual: str) -> Path:
+        """Move a partial file whose bytes hash to ``actual`` into place, or discard it on a mismatch."""
+        p = self.partial_path(digest)
         if actual != digest:
             p.unlink(missing_ok=True)
             raise BlobCorruptError(digest, f"downloaded bytes hash to {actual}, expected {digest}")
@@ -237,3 +250,56 @@ class BlobStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+class PartialWriter:
+    """Appends to one partial download and hashes every byte as it is written.
+
+    Why: checking the digest by reading the whole file back at the end costs a second pass over
+    it; hashing each batch right after writing it (in the same worker thread, ``hashlib`` releases
+    the GIL) makes :meth:`finish` a comparison. Corruption detection is the same: the digest covers
+    exactly the bytes appended to the file, resumed prefix included.
+
+    Resource handling: the file stays open from construction to :meth:`finish` or :meth:`close`
+    (idempotent); a writer that is closed without finishing leaves its bytes for a resume. Not
+    thread-safe: one thread at a time (the transfer hands it to one worker thread per batch).
+    """
+
+    def __init__(self, store: BlobStore, digest: str) -> None:
+        self.store = store
+        self.digest = digest
+        self.path = store.partial_path(digest)
+        self._hash = hashlib.sha256()
+        self._file: IO[bytes] | None = self.path.open("a+b")
+        try:
+            self._file.seek(0)
+            while chunk := self._file.read(_HASH_BUFFER):
+                self._hash.update(chunk)
+            self.size = self._file.tell()
+        except BaseException:
+            self.close()
+            raise
+
+    def write(self, pieces: Iterable[bytes]) -> int:
+        """Append ``pieces`` in order (one buffered write each) and hash them; the new size."""
+        if self._file is None:
+            raise ValueError(f"partial writer of {self.digest} is closed")
+        for piece in pieces:
+            self._file.write(piece)
+            self._hash.update(piece)
+            self.size += len(piece)
+        return self.size
+
+    def finish(self) -> Path:
+        """Flush, compare the running digest, move the file into place (as ``finish_partial``)."""
+        if self._file is None:
+            raise ValueError(f"partial writer of {self.digest} is closed")
+        self._file.flush()
+        self.close()
+        return self.store._promote(self.digest, self._hash.hexdigest())
+
+    def close(self) -> None:
+        """Close the file (the bytes stay for a resume)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None

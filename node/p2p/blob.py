@@ -6,14 +6,18 @@ Wire exchange (frames as in :mod:`node.p2p.codec`)::
     server → client   json  BlobHeader(digest, size, offset, chunk_size)   | error frame (not_found, …)
     server → client   data  chunk … (each ≤ chunk_size) until size - offset bytes
 
-The client appends each chunk to the store's partial file for that digest as it arrives, so a
+The client appends the chunks to the store's partial file for that digest as they arrive, so a
 transfer cut off by a dropped connection resumes from the bytes already on disk
-(:func:`fetch_blob` asks for that offset). When the last byte is in, the whole file is checked
-against the digest and renamed into place atomically; a mismatch (a corrupted or forged chunk)
-throws the partial file away and raises :class:`~node.blobs.BlobCorruptError`.
+(:func:`fetch_blob` asks for that offset). Every byte is hashed as it is appended
+(:class:`~node.blobs.PartialWriter`); when the last byte is in, the digest is compared and the
+file renamed into place atomically; a mismatch (a corrupted or forged chunk) throws the partial
+file away and raises :class:`~node.blobs.BlobCorruptError`.
 
-Disk reads, writes and hashing run in worker threads so a multi-megabyte transfer does not stall
-the event loop that also answers pings and audits.
+Throughput: disk reads, writes and hashing run in worker threads so a multi-megabyte transfer
+does not stall the event loop that also answers pings and audits, but not one thread per chunk:
+the server reads :data:`READ_AHEAD` bytes per thread call, one batch ahead of the stream; the
+client's disk task takes every chunk waiting in its queue (up to :data:`WRITE_BATCH` bytes) in one
+thread call that writes and hashes them, while the event loop goes on reading the stream.
 """
 
 from __future__ import annotations
@@ -22,20 +26,27 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import trio
 
-from node.blobs import BlobNotFoundError, BlobStore, validate_digest
+from node.blobs import BlobNotFoundError, BlobStore, PartialWriter, validate_digest
 from node.errors import ProtocolError
 from node.p2p.codec import FrameStream, RemoteError, SchemaError
-from node.p2p.host import Host
+from node.p2p.host import Host, flatten_exceptions
 from node.p2p.messages import BLOB_PROTOCOL, BlobHeader, BlobRequest
 from node.p2p.reqresp import RequestRefused, close_quietly, guard
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CHUNK = 256 * 1024
+DEFAULT_CHUNK = 1 << 20
 MAX_CHUNK = 4 << 20
+READ_AHEAD = 4 << 20
+"""Bytes the server reads from disk per worker-thread call (a whole number of chunks, at least one)."""
+WRITE_BATCH = 8 << 20
+"""At most this many received bytes are written and hashed per worker-thread call on the client."""
+QUEUE_CHUNKS = 16
+"""Chunks the client may hold in memory between the stream and the disk (bounds memory per transfer)."""
 DEFAULT_MAX_BLOB = 1 << 30
 BLOB_TIMEOUT = 30.0
 """Seconds allowed for any single frame of a blob transfer (not for the whole blob)."""
@@ -79,13 +90,34 @@ class BlobServer:
         await fs.write_message(
             BlobHeader(digest=req.digest, size=size, offset=req.offset, chunk_size=self.chunk_size)
         )
-        offset = req.offset
-        while offset < size:
-            chunk = await trio.to_thread.run_sync(self.store.read_range, req.digest, offset, self.chunk_size)
-            if not chunk:
-                raise RuntimeError(f"blob {req.digest} shrank while being served")
-            await fs.write_data(chunk)
-            offset += len(chunk)
+        batch = max(1, READ_AHEAD // self.chunk_size) * self.chunk_size
+        path = self.store.path(req.digest)
+        send, receive = trio.open_memory_channel[bytes](1)  # one batch read ahead of the stream
+
+        async def read_ahead() -> None:
+            f = await trio.to_thread.run_sync(_open_at, path, req.offset)
+            try:
+                async with send:
+                    for _ in range(req.offset, size, batch):
+                        block = await trio.to_thread.run_sync(f.read, batch)
+                        if not block:
+                            raise RuntimeError(f"blob {req.digest} shrank while being served")
+                        await send.send(block)
+            finally:
+                f.close()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(read_ahead)
+            async with receive:
+                async for block in receive:
+                    for start in range(0, len(block), self.chunk_size):
+                        await fs.write_data(block[start : start + self.chunk_size])
+
+
+def _open_at(path: Path, offset: int) -> BinaryIO:
+    f = path.open("rb")
+    f.seek(offset)
+    return f
 
 
 async def fetch_blob(
@@ -125,18 +157,71 @@ async def fetch_blob(
             raise SchemaError("size", f"blob of {header.size} bytes exceeds the cap of {max_size}")
         if header.chunk_size > MAX_CHUNK:
             raise SchemaError("chunk_size", f"above the cap of {MAX_CHUNK}")
-        received = offset
-        while received < header.size:
-            want = min(header.chunk_size, header.size - received)
-            chunk = await fs.read_data(max_size=want)
-            if not chunk:
-                raise SchemaError("data", "empty chunk")
-            received = await trio.to_thread.run_sync(store.append_partial, digest, chunk)
-            if on_progress is not None:
-                on_progress(received, header.size)
+        writer = await trio.to_thread.run_sync(store.open_partial, digest)
+        try:
+            if writer.size != offset:
+                raise RuntimeError(f"partial download of {digest} changed while it was being resumed")
+            await _receive(fs, writer, header.size, chunk_size=header.chunk_size, on_progress=on_progress)
+            return await trio.to_thread.run_sync(writer.finish)
+        finally:
+            writer.close()
     finally:
         await close_quietly(stream)
-    return await trio.to_thread.run_sync(store.finish_partial, digest)
+
+
+async def _receive(
+    fs: FrameStream,
+    writer: PartialWriter,
+    size: int,
+    *,
+    chunk_size: int,
+    on_progress: Callable[[int, int], None] | None,
+) -> None:
+    """Read data frames until ``size`` bytes are in; a second task writes and hashes them in batches.
+
+    Error handling: a stream fault cancels the disk task after its current batch (a thread call is
+    never abandoned half-way), so the partial file always holds a whole prefix for the next resume;
+    the first error is raised as itself, not wrapped in an exception group.
+    """
+    send, receive = trio.open_memory_channel[bytes](QUEUE_CHUNKS)
+
+    async def to_disk() -> None:
+        async with receive:
+            async for first in receive:
+                batch, total = [first], len(first)
+                while total < WRITE_BATCH:
+                    try:
+                        more = receive.receive_nowait()
+                    except (trio.WouldBlock, trio.EndOfChannel):
+                        break
+                    batch.append(more)
+                    total += len(more)
+                before = writer.size
+                await trio.to_thread.run_sync(writer.write, batch)
+                if on_progress is not None:
+                    for chunk in batch:
+                        before += len(chunk)
+                        on_progress(before, size)
+
+    async def from_stream() -> None:
+        async with send:
+            received = writer.size
+            while received < size:
+                chunk = await fs.read_data(max_size=min(chunk_size, size - received))
+                if not chunk:
+                    raise SchemaError("data", "empty chunk")
+                received += len(chunk)
+                await send.send(chunk)
+
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(to_disk)
+            await from_stream()
+    except BaseExceptionGroup as group:
+        leaves = flatten_exceptions(group)
+        if len(leaves) == 1:
+            raise leaves[0] from None
+        raise
 
 
 async def fetch_blob_resuming(

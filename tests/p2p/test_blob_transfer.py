@@ -113,3 +113,95 @@ async def test_missing_blob_and_size_cap(tmp_path: Path) -> None:
         with trio.fail_after(10):
             path = await fetch_blob(client, server.peer_id, sink, digest)
     assert path.read_bytes() == b"z" * 10_000
+
+
+# -- throughput path: batched reads and writes, running digest ----------------------------------
+
+
+def test_partial_writer_hashes_the_resumed_prefix(tmp_path: Path, data: bytes) -> None:
+    store = BlobStore(tmp_path)
+    digest = hashlib.sha256(data).hexdigest()
+    store.append_partial(digest, data[:1000])  # an earlier, interrupted download
+    writer = store.open_partial(digest)
+    assert writer.size == 1000
+    assert writer.write([data[1000:5000], data[5000:]]) == SIZE
+    path = writer.finish()
+    assert path.read_bytes() == data and store.partial_size(digest) == 0
+    with pytest.raises(ValueError, match="closed"):
+        writer.write([b"more"])
+
+
+def test_partial_writer_catches_a_corrupt_prefix_on_disk(tmp_path: Path, data: bytes) -> None:
+    store = BlobStore(tmp_path)
+    digest = hashlib.sha256(data).hexdigest()
+    store.append_partial(digest, b"\x00" + data[1:1000])  # the kept prefix went bad on disk
+    writer = store.open_partial(digest)
+    writer.write([data[1000:]])
+    with pytest.raises(BlobCorruptError, match="expected"):
+        writer.finish()
+    assert store.partial_size(digest) == 0 and not store.has(digest)
+
+
+def test_partial_writer_closed_without_finish_keeps_bytes(tmp_path: Path, data: bytes) -> None:
+    store = BlobStore(tmp_path)
+    digest = hashlib.sha256(data).hexdigest()
+    writer = store.open_partial(digest)
+    writer.write([data[:4096]])
+    writer.close()
+    writer.close()  # idempotent
+    assert store.partial_size(digest) == 4096 and not store.has(digest)
+
+
+@pytest.mark.parametrize("chunk_size", [64 * 1024 + 7, 1 << 20, 4 << 20])
+async def test_transfer_with_odd_chunk_sizes_and_a_resumed_offset(
+    tmp_path: Path, data: bytes, chunk_size: int
+) -> None:
+    """Chunks that divide neither the read-ahead batch nor the size, resumed mid-chunk."""
+    big = data * 3  # 9 MiB + 369: several read-ahead batches
+    source = BlobStore(tmp_path / "server")
+    digest = source.put(big)
+    sink = BlobStore(tmp_path / "client")
+    kept = 1_234_567
+    sink.append_partial(digest, big[:kept])
+    server, client = new_host(), new_host()
+    blob_server = BlobServer(source, chunk_size=chunk_size)
+    blob_server.register(server)
+    progress: list[int] = []
+    async with running(server, client):
+        await client.connect(server.addrs[0])
+        with trio.fail_after(60):
+            path = await fetch_blob(
+                client, server.peer_id, sink, digest, on_progress=lambda r, t: progress.append(r)
+            )
+    assert [r.offset for r in blob_server.served] == [kept]
+    assert path.read_bytes() == big
+    assert progress == sorted(progress) and progress[-1] == len(big)
+    assert len(progress) == -(-(len(big) - kept) // chunk_size)  # once per chunk, every chunk on disk
+
+
+async def test_transfer_keeps_serving_pings(tmp_path: Path) -> None:
+    """Disk and hashing stay off the event loop: pings on the same hosts answer during a transfer."""
+    big = os.urandom(24 << 20)
+    source = BlobStore(tmp_path / "server")
+    digest = source.put(big)
+    sink = BlobStore(tmp_path / "client")
+    server, client = new_host(), new_host()
+    BlobServer(source).register(server)
+    pings: list[float] = []
+    async with running(server, client):
+        await client.connect(server.addrs[0])
+        done = trio.Event()
+
+        async def ping_loop() -> None:
+            while not done.is_set():
+                with trio.fail_after(5):
+                    pings.append(await client.ping(server.peer_id))
+                await trio.sleep(0.05)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ping_loop)
+            with trio.fail_after(120):
+                await fetch_blob(client, server.peer_id, sink, digest)
+            done.set()
+    assert sink.get(digest) == big
+    assert pings  # answered while 24 MiB went through the same connection
