@@ -1,10 +1,15 @@
-"""``ccm market offers [--json]``: the live offers table.
+"""``ccm market offers [--challenge] [--json]``: the live offers table; ``ccm market challenge PEER``.
 
 Offers come from gossip (heard for ``--wait`` seconds, default ``consumer.offer_wait_s``) and,
 directly, from each ``--peer`` multiaddr; every one is checked like the gossip validator checks it
 (signature, expiry, stake bound to the peer). Next to each provider's claimed fp32 figure stands
 the figure its capacity challenges verified (from this node's store), and a failed challenge is
-shown plainly.
+shown plainly. ``--challenge`` first puts every offer's claimed figure to a capacity challenge.
+
+``ccm market challenge MULTIADDR [--n N] [--threshold T] [--json]`` asks that provider for its offer,
+challenges the claimed fp32 figure with a random matmul and a deadline (:mod:`node.roles.capacity`)
+and keeps the result in this home's store, where ``ccm market offers`` and ``ccm job submit`` find
+it. A failed challenge is a result (printed plainly, ``"passed": false``), not an error: exit 0.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import argparse
 import time
 from typing import Any
 
+from node.cli._market_index import add_index_parser
 from node.cli._output import emit_json, table
 from node.cli.provider import add_node_options
 
@@ -27,8 +33,27 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     offers.add_argument(
         "--wait", type=float, help="seconds to listen to gossip (default: consumer.offer_wait_s)"
     )
+    offers.add_argument(
+        "--challenge", action="store_true", help="challenge every offer's claimed capacity first"
+    )
     offers.add_argument("--json", action="store_true", help="print one JSON object")
     offers.set_defaults(func=_offers)
+    add_index_parser(sub, parents)
+
+    challenge = sub.add_parser(
+        "challenge", parents=parents, help="check a provider's claimed capacity with a timed matmul"
+    )
+    challenge.add_argument("peer", help="the provider's full multiaddr (with /p2p/<peer id>)")
+    add_node_options(challenge)
+    challenge.add_argument("--n", type=int, help="matrix size (default: about 0.5 s at the claimed speed)")
+    challenge.add_argument(
+        "--max-n", type=int, default=4096, help="largest default size (default 4096)"
+    )
+    challenge.add_argument(
+        "--threshold", type=float, default=0.5, help="achieved/claimed ratio needed to pass (default 0.5)"
+    )
+    challenge.add_argument("--json", action="store_true", help="print one JSON object")
+    challenge.set_defaults(func=_challenge)
 
 
 def _offers(args: argparse.Namespace) -> int:
@@ -50,7 +75,7 @@ def _offers(args: argparse.Namespace) -> int:
                 consumer = await nursery.start(
                     functools.partial(Consumer(ctx, listen=args.listen, bootstrap=args.bootstrap).run)
                 )
-                found = await consumer.discover(peers=args.peer, wait_s=wait)
+                found = await consumer.discover(peers=args.peer, wait_s=wait, challenge=args.challenge)
                 nursery.cancel_scope.cancel()
             return found
 
@@ -82,6 +107,62 @@ def _offers(args: argparse.Namespace) -> int:
             ],
         )
     )
+    return 0
+
+
+def _challenge(args: argparse.Namespace) -> int:
+    import functools
+
+    import trio
+
+    from node.roles.consumer import Consumer
+    from node.roles.context import open_context, say_stderr
+    from node.roles.runtime import run_trio, setup_logging
+
+    setup_logging("warning", debug=args.debug)
+    ctx = open_context(args.home, account_index=args.account_index, rpc_url=args.rpc_url, say=lambda _l: None)
+    say = (lambda _l: None) if args.json else say_stderr
+    try:
+
+        async def main() -> tuple[Any, Any]:
+            async with trio.open_nursery() as nursery:
+                node = Consumer(ctx, listen=args.listen, bootstrap=args.bootstrap, say=say)
+                consumer = await nursery.start(functools.partial(node.run))
+                offer = await consumer.offer_from(args.peer)
+                result = await consumer.challenge(
+                    offer, n=args.n, max_n=args.max_n, threshold=args.threshold
+                )
+                nursery.cancel_scope.cancel()
+            return offer, result
+
+        offer, result = run_trio(main)
+        figure = ctx.store.verified_figure(offer.peer_id)
+    finally:
+        ctx.close()
+    doc = {
+        "provider": offer.body.provider,
+        "peer_id": offer.peer_id,
+        "claimed_gflops": offer.body.gflops,
+        "n": result.n,
+        "achieved_gflops": result.achieved_gflops,
+        "ratio": round(result.ratio, 4),
+        "correct": result.correct,
+        "in_time": result.in_time,
+        "passed": result.passed,
+        "reason": result.reason,
+        "elapsed_s": round(result.elapsed_s, 4),
+        "verified_label": figure.label,
+    }
+    if args.json:
+        emit_json(doc)
+    else:
+        verdict = "PASSED" if result.passed else f"FAILED: {result.reason}"
+        print(
+            f"{offer.body.provider} (peer {offer.peer_id}): claimed {offer.body.gflops} GFLOP/s, "
+            f"achieved {result.achieved_gflops} GFLOP/s on a {result.n}x{result.n} fp32 matmul "
+            f"in {result.elapsed_s:.3f} s: {verdict}"
+        )
+        print(f"verified figure now: {figure.label}")
     return 0
 
 

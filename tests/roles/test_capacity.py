@@ -1,0 +1,134 @@
+"""Capacity challenges between real daemons: honest claims verified, an over-advertiser fails and ranks last.
+
+Real Anvil (stake, signed offers), real libp2p hosts on 127.0.0.1, real torch matmuls on the CPU.
+The honest provider's claim is the session probe's (measured on this machine, at a small size); the
+over-advertiser claims a thousand times more than the same CPU does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import threading
+
+import pytest
+import trio
+
+from node.capacity.probe import ProbeResult
+from node.chain.chain import Chain
+from node.cli import main as ccm_main
+from node.cli.market import offer_row
+from node.roles.consumer import Consumer, rank_offers
+from node.roles.provider import ProviderDaemon
+from tests.roles.conftest import PRICE_PER_UNIT, Nodes
+
+pytest.importorskip("verifier.freivalds")
+
+# A shared 2-core test machine running challenger and provider in one process: honest answers must not
+# fail on a busy moment, so the bar is a tenth of the claim here (the default 0.5 is what
+# `ccm market challenge` uses); the over-advertiser misses it by two orders of magnitude either way.
+OPTIONS = {"max_n": 1024, "threshold": 0.1}
+
+
+def _inflated(probe: ProbeResult, factor: int) -> ProbeResult:
+    return dataclasses.replace(
+        probe, matmul=tuple(dataclasses.replace(m, mflops=m.mflops * factor) for m in probe.matmul)
+    )
+
+
+async def test_over_advertising_provider_fails_and_ranks_last(
+    chain: Chain, nodes: Nodes, probe_result: ProbeResult
+) -> None:
+    honest_ctx, boaster_ctx, consumer_ctx = nodes("honest", 2), nodes("boaster", 4), nodes("consumer", 1)
+    with trio.fail_after(120):
+        async with trio.open_nursery() as nursery:
+            honest = await nursery.start(
+                functools.partial(
+                    ProviderDaemon(
+                        honest_ctx, probe=probe_result, price_per_unit=2 * PRICE_PER_UNIT, device="cpu"
+                    ).run
+                )
+            )
+            boaster = await nursery.start(
+                functools.partial(
+                    ProviderDaemon(
+                        boaster_ctx,
+                        probe=_inflated(probe_result, 1000),
+                        price_per_unit=PRICE_PER_UNIT,
+                        device="cpu",
+                    ).run
+                )
+            )
+            consumer = await nursery.start(functools.partial(Consumer(consumer_ctx).run))
+            offers = await consumer.discover(peers=[honest.addrs[0], boaster.addrs[0]])
+            # Before any challenge the cheaper (boasting) offer wins on price.
+            assert rank_offers(offers, kind="matmul", n_units=8)[0].peer_id == boaster.host.peer_id
+            offers = await consumer.challenge_offers(offers, **OPTIONS)
+            assert honest.capacity.answered == 1 and boaster.capacity.answered == 1
+            nursery.cancel_scope.cancel()
+    by_peer = {o.peer_id: o for o in offers}
+    good, bad = by_peer[honest.host.peer_id], by_peer[boaster.host.peer_id]
+    assert not good.verified.failed and good.verified.passed == 1, good.verified.label
+    assert good.verified.verified_gflops is not None and good.verified.verified_gflops > 0
+    assert bad.verified.failed and bad.verified.label.startswith("FAILED: achieved")
+    assert f"of the advertised {bad.body.gflops}" in bad.verified.label
+    # Failed ranks last, whatever its price.
+    ranked = rank_offers(offers, kind="matmul", n_units=8)
+    assert [o.peer_id for o in ranked] == [honest.host.peer_id, boaster.host.peer_id]
+    # The offers table shows the verified figure next to the claim, and the failure plainly.
+    row_good, row_bad = offer_row(good), offer_row(bad)
+    assert row_good["challenge_failed"] is False
+    assert row_good["verified_gflops"] == good.verified.verified_gflops
+    assert row_bad["challenge_failed"] is True and row_bad["verified_label"].startswith("FAILED")
+    assert row_bad["claimed_gflops"] > 100 * row_good["claimed_gflops"]
+    # Kept per peer in the consumer's store.
+    assert [r.passed for r in consumer_ctx.store.capacity_results(honest.host.peer_id)] == [True]
+    assert [r.passed for r in consumer_ctx.store.capacity_results(boaster.host.peer_id)] == [False]
+
+
+async def test_ccm_market_challenge_command(
+    chain: Chain, nodes: Nodes, probe_result: ProbeResult, capsys: pytest.CaptureFixture[str]
+) -> None:
+    provider_ctx = nodes("provider", 2)
+    home = nodes.home("challenger")
+
+    def ccm(*argv: str) -> int:
+        return ccm_main([*argv, "--home", str(home), "--account-index", "1"])
+
+    async def ccm_beside_trio(*argv: str) -> int:
+        # The command runs its own trio loop, which trio refuses inside a trio worker thread.
+        codes: list[int] = []
+        thread = threading.Thread(target=lambda: codes.append(ccm(*argv)))
+        thread.start()
+        while thread.is_alive():
+            await trio.sleep(0.05)
+        return codes[0]
+
+    with trio.fail_after(120):
+        async with trio.open_nursery() as nursery:
+            provider = await nursery.start(
+                functools.partial(ProviderDaemon(provider_ctx, probe=probe_result, device="cpu").run)
+            )
+            addr = provider.addrs[0]
+            # A claim of the probe's own figure with a lenient bar passes.
+            code = await ccm_beside_trio(
+                "market", "challenge", addr, "--max-n", "1024", "--threshold", "0.1", "--json"
+            )
+            out = capsys.readouterr()
+            bad_n = await ccm_beside_trio("market", "challenge", addr, "--n", "3")
+            bad = capsys.readouterr()
+            nursery.cancel_scope.cancel()
+    assert code == 0, out.err
+    doc = json.loads(out.out)
+    assert doc["peer_id"] == provider.host.peer_id and doc["passed"] is True, doc
+    assert doc["claimed_gflops"] == probe_result.best_gflops()
+    assert doc["verified_label"].endswith("(1/1 passed)")
+    assert bad_n == 1 and bad.err.strip().count("\n") == 0 and "n: must be between 16" in bad.err
+    dead = "/ip4/127.0.0.1/tcp/1/p2p/" + provider.host.peer_id
+    unreachable = await ccm_beside_trio("market", "challenge", dead)
+    err = capsys.readouterr().err
+    assert unreachable == 1 and err.startswith("ccm: error:") and "Traceback" not in err
+    assert await ccm_beside_trio("market", "challenge", "not-a-multiaddr") == 1
+    assert "multiaddr" in capsys.readouterr().err
+
