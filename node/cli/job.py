@@ -6,7 +6,8 @@
   here and print the Merkle root, unit count and timings; progress goes to stderr.
 
 - ``ccm job submit SPEC.json [--max-price P] [--provider PEERID] [--peer ADDR …] [--blob FILE …]
-  [--wait] [--json]``: find offers, pick the cheapest fitting one (then the best verified capacity),
+  [--challenge] [--wait] [--json]``: find offers (``--challenge``: check each one's claimed capacity
+  first; an offer that fails ranks last), pick the cheapest fitting one (then the best verified capacity),
   escrow the price on chain, have the provider accept; with ``--wait`` follow the job until it is
   final (outputs fetched and checked against the committed root, due chain steps taken). Progress on
   stderr; ``--json`` prints one JSON object (the job report) on stdout.
@@ -140,7 +141,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
                         Consumer(ctx, listen=args.listen, bootstrap=args.bootstrap, say=say).run
                     )
                 )
-                offers = await consumer.discover(peers=args.peer, wait_s=wait_s)
+                offers = await consumer.discover(peers=args.peer, wait_s=wait_s, challenge=args.challenge)
                 ranked = rank_offers(
                     offers, kind=spec.kind, n_units=n_units, max_price=max_price, provider=args.provider
                 )
@@ -286,6 +287,10 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     p.add_argument("--blob", type=Path, action="append", default=[], help="an input blob file (repeatable)")
     p.add_argument("--collateral", type=int, help="provider collateral to require (default: the price)")
     p.add_argument("--offer-wait", type=float, help="seconds to collect gossiped offers")
+    p.add_argument(
+        "--challenge", action="store_true",
+        help="put each offer's claimed capacity to a challenge before choosing (failed offers rank last)",
+    )
     p.add_argument("--wait", action="store_true", help="follow the job until it is final")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds --wait may take (default 600)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
