@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--mode",
         choices=("market", "direct"),
-        default="direct",
+        default="market",
         help="market: separate provider/verifier/consumer processes over libp2p (default); "
         "direct: every party played in this process through the chain client",
     )

@@ -9,8 +9,8 @@ Cast (Anvil dev accounts, PUBLIC test keys): consumer 1, provider-1 2, provider-
 2. For each kind, ``ccm job submit SPEC --provider P --peer ADDR --wait --json`` once with an
    honest provider (alternating) and once with the cheater. The providers run and commit, the drawn
    verifier fetches the sampled units over libp2p and attests, the parties settle.
-3. Claims: provider-1 ``ccm claims create`` (priced by tokenomics; done before its daemon starts,
-   so that its account has one sender at a time), the consumer ``buy``s, resells
+3. Claims: provider-1 ``ccm claims create`` (priced by tokenomics; a second process signing with
+   the daemon's key, which the chain client's nonce recovery allows), the consumer ``buy``s, resells
    part (``sell``), the claims-buyer ``buy``s the resale, the window opens, the consumer
    ``redeem``s the rest for a prepaid job with provider-1, audited like any other.
 
@@ -168,8 +168,8 @@ def run_market(
     sup = Supervisor(logs=home / "logs", python=sys.executable, cwd=ROOT)
     kinds: dict[bytes, str] = {}
     try:
-        series, price = _create_series(sup, nodes["provider-1"], say=say)
         addrs = start_daemons(sup, nodes, chain, say=say)
+        series, price = _create_series(sup, nodes["provider-1"], say=say)
         first_job = chain.market.job_count() + 1
         with DevnetClock(chain, first_job=first_job, say=say) as clock:
             honest = ["provider-1", "provider-2"]
@@ -269,8 +269,9 @@ def _ccm_claims(sup: Supervisor, name: str, node: Node, *args: str) -> dict[str,
 
 
 def _create_series(sup: Supervisor, seller: Node, *, say: Say) -> tuple[str, int]:
-    """Before provider-1's daemon starts: its account must have one sender at a time (the daemon
-    keeps its own nonce counter); the order waits in the home's book and the daemon gossips it."""
+    """While provider-1's daemon runs (the series needs a staked provider): two processes sign with
+    one key, and the chain client resyncs its nonce when the other took it; the sell order goes
+    to the home's book and the daemon gossips it."""
     created = _ccm_claims(
         sup, "claims-create", seller, "create", "--gpu-class", "H100",
         "--window-start", "+7d", "--window-end", "+8d", "--supply", "10",

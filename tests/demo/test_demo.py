@@ -1,8 +1,10 @@
 """The real demo, run once as a subprocess in a temp home, its JSON checked against the chain.
 
-The demo runs with ``--keep`` so that the balances it reports can be read again, independently,
-at the block it names; the test then brings the devnet down with ``ccm devnet down`` and checks
-that no process the demo started (Anvil, ``ccm`` nodes) is left.
+The default form is the multi-process market (3 provider daemons, 3 verifier daemons, consumers as
+``ccm`` commands, libp2p on 127.0.0.1). The demo runs with ``--keep`` so that the balances it
+reports can be read again, independently, at the block it names; the test then brings the devnet
+down with ``ccm devnet down`` and checks that no process the demo started (Anvil, ``ccm`` nodes) is
+left. A second run is stopped with SIGTERM once its daemons are up: everything it started goes.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from web3 import Web3
 from node.chain.artifacts import load_artifact
 
 ROOT = Path(__file__).resolve().parents[2]
-TIMEOUT_S = 420
+TIMEOUT_S = 600
 
 
 def _processes_mentioning(text: str) -> list[tuple[int, str]]:
@@ -93,6 +95,21 @@ def test_json_has_the_documented_shape(demo: tuple[dict[str, Any], Path, int]) -
             assert isinstance(p[money], int) and p[money] >= 0, (p["name"], money)
     roles = [p["role"] for p in result["participants"]]
     assert roles.count("provider") >= 2 and roles.count("verifier") >= 3 and "consumer" in roles
+
+
+def test_default_is_the_multi_process_market(demo: tuple[dict[str, Any], Path, int]) -> None:
+    result, home, _ = demo
+    assert result["mode"] == "market"
+    assert any("audits every committed job" in n for n in result["notes"])
+    names = {p["name"] for p in result["participants"]}
+    assert {"provider-1", "provider-2", "cheater", "verifier-1", "verifier-2", "verifier-3"} <= names
+    for daemon in ("provider-1", "provider-2", "cheater", "verifier-1", "verifier-2", "verifier-3"):
+        assert (home / "logs" / f"{daemon}.log").is_file(), daemon  # its own process, its own log
+        assert (home / "nodes" / daemon / "deployment.json").is_file(), daemon  # and its own home
+    submits = sorted(p.name for p in (home / "logs").glob("submit-*.log"))
+    assert len(submits) == 6, submits  # the consumer ran each job as its own `ccm job submit`
+    stakes = {p["name"]: p["staked"] for p in result["participants"]}
+    assert all(stakes[n] > 0 for n in ("provider-1", "provider-2", "verifier-1", "verifier-2", "verifier-3"))
 
 
 def test_cheater_slashed_and_honest_providers_paid(demo: tuple[dict[str, Any], Path, int]) -> None:
@@ -195,3 +212,38 @@ def test_unusable_home_is_one_line(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1].startswith("demo: error: ")
     assert "Traceback" not in proc.stderr
+
+
+def test_sigterm_stops_every_process(tmp_path: Path) -> None:
+    """Stopped while its node daemons run, the demo leaves nothing behind and says so in one line."""
+    home = tmp_path / "home"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("CCM_HOME", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "node.demo", "--home", str(home)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert proc.stderr is not None
+        deadline = time.monotonic() + TIMEOUT_S
+        for line in proc.stderr:
+            lines.append(line)
+            if "verifier-1 (dev account" in line or time.monotonic() > deadline:
+                break
+        assert any("verifier-1 (dev account" in line for line in lines), "".join(lines)[-2000:]
+        assert _processes_mentioning(str(home / "nodes"))  # the daemons are running now
+        proc.terminate()
+        rest = proc.communicate(timeout=120)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+    assert proc.returncode == 130
+    assert rest.strip().splitlines()[-1] == "demo: interrupted (everything it started was stopped)"
+    assert "Traceback" not in rest
+    assert _processes_mentioning(str(home)) == []
