@@ -72,12 +72,16 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--collateral-per-token", help="collateral locked per token (default: the price)")
     p.add_argument("--floor", type=int, default=0, help="measured-throughput floor of the class (default 0)")
     p.add_argument("--expiry", help="last second the order can be filled (default: end of the window)")
+    p.add_argument(
+        "--region", default="", help="declared jurisdiction code, e.g. DE, US-CA, EU (declared, not proven)"
+    )
     common(p)
     p.set_defaults(func=_create)
 
     p = sub.add_parser("list", parents=parents, help="series and live orders, best price first")
     p.add_argument("--series", type=int, help="only this series")
     p.add_argument("--all", action="store_true", help="include series whose window has ended")
+    p.add_argument("--region", help="only series that declare this region")
     common(p, signer=False)
     p.set_defaults(func=_list)
 
@@ -85,6 +89,7 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("series", help="series id")
     p.add_argument("--amount", required=True, help="claims (GPU-hours) to buy")
     p.add_argument("--max-price", help="highest price per token to pay")
+    p.add_argument("--region", help="refuse the series unless it declares this region")
     common(p)
     p.set_defaults(func=_buy)
 
@@ -242,6 +247,7 @@ def _create(args: argparse.Namespace) -> int:
             collateral_per_token=cpt,
             floor=args.floor,
             expiry=expiry,
+            region=args.region,
         )
         pushed = _push([created.order.message], _peers(args, ctx.home))
     finally:
@@ -254,6 +260,7 @@ def _create(args: argparse.Namespace) -> int:
         "window_start": start,
         "window_end": end,
         "supply": supply,
+        "region": args.region.strip().upper(),
         "price_per_token": q.price_per_token,
         "basis": q.basis,
         "forward_usd": q.forward_usd,
@@ -286,7 +293,7 @@ def _list(args: argparse.Namespace) -> int:
     try:
         book = OrderBook(store)
         fetched = _pull(book, chain, _peers(args, args.home), args.series)
-        infos = market.list_series(chain, book, include_ended=args.all)
+        infos = market.list_series(chain, book, include_ended=args.all, region=args.region)
     finally:
         store.close()
     if args.series is not None:
@@ -306,15 +313,28 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     print(
         table(
-            ["series", "class", "provider", "window start", "window end", "supply", "redeemed", "best price"],
+            [
+                "series",
+                "class",
+                "region",
+                "provider",
+                "window start",
+                "window end",
+                "supply",
+                "H100e-h",
+                "redeemed",
+                "best price",
+            ],
             [
                 [
                     i.series.series_id,
                     i.gpu_class,
+                    i.series.region_code or "-",
                     i.series.provider,
                     i.series.window_start,
                     i.series.window_end,
                     i.series.supply,
+                    f"{i.series.normalized_micro / 1e6:g}",
                     i.series.redeemed,
                     "-" if i.best_price is None else i.best_price,
                 ]
@@ -349,7 +369,13 @@ def _buy(args: argparse.Namespace) -> int:
         book = OrderBook(ctx.store)
         _pull(book, ctx.chain, _peers(args, ctx.home), series_id)
         purchase = market.buy(
-            ctx.chain, book, ctx.account, series_id=series_id, amount=amount, max_price=max_price
+            ctx.chain,
+            book,
+            ctx.account,
+            series_id=series_id,
+            amount=amount,
+            max_price=max_price,
+            region=args.region,
         )
         balance = ctx.chain.claims.balance_of(ctx.address, series_id)
     finally:
