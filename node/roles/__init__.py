@@ -5,7 +5,10 @@ Public API::
     open_context(home, *, account_index=None, chain=None) -> NodeContext     node.roles.context
     ProviderDaemon(ctx, *, probe, price_per_unit, cheat_fraction, ...).run   node.roles.provider
     Consumer(ctx).run / .discover / .submit / .follow / .fetch_outputs       node.roles.consumer
+    Consumer.challenge(offer, **opts) / .challenge_offers(offers, **opts)    node.roles.consumer
     rank_offers(offers, *, kind, n_units, max_price, provider)               node.roles.consumer
+    CapacityServer(device=, lock=).register(host)                            node.roles.capacity
+    challenge_peer(host, peer_id, *, advertised_gflops, n, max_n, threshold) node.roles.capacity
     VerifierDaemon(ctx, *, device, ...).run / .check                         node.roles.verifier
     advance(chain, account, job_id, *, contest) -> Step                      node.roles.settle
 
