@@ -51,6 +51,7 @@ GPU_CLASS = "H100"
 WINDOW_START_S = 7 * 24 * 3600
 WINDOW_LENGTH_S = 24 * 3600
 CLAIM_SUPPLY = 10
+REGION = b"EU"  # declared by the provider, not proven (README: regions)
 CLAIM_BUY = 6
 CLAIM_RESELL = 2
 YEAR_S = 365.25 * 24 * 3600
@@ -225,6 +226,39 @@ def claim_price(*, window_start_s: int, window_length_s: int, collateral: int) -
     return usd_to_units(round(usd, 6))
 
 
+def verify_capacity(chain: Chain, cast: Cast, *, say: Say) -> None:
+    """A verifier challenges the seller with a real random matmul and attests what it achieved.
+
+    ``CapacityClaims`` caps issuance at verified capacity, so a series needs this first. The one
+    machine plays both sides here; the GPU count (enough for the series' window) is declared.
+    """
+    import time
+
+    from node.capacity.challenge import compute_answer, judge, new_challenge
+    from node.claims.capacity import devnet_verify
+
+    compute_answer(new_challenge(advertised_gflops=1, n=64), device="cpu")  # warm up torch first
+    challenge = new_challenge(advertised_gflops=1, n=1024)
+    start = time.perf_counter()
+    answer = compute_answer(challenge, device="cpu")
+    result = judge(challenge, digest=answer.digest, c=answer.c, elapsed_s=time.perf_counter() - start)
+    if not result.passed:
+        raise DemoError(f"capacity challenge of {cast.honest.actor.name} failed: {result.reason}")
+    gpus = -(-CLAIM_SUPPLY * 3600 // WINDOW_LENGTH_S)
+    devnet_verify(
+        chain,
+        cast.verifiers[0].account,
+        provider=cast.honest.account.address,
+        gpu_class=GPU_CLASS,
+        gpus=gpus,
+        gflops_per_gpu=max(result.achieved_gflops, 1),
+    )
+    say(
+        f"capacity: {cast.verifiers[0].actor.name} challenged {cast.honest.actor.name} "
+        f"({result.achieved_gflops} GFLOP/s fp32 achieved) and attested {gpus} {GPU_CLASS} on chain"
+    )
+
+
 def run_claims(chain: Chain, cast: Cast, *, say: Say) -> dict[bytes, str]:
     """Create a series, sell, resell, redeem the rest for an audited prepaid job. Spec hash → kind."""
     from node.chain.claims import SellOrder
@@ -233,6 +267,7 @@ def run_claims(chain: Chain, cast: Cast, *, say: Say) -> dict[bytes, str]:
     gpu = load_market_data().gpu_class(GPU_CLASS)
     collateral = usd_to_units(round(DepreciationModel.defaults().spot(gpu, WINDOW_START_S / YEAR_S), 6))
     price = claim_price(window_start_s=WINDOW_START_S, window_length_s=WINDOW_LENGTH_S, collateral=collateral)
+    verify_capacity(chain, cast, say=say)
     now = chain.client.timestamp()
     series_id = chain.claims.create_series(
         seller.account,
@@ -242,6 +277,7 @@ def run_claims(chain: Chain, cast: Cast, *, say: Say) -> dict[bytes, str]:
         window_end=now + WINDOW_START_S + WINDOW_LENGTH_S,
         supply=CLAIM_SUPPLY,
         collateral_per_token=collateral,
+        region=REGION,
     )
     say(
         f"claims: {seller.actor.name} created series {series_id}: {CLAIM_SUPPLY} {GPU_CLASS} GPU-hours "
