@@ -31,7 +31,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -152,7 +152,10 @@ class JobReport:
 
 
 class Consumer:
-    """The consumer role (start with ``nursery.start(consumer.run)``; see the module docstring)."""
+    """The consumer role (start with ``nursery.start(consumer.run)``; see the module docstring).
+
+    ``challenge_options``: defaults for :meth:`challenge` (``n``, ``max_n``, ``threshold``…).
+    """
 
     def __init__(
         self,
@@ -160,11 +163,13 @@ class Consumer:
         *,
         listen: Sequence[str] | None = None,
         bootstrap: Sequence[str] | None = None,
+        challenge_options: Mapping[str, Any] | None = None,
         say: Callable[[str], None] = say_stderr,
     ) -> None:
         cfg = ctx.config
         self.ctx = ctx
         self.say = say
+        self.challenge_options = dict(challenge_options or {})
         self.gossip = Gossip(
             is_bound=make_is_bound(ctx.achain, ctx.chain), max_per_second=cfg.p2p.gossip_rate
         )
@@ -250,7 +255,7 @@ class Consumer:
         now = time.time()
         live = [o for o in self.offers.values() if o.envelope.expires > now]
         if challenge:
-            live = await self.challenge_offers(live)
+            live = await self.challenge_offers(live, **self.challenge_options)
         return live
 
     # --- capacity challenges --------------------------------------------------------------------
@@ -265,9 +270,8 @@ class Consumer:
         from node.roles.capacity import challenge_peer
 
         await self._ensure_connected(offer.peer_id, offer.body.addrs)
-        result = await challenge_peer(
-            self.host, offer.peer_id, advertised_gflops=offer.body.gflops, **options
-        )
+        merged = {**self.challenge_options, **options}
+        result = await challenge_peer(self.host, offer.peer_id, advertised_gflops=offer.body.gflops, **merged)
         await trio.to_thread.run_sync(self.ctx.store.add_capacity_result, result.to_record(offer.peer_id))
         verified = await trio.to_thread.run_sync(self.ctx.store.verified_figure, offer.peer_id)
         known = self.offers.get(offer.peer_id, offer)

@@ -60,11 +60,13 @@ async def test_over_advertising_provider_fails_and_ranks_last(
                     ).run
                 )
             )
-            consumer = await nursery.start(functools.partial(Consumer(consumer_ctx).run))
+            consumer = await nursery.start(
+                functools.partial(Consumer(consumer_ctx, challenge_options=OPTIONS).run)
+            )
             offers = await consumer.discover(peers=[honest.addrs[0], boaster.addrs[0]])
             # Before any challenge the cheaper (boasting) offer wins on price.
             assert rank_offers(offers, kind="matmul", n_units=8)[0].peer_id == boaster.host.peer_id
-            offers = await consumer.challenge_offers(offers, **OPTIONS)
+            offers = await consumer.discover(challenge=True)
             assert honest.capacity.answered == 1 and boaster.capacity.answered == 1
             nursery.cancel_scope.cancel()
     by_peer = {o.peer_id: o for o in offers}
