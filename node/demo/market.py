@@ -9,7 +9,11 @@ Cast (Anvil dev accounts, PUBLIC test keys): consumer 1, provider-1 2, provider-
 2. For each kind, ``ccm job submit SPEC --provider P --peer ADDR --wait --json`` once with an
    honest provider (alternating) and once with the cheater. The providers run and commit, the drawn
    verifier fetches the sampled units over libp2p and attests, the parties settle.
-3. Claims: provider-1 ``ccm claims create`` (priced by tokenomics; a second process signing with
+3. Verified capacity: a claims series is capped by capacity a staked verifier attested on chain.
+   verifier-1 challenges provider-1 over libp2p (``ccm market challenge``: a random matmul with a
+   deadline, checked by Freivalds), posts the measured figure with ``ccm capacity attest`` (bonded;
+   the transcript's hash is the evidence), and after the dispute window ``ccm capacity finalize``.
+4. Claims: provider-1 ``ccm claims create`` (priced by tokenomics; a second process signing with
    the daemon's key, which the chain client's nonce recovery allows), the consumer ``buy``s, resells
    part (``sell``), the claims-buyer ``buy``s the resale, the window opens, the consumer
    ``redeem``s the rest for a prepaid job with provider-1, audited like any other.
@@ -23,6 +27,7 @@ moves time while any job is being audited (that would make the verifier miss its
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import threading
@@ -33,6 +38,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
 
 from node.chain.chain import Chain
 from node.chain.deployment import DEPLOYMENT_FILE
@@ -46,6 +52,9 @@ Say = Callable[[str], None]
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 180.0
 JOB_TIMEOUT = 300.0
+CHALLENGE_ATTEMPTS, CHALLENGE_PAUSE_S = 3, 2.0
+CLAIMS_CLASS = "H100"
+"""The GPU class of the demo's series (priced by the forward curve; capacity attested as measured)."""
 
 
 @dataclass(frozen=True)
@@ -169,7 +178,6 @@ def run_market(
     kinds: dict[bytes, str] = {}
     try:
         addrs = start_daemons(sup, nodes, chain, say=say)
-        series, price = _create_series(sup, nodes["provider-1"], say=say)
         first_job = chain.market.job_count() + 1
         with DevnetClock(chain, first_job=first_job, say=say) as clock:
             honest = ["provider-1", "provider-2"]
@@ -180,7 +188,11 @@ def run_market(
                     submit(sup, nodes["consumer"], nodes[who], addrs[who], spec_path, kind=kind, say=say)
                     if clock.error is not None:
                         raise ChildError(f"devnet clock failed: {clock.error}")
-            kinds.update(_trade_claims(sup, nodes, addrs, chain, home, series=series, price=price, say=say))
+        # The claims trade after the jobs: it moves the devnet clock by days (dispute window, claim
+        # window), which must not happen while a job waits for its audit.
+        _verify_capacity(sup, nodes, addrs, chain, home, say=say)
+        series, price = _create_series(sup, nodes["provider-1"], say=say)
+        kinds.update(_trade_claims(sup, nodes, addrs, chain, home, series=series, price=price, say=say))
     finally:
         alive = len(sup.alive())
         sup.close()
@@ -259,13 +271,72 @@ def submit(
     return result
 
 
-def _ccm_claims(sup: Supervisor, name: str, node: Node, *args: str) -> dict[str, object]:
+def _ccm(sup: Supervisor, name: str, node: Node, *args: str) -> dict[str, object]:
+    """``ccm ARGS --home H --account-index I --json`` as ``node``; its JSON object."""
     out = sup.run(
         name,
-        ["claims", *args, "--home", str(node.home), "--account-index", str(node.index), "--json"],
+        [*args, "--home", str(node.home), "--account-index", str(node.index), "--json"],
         timeout=JOB_TIMEOUT,
     )
-    return _json(out, f"claims {args[0]}")
+    return _json(out, " ".join(args[:2]))
+
+
+def _ccm_claims(sup: Supervisor, name: str, node: Node, *args: str) -> dict[str, object]:
+    return _ccm(sup, name, node, "claims", *args)
+
+
+def _verify_capacity(
+    sup: Supervisor, nodes: dict[str, Node], addrs: dict[str, str], chain: Chain, home: Path, *, say: Say
+) -> None:
+    """verifier-1 challenges provider-1's advertised capacity and attests the result on chain.
+
+    The challenge runs from a home of its own (verifier-1's account, a fresh libp2p identity) so
+    that it never shares a peer id with the running verifier daemon. A failed challenge is tried
+    again, :data:`CHALLENGE_ATTEMPTS` times in all (on 2 cores, any other busy process halves the
+    provider's matmul speed), and then stops the demo with the reason and the machine's load.
+    """
+    verifier, provider = nodes["verifier-1"], nodes["provider-1"]
+    checker = Node(verifier.actor, verifier.index, home / "nodes" / "verifier-1-challenge")
+    prepare_homes(home, [checker])
+    result: dict[str, object] = {}
+    for attempt in range(1, CHALLENGE_ATTEMPTS + 1):
+        if attempt > 1:
+            time.sleep(CHALLENGE_PAUSE_S)
+        out = sup.run(
+            f"capacity-challenge-{attempt}",
+            ["market", "challenge", addrs["provider-1"], "--home", str(checker.home),
+             "--account-index", str(checker.index), "--json"],
+            timeout=JOB_TIMEOUT,
+        )  # fmt: skip
+        result = _json(out, "market challenge")
+        say(
+            f"capacity: verifier-1 challenged provider-1 (n={result.get('n')}): "
+            f"{result.get('achieved_gflops')} GFLOP/s achieved of {result.get('claimed_gflops')} claimed, "
+            + ("passed" if result.get("passed") else f"failed ({result.get('reason')})")
+        )
+        if result.get("passed"):
+            break
+    else:
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        raise ChildError(
+            f"provider-1 failed its capacity challenge {CHALLENGE_ATTEMPTS} times: {result.get('reason')} "
+            f"(load average {load}: is something else using the CPU?)"
+        )
+    evidence = "0x" + keccak(canonical_json(result)).hex()
+    attested = _ccm(
+        sup, "capacity-attest", verifier, "capacity", "attest", provider.actor.address,
+        "--gpu-class", CLAIMS_CLASS, "--gpus", "1", "--gflops", str(result["achieved_gflops"]),
+        "--evidence", evidence,
+    )  # fmt: skip
+    if not attested.get("applied"):
+        jump = int(str(attested["dispute_end"])) - chain.client.timestamp() + 1
+        chain.increase_time(max(jump, 1))
+        say(f"devnet clock: +{max(jump, 1)} s past the attestation's dispute window")
+        _ccm(sup, "capacity-finalize", verifier, "capacity", "finalize", str(attested["attestation_id"]))
+    say(
+        f"capacity: verifier-1 attested 1 {CLAIMS_CLASS}-class GPU for provider-1 on chain "
+        f"(attestation {attested.get('attestation_id')}, evidence {evidence[:12]}…)"
+    )
 
 
 def _create_series(sup: Supervisor, seller: Node, *, say: Say) -> tuple[str, int]:
@@ -273,7 +344,7 @@ def _create_series(sup: Supervisor, seller: Node, *, say: Say) -> tuple[str, int
     one key, and the chain client resyncs its nonce when the other took it; the sell order goes
     to the home's book and the daemon gossips it."""
     created = _ccm_claims(
-        sup, "claims-create", seller, "create", "--gpu-class", "H100",
+        sup, "claims-create", seller, "create", "--gpu-class", CLAIMS_CLASS,
         "--window-start", "+7d", "--window-end", "+8d", "--supply", "10",
     )  # fmt: skip
     series, price = str(created["series"]), int(str(created["price_per_token"]))
