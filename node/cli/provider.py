@@ -50,6 +50,10 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> argpars
         "--cheat-fraction", type=float, default=0.0,
         help="DEVNET TEST SWITCH: corrupt this fraction of every job's units (refused off devnet)",
     )
+    start.add_argument(
+        "--contest-anyway", action="store_true",
+        help="DEVNET TEST SWITCH: with --cheat-fraction, still contest every fail (and lose the bond)",
+    )
     start.set_defaults(func=_start)
     return group
 
@@ -86,7 +90,7 @@ def _start(args: argparse.Namespace) -> int:
         daemon = ProviderDaemon(
             ctx, probe=probe_result, price_per_unit=args.price_per_unit,
             cheat_fraction=args.cheat_fraction or None, device=device, listen=args.listen,
-            bootstrap=args.bootstrap, offer_interval=args.offer_interval,
+            bootstrap=args.bootstrap, offer_interval=args.offer_interval, contest_anyway=args.contest_anyway,
         )
         if daemon.cheat_fraction is not None:
             say_stderr(f"DEVNET CHEATER: corrupting {float(daemon.cheat_fraction):.0%} of every job's units")

@@ -8,14 +8,17 @@ so the drawn one accuses and the two others form the panel (the contract never s
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Any
 
+import pytest
 import trio
 
 from node.capacity.probe import ProbeResult
 from node.chain.chain import Chain
 from node.chain.market import Ballot, JobStatus
+from node.errors import ConfigError
 from node.roles.consumer import Consumer, rank_offers
 from node.roles.context import NodeContext
 from node.roles.provider import ProviderDaemon
@@ -156,3 +159,17 @@ async def test_cheating_provider_that_contests_loses_its_bond(
     # The consumer got its price back, plus the collateral minus the accuser's reward (and bond dust).
     consumer_gain = job.collateral - accuser_reward + params.contest_bond % 2
     assert token.balance_of(consumer_ctx.address) == before[consumer_ctx.address] + consumer_gain
+
+
+def test_devnet_switches_are_refused_on_a_real_deployment(
+    chain: Chain, nodes: Nodes, probe_result: ProbeResult
+) -> None:
+    provider_ctx, verifier_ctx = nodes("provider", 2), nodes("verifier", 3)
+    real = Chain.connect(dataclasses.replace(chain.deployment, devnet=False), client=chain.client)
+    provider_ctx.chain = verifier_ctx.chain = real
+    with pytest.raises(ConfigError, match="contest_anyway is a devnet-only"):
+        ProviderDaemon(provider_ctx, probe=probe_result, contest_anyway=True)
+    with pytest.raises(ConfigError, match="attest_override is a devnet"):
+        VerifierDaemon(verifier_ctx, attest_override=False)
+    # Without the switches the same contexts make daemons (nothing runs here).
+    assert ProviderDaemon(provider_ctx, probe=probe_result).contest_anyway is False
