@@ -221,7 +221,8 @@ async def challenge_peer(
     try:
         stream = await host.open_stream(peer_id, CAPACITY_PROTOCOL)
     except DialError as err:
-        return unanswered(challenge, f"unreachable: {err}", elapsed_s=time.perf_counter() - start)
+        reason = f"cannot open {CAPACITY_PROTOCOL}: {err}"
+        return unanswered(challenge, reason, elapsed_s=time.perf_counter() - start)
     try:
         fs = FrameStream(stream, max_frame=CAPACITY_MAX_FRAME, timeout=wait_s)
         start = time.perf_counter()
@@ -237,7 +238,9 @@ async def challenge_peer(
         buf = bytearray()
         with trio.fail_after(transfer_timeout_s):
             while len(buf) < expected:
-                chunk = await fs.read_data(max_size=min(CAPACITY_CHUNK, expected - len(buf)))
+                chunk = await fs.read_data(
+                    max_size=min(CAPACITY_CHUNK, expected - len(buf)), timeout=transfer_timeout_s
+                )
                 if not chunk:
                     raise ProtocolError("empty data frame")
                 buf += chunk

@@ -139,3 +139,11 @@ async def test_malformed_challenge_is_refused_with_the_field_and_the_host_lives_
                 other, provider.peer_id, advertised_gflops=1, n=256, threshold=LENIENT
             )
     assert result.passed, result.reason
+
+
+async def test_peer_without_the_protocol_fails_the_challenge() -> None:
+    provider, challenger = new_host(), new_host()  # the provider serves no capacity challenges
+    async with running(provider, challenger):
+        await challenger.connect(provider.addrs[0])
+        result = await challenge_peer(challenger, provider.peer_id, advertised_gflops=1, n=64)
+    assert not result.passed and result.reason.startswith(f"cannot open {CAPACITY_PROTOCOL}")
