@@ -1,8 +1,9 @@
 """The node's local state: one SQLite database per node (``<home>/node.db``) in WAL mode.
 
 What lives here: jobs (any role), offers seen on the network, Merkle commitments (root and leaves),
-blob metadata, audits, and capacity challenge results per peer. State is in the database, never
-only in memory, so a node that is killed and restarted resumes from what it finds here.
+blob metadata, audits, capacity challenge results per peer, and signed claim sell orders. State is in
+the database, never only in memory, so a node that is killed and restarted resumes from what it finds
+here.
 
 Durability: WAL journal with ``synchronous=FULL``; every write is one transaction (``BEGIN
 IMMEDIATE`` … ``COMMIT``), so a crash at any instant loses nothing that was committed and leaves
@@ -28,7 +29,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,6 +122,26 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX capacity_results_peer ON capacity_results (peer_id, id);
     """,
+    # 3: signed claim sell orders (node.claims.book). IF NOT EXISTS: nodes before this migration
+    # created the same table outside the numbered schema, and their rows are kept as they are.
+    """
+    CREATE TABLE IF NOT EXISTS claim_orders (
+        order_hash      TEXT PRIMARY KEY,
+        chain_id        INTEGER NOT NULL,
+        contract        TEXT NOT NULL,
+        seller          TEXT NOT NULL,
+        series_id       TEXT NOT NULL,
+        amount          TEXT NOT NULL,
+        price_per_token TEXT NOT NULL,
+        nonce           TEXT NOT NULL,
+        expiry          TEXT NOT NULL,
+        signature       BLOB NOT NULL CHECK (length(signature) = 65),
+        source          TEXT NOT NULL CHECK (source IN ('local', 'gossip', 'peer')),
+        received_at     REAL NOT NULL,
+        published_at    REAL
+    );
+    CREATE INDEX IF NOT EXISTS claim_orders_series ON claim_orders (chain_id, contract, series_id);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -181,6 +202,29 @@ class BlobInfo:
     job_id: str | None = None
     complete: bool = False
     created_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class ClaimOrder:
+    """A signed claim sell order as stored (``node.claims.book`` turns it into an ``OrderMessage``).
+
+    uint256 fields stay decimal strings, exactly as they travel; ``contract`` is stored lower-case;
+    ``published_at`` is None while the order waits in the outbox of a running node.
+    """
+
+    order_hash: str
+    chain_id: int
+    contract: str
+    seller: str
+    series_id: str
+    amount: str
+    price_per_token: str
+    nonce: str
+    expiry: str
+    signature: bytes
+    source: str
+    received_at: float = 0.0
+    published_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -527,6 +571,63 @@ class Store:
         return [r[0] for r in self._read("SELECT DISTINCT peer_id FROM capacity_results ORDER BY peer_id")]
 
 
+    # -- claim sell orders --------------------------------------------------------------------------
+
+    def add_claim_order(self, order: ClaimOrder) -> bool:
+        """Keep ``order`` unless its hash is already stored (first copy wins); True if it was added."""
+        return self._write(
+            """INSERT OR IGNORE INTO claim_orders (order_hash, chain_id, contract, seller, series_id,
+                   amount, price_per_token, nonce, expiry, signature, source, received_at, published_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (order.order_hash, order.chain_id, order.contract.lower(), order.seller, order.series_id,
+             order.amount, order.price_per_token, order.nonce, order.expiry, order.signature,
+             order.source, order.received_at or time.time(), order.published_at),
+        ) > 0
+
+    def get_claim_order(self, order_hash: str) -> ClaimOrder | None:
+        rows = self._read("SELECT * FROM claim_orders WHERE order_hash = ?", (order_hash,))
+        return _claim_order(rows[0]) if rows else None
+
+    def claim_orders(
+        self,
+        *,
+        chain_id: int,
+        contract: str,
+        series_id: int | None = None,
+        seller: str | None = None,
+        unpublished: bool = False,
+    ) -> list[ClaimOrder]:
+        """One deployment's orders, oldest first; optionally one series, one seller, or only the outbox."""
+        sql = "SELECT * FROM claim_orders WHERE chain_id = ? AND contract = ?"
+        params: list[object] = [chain_id, contract.lower()]
+        if series_id is not None:
+            sql += " AND series_id = ?"
+            params.append(str(series_id))
+        if seller is not None:
+            sql += " AND lower(seller) = ?"
+            params.append(seller.lower())
+        if unpublished:
+            sql += " AND published_at IS NULL"
+        return [_claim_order(r) for r in self._read(sql + " ORDER BY received_at, order_hash", params)]
+
+    def mark_claim_orders_published(self, order_hashes: Iterable[str], *, at: float | None = None) -> None:
+        """Take orders out of the outbox (all in one transaction)."""
+        now = time.time() if at is None else at
+        with self.transaction() as conn:
+            for order_hash in order_hashes:
+                conn.execute(
+                    "UPDATE claim_orders SET published_at = ? WHERE order_hash = ?", (now, order_hash)
+                )
+
+    def delete_claim_orders(self, order_hashes: Iterable[str]) -> int:
+        """Forget orders (all in one transaction); how many were deleted."""
+        n = 0
+        with self.transaction() as conn:
+            for order_hash in order_hashes:
+                n += conn.execute("DELETE FROM claim_orders WHERE order_hash = ?", (order_hash,)).rowcount
+        return n
+
+
 def _money(value: int, name: str) -> str:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise StoreError(f"{name} must be a non-negative integer, got {value!r}")
@@ -561,4 +662,13 @@ def _audit(r: sqlite3.Row) -> Audit:
         job_id=r["job_id"], auditor=r["auditor"], status=r["status"], seed=r["seed"],
         indices=tuple(json.loads(r["indices"])), verdict=r["verdict"], detail=r["detail"],
         created_at=r["created_at"], updated_at=r["updated_at"],
+    )
+
+
+def _claim_order(r: sqlite3.Row) -> ClaimOrder:
+    return ClaimOrder(
+        order_hash=r["order_hash"], chain_id=r["chain_id"], contract=r["contract"], seller=r["seller"],
+        series_id=r["series_id"], amount=r["amount"], price_per_token=r["price_per_token"],
+        nonce=r["nonce"], expiry=r["expiry"], signature=bytes(r["signature"]), source=r["source"],
+        received_at=r["received_at"], published_at=r["published_at"],
     )

@@ -19,15 +19,13 @@ An order is live when (reasons for not being live, in the order they are checked
 
 ``remaining`` is what a buyer can get from it now: ``min(amount - filled, seller's balance)``.
 
-Storage: table ``claim_orders`` in ``<home>/node.db``, created idempotently by this module through
-the store's own transaction API (the store's numbered migrations belong to ``node.store``; moving
-this DDL there later changes nothing else). ``published_at`` is NULL for an order that a running
-node has not gossiped yet: the outbox of :class:`node.claims.service.ClaimsService`.
+Storage: table ``claim_orders`` in ``<home>/node.db`` (migration 3 of ``node.store``), read and written
+through the store's typed ``*claim_order*`` methods. ``published_at`` is None for an order that a
+running node has not gossiped yet: the outbox of :class:`node.claims.service.ClaimsService`.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -39,7 +37,7 @@ from eth_utils.exceptions import ValidationError as UtilsValidationError
 from node.chain.chain import Chain
 from node.chain.claims import Series
 from node.claims.orders import OrderMessage
-from node.store import Store
+from node.store import ClaimOrder, Store
 
 REASONS = (
     "wrong-deployment",
@@ -53,26 +51,6 @@ REASONS = (
     "no-balance",
 )
 SOURCES = ("local", "gossip", "peer")
-
-_DDL = (
-    """CREATE TABLE IF NOT EXISTS claim_orders (
-        order_hash      TEXT PRIMARY KEY,
-        chain_id        INTEGER NOT NULL,
-        contract        TEXT NOT NULL,
-        seller          TEXT NOT NULL,
-        series_id       TEXT NOT NULL,
-        amount          TEXT NOT NULL,
-        price_per_token TEXT NOT NULL,
-        nonce           TEXT NOT NULL,
-        expiry          TEXT NOT NULL,
-        signature       BLOB NOT NULL CHECK (length(signature) = 65),
-        source          TEXT NOT NULL CHECK (source IN ('local', 'gossip', 'peer')),
-        received_at     REAL NOT NULL,
-        published_at    REAL
-    )""",
-    "CREATE INDEX IF NOT EXISTS claim_orders_series ON claim_orders (chain_id, contract, series_id)",
-)
-
 
 @dataclass(frozen=True)
 class StoredOrder:
@@ -121,92 +99,78 @@ class OrderState:
 
 
 class OrderBook:
-    """The ``claim_orders`` table of one node's store (see the module docstring)."""
+    """The claim orders of one node's store, as :class:`OrderMessage` values (see the module docstring)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        with store.transaction() as conn:
-            for statement in _DDL:
-                conn.execute(statement)
 
     def add(self, order_hash: str, message: OrderMessage, *, source: str, published: bool = False) -> bool:
         """Keep ``message`` under ``order_hash``; False if it was already there (first copy wins)."""
         if source not in SOURCES:
             raise ValueError(f"unknown order source {source!r}")
         now = time.time()
-        with self.store.transaction() as conn:
-            cursor = conn.execute(
-                """INSERT OR IGNORE INTO claim_orders (order_hash, chain_id, contract, seller, series_id,
-                       amount, price_per_token, nonce, expiry, signature, source, received_at, published_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (order_hash, message.chain_id, message.contract.lower(), message.seller, message.series_id,
-                 message.amount, message.price_per_token, message.nonce, message.expiry, message.signature,
-                 source, now, now if published else None),
+        return self.store.add_claim_order(
+            ClaimOrder(
+                order_hash=order_hash,
+                chain_id=message.chain_id,
+                contract=message.contract,
+                seller=message.seller,
+                series_id=message.series_id,
+                amount=message.amount,
+                price_per_token=message.price_per_token,
+                nonce=message.nonce,
+                expiry=message.expiry,
+                signature=message.signature,
+                source=source,
+                received_at=now,
+                published_at=now if published else None,
             )
-            return cursor.rowcount > 0
+        )
 
     def get(self, order_hash: str) -> StoredOrder | None:
-        rows = self.store._read("SELECT * FROM claim_orders WHERE order_hash = ?", (order_hash.lower(),))
-        return _stored(rows[0]) if rows else None
+        row = self.store.get_claim_order(order_hash.lower())
+        return _stored(row) if row is not None else None
 
     def orders(
         self, *, chain_id: int, contract: str, series_id: int | None = None, seller: str | None = None
     ) -> list[StoredOrder]:
         """Every stored order of one deployment (optionally one series or one seller), oldest first."""
-        sql = "SELECT * FROM claim_orders WHERE chain_id = ? AND contract = ?"
-        params: list[object] = [chain_id, contract.lower()]
-        if series_id is not None:
-            sql += " AND series_id = ?"
-            params.append(str(series_id))
-        if seller is not None:
-            sql += " AND lower(seller) = ?"
-            params.append(seller.lower())
-        return [_stored(r) for r in self.store._read(sql + " ORDER BY received_at, order_hash", params)]
-
-    def unpublished(self, *, chain_id: int, contract: str) -> list[StoredOrder]:
-        """The outbox: orders no running node has gossiped yet."""
-        rows = self.store._read(
-            """SELECT * FROM claim_orders WHERE chain_id = ? AND contract = ? AND published_at IS NULL
-               ORDER BY received_at, order_hash""",
-            (chain_id, contract.lower()),
+        rows = self.store.claim_orders(
+            chain_id=chain_id, contract=contract, series_id=series_id, seller=seller
         )
         return [_stored(r) for r in rows]
 
+    def unpublished(self, *, chain_id: int, contract: str) -> list[StoredOrder]:
+        """The outbox: orders no running node has gossiped yet."""
+        rows = self.store.claim_orders(chain_id=chain_id, contract=contract, unpublished=True)
+        return [_stored(r) for r in rows]
+
     def mark_published(self, order_hashes: Iterable[str]) -> None:
-        now = time.time()
-        with self.store.transaction() as conn:
-            for order_hash in order_hashes:
-                conn.execute(
-                    "UPDATE claim_orders SET published_at = ? WHERE order_hash = ?", (now, order_hash)
-                )
+        self.store.mark_claim_orders_published(order_hashes)
 
     def remove(self, order_hashes: Iterable[str]) -> int:
         """Forget orders (dead ones, typically); how many were removed."""
-        n = 0
-        with self.store.transaction() as conn:
-            for order_hash in order_hashes:
-                n += conn.execute("DELETE FROM claim_orders WHERE order_hash = ?", (order_hash,)).rowcount
-        return n
+        return self.store.delete_claim_orders(order_hashes)
 
 
-def _stored(row: sqlite3.Row) -> StoredOrder:
+def _stored(row: ClaimOrder) -> StoredOrder:
     message = OrderMessage(
-        chain_id=row["chain_id"],
-        contract=_checksum(row["contract"]),
-        seller=row["seller"],
-        series_id=row["series_id"],
-        amount=row["amount"],
-        price_per_token=row["price_per_token"],
-        nonce=row["nonce"],
-        expiry=row["expiry"],
-        signature=bytes(row["signature"]),
+        chain_id=row.chain_id,
+        contract=_checksum(row.contract),
+        seller=row.seller,
+        series_id=row.series_id,
+        amount=row.amount,
+        price_per_token=row.price_per_token,
+        nonce=row.nonce,
+        expiry=row.expiry,
+        signature=row.signature,
     )
     return StoredOrder(
-        order_hash=row["order_hash"],
+        order_hash=row.order_hash,
         message=message,
-        source=row["source"],
-        received_at=row["received_at"],
-        published_at=row["published_at"],
+        source=row.source,
+        received_at=row.received_at,
+        published_at=row.published_at,
     )
 
 

@@ -20,6 +20,7 @@ from node.store import (
     SCHEMA_VERSION,
     Audit,
     BlobInfo,
+    ClaimOrder,
     Commitment,
     Job,
     Offer,
@@ -133,6 +134,46 @@ def test_capacity_results_and_verified_figure(store: Store) -> None:
     assert store.challenged_peers() == ["p"]
 
 
+def _order(order_hash: str, *, series: str = "1", seller: str = "0xSeLLer", received_at: float = 0.0,
+           published_at: float | None = None) -> ClaimOrder:
+    return ClaimOrder(order_hash, 31337, "0xClaims", seller, series, "10", "5", "0", "99", b"\x01" * 65,
+                      "local", received_at=received_at, published_at=published_at)
+
+
+def _hashes(store: Store, *, series_id: int | None = None, seller: str | None = None,
+            unpublished: bool = False) -> list[str]:
+    orders = store.claim_orders(chain_id=31337, contract="0xclaims", series_id=series_id, seller=seller,
+                                unpublished=unpublished)
+    return [o.order_hash for o in orders]
+
+
+def test_claim_orders(store: Store) -> None:
+    assert store.add_claim_order(_order("0x01", received_at=1.0))
+    assert not store.add_claim_order(_order("0x01", series="2"))  # first copy wins
+    other = _order("0x02", series="2", seller="0xOther", received_at=2.0, published_at=2.0)
+    assert store.add_claim_order(other)
+    got = store.get_claim_order("0x01")
+    assert got is not None and got.series_id == "1" and got.contract == "0xclaims"
+    assert got.signature == b"\x01" * 65 and got.source == "local" and got.received_at == 1.0
+    assert got.published_at is None
+    assert store.get_claim_order("0x03") is None
+    assert [o.order_hash for o in store.claim_orders(chain_id=31337, contract="0xCLAIMS")] == ["0x01", "0x02"]
+    assert _hashes(store, series_id=2) == ["0x02"]
+    assert _hashes(store, seller="0xseller") == ["0x01"]
+    assert store.claim_orders(chain_id=1, contract="0xclaims") == []
+    assert _hashes(store, unpublished=True) == ["0x01"]
+    store.mark_claim_orders_published(["0x01"], at=5.0)
+    published = store.get_claim_order("0x01")
+    assert published is not None and published.published_at == 5.0
+    assert _hashes(store, unpublished=True) == []
+    assert store.delete_claim_orders(["0x01", "0x03"]) == 1
+    assert _hashes(store) == ["0x02"]
+    short_signature = ClaimOrder("0x09", 1, "0xc", "0xs", "1", "1", "1", "0", "9", b"\x01" * 64, "local")
+    # The schema checks the signature length; OR IGNORE turns the violation into "not added".
+    assert not store.add_claim_order(short_signature)
+    assert store.get_claim_order("0x09") is None
+
+
 def test_transaction_is_all_or_nothing(store: Store) -> None:
     with pytest.raises(RuntimeError):
         with store.transaction():
@@ -163,6 +204,47 @@ def test_migration_from_an_empty_file_and_stepwise(tmp_path: Path) -> None:
         job = s.get_job("j")
         assert job is not None and job.price == 3
         s.add_capacity_result(_rec("p", "c", True, 1))
+
+
+# The table as node.claims.book created it outside the numbered migrations (schema version 2).
+_V2_CLAIM_ORDERS = """CREATE TABLE IF NOT EXISTS claim_orders (
+    order_hash TEXT PRIMARY KEY, chain_id INTEGER NOT NULL, contract TEXT NOT NULL, seller TEXT NOT NULL,
+    series_id TEXT NOT NULL, amount TEXT NOT NULL, price_per_token TEXT NOT NULL, nonce TEXT NOT NULL,
+    expiry TEXT NOT NULL, signature BLOB NOT NULL CHECK (length(signature) = 65),
+    source TEXT NOT NULL CHECK (source IN ('local', 'gossip', 'peer')), received_at REAL NOT NULL,
+    published_at REAL)"""
+
+
+def test_migration_from_version_2_keeps_the_claim_orders(tmp_path: Path) -> None:
+    # A version-2 node that had used the claims book: the table exists with rows and is adopted.
+    used = tmp_path / "used.db"
+    conn = sqlite3.connect(used, isolation_level=None)
+    assert migrate(conn, target=2) == 2
+    conn.execute(_V2_CLAIM_ORDERS)
+    conn.execute("CREATE INDEX claim_orders_series ON claim_orders (chain_id, contract, series_id)")
+    conn.execute(
+        "INSERT INTO claim_orders VALUES"
+        " ('0xaa', 31337, '0xc', '0xS', '7', '3', '2', '0', '99', ?, 'gossip', 1.5, NULL)",
+        (b"\x02" * 65,),
+    )
+    conn.close()
+    with Store.open(used) as s:
+        assert s.schema_version == 3 == SCHEMA_VERSION
+        kept = s.get_claim_order("0xaa")
+        assert kept is not None and kept.series_id == "7" and kept.source == "gossip"
+        assert kept.published_at is None and kept.signature == b"\x02" * 65
+        outbox = s.claim_orders(chain_id=31337, contract="0xC", unpublished=True)
+        assert [o.order_hash for o in outbox] == ["0xaa"]
+    # A version-2 node that never used it: the table is created by the migration.
+    fresh = tmp_path / "fresh.db"
+    conn = sqlite3.connect(fresh, isolation_level=None)
+    assert migrate(conn, target=2) == 2
+    assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'claim_orders'").fetchall() == []
+    conn.close()
+    with Store.open(fresh) as s:
+        assert s.schema_version == SCHEMA_VERSION
+        assert s.add_claim_order(_order("0x01"))
+        assert s.get_claim_order("0x01") is not None
 
 
 def test_refuses_newer_schema_and_garbage(tmp_path: Path) -> None:
