@@ -29,8 +29,7 @@ import trio
 from node.chain.events import DecodedEvent, EventWatcher
 
 if TYPE_CHECKING:
-    # mypy 2.4 does not see trio's re-export of TaskStatus (``trio.TaskStatus`` is the same class).
-    from trio._core._run import TaskStatus
+    from trio_typing import TaskStatus
 
 T = TypeVar("T")
 

@@ -48,7 +48,7 @@ from node.p2p.messages import ORDERS_TOPIC
 from node.p2p.reqresp import Protocol, request, serve
 
 if TYPE_CHECKING:
-    from trio._core._run import TaskStatus
+    from trio_typing import TaskStatus
 
 logger = logging.getLogger(__name__)
 

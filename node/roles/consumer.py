@@ -59,7 +59,7 @@ from node.store import Offer as StoredOffer
 from node.workloads.spec import JobSpec, blob_fields, canonical_json, spec_hash, to_dict
 
 if TYPE_CHECKING:
-    from trio._core._run import TaskStatus
+    from trio_typing import TaskStatus
 
     from node.capacity.challenge import ChallengeResult
 

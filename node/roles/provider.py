@@ -74,7 +74,7 @@ from node.store import Job as StoredJob
 from node.workloads.spec import KINDS, blob_fields, canonical_json, load_spec, parse_spec, spec_hash, to_dict
 
 if TYPE_CHECKING:
-    from trio._core._run import TaskStatus
+    from trio_typing import TaskStatus
 
     from node.capacity.probe import ProbeResult
     from node.workloads.runner import Output

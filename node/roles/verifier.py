@@ -61,7 +61,7 @@ from node.workloads.spec import JobSpec, blob_fields, parse_spec, spec_hash
 from verifier.audit import RevealedUnit
 
 if TYPE_CHECKING:
-    from trio._core._run import TaskStatus
+    from trio_typing import TaskStatus
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import trio
@@ -27,6 +27,9 @@ from node.p2p.gossip import Gossip, GossipDrop, SignedEnvelope, sign_envelope
 from node.p2p.host import Host
 from node.p2p.messages import OFFERS_TOPIC
 from tests.p2p.conftest import new_host, running
+
+if TYPE_CHECKING:
+    from trio_typing import TaskStatus
 
 OFFER = {"gpu": "cpu", "tflops_fp32_milli": 1200, "price_per_hour": 10**18}
 
@@ -51,7 +54,9 @@ class RoguePubsub:
     def __init__(self) -> None:
         self.pubsub: Pubsub | None = None
 
-    async def run(self, host: Host, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, host: Host, *, task_status: TaskStatus[RoguePubsub] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         router = GossipSub(
             protocols=[TProtocol(PROTOCOL_ID_V11)],
             degree=6,
