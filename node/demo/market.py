@@ -53,6 +53,10 @@ ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 180.0
 JOB_TIMEOUT = 300.0
 CHALLENGE_ATTEMPTS, CHALLENGE_PAUSE_S = 3, 2.0
+CHALLENGE_THRESHOLD = 0.1
+"""Achieved/advertised ratio the demo's capacity challenge needs (the CLI's default is 0.5). On a CPU
+the challenge's timed window also holds building A and B from the seed, about three times the
+matmul itself at the default size, so an honest CPU provider reaches 0.2-0.3; the demo says so."""
 CLAIMS_CLASS = "H100"
 """The GPU class of the demo's series (priced by the forward curve; capacity attested as measured)."""
 
@@ -201,6 +205,8 @@ def run_market(
         "market mode: 3 providers, 3 verifiers and the consumers ran as separate ccm processes "
         "talking libp2p on 127.0.0.1; node logs in " + str(home / "logs"),
         "the devnet clock was moved past contest windows so that fails are final in seconds",
+        f"provider-1's capacity was challenged with a threshold of {CHALLENGE_THRESHOLD:.0%} of its "
+        "advertised GFLOP/s (default 50%): on a CPU the timed window includes building the inputs",
     ]
     return kinds, [n.actor for n in nodes.values()], notes
 
@@ -305,7 +311,7 @@ def _verify_capacity(
         out = sup.run(
             f"capacity-challenge-{attempt}",
             ["market", "challenge", addrs["provider-1"], "--home", str(checker.home),
-             "--account-index", str(checker.index), "--json"],
+             "--account-index", str(checker.index), "--threshold", str(CHALLENGE_THRESHOLD), "--json"],
             timeout=JOB_TIMEOUT,
         )  # fmt: skip
         result = _json(out, "market challenge")
