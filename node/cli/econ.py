@@ -31,7 +31,6 @@ from tokenomics.depreciation import DepreciationModel, depreciation_curve, econo
 from tokenomics.errors import ParameterError
 from tokenomics.forward import ForwardTerms, forward_curve, parse_months
 from tokenomics.market_data import load_market_data
-from tokenomics.plots import plot_audit, plot_breakeven, plot_depreciation, plot_forward, plot_simulation
 from tokenomics.provider import ProviderTerms, forward_vs_spot
 from tokenomics.simulation import SimulationParams, run_simulation
 from tokenomics.units import BPS, UNIT, tokens_to_units, units_to_tokens
@@ -203,15 +202,19 @@ def _depreciation(args: argparse.Namespace) -> int:
         }
         for name, g in sorted(md.classes.items())
     }
-    plot = args.plot and plot_depreciation(
-        Path(args.plot),
-        classes=list(md.classes.values()),
-        model=model,
-        horizon_years=horizon,
-        focus=focus,
-        curve=curve,
-        life_years=life,
-    )
+    plot = None
+    if args.plot:
+        from tokenomics.plots import plot_depreciation  # matplotlib loads only when drawing
+
+        plot = plot_depreciation(
+            Path(args.plot),
+            classes=list(md.classes.values()),
+            model=model,
+            horizon_years=horizon,
+            focus=focus,
+            curve=curve,
+            life_years=life,
+        )
     if args.json:
         emit_json(
             {
@@ -282,7 +285,11 @@ def _forward(args: argparse.Namespace) -> int:
     window = _num("--window-months", args.window_months, low=0.01, high=120)
     model = _model(args)
     curve = forward_curve(gpu, months, model=model, terms=terms, window_months=window)
-    plot = args.plot and plot_forward(Path(args.plot), gpu=gpu, curve=curve)
+    plot = None
+    if args.plot:
+        from tokenomics.plots import plot_forward  # matplotlib loads only when drawing
+
+        plot = plot_forward(Path(args.plot), gpu=gpu, curve=curve)
     if args.json:
         emit_json(
             {
@@ -334,13 +341,17 @@ def _breakeven(args: argparse.Namespace) -> int:
         gpu, terms=terms, start_years=start / 12, end_years=end / 12, hours=hours, model=_model(args)
     )
     grid = [(u / 100, terms.break_even_usd_per_hour(u / 100)) for u in range(10, 101, 5)]
-    plot = args.plot and plot_breakeven(
-        Path(args.plot),
-        gpu=gpu,
-        points=grid,
-        spot_usd=gpu.spot_usd_per_hour.value,
-        reserve_usd=terms.reserve_usd_per_hour,
-    )
+    plot = None
+    if args.plot:
+        from tokenomics.plots import plot_breakeven  # matplotlib loads only when drawing
+
+        plot = plot_breakeven(
+            Path(args.plot),
+            gpu=gpu,
+            points=grid,
+            spot_usd=gpu.spot_usd_per_hour.value,
+            reserve_usd=terms.reserve_usd_per_hour,
+        )
     out = {
         "gpu_class": gpu.name,
         "inputs": {
@@ -429,7 +440,11 @@ def _audit(args: argparse.Namespace) -> int:
     p_min = min_audit_probability_bps(terms)
     ve = verifier_economics(terms, cheat_rate=cheat_rate)
     title = f"cheating: p={p:g}, k={k} of {n_units}, collateral {units_to_tokens(collateral)}"
-    plot = args.plot and plot_audit(Path(args.plot), rows=rows, title=title)
+    plot = None
+    if args.plot:
+        from tokenomics.plots import plot_audit  # matplotlib loads only when drawing
+
+        plot = plot_audit(Path(args.plot), rows=rows, title=title)
     out = {
         "terms": {f: getattr(terms, f) for f in terms.__dataclass_fields__},
         "cheats": rows,
@@ -498,7 +513,11 @@ def _simulate(args: argparse.Namespace) -> int:
         **over,
     )
     report = run_simulation(params)
-    plot = args.plot and plot_simulation(Path(args.plot), report)
+    plot = None
+    if args.plot:
+        from tokenomics.plots import plot_simulation  # matplotlib loads only when drawing
+
+        plot = plot_simulation(Path(args.plot), report)
     report["plot"] = str(plot) if plot else None
     if args.json:
         emit_json(report)

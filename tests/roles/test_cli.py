@@ -56,12 +56,13 @@ def test_submit_with_invalid_spec_names_the_field(tmp_path: Path) -> None:
 
 
 def test_building_the_command_line_imports_no_heavy_library() -> None:
-    # Every node/cli module is imported at start-up (``ccm --help`` included): torch, libp2p, web3,
-    # trio and the roles must wait for the handler that needs them.
+    # Every node/cli module is imported at start-up (``ccm --help`` included): torch, matplotlib
+    # (tokenomics.plots), libp2p, web3, trio and the roles must wait for the handler that needs them.
     code = (
         "import sys; from node.cli import build_parser; build_parser(); "
-        "print(','.join(sorted(m for m in ('torch', 'libp2p', 'web3', 'trio', 'eth_account', "
-        "'node.roles', 'node.workloads', 'node.chain', 'node.p2p') if m in sys.modules)))"
+        "print(','.join(sorted(m for m in ('torch', 'matplotlib', 'tokenomics.plots', 'libp2p', 'web3', "
+        "'trio', 'eth_account', 'node.roles', 'node.workloads', 'node.chain', 'node.p2p', "
+        "'node.market_index') if m in sys.modules)))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
