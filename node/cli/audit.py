@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from node.cli._output import emit_json
+from node.cli._parsers import command_group
 from verifier.detection import plan_samples, plan_table
 from verifier.errors import InvalidArgument
 
@@ -31,9 +32,7 @@ _FLAG = {
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     """Add the ``audit`` command group."""
-    group = subparsers.add_parser("audit", parents=parents, help="plan spot-check audits")
-    sub = group.add_subparsers(dest="audit_command", metavar="SUBCOMMAND")
-    sub.required = True
+    sub = command_group(subparsers, "audit", parents=parents, help="plan spot-check audits")
 
     plan = sub.add_parser(
         "plan",

@@ -18,15 +18,14 @@ import sys
 from typing import Any
 
 from node.cli._output import emit_json
+from node.cli._parsers import command_group
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     """Add ``ccm capacity`` and its subcommands."""
-    group = subparsers.add_parser(
-        "capacity", parents=parents, help="verified capacity on chain (caps claims)"
+    sub = command_group(
+        subparsers, "capacity", parents=parents, help="verified capacity on chain (caps claims)"
     )
-    sub = group.add_subparsers(dest="capacity_command", metavar="SUBCOMMAND")
-    sub.required = True
 
     def common(p: argparse.ArgumentParser, *, signer: bool = True) -> None:
         p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from node.cli._output import emit_json, table
+from node.cli._parsers import command_group
 
 if TYPE_CHECKING:
     from node.chain.chain import Chain
@@ -45,9 +46,7 @@ if TYPE_CHECKING:
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     """Add ``ccm claims`` and its subcommands."""
-    group = subparsers.add_parser("claims", parents=parents, help="trade and redeem future GPU-hours")
-    sub = group.add_subparsers(dest="claims_command", metavar="SUBCOMMAND")
-    sub.required = True
+    sub = command_group(subparsers, "claims", parents=parents, help="trade and redeem future GPU-hours")
 
     def common(p: argparse.ArgumentParser, *, signer: bool = True, peers: bool = True) -> None:
         p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -6,13 +6,12 @@ import argparse
 from typing import Any
 
 from node.cli._output import emit_json
+from node.cli._parsers import command_group
 from node.config import load_config, render_template, write_default_config
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
-    group = subparsers.add_parser("config", parents=parents, help="node configuration (config.toml)")
-    sub = group.add_subparsers(dest="config_command", metavar="SUBCOMMAND")
-    sub.required = True
+    sub = command_group(subparsers, "config", parents=parents, help="node configuration (config.toml)")
 
     init = sub.add_parser("init", parents=parents, help="write a commented default config.toml")
     init.add_argument("--force", action="store_true", help="overwrite an existing config.toml")

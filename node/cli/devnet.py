@@ -13,6 +13,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from node.cli._output import emit_json, table
+from node.cli._parsers import command_group
 
 if TYPE_CHECKING:
     from node.chain.deployment import Deployment
@@ -22,9 +23,9 @@ if TYPE_CHECKING:
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
-    group = subparsers.add_parser("devnet", parents=parents, help="local Anvil devnet with the contracts")
-    sub = group.add_subparsers(dest="devnet_command", metavar="ACTION")
-    sub.required = True
+    sub = command_group(
+        subparsers, "devnet", parents=parents, help="local Anvil devnet with the contracts", metavar="ACTION"
+    )
     up = sub.add_parser("up", parents=parents, help="start Anvil and deploy (idempotent)")
     up.add_argument("--json", action="store_true", help="print one JSON object")
     up.set_defaults(func=_up)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from node.cli._output import emit_json, table
+from node.cli._parsers import command_group
 from tokenomics.audit import (
     AuditTerms,
     detection,
@@ -41,11 +42,9 @@ _AUDIT_FRACTIONS = ("0.001", "0.01", "0.05", "0.1", "0.25", "0.5", "0.75", "1")
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
-    group = subparsers.add_parser(
-        "econ", parents=parents, help="economics: prices, break-even, audits, simulation"
+    sub = command_group(
+        subparsers, "econ", parents=parents, help="economics: prices, break-even, audits, simulation"
     )
-    sub = group.add_subparsers(dest="econ_command", metavar="SUBCOMMAND")
-    sub.required = True
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, parents=parents, help=help_text, description=help_text)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from node.cli._output import emit_json, table
+from node.cli._parsers import add_node_options, command_group
 from node.errors import ConfigError, JobSpecError
 
 if TYPE_CHECKING:  # node.workloads imports torch: only the handlers that need it import it
@@ -250,9 +251,7 @@ def _cmd_result(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
     """Add ``ccm job`` and its subcommands."""
-    job = subparsers.add_parser("job", parents=parents, help="validate, hash and run job specs")
-    sub = job.add_subparsers(dest="job_command", metavar="SUBCOMMAND")
-    sub.required = True
+    sub = command_group(subparsers, "job", parents=parents, help="validate, hash and run job specs")
 
     p = sub.add_parser("validate", parents=parents, help="check a spec against the v1 schema")
     p.add_argument("spec", type=Path, help="job spec JSON file")
@@ -275,8 +274,6 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     )
     p.add_argument("--json", action="store_true", help="print one JSON object (no progress)")
     p.set_defaults(func=_cmd_run)
-
-    from node.cli.provider import add_node_options
 
     p = sub.add_parser("submit", parents=parents, help="buy a job on the market")
     p.add_argument("spec", type=Path, help="job spec JSON file")

@@ -20,13 +20,11 @@ from typing import Any
 
 from node.cli._market_index import add_index_parser
 from node.cli._output import emit_json, table
-from node.cli.provider import add_node_options
+from node.cli._parsers import add_node_options, command_group
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
-    group = subparsers.add_parser("market", parents=parents, help="what the market offers")
-    sub = group.add_subparsers(dest="market_command", metavar="SUBCOMMAND")
-    sub.required = True
+    sub = command_group(subparsers, "market", parents=parents, help="what the market offers")
     offers = sub.add_parser("offers", parents=parents, help="live capacity offers with verified figures")
     add_node_options(offers)
     offers.add_argument("--peer", action="append", default=[], help="ask this provider directly (multiaddr)")

@@ -15,17 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from node.cli._output import emit_json, table
+from node.cli._parsers import add_node_options, command_group
 from node.config import load_config
 
 if TYPE_CHECKING:
     from node.capacity.probe import ProbeResult
 
 
-def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    """Add the ``provider`` group; returns its sub-parsers' parent so that more commands can join it."""
-    group = subparsers.add_parser("provider", parents=parents, help="sell this machine's GPU time")
-    sub = group.add_subparsers(dest="provider_command", metavar="SUBCOMMAND")
-    sub.required = True
+def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
+    """Add the ``provider`` group."""
+    sub = command_group(subparsers, "provider", parents=parents, help="sell this machine's GPU time")
 
     probe = sub.add_parser(
         "probe", parents=parents,
@@ -55,25 +54,12 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> argpars
         help="DEVNET TEST SWITCH: with --cheat-fraction, still contest every fail (and lose the bond)",
     )
     start.set_defaults(func=_start)
-    return group
-
-
-def add_node_options(parser: argparse.ArgumentParser) -> None:
-    """Options every long-running role command takes (account, chain endpoint, libp2p addresses)."""
-    parser.add_argument("--account-index", type=int, help="DEVNET: use Anvil's PUBLIC dev account N")
-    parser.add_argument("--rpc-url", help="chain endpoint (default: the one in deployment.json)")
-    parser.add_argument("--listen", action="append", help="multiaddr to listen on (repeatable)")
-    parser.add_argument("--bootstrap", action="append", help="full multiaddr of a peer to dial (repeatable)")
 
 
 def _start(args: argparse.Namespace) -> int:
-    import functools
-
-    import trio
-
     from node.roles.context import open_context, say_stderr
     from node.roles.provider import ProviderDaemon
-    from node.roles.runtime import cached_probe, run_trio, setup_logging
+    from node.roles.runtime import cached_probe, run_daemon, setup_logging
 
     config = load_config(args.home)
     setup_logging("warning", debug=args.debug)
@@ -94,15 +80,10 @@ def _start(args: argparse.Namespace) -> int:
         )
         if daemon.cheat_fraction is not None:
             say_stderr(f"DEVNET CHEATER: corrupting {float(daemon.cheat_fraction):.0%} of every job's units")
-
-        async def main() -> None:
-            async with trio.open_nursery() as nursery:
-                await nursery.start(functools.partial(daemon.run))
-                say_stderr(f"provider {ctx.address}, price {daemon.price_per_unit} per unit")
-                print(f"listening on {daemon.addrs[0]}", flush=True)
-                await trio.sleep_forever()
-
-        run_trio(main)
+        run_daemon(
+            daemon.run, host=daemon.host, say=say_stderr,
+            announce=f"provider {ctx.address}, price {daemon.price_per_unit} per unit",
+        )
     finally:
         ctx.close()
     return 0

@@ -10,13 +10,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from node.cli.provider import add_node_options
+from node.cli._parsers import add_node_options, command_group
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
-    group = subparsers.add_parser("verifier", parents=parents, help="audit providers for rewards")
-    sub = group.add_subparsers(dest="verifier_command", metavar="SUBCOMMAND")
-    sub.required = True
+    sub = command_group(subparsers, "verifier", parents=parents, help="audit providers for rewards")
     start = sub.add_parser("start", parents=parents, help="run the verifier daemon (stake, watch, audit)")
     add_node_options(start)
     start.add_argument("--device", default="cpu", help="where units are recomputed (default cpu)")
@@ -29,12 +27,8 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 
 def _start(args: argparse.Namespace) -> int:
-    import functools
-
-    import trio
-
     from node.roles.context import open_context, say_stderr
-    from node.roles.runtime import run_trio, setup_logging
+    from node.roles.runtime import run_daemon, setup_logging
     from node.roles.verifier import VerifierDaemon
 
     setup_logging("warning", debug=args.debug)
@@ -47,15 +41,10 @@ def _start(args: argparse.Namespace) -> int:
         )
         if override is not None:
             say_stderr(f"DEVNET TEST SWITCH: attesting '{args.attest_override}' whatever the audit finds")
-
-        async def main() -> None:
-            async with trio.open_nursery() as nursery:
-                await nursery.start(functools.partial(daemon.run))
-                say_stderr(f"verifier {ctx.address}, recomputing on {args.device}")
-                print(f"listening on {daemon.host.addrs[0]}", flush=True)
-                await trio.sleep_forever()
-
-        run_trio(main)
+        run_daemon(
+            daemon.run, host=daemon.host, say=say_stderr,
+            announce=f"verifier {ctx.address}, recomputing on {args.device}",
+        )
     finally:
         ctx.close()
     return 0

@@ -46,11 +46,11 @@ from node.chain.market import JobStatus, JobTerms
 from node.errors import CcmError, ProtocolError, WorkloadError
 from node.p2p.blob import BlobServer, fetch_blob
 from node.p2p.codec import encode_message
-from node.p2p.gossip import Gossip, GossipDrop, SignedEnvelope
-from node.p2p.host import DialError, Host, peer_id_from_addr
+from node.p2p.gossip import GossipDrop, SignedEnvelope
+from node.p2p.host import DialError, peer_id_from_addr
 from node.p2p.messages import OFFERS_TOPIC, JobProposal
 from node.p2p.reqresp import request
-from node.roles.context import NodeContext, make_is_bound, say_stderr
+from node.roles.context import NodeContext, open_host, say_stderr
 from node.roles.outputs import load_manifest, root_of_units, save_manifest, unit_count
 from node.roles.settle import advance, chain_now
 from node.roles.wire import JOB, JOBINFO, OFFER, JobInfoRequest, OfferBody, OfferRequest
@@ -166,19 +166,10 @@ class Consumer:
         challenge_options: Mapping[str, Any] | None = None,
         say: Callable[[str], None] = say_stderr,
     ) -> None:
-        cfg = ctx.config
         self.ctx = ctx
         self.say = say
         self.challenge_options = dict(challenge_options or {})
-        self.gossip = Gossip(
-            is_bound=make_is_bound(ctx.achain, ctx.chain), max_per_second=cfg.p2p.gossip_rate
-        )
-        self.host = Host(
-            ctx.key_pair,
-            listen_addrs=tuple(listen) if listen else cfg.p2p.listen,
-            bootstrap=tuple(bootstrap) if bootstrap is not None else cfg.p2p.bootstrap,
-            gossip=self.gossip,
-        )
+        self.host, self.gossip = open_host(ctx, listen=listen, bootstrap=bootstrap)
         BlobServer(ctx.blobs).register(self.host)
         self.offers: dict[str, FoundOffer] = {}
 

@@ -14,7 +14,8 @@ The libp2p identity lives in ``<home>/p2p/identity.json``: encrypted with the sa
 devnet mode, plain (and labelled) in devnet mode when no password is set.
 
 Also here: :func:`ensure_staked` (stake the role's minimum and bind peer id + advert hash when the
-chain does not show it yet) and :func:`make_is_bound` (the gossip validator's staking check).
+chain does not show it yet), :func:`make_is_bound` (the gossip validator's staking check), and what
+every role runs on the network: :func:`open_host` (host + gossip) and :func:`start_claims`.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import trio
 from eth_account.signers.local import LocalAccount
 from libp2p.crypto.keys import KeyPair
 from libp2p.peer.id import ID
@@ -39,9 +41,12 @@ from node.chain.aio import AsyncChain
 from node.chain.chain import Chain
 from node.chain.deployment import Deployment
 from node.chain.registry import Role
+from node.claims.book import OrderBook
+from node.claims.service import ClaimsService
 from node.config import Config, load_config
 from node.errors import ConfigError
-from node.p2p.gossip import IsBound
+from node.p2p.gossip import Gossip, IsBound
+from node.p2p.host import Host
 from node.p2p.identity import identity_path, load_identity, load_or_create_identity
 from node.store import Store
 
@@ -259,3 +264,40 @@ def make_is_bound(achain: AsyncChain, chain: Chain, *, ttl: float = 5.0) -> IsBo
         return bound
 
     return is_bound
+
+
+def open_host(
+    ctx: NodeContext, *, listen: Sequence[str] | None = None, bootstrap: Sequence[str] | None = None
+) -> tuple[Host, Gossip]:
+    """A role's libp2p host (not started) with the node's gossip router, validated by :func:`make_is_bound`.
+
+    ``listen`` replaces the config's ``p2p.listen`` when given and not empty; ``bootstrap`` replaces
+    ``p2p.bootstrap`` when given (an empty list: dial nobody).
+    """
+    p2p = ctx.config.p2p
+    gossip = Gossip(is_bound=make_is_bound(ctx.achain, ctx.chain), max_per_second=p2p.gossip_rate)
+    host = Host(
+        ctx.key_pair,
+        listen_addrs=tuple(listen) if listen else p2p.listen,
+        bootstrap=tuple(bootstrap) if bootstrap is not None else p2p.bootstrap,
+        gossip=gossip,
+    )
+    return host, gossip
+
+
+async def start_claims(nursery: trio.Nursery, ctx: NodeContext, host: Host, gossip: Gossip) -> ClaimsService:
+    """Start the claims market (:mod:`node.claims`) beside a running ``host`` in ``nursery``.
+
+    It ingests gossiped orders into this home's book and gossips the book's outbox, signed by the
+    context's account. Returns the service once it serves.
+    """
+    service = ClaimsService(
+        book=OrderBook(ctx.store),
+        chain=ctx.chain,
+        host=host,
+        gossip=gossip,
+        account=ctx.account,
+        achain=ctx.achain,
+    )
+    started: ClaimsService = await nursery.start(service.run)
+    return started

@@ -45,13 +45,10 @@ import trio
 from node.chain.errors import ContractRevert
 from node.chain.market import JobStatus
 from node.chain.registry import Role
-from node.claims.book import OrderBook
-from node.claims.service import ClaimsService
 from node.errors import CcmError, ConfigError, JobSpecError, ProtocolError
 from node.p2p.blob import BlobServer, fetch_blob
 from node.p2p.codec import FrameStream
-from node.p2p.gossip import DEFAULT_TTL, Gossip, SignedEnvelope, sign_envelope
-from node.p2p.host import Host
+from node.p2p.gossip import DEFAULT_TTL, SignedEnvelope, sign_envelope
 from node.p2p.messages import (
     AUDIT_DATA_CHUNK,
     AUDIT_PROTOCOL,
@@ -65,7 +62,14 @@ from node.p2p.messages import (
 )
 from node.p2p.reqresp import RequestRefused, guard, serve
 from node.roles.capacity import CapacityServer
-from node.roles.context import NodeContext, ensure_staked, make_is_bound, peer_id_bytes, say_stderr
+from node.roles.context import (
+    NodeContext,
+    ensure_staked,
+    open_host,
+    peer_id_bytes,
+    say_stderr,
+    start_claims,
+)
 from node.roles.outputs import load_manifest, save_manifest, unit_count, unit_leaves
 from node.roles.settle import advance, chain_now
 from node.roles.wire import JOB, JOBINFO, OFFER, JobInfo, JobInfoRequest, OfferBody, OfferRequest, UnitRef
@@ -137,16 +141,11 @@ class ProviderDaemon:
             raise ConfigError("contest_anyway is a devnet-only test switch: refused on a real deployment")
         self.contest_anyway = contest_anyway
         self.device = device or cfg.provider.device
-        self.listen = tuple(listen) if listen else cfg.p2p.listen
-        self.bootstrap = tuple(bootstrap) if bootstrap is not None else cfg.p2p.bootstrap
         self.offer_interval = offer_interval
         self.offer_ttl = offer_ttl
         self.settle_interval = settle_interval
         self.say = say if callable(say) else say_stderr
-        self.gossip = Gossip(
-            is_bound=make_is_bound(ctx.achain, ctx.chain), max_per_second=cfg.p2p.gossip_rate
-        )
-        self.host = Host(ctx.key_pair, listen_addrs=self.listen, bootstrap=self.bootstrap, gossip=self.gossip)
+        self.host, self.gossip = open_host(ctx, listen=listen, bootstrap=bootstrap)
         self.blob_server = BlobServer(ctx.blobs)
         self._running: set[int] = set()
         self._compute_lock = trio.Lock()
@@ -178,16 +177,7 @@ class ProviderDaemon:
         async with trio.open_nursery() as nursery:
             await nursery.start(functools.partial(self.host.run))
             self._nursery = nursery
-            # The claims market (node.claims): ingest gossiped orders, gossip this home's outbox.
-            claims = ClaimsService(
-                book=OrderBook(ctx.store),
-                chain=ctx.chain,
-                host=self.host,
-                gossip=self.gossip,
-                account=ctx.account,
-                achain=ctx.achain,
-            )
-            self.claims = await nursery.start(functools.partial(claims.run))
+            self.claims = await start_claims(nursery, ctx, self.host, self.gossip)
             nursery.start_soon(self._advertise_loop)
             nursery.start_soon(self._settle_loop)
             task_status.started(self)

@@ -5,7 +5,8 @@
 * :func:`cached_probe` — the provider's capacity probe, re-measured only when the one saved in
   ``<home>/probe.json`` is older than ``provider.reprobe_s`` or for another device;
 * :func:`run_trio` — ``trio.run`` that turns a nested exception group carrying one of our errors
-  into that error (the CLI prints it as one line) instead of a wall of tracebacks.
+  into that error (the CLI prints it as one line) instead of a wall of tracebacks;
+* :func:`run_daemon` — a role daemon until Ctrl-C or SIGTERM, announcing its ``listening on`` line.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from node.p2p.host import flatten_exceptions
 
 if TYPE_CHECKING:
     from node.capacity.probe import ProbeResult
+    from node.p2p.host import Host
 
 T = TypeVar("T")
 PROBE_FILE = "probe.json"
@@ -82,3 +84,22 @@ def run_trio(main: Callable[[], Awaitable[T]]) -> T:
             if isinstance(leaf, CcmError):
                 raise leaf from None
         raise
+
+
+def run_daemon(
+    start: Callable[..., Awaitable[object]], *, host: Host, announce: str, say: Callable[[str], None]
+) -> None:
+    """Run a role daemon's ``start`` (a ``task_status`` service) until cancelled (Ctrl-C / SIGTERM).
+
+    Once it has started: ``say(announce)``, then ``listening on <multiaddr>/p2p/<peer id>`` on stdout,
+    flushed, which scripts and the demo wait for.
+    """
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(start)
+            say(announce)
+            print(f"listening on {host.addrs[0]}", flush=True)
+            await trio.sleep_forever()
+
+    run_trio(main)

@@ -38,13 +38,9 @@ from eth_utils import keccak
 from node.chain.errors import ContractRevert
 from node.chain.market import JobStatus
 from node.chain.registry import Role
-from node.claims.book import OrderBook
-from node.claims.service import ClaimsService
 from node.errors import CcmError, ConfigError, JobSpecError, ProtocolError, WorkloadError
 from node.p2p.blob import fetch_blob
 from node.p2p.codec import FrameStream
-from node.p2p.gossip import Gossip
-from node.p2p.host import Host
 from node.p2p.messages import (
     AUDIT_DATA_CHUNK,
     AUDIT_PROTOCOL,
@@ -53,7 +49,14 @@ from node.p2p.messages import (
     read_audit_response,
 )
 from node.p2p.reqresp import close_quietly, request
-from node.roles.context import NodeContext, ensure_staked, make_is_bound, peer_id_from_bytes, say_stderr
+from node.roles.context import (
+    NodeContext,
+    ensure_staked,
+    open_host,
+    peer_id_from_bytes,
+    say_stderr,
+    start_claims,
+)
 from node.roles.settle import advance
 from node.roles.wire import JOBINFO, JobInfoRequest, OfferBody
 from node.store import Audit
@@ -90,7 +93,6 @@ class VerifierDaemon:
         attest_override: bool | None = None,
         say: Callable[[str], None] = say_stderr,
     ) -> None:
-        cfg = ctx.config
         if attest_override is not None and not ctx.devnet:
             raise ConfigError("attest_override is a devnet test switch: refused on a real deployment")
         self.ctx = ctx
@@ -99,15 +101,7 @@ class VerifierDaemon:
         self.fetch_timeout = fetch_timeout
         self.attest_override = attest_override
         self.say = say
-        self.gossip = Gossip(
-            is_bound=make_is_bound(ctx.achain, ctx.chain), max_per_second=cfg.p2p.gossip_rate
-        )
-        self.host = Host(
-            ctx.key_pair,
-            listen_addrs=tuple(listen) if listen else cfg.p2p.listen,
-            bootstrap=tuple(bootstrap) if bootstrap is not None else cfg.p2p.bootstrap,
-            gossip=self.gossip,
-        )
+        self.host, self.gossip = open_host(ctx, listen=listen, bootstrap=bootstrap)
         self.provider_addrs: dict[str, tuple[str, ...]] = {}
         self._busy: set[tuple[int, str]] = set()
         self._compute_lock = trio.Lock()
@@ -125,16 +119,7 @@ class VerifierDaemon:
         async with trio.open_nursery() as nursery:
             await nursery.start(functools.partial(self.host.run))
             self._nursery = nursery
-            # The claims market (node.claims): ingest gossiped orders, gossip this home's outbox.
-            claims = ClaimsService(
-                book=OrderBook(ctx.store),
-                chain=ctx.chain,
-                host=self.host,
-                gossip=self.gossip,
-                account=ctx.account,
-                achain=ctx.achain,
-            )
-            self.claims = await nursery.start(functools.partial(claims.run))
+            self.claims = await start_claims(nursery, ctx, self.host, self.gossip)
             nursery.start_soon(self._collect_offers)
             nursery.start_soon(self._watch, watcher)
             nursery.start_soon(self._settle_loop)
