@@ -4,7 +4,9 @@ Offers come from gossip (heard for ``--wait`` seconds, default ``consumer.offer_
 directly, from each ``--peer`` multiaddr; every one is checked like the gossip validator checks it
 (signature, expiry, stake bound to the peer). Next to each provider's claimed fp32 figure stands
 the figure its capacity challenges verified (from this node's store), and a failed challenge is
-shown plainly. ``--challenge`` first puts every offer's claimed figure to a capacity challenge.
+shown plainly. Rows are in the order ``ccm job submit`` chooses from (failed challenge last, then
+price; :func:`node.roles.consumer.order_offers`). ``--challenge`` first puts every offer's claimed
+figure to a capacity challenge.
 
 ``ccm market challenge MULTIADDR [--n N] [--threshold T] [--json]`` asks that provider for its offer,
 challenges the claimed fp32 figure with a random matmul and a deadline (:mod:`node.roles.capacity`)
@@ -16,11 +18,15 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from node.cli._market_index import add_index_parser
 from node.cli._output import emit_json, table
 from node.cli._parsers import add_node_options, command_group
+
+if TYPE_CHECKING:
+    from node.roles.consumer import FoundOffer
 
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -59,7 +65,7 @@ def _offers(args: argparse.Namespace) -> int:
 
     import trio
 
-    from node.roles.consumer import Consumer, FoundOffer
+    from node.roles.consumer import Consumer
     from node.roles.context import open_context
     from node.roles.runtime import run_trio, setup_logging
 
@@ -80,7 +86,7 @@ def _offers(args: argparse.Namespace) -> int:
         found = run_trio(main)
     finally:
         ctx.close()
-    rows = [offer_row(o) for o in sorted(found, key=lambda o: (o.body.price_per_unit, o.peer_id))]
+    rows = offer_rows(found)
     if args.json:
         emit_json({"offers": rows})
         return 0
@@ -162,6 +168,13 @@ def _challenge(args: argparse.Namespace) -> int:
         )
         print(f"verified figure now: {figure.label}")
     return 0
+
+
+def offer_rows(offers: Iterable[FoundOffer]) -> list[dict[str, Any]]:
+    """The offers table's rows in the market's one ranking (:func:`node.roles.consumer.order_offers`)."""
+    from node.roles.consumer import order_offers
+
+    return [offer_row(o) for o in order_offers(offers)]
 
 
 def offer_row(offer: Any) -> dict[str, Any]:

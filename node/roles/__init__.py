@@ -7,6 +7,7 @@ Public API::
     Consumer(ctx).run / .discover / .submit / .follow / .fetch_outputs       node.roles.consumer
     Consumer.challenge(offer, **opts) / .challenge_offers(offers, **opts)    node.roles.consumer
     rank_offers(offers, *, kind, n_units, max_price, provider)               node.roles.consumer
+    order_offers(offers) -> the market's one ranking (failed challenge last)  node.roles.consumer
     CapacityServer(device=, lock=).register(host)                            node.roles.capacity
     challenge_peer(host, peer_id, *, advertised_gflops, n, max_n, threshold) node.roles.capacity
     VerifierDaemon(ctx, *, device, ...).run / .check                         node.roles.verifier

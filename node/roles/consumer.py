@@ -9,10 +9,11 @@ inputs) plus the steps of buying a job, each usable alone:
 * :meth:`Consumer.challenge` / :meth:`Consumer.challenge_offers` — a capacity challenge of a
   provider's claimed fp32 figure over libp2p (:mod:`node.roles.capacity`), the result kept per peer
   in the store; ``discover(challenge=True)`` challenges every offer it returns;
-* :func:`rank_offers` — an offer whose latest capacity challenge failed ranks after every other
-  (whatever its price: it advertised what it did not deliver); then the cheapest price for the job,
-  then the capacity verified by challenges (the store's per-peer figure; never challenged ranks
-  below verified), then the claimed figure;
+* :func:`rank_offers` — the offers that can take a job, in the order of :func:`order_offers` (the
+  one ranking, also the ``ccm market offers`` table's): an offer whose latest capacity challenge
+  failed ranks after every other (whatever its price: it advertised what it did not deliver); then
+  the cheapest price, then the capacity verified by challenges (the store's per-peer figure; never
+  challenged ranks below verified), then the claimed figure;
 * :meth:`Consumer.submit` — post the job on chain (the price is escrowed), propose it to the chosen
   provider, which accepts on chain; a refusal cancels the job (escrow back);
 * :meth:`Consumer.follow` — until the job is final: fetch the outputs as soon as a root is committed
@@ -31,7 +32,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -119,10 +120,19 @@ def rank_offers(
             or provider.lower() == o.body.provider.lower()
         )
     ]
+    return order_offers(fit)
+
+
+def order_offers(offers: Iterable[FoundOffer]) -> list[FoundOffer]:
+    """The market's one ranking, best first (see the module docstring); ``ccm market offers`` shows it.
+
+    The price compared is per unit: for a given job every offer's price is that times the same unit
+    count, so the order is the job's order too.
+    """
     return sorted(
-        fit,
+        offers,
         key=lambda o: (
-            o.verified.failed, o.price_for(n_units), -o.verified.rank_value, -o.body.gflops, o.peer_id
+            o.verified.failed, o.body.price_per_unit, -o.verified.rank_value, -o.body.gflops, o.peer_id
         ),
     )
 

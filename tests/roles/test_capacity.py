@@ -18,8 +18,8 @@ import trio
 from node.capacity.probe import ProbeResult
 from node.chain.chain import Chain
 from node.cli import main as ccm_main
-from node.cli.market import offer_row
-from node.roles.consumer import Consumer, rank_offers
+from node.cli.market import offer_row, offer_rows
+from node.roles.consumer import Consumer, order_offers, rank_offers
 from node.roles.provider import ProviderDaemon
 from tests.roles.conftest import PRICE_PER_UNIT, Nodes
 
@@ -78,6 +78,10 @@ async def test_over_advertising_provider_fails_and_ranks_last(
     # Failed ranks last, whatever its price.
     ranked = rank_offers(offers, kind="matmul", n_units=8)
     assert [o.peer_id for o in ranked] == [honest.host.peer_id, boaster.host.peer_id]
+    # One ranking: `ccm market offers` lists them in the order a job chooses from (the boaster is
+    # cheaper, so a price-only table would put it first).
+    assert [o.peer_id for o in order_offers(offers)] == [o.peer_id for o in ranked]
+    assert [r["peer_id"] for r in offer_rows(reversed(offers))] == [honest.host.peer_id, boaster.host.peer_id]
     # The offers table shows the verified figure next to the claim, and the failure plainly.
     row_good, row_bad = offer_row(good), offer_row(bad)
     assert row_good["challenge_failed"] is False
