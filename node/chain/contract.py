@@ -8,7 +8,6 @@ nothing else should touch web3 contract objects.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -73,10 +72,3 @@ class BoundContract:
         """This contract's events in a receipt, optionally only those called ``name``."""
         decoded = self.events.decode_logs(receipt.logs)
         return [e for e in decoded if name is None or e.name == name]
-
-
-def bind_all(
-    client: ChainClient, addresses: dict[str, str], names: Sequence[str]
-) -> dict[str, BoundContract]:
-    """Bind several contracts by name from an address book."""
-    return {n: BoundContract.named(client, n, addresses[n]) for n in names}
