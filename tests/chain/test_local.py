@@ -25,6 +25,7 @@ from node.chain.anvil import AnvilProcess, is_answering, pid_alive, stop_pid
 from node.chain.chain import Chain
 from node.chain.deployment import Deployment
 from node.chain.errors import ArtifactMissingError, ChainIdMismatch, DeploymentMissingError, KeystoreError
+from node.chain.events import DecodedEvent
 from node.errors import ConfigError
 
 
@@ -122,7 +123,7 @@ async def test_async_facade_runs_calls_and_watches_events(
         async with trio.open_nursery() as senders:  # concurrent transactions from trio tasks
             for _ in range(3):
                 senders.start_soon(achain.run, chain.token.transfer, sender, receiver.address, 1)
-        got = []
+        got: list[DecodedEvent] = []
         with trio.fail_after(10):
             while len(got) < 3:
                 event = await events.receive()

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from node.errors import WorkloadError
+from node.workloads.kinds import TrainWorkload
 from node.workloads.runner import ProviderCaps, compute_unit, effective_limits, prepare, run_job
 from node.workloads.spec import Limits
 from tests.workloads import specs
@@ -106,6 +107,7 @@ def test_train_units_form_a_chain_and_learning_happens() -> None:
     spec = specs.spec(specs.train(steps=30, every=10))
     result = run_job(spec, device="cpu", blobs={})
     work = prepare(spec, device="cpu", blobs={})
+    assert isinstance(work, TrainWorkload)
     chained = work.run_steps(work.initial_state(), range(1, 31))
     assert torch.equal(chained, tensor_from_bytes(*result.outputs[-1]))
     with pytest.raises(WorkloadError, match="needs the checkpoint"):
