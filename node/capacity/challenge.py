@@ -1,37 +1,67 @@
 """The capacity challenge, as pure logic (:mod:`node.roles.capacity` carries it over libp2p).
 
-Any peer can check a provider's advertised fp32 figure:
+Any peer can check a provider's advertised fp32 figure. The challenge has two phases so that the
+timed window holds the matmul and not the building of its inputs:
 
-1. The challenger makes a :class:`CapacityChallenge`: a fresh random 32-byte seed, a size ``n`` and a
-   deadline. Only the seed travels; both sides derive the same n×n fp32 matrices A and B from it
-   (:func:`make_inputs`, an integer hash evaluated with torch, bit-identical on CPU and CUDA and
-   generated directly on the provider's device).
-2. The provider computes C = A·B on its device and answers, before the deadline, with only the
-   SHA-256 digest of C's bytes (:func:`compute_answer`). The digest binds C, so the bulk transfer of
-   C (4n² bytes) happens afterwards, outside the timed window.
-3. The challenger receives C, checks that it matches the digest and checks it with Freivalds'
-   algorithm (``verifier.freivalds``, O(n²)), and computes the achieved throughput
+1. **Untimed: prepare.** The challenger makes a :class:`CapacityChallenge`: a fresh random 32-byte
+   seed, a size ``n`` and a deadline. Only the seed travels; both sides derive the same n×n fp32
+   matrices A and B0 from it (:func:`make_inputs`: an integer hash evaluated with torch,
+   bit-identical on CPU and CUDA, generated directly on the provider's device). The provider builds
+   them (:func:`prepare`) and says it is ready. On a CPU building A and B0 costs about as much as
+   the matmul at n = 1024 on a quiet machine and several times more at larger sizes or under load
+   (2.5-5× at n = 2048 on the 2-core test machine), which is why it must stay out of the window.
+2. **Timed: multiply.** The challenger sends a fresh random 32-byte nonce. The provider derives a
+   row permutation π from it (:func:`permutation`, on the CPU with hashlib, so every device agrees),
+   computes C = A · B0[π] on its device and answers, before the deadline, with only a SHA-256
+   digest of C's bytes (:func:`result_digest`, :meth:`PreparedInputs.answer`). The digest binds C,
+   so the bulk transfer of C (4n² bytes) happens afterwards, outside the window.
+3. The challenger regenerates A, B0 and π, receives C, checks it against the digest and with
+   Freivalds' algorithm (``verifier.freivalds``, O(n²)), and computes the achieved throughput
    2n³ / counted seconds (:func:`judge`).
 
-Timing (what is counted): the challenger's own clock from sending the challenge to receiving the
+Why knowing A and B0 early does not help: A · B0[π] = (A·P)·B0 for the permutation matrix P, a
+fresh product for every π. Precomputing A·B0 gives nothing (a cheater answering it fails
+Freivalds), and what can be moved out of the window for every π (layout, packing, warm-up) is O(n²)
+work that the honest provider gets to move too.
+
+The permutation rule (part of the protocol; pinned by a test vector)::
+
+    key_i = SHA-256(b"ccm-capacity-perm/2" || nonce || i as 4 bytes big-endian),  i = 0 … n-1
+    π     = the indices i in ascending order of key_i   (ties, never seen in practice, by i)
+    B     = B0[π], i.e. row j of B is row π[j] of B0
+
+Timing (what is counted): the challenger's own clock from sending the nonce to receiving the
 digest, minus the network round trip it measured on the same connection, but never more than
-``max_network_s`` of it (so a slow or lying link cannot excuse a slow device). Input generation
-and hashing stay counted against the provider: the figure is a lower bound of the device's speed,
-never an overestimate.
+``max_network_s`` of it (so a slow or lying link cannot excuse a slow device). Deriving π, the row
+gather, copying C to the host and hashing it stay counted against the provider (O(n²) against the
+matmul's O(n³)): the figure is a lower bound of the device's speed, never an overestimate.
 
 Pass rule: correct (digest and Freivalds) **and** in time (elapsed ≤ deadline) **and**
-achieved / advertised ≥ ``threshold`` (default :data:`DEFAULT_THRESHOLD` = 0.5: a single timed
-matmul on a busy machine and the counted setup cost honest providers up to about half their peak,
-while anyone advertising more than twice what they deliver fails). The deadline is the time the
-advertised figure needs divided by the threshold, plus allowances for the network and the
-setup, so a device that meets the threshold is never late because of the deadline alone.
+achieved / advertised ≥ ``threshold`` (default :data:`DEFAULT_THRESHOLD` = 0.5: one timed matmul
+on a busy machine costs an honest provider some of its peak, while anyone advertising more than
+twice what they deliver fails). The deadline is the time the advertised figure needs divided by
+the threshold, plus allowances for the in-window O(n²) steps and the network, so a device that meets
+the threshold is never late because of the deadline alone. Measured on the 2-core CPU test machine
+at n = 1024 (probe ≈ 60 GFLOP/s): about 0.2-0.3 of the probe figure with protocol 1 (inputs built
+in the window), about 0.7-0.9 with this one.
 
-Known limit on GPUs (analysis, not yet measured here: no GPU on the test machine): the digest is
-SHA-256 of C on the host, so the timed window also holds C's copy to the host (4n² bytes over
-PCIe) and its hashing (about 1–2 GB/s). On an H100-class card (~50 TFLOP/s fp32) the copy alone
-equals the compute at n ≈ 4000, so an honest GPU shows only a fraction of its probe's peak and the
-default threshold can fail it. Lowering the bar or excusing the copy would let a much slower device
-pass; the sound fix is a binding digest computed on the device (future work).
+Remaining limit on GPUs (estimates; no GPU on the test machine): the digest is computed on the host,
+so the window still holds C's copy to the host (4n² bytes over PCIe, ~25 GB/s) and its hashing
+(:func:`result_digest` spreads SHA-256 over all host cores, ~2 GB/s each: ~30 GB/s on 16 cores).
+On an H100-class card (~50 TFLOP/s fp32) the copy alone equals the compute at n ≈ 4000, so with
+copy and hash an honest GPU shows about 1/3 of its probe figure at n = 4096 (the challenger's
+default cap, ``max_n``), about 1/2 at 8192 and about 0.7 at 16384: GPUs must be challenged at the
+largest sizes (above the provider's default ``max_n`` of 8192), and a host with few cores or a
+TF32/fp16 figure still fails the default threshold.
+Excusing the copy and hash, or lowering the bar, would let a much slower device pass. A cheap
+checksum computed on the device (column sums, uᵀCv for random u, v, any ⟨W, C⟩ with W known early
+or of low rank) does not fix it: it is linear, so it passes through the product
+(1ᵀ(A·B) = (1ᵀA)·B, uᵀ(A·B)v = (uᵀA)·(Bv), ⟨W, A·B⟩ = ⟨AᵀW, B⟩) and a provider computes it in
+O(n²) without forming C, answers inside the window and computes C at leisure afterwards (Freivalds
+on the late C cannot tell). The sound fixes: a cryptographic digest computed on the device (a
+SHA-256 or BLAKE3 kernel reading C in device memory), or amortising one copy and hash over many
+timed matmuls (e.g. a chain of k products with fresh permutations, only the last result sent;
+Freivalds checks a chain with k matrix-vector products).
 """
 
 from __future__ import annotations
@@ -40,7 +70,10 @@ import hashlib
 import json
 import math
 import os
+import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,20 +82,30 @@ import torch
 from node.capacity.errors import ChallengeError
 from node.capacity.verified import CapacityRecord
 
-SCHEMA = "ccm-capacity-challenge/1"
+SCHEMA = "ccm-capacity-challenge/2"
 DEFAULT_THRESHOLD = 0.5
 MIN_N, MAX_N = 16, 16384
 DEFAULT_NETWORK_ALLOWANCE_S = 1.0
-# Setup the provider does inside the timed window, per matrix element: generating A and B and hashing
-# C on the host (SHA-256 of 4 bytes at ~0.5 GB/s is 8 ns; generation is cheaper). Deliberately generous.
-SETUP_NS_PER_ELEMENT = 30
+# In-window work besides the matmul, per matrix element: the row gather of B0 and hashing C on the
+# host (SHA-256 of 4 bytes at ~2 GB/s on one core is 2 ns; a gather is cheaper). Deliberately generous.
+WINDOW_NS_PER_ELEMENT = 30
+# Deriving π in the window: one SHA-256 of 40 bytes per row in Python (~1 µs), generously.
+PERMUTATION_NS_PER_ROW = 5000
+# Phase 1 (untimed but bounded): building A and B0, per element (~100 ns on the 2-core test CPU).
+PREPARE_BASE_S = 10.0
+PREPARE_NS_PER_ELEMENT = 1000
+NONCE_BYTES = 32
+PERMUTATION_DOMAIN = b"ccm-capacity-perm/2"
+DIGEST_DOMAIN = b"ccm-capacity-c/2"
+DIGEST_CHUNK = 1 << 20
 
 _MASK31 = 0x7FFFFFFF
 
 
 @dataclass(frozen=True)
 class CapacityChallenge:
-    """What the challenger sends: ``deadline_ms`` is counted from sending to receiving the digest."""
+    """What the challenger sends in phase 1: ``deadline_ms`` counts from sending the nonce to
+    receiving the digest (the nonce is not part of the challenge: it comes only in phase 2)."""
 
     seed: bytes
     n: int
@@ -134,11 +177,16 @@ class CapacityChallenge:
 
 @dataclass(frozen=True)
 class CapacityAnswer:
-    """The provider's side: the result, its digest, and its own (untrusted, informational) timing."""
+    """The provider's side: the result, its digest, and its own (untrusted, informational) timing.
+
+    ``nonce``: the nonce C was computed for (``None``: no permutation, see :func:`compute_answer`);
+    ``compute_s``: the provider's clock over the timed phase only.
+    """
 
     digest: bytes
     c: torch.Tensor
     compute_s: float
+    nonce: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -183,13 +231,20 @@ def _check_real(name: str, value: Any, lo: float, hi: float) -> None:
 
 def deadline_ms(n: int, advertised_gflops: int, *, threshold: float = DEFAULT_THRESHOLD,
                 network_allowance_s: float = DEFAULT_NETWORK_ALLOWANCE_S) -> int:
-    """Deadline for ``n``: advertised time / threshold + setup allowance + network allowance, in ms."""
+    """Deadline for ``n``, in ms from the nonce: advertised time / threshold + in-window allowance
+    (π, the gather, hashing C) + network allowance."""
     _check_int("n", n, MIN_N, MAX_N)
     _check_int("advertised_gflops", advertised_gflops, 1, 10**9)
     _check_real("threshold", threshold, 1e-6, 1.0)
     compute_s = 2 * n**3 / (advertised_gflops * 1e9) / threshold
-    setup_s = 3 * n * n * SETUP_NS_PER_ELEMENT * 1e-9
-    return math.ceil((compute_s + setup_s + network_allowance_s) * 1000)
+    window_s = (2 * n * n * WINDOW_NS_PER_ELEMENT + n * PERMUTATION_NS_PER_ROW) * 1e-9
+    return math.ceil((compute_s + window_s + network_allowance_s) * 1000)
+
+
+def prepare_timeout_s(n: int) -> float:
+    """How long a challenger waits for phase 1 (building A and B0) at size ``n``: generous, bounded."""
+    _check_int("n", n, MIN_N, MAX_N)
+    return PREPARE_BASE_S + 2 * n * n * PREPARE_NS_PER_ELEMENT * 1e-9
 
 
 def challenge_size(advertised_gflops: int, *, target_s: float = 0.5) -> int:
@@ -232,45 +287,162 @@ def _hash_matrix(seed: bytes, salt: int, n: int, device: torch.device) -> torch.
 
 def make_inputs(challenge: CapacityChallenge, *, device: str | torch.device = "cpu"
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A and B of ``challenge``, built on ``device`` (bit-identical on every device)."""
+    """A and B0 of ``challenge``, built on ``device`` (bit-identical on every device)."""
     dev = torch.device(device)
     return (_hash_matrix(challenge.seed, 1, challenge.n, dev),
             _hash_matrix(challenge.seed, 2, challenge.n, dev))
 
 
+def new_nonce() -> bytes:
+    """A fresh nonce for the timed phase (``os.urandom``)."""
+    return os.urandom(NONCE_BYTES)
+
+
+def permutation(nonce: bytes, n: int) -> torch.Tensor:
+    """π of ``nonce`` for size ``n`` (int64, on the CPU): the rule in the module docstring."""
+    if not isinstance(nonce, bytes) or len(nonce) != NONCE_BYTES:
+        raise ChallengeError(f"must be {NONCE_BYTES} bytes", field="nonce")
+    _check_int("n", n, 1, MAX_N)
+    prefix = hashlib.sha256(PERMUTATION_DOMAIN + nonce)
+    keys = []
+    for i in range(n):
+        h = prefix.copy()
+        h.update(i.to_bytes(4, "big"))
+        keys.append((h.digest(), i))
+    keys.sort()
+    return torch.tensor([i for _, i in keys], dtype=torch.int64)
+
+
 def result_digest(c: torch.Tensor) -> bytes:
-    """SHA-256 of C's bytes: contiguous, row-major, float32, little-endian."""
+    """Digest of C: SHA-256 over its shape and the SHA-256 of each 1 MiB chunk of its bytes.
+
+    C's bytes are contiguous, row-major, float32, little-endian; they are cut into chunks of
+    :data:`DIGEST_CHUNK` bytes (the last may be shorter), and the digest is
+    ``SHA-256(b"ccm-capacity-c/2" || rows || cols (4 bytes big-endian each) || SHA-256(chunk_0) || …)``.
+    Two levels so that the chunks are hashed in parallel on all host cores (hashlib drops the GIL):
+    the hash is inside the timed window, and one core's ~2 GB/s would otherwise dominate on a GPU.
+    """
     if c.dtype != torch.float32 or c.dim() != 2:
         raise ChallengeError(f"result must be a 2-d float32 tensor, got {c.dtype} {tuple(c.shape)}",
                              field="c")
-    host = c.detach().to("cpu").contiguous()
-    return hashlib.sha256(host.numpy().astype("<f4", copy=False).tobytes()).digest()
+    host = c.detach().to("cpu").contiguous().numpy()
+    if sys.byteorder != "little":
+        host = host.astype("<f4")
+    data = host.data.cast("B")
+    chunks = [data[i : i + DIGEST_CHUNK] for i in range(0, len(data), DIGEST_CHUNK)]
+    if len(chunks) > 1:
+        leaves = list(_hash_pool().map(_sha256, chunks))
+    else:
+        leaves = [_sha256(chunk) for chunk in chunks]
+    rows, cols = host.shape
+    outer = hashlib.sha256(DIGEST_DOMAIN + rows.to_bytes(4, "big") + cols.to_bytes(4, "big"))
+    for leaf in leaves:
+        outer.update(leaf)
+    return outer.digest()
 
 
-def compute_answer(challenge: CapacityChallenge, *, device: str | torch.device = "cpu") -> CapacityAnswer:
-    """The provider's work: C = A·B on ``device``, its digest, and C on the host for the transfer."""
-    dev = torch.device(device)
-    start = time.perf_counter()
-    a, b = make_inputs(challenge, device=dev)
-    c = a @ b
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-    c_host = c.to("cpu")
-    return CapacityAnswer(digest=result_digest(c_host), c=c_host, compute_s=time.perf_counter() - start)
+def _sha256(chunk: memoryview) -> bytes:
+    return hashlib.sha256(chunk).digest()
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _hash_pool() -> ThreadPoolExecutor:
+    """One process-wide pool of hashing threads (one per core), made on first use."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="ccm-digest")
+        return _POOL
+
+
+class PreparedInputs:
+    """Phase 1 done on the provider's device: A, B0, and the buffers the timed phase writes into.
+
+    Built by :func:`prepare`; :meth:`answer` is the timed phase and may run once (it writes C into
+    a buffer allocated here, which the returned answer holds).
+
+    Resource handling: the buffers (B0[π], C and, on CUDA, a pinned host copy of C) are allocated
+    and touched here, and BLAS is warmed up on a few rows, so that page faults and thread-pool
+    start-up do not land in the window; that is O(n²) setup any provider may do before the nonce.
+    """
+
+    def __init__(self, challenge: CapacityChallenge, *, device: str | torch.device = "cpu") -> None:
+        start = time.perf_counter()
+        dev = torch.device(device)
+        self.challenge = challenge
+        self.device = dev
+        self.a, self.b0 = make_inputs(challenge, device=dev)
+        self.b = torch.zeros_like(self.b0)
+        self.c = torch.zeros_like(self.a)
+        rows = min(challenge.n, 64)
+        torch.mm(self.a[:rows], self.b0, out=self.c[:rows])
+        if dev.type == "cuda":
+            self.c_host = torch.zeros(self.c.shape, dtype=torch.float32, pin_memory=True)
+            torch.cuda.synchronize(dev)
+        else:
+            self.c_host = self.c
+        self._used = False
+        self.prepare_s = time.perf_counter() - start
+
+    def answer(self, nonce: bytes | None) -> CapacityAnswer:
+        """The timed phase: π from ``nonce``, C = A·B0[π] on the device, C to the host, its digest.
+
+        ``nonce=None`` means no permutation (C = A·B0): only for a local self-test timed around
+        everything by its caller (see :func:`compute_answer`); over the wire a nonce always comes.
+        """
+        if self._used:
+            raise ChallengeError("already answered (one answer per preparation)", field="nonce")
+        self._used = True
+        start = time.perf_counter()
+        if nonce is None:
+            b = self.b0
+        else:
+            pi = permutation(nonce, self.challenge.n).to(self.device)
+            torch.index_select(self.b0, 0, pi, out=self.b)
+            b = self.b
+        torch.mm(self.a, b, out=self.c)
+        if self.device.type == "cuda":
+            self.c_host.copy_(self.c)  # waits for the matmul: the copy is ordered after it
+        digest = result_digest(self.c_host)
+        elapsed = time.perf_counter() - start
+        return CapacityAnswer(digest=digest, c=self.c_host, compute_s=elapsed, nonce=nonce)
+
+
+def prepare(challenge: CapacityChallenge, *, device: str | torch.device = "cpu") -> PreparedInputs:
+    """Phase 1 (untimed): A and B0 of ``challenge`` built on ``device``, ready for the nonce."""
+    return PreparedInputs(challenge, device=device)
+
+
+def compute_answer(challenge: CapacityChallenge, *, device: str | torch.device = "cpu",
+                   nonce: bytes | None = None) -> CapacityAnswer:
+    """Both phases in one call (a caller timing around it also times building the inputs).
+
+    With ``nonce=None``, C = A·B0 (no permutation): a local self-test where one machine plays both
+    sides and knows nothing was precomputed. The wire protocol always uses :func:`prepare`, then
+    :meth:`PreparedInputs.answer` with the challenger's nonce.
+    """
+    return prepare(challenge, device=device).answer(nonce)
 
 
 def judge(challenge: CapacityChallenge, *, digest: bytes, c: Any, elapsed_s: float,
-          network_s: float = 0.0, rounds: int = 2) -> ChallengeResult:
+          network_s: float = 0.0, nonce: bytes | None = None, rounds: int = 2) -> ChallengeResult:
     """The challenger's verdict (see the module docstring for what is counted and the pass rule).
 
-    ``elapsed_s``: challenger's clock from sending the challenge to receiving the digest.
+    ``nonce``: the one sent for the timed phase (C must be A·B0[π]); ``None`` only for a local
+    self-test (C = A·B0, see :func:`compute_answer`).
+    ``elapsed_s``: challenger's clock from sending the nonce to receiving the digest.
     ``network_s``: round trip measured on the same connection (only up to ``max_network_s`` counts).
     ``c``: the result received afterwards; anything that is not an n×n float32 tensor is simply wrong.
     """
     _check_real("elapsed_s", elapsed_s, 0.0, 1e9)
     _check_real("network_s", network_s, 0.0, 1e9)
     counted = max(elapsed_s - min(network_s, challenge.max_network_s), 1e-9)
-    correct, why = _check_result(challenge, digest, c, rounds)
+    if nonce is not None and (not isinstance(nonce, bytes) or len(nonce) != NONCE_BYTES):
+        raise ChallengeError(f"must be {NONCE_BYTES} bytes", field="nonce")
+    correct, why = _check_result(challenge, digest, c, nonce, rounds)
     in_time = elapsed_s * 1000 <= challenge.deadline_ms
     exact_gflops = challenge.flop / counted / 1e9 if correct else 0.0
     achieved = round(exact_gflops)
@@ -303,7 +475,8 @@ def unanswered(challenge: CapacityChallenge, reason: str, *, elapsed_s: float) -
     )
 
 
-def _check_result(challenge: CapacityChallenge, digest: bytes, c: Any, rounds: int) -> tuple[bool, str]:
+def _check_result(challenge: CapacityChallenge, digest: bytes, c: Any, nonce: bytes | None,
+                  rounds: int) -> tuple[bool, str]:
     n = challenge.n
     if not isinstance(c, torch.Tensor) or c.dtype != torch.float32 or tuple(c.shape) != (n, n):
         shape = tuple(c.shape) if isinstance(c, torch.Tensor) else type(c).__name__
@@ -315,6 +488,8 @@ def _check_result(challenge: CapacityChallenge, digest: bytes, c: Any, rounds: i
     from verifier.freivalds import freivalds  # imported late: only a full check needs it
 
     a, b = make_inputs(challenge)
+    if nonce is not None:
+        b = b.index_select(0, permutation(nonce, n))
     gen = torch.Generator(device="cpu").manual_seed(int.from_bytes(os.urandom(8), "big"))
     check = freivalds(a, b, c.to("cpu"), rounds=rounds, generator=gen)
     if not bool(check.passed):

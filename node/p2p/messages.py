@@ -18,7 +18,7 @@ from node.p2p.codec import FrameStream, SchemaError
 JOB_PROTOCOL = "/ccm/job/1.0.0"
 BLOB_PROTOCOL = "/ccm/blob/1.0.0"
 AUDIT_PROTOCOL = "/ccm/audit/1.0.0"
-CAPACITY_PROTOCOL = "/ccm/capacity/1.0.0"
+CAPACITY_PROTOCOL = "/ccm/capacity/2.0.0"
 
 OFFERS_TOPIC = "/ccm/offers/1"
 ORDERS_TOPIC = "/ccm/orders/1"

@@ -1,37 +1,49 @@
-"""Capacity challenges over libp2p (``/ccm/capacity/1.0.0``): the provider's server, anyone's client.
+"""Capacity challenges over libp2p (``/ccm/capacity/2.0.0``): the provider's server, anyone's client.
 
-The pure logic (inputs from a seed, the deadline, the verdict with Freivalds) is
-:mod:`node.capacity.challenge`; this module moves it over one stream::
+The pure logic (inputs from a seed, π from a nonce, the deadline, the verdict with Freivalds) is
+:mod:`node.capacity.challenge`; this module moves it over one stream, in two phases so that the
+timed window holds the matmul and not the building of its inputs::
 
     challenger                                   provider
     ── ping ×3 on the connection (round trip, not counted) ──▶
-    t0 ── CapacityRequest (seed, n, deadline…) ─────────────▶  A, B from the seed; C = A·B on its
-                                                               device, in a worker thread; SHA-256(C)
+       ── CapacityRequest (seed, n, deadline…) ─────────────▶  A, B0 from the seed on its device
+                                                               (worker thread; untimed, bounded)
+       ◀── CapacityReady ──────────────────────────────────
+    t0 ── CapacityNonce (fresh 32 random bytes) ─────────────▶  π from the nonce; C = A·B0[π];
+                                                               SHA-256(C)
     t1 ◀── CapacityDigest (digest, size of C) ──────────────
        ◀── C as data frames (outside the timed window) ──────
     judge(): digest matches C, Freivalds passes, t1 - t0 ≤ deadline, achieved/advertised ≥ threshold
 
-The challenger's clock is the only one that counts; the provider's ``compute_ms`` is informational.
+The challenger's clock is the only one that counts; the provider's ``prepare_ms`` and
+``compute_ms`` are informational. Version 1 (one phase, inputs built inside the window) is gone:
+on a CPU it showed an honest provider 0.2-0.3 of its probe figure.
 
-Outcomes (client side, :func:`challenge_peer`): every answer, and every *failure to answer* (no
-digest before the deadline plus a grace period, a refusal, a broken stream, a malformed answer),
-is a :class:`~node.capacity.challenge.ChallengeResult` — a provider that shows nothing fails. The
-one exception is a ``busy`` refusal (the provider is computing a job and would be slowed by a
+Outcomes (client side, :func:`challenge_peer`): every answer, and every *failure to answer* (not
+ready within :func:`~node.capacity.challenge.prepare_timeout_s`, no digest before the deadline plus
+a grace period, a refusal, a broken stream, a malformed answer), is a
+:class:`~node.capacity.challenge.ChallengeResult` — a provider that shows nothing fails. The one
+exception is a ``busy`` refusal (the provider is computing a job and would be slowed by a
 challenge, or another challenge is running): it raises :class:`CapacityBusy` and nothing is
 recorded; the peer simply stays unverified until a later challenge, and unverified offers rank
 below verified ones anyway, so saying "busy" buys a provider nothing.
 
 Server side (:class:`CapacityServer`): one challenge at a time, sharing the daemon's compute lock
-(a challenge never runs beside a job); sizes above ``max_n`` are refused (``too_large``) so that a
-stranger cannot make the provider compute for minutes; a malformed challenge is refused
-(``bad_challenge``); a peer breaking the framing is disconnected by :func:`node.p2p.reqresp.guard`.
+(a challenge never runs beside a job) from the request to the digest; sizes above ``max_n`` are
+refused (``too_large``) so that a stranger cannot make the provider compute for minutes; a
+malformed challenge is refused (``bad_challenge``); a challenger that sends no nonce within
+:data:`NONCE_TIMEOUT_S` of "ready" (so cannot hold the lock), a nonce for another challenge, or
+anything else breaking the framing is disconnected by :func:`node.p2p.reqresp.guard`.
 
-TEST-ONLY fault injection on the server: ``corrupt`` (answer a consistently hashed but wrong C) and
-``delay_s`` (hold the digest back). The provider daemon never sets them.
+TEST-ONLY fault injection on the server: ``corrupt`` (answer a consistently hashed but wrong C),
+``delay_s`` (hold the digest back) and ``precompute`` (compute A·B0 in the untimed phase and answer
+its digest at once, ignoring the nonce: the cheater the two phases are designed against). The
+provider daemon never sets them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
@@ -42,11 +54,15 @@ import trio
 from node.capacity.challenge import (
     DEFAULT_NETWORK_ALLOWANCE_S,
     DEFAULT_THRESHOLD,
+    CapacityAnswer,
     CapacityChallenge,
     ChallengeResult,
+    PreparedInputs,
     challenge_size,
     judge,
     new_challenge,
+    new_nonce,
+    prepare_timeout_s,
     unanswered,
 )
 from node.capacity.errors import CapacityError, ChallengeError
@@ -55,7 +71,14 @@ from node.p2p.codec import FrameStream, FrameTimeoutError, RemoteError
 from node.p2p.host import DialError, Host
 from node.p2p.messages import CAPACITY_PROTOCOL
 from node.p2p.reqresp import RequestRefused, close_quietly, guard
-from node.roles.wire import CAPACITY_CHUNK, CAPACITY_MAX_FRAME, CapacityDigest, CapacityRequest
+from node.roles.wire import (
+    CAPACITY_CHUNK,
+    CAPACITY_MAX_FRAME,
+    CapacityDigest,
+    CapacityNonce,
+    CapacityReady,
+    CapacityRequest,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +90,9 @@ DEFAULT_CLIENT_MAX_N = 4096
 
 DEFAULT_GRACE_S = 5.0
 """Seconds a challenger waits past the deadline before it stops waiting (a late answer is still judged)."""
+
+NONCE_TIMEOUT_S = 10.0
+"""Seconds a provider waits, holding its compute lock, for the nonce after saying "ready"."""
 
 
 class CapacityBusy(CapacityError):
@@ -103,7 +129,8 @@ class CapacityServer:
     """Answers capacity challenges on a host (see the module docstring for the policy).
 
     ``device``: where C is computed (``auto``, ``cpu``, ``cuda``, ``cuda:N``); ``lock``: shared with
-    the daemon's job computation (a held lock means ``busy``); ``max_n``: largest size computed.
+    the daemon's job computation (a held lock means ``busy``); ``max_n``: largest size computed;
+    ``nonce_timeout_s``: how long the lock is held waiting for the nonce after "ready".
     """
 
     def __init__(
@@ -114,12 +141,16 @@ class CapacityServer:
         max_n: int = DEFAULT_SERVER_MAX_N,
         corrupt: bool = False,
         delay_s: float = 0.0,
+        precompute: bool = False,
+        nonce_timeout_s: float = NONCE_TIMEOUT_S,
     ) -> None:
         self.device = device
         self.lock = lock if lock is not None else trio.Lock()
         self.max_n = max_n
         self.corrupt = corrupt
         self.delay_s = delay_s
+        self.precompute = precompute
+        self.nonce_timeout_s = nonce_timeout_s
         self.answered = 0
 
     def register(self, host: Host) -> None:
@@ -142,35 +173,54 @@ class CapacityServer:
         except trio.WouldBlock:
             raise RequestRefused("busy", "computing a job or another challenge; try again later") from None
         try:
-            digest, c, compute_s = await trio.to_thread.run_sync(self._compute, challenge)
+            prepared, early = await trio.to_thread.run_sync(self._prepare, challenge)
+            prepare_ms = round(prepared.prepare_s * 1000)
+            await fs.write_message(CapacityReady(challenge_id=challenge.challenge_id, prepare_ms=prepare_ms))
+            msg = await fs.read_message(CapacityNonce, max_size=4096, timeout=self.nonce_timeout_s)
+            if msg.challenge_id != challenge.challenge_id:
+                raise ProtocolError(f"nonce for another challenge {msg.challenge_id[:18]!r}")
+            answer = early if early is not None else await trio.to_thread.run_sync(
+                self._answer, prepared, msg.nonce
+            )
         finally:
             self.lock.release()
         if self.delay_s > 0:
             await trio.sleep(self.delay_s)
         await fs.write_message(
             CapacityDigest(
-                challenge_id=challenge.challenge_id, digest=digest, size=4 * challenge.n * challenge.n,
-                compute_ms=round(compute_s * 1000),
+                challenge_id=challenge.challenge_id, digest=answer.digest, size=4 * challenge.n * challenge.n,
+                compute_ms=round(answer.compute_s * 1000),
             )
         )
         # The timed window is over: serialising C no longer counts against this provider.
-        data = await trio.to_thread.run_sync(_le_bytes, c)
+        data = await trio.to_thread.run_sync(_le_bytes, answer.c)
         view = memoryview(data)
         for start in range(0, len(view), CAPACITY_CHUNK):
             await fs.write_data(bytes(view[start : start + CAPACITY_CHUNK]))
         self.answered += 1
-        logger.info("capacity challenge n=%d from %s answered in %.3f s", challenge.n, peer, compute_s)
+        logger.info(
+            "capacity challenge n=%d from %s: inputs in %.3f s (untimed), answered in %.3f s",
+            challenge.n, peer, prepared.prepare_s, answer.compute_s,
+        )
 
-    def _compute(self, challenge: CapacityChallenge) -> tuple[bytes, torch.Tensor, float]:
-        from node.capacity.challenge import compute_answer, result_digest
+    def _prepare(self, challenge: CapacityChallenge) -> tuple[PreparedInputs, CapacityAnswer | None]:
+        from node.capacity.challenge import prepare
 
-        answer = compute_answer(challenge, device=resolve_device(self.device))
-        c, digest = answer.c, answer.digest
+        prepared = prepare(challenge, device=resolve_device(self.device))
+        # TEST-ONLY: a cheater that multiplies before it knows π and answers that at once.
+        early = prepared.answer(None) if self.precompute else None
+        return prepared, early
+
+    def _answer(self, prepared: PreparedInputs, nonce: bytes) -> CapacityAnswer:
+        from node.capacity.challenge import result_digest
+
+        answer = prepared.answer(nonce)
         if self.corrupt:  # TEST-ONLY: one wrong element, hashed consistently (only Freivalds can tell)
-            c = c.clone()
-            c[challenge.n // 2, 1] += 1.0
-            digest = result_digest(c)
-        return digest, c, answer.compute_s
+            c = answer.c.clone()
+            n = prepared.challenge.n
+            c[n // 2, 1] += 1.0
+            answer = dataclasses.replace(answer, c=c, digest=result_digest(c))
+        return answer
 
 
 def _le_bytes(c: torch.Tensor) -> bytes:
@@ -201,13 +251,15 @@ async def challenge_peer(
     threshold: float = DEFAULT_THRESHOLD,
     network_allowance_s: float = DEFAULT_NETWORK_ALLOWANCE_S,
     grace_s: float = DEFAULT_GRACE_S,
+    prepare_timeout: float | None = None,
     transfer_timeout_s: float = 120.0,
 ) -> ChallengeResult:
     """Challenge ``peer_id`` (already connected) on its advertised fp32 figure and judge the answer.
 
     ``n`` defaults to :func:`~node.capacity.challenge.challenge_size` of the figure, capped at
-    ``max_n``. Waiting is bounded: the digest by the deadline plus ``grace_s``, C by
-    ``transfer_timeout_s``. Raises :class:`CapacityBusy` on a ``busy`` refusal and
+    ``max_n``. Waiting is bounded: "ready" by ``prepare_timeout`` (default
+    :func:`~node.capacity.challenge.prepare_timeout_s` of ``n``), the digest by the deadline plus
+    ``grace_s``, C by ``transfer_timeout_s``. Raises :class:`CapacityBusy` on a ``busy`` refusal and
     :class:`ChallengeError` on arguments out of range; every other outcome is a result.
     """
     size = n if n is not None else min(challenge_size(max(1, advertised_gflops)), max_n)
@@ -215,6 +267,7 @@ async def challenge_peer(
         advertised_gflops=max(1, advertised_gflops), n=size, threshold=threshold,
         network_allowance_s=network_allowance_s,
     )
+    ready_s = prepare_timeout_s(size) if prepare_timeout is None else prepare_timeout
     network_s = await _round_trip(host, peer_id)
     wait_s = challenge.deadline_ms / 1000 + grace_s
     start = time.perf_counter()
@@ -223,10 +276,20 @@ async def challenge_peer(
     except DialError as err:
         reason = f"cannot open {CAPACITY_PROTOCOL}: {err}"
         return unanswered(challenge, reason, elapsed_s=time.perf_counter() - start)
+    timed = False
     try:
         fs = FrameStream(stream, max_frame=CAPACITY_MAX_FRAME, timeout=wait_s)
-        start = time.perf_counter()
         await fs.write_message(request_of(challenge))
+        ready = await fs.read_message(CapacityReady, max_size=4096, timeout=ready_s)
+        if ready.challenge_id != challenge.challenge_id:
+            return unanswered(
+                challenge, f"wrong result: ready for another challenge {ready.challenge_id[:10]}…",
+                elapsed_s=time.perf_counter() - start,
+            )
+        nonce = new_nonce()
+        timed = True
+        start = time.perf_counter()
+        await fs.write_message(CapacityNonce(challenge_id=challenge.challenge_id, nonce=nonce))
         head = await fs.read_message(CapacityDigest, max_size=4096, timeout=wait_s)
         elapsed = time.perf_counter() - start
         expected = 4 * size * size
@@ -245,10 +308,11 @@ async def challenge_peer(
                     raise ProtocolError("empty data frame")
                 buf += chunk
     except FrameTimeoutError:
-        return unanswered(
-            challenge, f"no answer within {wait_s:.1f} s (deadline {challenge.deadline_ms / 1000:.3f} s)",
-            elapsed_s=time.perf_counter() - start,
-        )
+        if not timed:
+            reason = f"not ready within {ready_s:.1f} s (building the inputs, untimed)"
+        else:
+            reason = f"no answer within {wait_s:.1f} s (deadline {challenge.deadline_ms / 1000:.3f} s)"
+        return unanswered(challenge, reason, elapsed_s=time.perf_counter() - start)
     except trio.TooSlowError:
         reason = f"C not received within {transfer_timeout_s:g} s"
         return unanswered(challenge, reason, elapsed_s=time.perf_counter() - start)
@@ -262,12 +326,12 @@ async def challenge_peer(
     finally:
         await close_quietly(stream)
     return await trio.to_thread.run_sync(
-        functools.partial(_judge_bytes, challenge, head.digest, bytes(buf), elapsed, network_s)
+        functools.partial(_judge_bytes, challenge, nonce, head.digest, bytes(buf), elapsed, network_s)
     )
 
 
 def _judge_bytes(
-    challenge: CapacityChallenge, digest: bytes, data: bytes, elapsed_s: float, network_s: float
+    challenge: CapacityChallenge, nonce: bytes, digest: bytes, data: bytes, elapsed_s: float, network_s: float
 ) -> ChallengeResult:
     c = torch.frombuffer(bytearray(data), dtype=torch.float32).reshape(challenge.n, challenge.n)
-    return judge(challenge, digest=digest, c=c, elapsed_s=elapsed_s, network_s=network_s)
+    return judge(challenge, digest=digest, c=c, elapsed_s=elapsed_s, network_s=network_s, nonce=nonce)

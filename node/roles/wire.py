@@ -7,9 +7,10 @@ exchange on top of them:
 * :class:`OfferBody` — the body of a signed offer envelope (gossiped on
   :data:`~node.p2p.messages.OFFERS_TOPIC`, or asked for directly on :data:`OFFER_PROTOCOL` when a
   consumer was given a provider's multiaddr and should not wait for the next gossip round);
-* :class:`CapacityRequest` / :class:`CapacityDigest` — a capacity challenge (its seed, size and
-  deadline) and the provider's timed answer, the digest of C; C itself follows as data frames
-  (:data:`CAPACITY`, served by :mod:`node.roles.capacity`);
+* :class:`CapacityRequest` / :class:`CapacityReady` / :class:`CapacityNonce` /
+  :class:`CapacityDigest` — a capacity challenge (its seed, size and deadline), the provider's
+  "inputs built", the nonce that starts the timed phase, and the provider's timed answer, the
+  digest of C; C itself follows as data frames (served by :mod:`node.roles.capacity`);
 * :class:`JobInfo` — a provider's view of one job: the spec (checkable against the on-chain
   ``specHash``) and, once committed, one :class:`UnitRef` per unit. From the refs anyone recomputes
   the leaves and the root (checkable against the on-chain root); each unit's bytes are then a
@@ -140,6 +141,30 @@ class CapacityRequest:
     def __post_init__(self) -> None:
         if len(self.seed) != 32:
             raise SchemaError("seed", "must be 32 bytes")
+
+
+@dataclass(frozen=True)
+class CapacityReady:
+    """The provider has built A and B0 (untimed phase 1); ``prepare_ms`` is informational."""
+
+    challenge_id: str
+    prepare_ms: int
+
+    def __post_init__(self) -> None:
+        if self.prepare_ms < 0:
+            raise SchemaError("prepare_ms", "must not be negative")
+
+
+@dataclass(frozen=True)
+class CapacityNonce:
+    """Starts the timed phase: the provider computes A·B0[π] for the π this nonce gives."""
+
+    challenge_id: str
+    nonce: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.nonce) != 32:
+            raise SchemaError("nonce", "must be 32 bytes")
 
 
 @dataclass(frozen=True)

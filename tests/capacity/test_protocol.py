@@ -1,20 +1,26 @@
-"""Capacity challenges over real libp2p hosts on 127.0.0.1: honest, wrong, late, silent, refused, busy."""
+"""Capacity challenges over real libp2p hosts on 127.0.0.1: honest, wrong, precomputed, late, silent,
+slow to prepare, refused, busy, and challengers that stall or garble the two phases."""
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import pytest
 import trio
 
-from node.capacity.challenge import new_challenge
+from node.capacity.challenge import new_challenge, new_nonce
+from node.errors import ProtocolError
 from node.p2p.codec import FrameStream, RemoteError
 from node.p2p.host import Host
 from node.p2p.messages import CAPACITY_PROTOCOL
 from node.p2p.reqresp import close_quietly
 from node.roles.capacity import CapacityBusy, CapacityServer, challenge_peer, request_of
-from node.roles.wire import CAPACITY_MAX_FRAME, CapacityDigest
+from node.roles.wire import CAPACITY_MAX_FRAME, CapacityDigest, CapacityNonce, CapacityReady
 from tests.p2p.conftest import new_host, running
+
+if TYPE_CHECKING:
+    from libp2p.abc import INetStream
 
 pytest.importorskip("verifier.freivalds")
 
@@ -28,6 +34,11 @@ async def _pair(server: CapacityServer) -> tuple[Host, Host]:
     provider, challenger = new_host(), new_host()
     server.register(provider)
     return provider, challenger
+
+
+async def test_protocol_id_is_version_2() -> None:
+    # Version 1 timed the building of the inputs; a v1 peer must not be mistaken for a v2 one.
+    assert CAPACITY_PROTOCOL == "/ccm/capacity/2.0.0"
 
 
 async def test_honest_answer_passes_and_reports_the_speed() -> None:
@@ -61,6 +72,27 @@ async def test_wrong_answer_fails_on_freivalds() -> None:
         result = await challenge_peer(challenger, provider.peer_id, advertised_gflops=1, n=128)
     assert not result.passed and not result.correct
     assert "Freivalds" in result.reason and result.achieved_gflops == 0
+
+
+async def test_answer_computed_before_the_nonce_fails_on_freivalds() -> None:
+    # The cheater the two phases are for: it multiplies A·B0 while "preparing" and answers at once.
+    provider, challenger = await _pair(CapacityServer(device="cpu", precompute=True))
+    async with running(provider, challenger):
+        await challenger.connect(provider.addrs[0])
+        result = await challenge_peer(challenger, provider.peer_id, advertised_gflops=1, n=128)
+    assert not result.passed and not result.correct
+    assert "Freivalds" in result.reason and result.achieved_gflops == 0
+
+
+async def test_provider_too_slow_to_prepare_fails_as_not_ready() -> None:
+    provider, challenger = await _pair(CapacityServer(device="cpu"))
+    async with running(provider, challenger):
+        await challenger.connect(provider.addrs[0])
+        with trio.fail_after(5.0):
+            result = await challenge_peer(
+                challenger, provider.peer_id, advertised_gflops=1, n=2048, prepare_timeout=0.001
+            )
+    assert not result.passed and result.reason.startswith("not ready within")
 
 
 async def test_late_answer_fails_as_late() -> None:
@@ -139,6 +171,49 @@ async def test_malformed_challenge_is_refused_with_the_field_and_the_host_lives_
                 other, provider.peer_id, advertised_gflops=1, n=256, threshold=LENIENT
             )
     assert result.passed, result.reason
+
+
+async def _ready(challenger: Host, provider: Host) -> tuple[INetStream, FrameStream, CapacityReady]:
+    """Phase 1 by hand: send a challenge, wait for "ready"."""
+    stream = await challenger.open_stream(provider.peer_id, CAPACITY_PROTOCOL)
+    fs = FrameStream(stream, max_frame=CAPACITY_MAX_FRAME, timeout=10)
+    await fs.write_message(request_of(new_challenge(advertised_gflops=1, n=64)))
+    return stream, fs, await fs.read_message(CapacityReady)
+
+
+async def test_challenger_that_never_sends_the_nonce_frees_the_provider() -> None:
+    # A stalled challenger cannot hold the provider's compute lock (and so its jobs) for long.
+    lock = trio.Lock()
+    provider, challenger = await _pair(CapacityServer(device="cpu", lock=lock, nonce_timeout_s=0.5))
+    async with running(provider, challenger):
+        await challenger.connect(provider.addrs[0])
+        stream, _, ready = await _ready(challenger, provider)
+        try:
+            assert ready.prepare_ms >= 0
+            assert lock.locked()  # held from the request on: no job runs beside a challenge
+            with trio.fail_after(10):
+                while lock.locked() or provider.punished.get(challenger.peer_id, 0) == 0:
+                    await trio.sleep(0.05)
+        finally:
+            await close_quietly(stream)
+
+
+async def test_nonce_for_another_challenge_disconnects_the_challenger() -> None:
+    server = CapacityServer(device="cpu")
+    provider, challenger = await _pair(server)
+    async with running(provider, challenger):
+        await challenger.connect(provider.addrs[0])
+        stream, fs, _ = await _ready(challenger, provider)
+        try:
+            await fs.write_message(CapacityNonce(challenge_id="0x" + "00" * 32, nonce=new_nonce()))
+            with pytest.raises(ProtocolError):  # an error frame, or the reset that follows it
+                await fs.read_message(CapacityDigest)
+        finally:
+            await close_quietly(stream)
+        with trio.fail_after(10):
+            while provider.punished.get(challenger.peer_id, 0) == 0:
+                await trio.sleep(0.05)
+        assert server.answered == 0 and not server.lock.locked()
 
 
 async def test_peer_without_the_protocol_fails_the_challenge() -> None:
