@@ -15,7 +15,8 @@ signing with the same key (a ``ccm claims`` command beside a running daemon) mak
 counter stale: the node answers "nonce too low" or "replacement transaction underpriced". Those two
 answers (and only those) are recovered from: first the signed transaction's own hash is looked up
 (a retried request whose first try did land must not be sent twice), then the nonce is resynced
-from ``pending`` and the transaction signed again, at most :data:`NONCE_RETRIES` times. A
+from ``pending`` (after a short random pause, so two colliding senders do not collide again) and
+the transaction signed again, at most :data:`NONCE_RETRIES` times. A
 transaction that vanishes from the node while its nonce is taken by another is signed again the
 same way; one that may still be mined never is. (Two senders signing byte-identical
 transactions, same nonce and fees, make one transaction: the chain cannot tell them apart.)
@@ -23,6 +24,7 @@ transactions, same nonce and fees, make one transaction: the chain cannot tell t
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -49,6 +51,9 @@ GAS_MARGIN_NUM, GAS_MARGIN_DEN = 5, 4
 #: How many times one send is signed again after another sender took its nonce. Each conflict means
 #: the other sender's transaction got in, so a handful covers even a busy second process.
 NONCE_RETRIES = 8
+
+#: Upper bound of the random pause (seconds) before the n-th retry after a conflict, times n.
+CONFLICT_BACKOFF_S = 0.02
 
 #: Node answers (lower case, as geth, anvil and reth word them) meaning "this nonce is taken".
 NONCE_TAKEN = ("nonce too low", "replacement transaction underpriced")
@@ -135,6 +140,11 @@ class NonceManager:
                     self._next.pop(address, None)
                     if attempt == retries:
                         raise
+                    # Two senders that keep fetching the same nonce keep colliding; a random pause
+                    # that grows with each try lets one of them go first. The taken nonce is a floor
+                    # for the next (a node's pending count can lag behind its pool).
+                    time.sleep(random.uniform(0, CONFLICT_BACKOFF_S * (attempt + 1)))
+                    self._next[address] = max(self._fetch(address), nonce + 1)
                     continue
                 except BaseException:
                     self._next.pop(address, None)
