@@ -155,11 +155,12 @@ def test_nonce_recovers_after_an_outside_transaction(
     sender = dev_accounts[3]
     client = token.contract.client
     token.transfer(sender, dev_accounts[9].address, 1)  # the manager now tracks a local nonce
-    # Someone else (another process with the same key) sends a transaction behind our back.
-    _token_via(ChainClient(client.rpc_url), token).transfer(sender, dev_accounts[9].address, 1)
+    # Someone else (another process with the same key) sends a transaction behind our back; its
+    # amount differs, or ours would be the very same signed bytes (one transaction, not two).
+    _token_via(ChainClient(client.rpc_url), token).transfer(sender, dev_accounts[9].address, 10)
     start = client.w3.eth.get_transaction_count(sender.address)
     token.transfer(sender, dev_accounts[9].address, 1)  # "nonce too low", resynced, signed again
-    assert token.balance_of(dev_accounts[9].address) == 3
+    assert token.balance_of(dev_accounts[9].address) == 12
     assert client.w3.eth.get_transaction_count(sender.address) == start + 1  # sent once, not twice
 
 
