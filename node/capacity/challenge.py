@@ -53,7 +53,9 @@ On an H100-class card (~50 TFLOP/s fp32) the copy alone equals the compute at n 
 copy and hash an honest GPU shows about 1/3 of its probe figure at n = 4096 (the challenger's
 default cap, ``max_n``), about 1/2 at 8192 and about 0.7 at 16384: GPUs must be challenged at the
 largest sizes (above the provider's default ``max_n`` of 8192), and a host with few cores or a
-TF32/fp16 figure still fails the default threshold.
+TF32/fp16 figure still fails the default threshold. A provider can hide part of it by computing C in
+row blocks on the device and copying and hashing each block while the next one computes (the
+digest's leaves are blocks of whole rows for this); not implemented or measured here.
 Excusing the copy and hash, or lowering the bar, would let a much slower device pass. A cheap
 checksum computed on the device (column sums, uᵀCv for random u, v, any ⟨W, C⟩ with W known early
 or of low rank) does not fix it: it is linear, so it passes through the product
@@ -315,13 +317,15 @@ def permutation(nonce: bytes, n: int) -> torch.Tensor:
 
 
 def result_digest(c: torch.Tensor) -> bytes:
-    """Digest of C: SHA-256 over its shape and the SHA-256 of each 1 MiB chunk of its bytes.
+    """Digest of C: SHA-256 over its shape and the SHA-256 of each block of about 1 MiB of its rows.
 
-    C's bytes are contiguous, row-major, float32, little-endian; they are cut into chunks of
-    :data:`DIGEST_CHUNK` bytes (the last may be shorter), and the digest is
-    ``SHA-256(b"ccm-capacity-c/2" || rows || cols (4 bytes big-endian each) || SHA-256(chunk_0) || …)``.
-    Two levels so that the chunks are hashed in parallel on all host cores (hashlib drops the GIL):
+    C's bytes are contiguous, row-major, float32, little-endian; its rows are cut into blocks of
+    ``R = max(1, DIGEST_CHUNK // (4 * cols))`` rows (the last may be shorter), and the digest is
+    ``SHA-256(b"ccm-capacity-c/2" || rows || cols (4 bytes big-endian each) || SHA-256(block_0) || …)``.
+    Two levels so that the blocks are hashed in parallel on all host cores (hashlib drops the GIL):
     the hash is inside the timed window, and one core's ~2 GB/s would otherwise dominate on a GPU.
+    Blocks of whole rows so that a provider may also hash the first rows of C while its device still
+    computes the last ones (not done here: on a CPU the two compete for the same cores).
     """
     if c.dtype != torch.float32 or c.dim() != 2:
         raise ChallengeError(f"result must be a 2-d float32 tensor, got {c.dtype} {tuple(c.shape)}",
@@ -329,13 +333,14 @@ def result_digest(c: torch.Tensor) -> bytes:
     host = c.detach().to("cpu").contiguous().numpy()
     if sys.byteorder != "little":
         host = host.astype("<f4")
+    rows, cols = host.shape
     data = host.data.cast("B")
-    chunks = [data[i : i + DIGEST_CHUNK] for i in range(0, len(data), DIGEST_CHUNK)]
+    step = max(1, DIGEST_CHUNK // (4 * cols)) * 4 * cols if cols else 1
+    chunks = [data[i : i + step] for i in range(0, len(data), step)]
     if len(chunks) > 1:
         leaves = list(_hash_pool().map(_sha256, chunks))
     else:
         leaves = [_sha256(chunk) for chunk in chunks]
-    rows, cols = host.shape
     outer = hashlib.sha256(DIGEST_DOMAIN + rows.to_bytes(4, "big") + cols.to_bytes(4, "big"))
     for leaf in leaves:
         outer.update(leaf)

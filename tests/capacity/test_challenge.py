@@ -76,15 +76,17 @@ def test_permutation_follows_the_documented_rule() -> None:
     assert sorted(permutation(new_nonce(), 1000).tolist()) == list(range(1000))
 
 
-@pytest.mark.parametrize("shape", [(16, 16), (600, 700)])  # one chunk; two chunks (1.6 MB)
+@pytest.mark.parametrize("shape", [(16, 16), (600, 700), (3, 300_000)])  # 1 block; 375 rows a block; 1 row
 def test_result_digest_follows_the_documented_rule(shape: tuple[int, int]) -> None:
     c = torch.randn(*shape, generator=torch.Generator().manual_seed(7))
     data = c.numpy().astype("<f4").tobytes()
-    leaves = b"".join(hashlib.sha256(data[i : i + (1 << 20)]).digest() for i in range(0, len(data), 1 << 20))
+    step = max(1, (1 << 20) // (4 * shape[1])) * 4 * shape[1]  # whole rows, about 1 MiB
+    leaves = b"".join(hashlib.sha256(data[i : i + step]).digest() for i in range(0, len(data), step))
     dims = shape[0].to_bytes(4, "big") + shape[1].to_bytes(4, "big")
     assert result_digest(c) == hashlib.sha256(b"ccm-capacity-c/2" + dims + leaves).digest()
     assert result_digest(c.t().contiguous().t()) == result_digest(c)  # layout does not matter
-    assert result_digest(c.reshape(shape[0] // 2, shape[1] * 2)) != result_digest(c)  # shape is bound
+    wide = c.reshape(shape[0] * shape[1] // 2, 2) if shape[0] % 2 else c.reshape(shape[0] // 2, shape[1] * 2)
+    assert result_digest(wide) != result_digest(c)  # the shape is bound
     with pytest.raises(ChallengeError, match="2-d float32"):
         result_digest(c.double())
 
