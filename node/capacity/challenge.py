@@ -32,7 +32,12 @@ The permutation rule (part of the protocol; pinned by a test vector)::
 
 Timing (what is counted): the challenger's own clock from sending the nonce to receiving the
 digest, minus the network round trip it measured on the same connection, but never more than
-``max_network_s`` of it (so a slow or lying link cannot excuse a slow device). Deriving π, the row
+``max_network_s`` nor more than :data:`MAX_EXCUSED_FRACTION` (1/4) of the elapsed time. The
+provider answers the pings itself, so it can make the round trip look as long as it likes; the
+fraction bounds what delaying its pongs can buy to a figure 4/3 of the truth (without it, a
+loopback ping of a few ms swallowed a whole 2 ms answer at n = 256, "achieved" became 3·10^7 GFLOP/s; and
+a 1 s cap excused a slow device a second). An honest remote provider keeps its whole round
+trip excused while the trip is under a third of its compute time. Deriving π, the row
 gather, copying C to the host and hashing it stay counted against the provider (O(n²) against the
 matmul's O(n³)): the figure is a lower bound of the device's speed, never an overestimate.
 
@@ -89,6 +94,8 @@ SCHEMA = "ccm-capacity-challenge/2"
 DEFAULT_THRESHOLD = 0.5
 MIN_N, MAX_N = 16, 16384
 DEFAULT_NETWORK_ALLOWANCE_S = 1.0
+# At most this share of the elapsed time is excused as network round trip (see "Timing" above).
+MAX_EXCUSED_FRACTION = 0.25
 # In-window work besides the matmul, per matrix element: the row gather of B0 and hashing C on the
 # host (SHA-256 of 4 bytes at ~2 GB/s on one core is 2 ns; a gather is cheaper). Deliberately generous.
 WINDOW_NS_PER_ELEMENT = 30
@@ -440,12 +447,14 @@ def judge(challenge: CapacityChallenge, *, digest: bytes, c: Any, elapsed_s: flo
     ``nonce``: the one sent for the timed phase (C must be A·B0[π]); ``None`` only for a local
     self-test (C = A·B0, see :func:`compute_answer`).
     ``elapsed_s``: challenger's clock from sending the nonce to receiving the digest.
-    ``network_s``: round trip measured on the same connection (only up to ``max_network_s`` counts).
+    ``network_s``: round trip measured on the same connection (only up to ``max_network_s`` and
+    :data:`MAX_EXCUSED_FRACTION` of ``elapsed_s`` is excused).
     ``c``: the result received afterwards; anything that is not an n×n float32 tensor is simply wrong.
     """
     _check_real("elapsed_s", elapsed_s, 0.0, 1e9)
     _check_real("network_s", network_s, 0.0, 1e9)
-    counted = max(elapsed_s - min(network_s, challenge.max_network_s), 1e-9)
+    excused = min(network_s, challenge.max_network_s, MAX_EXCUSED_FRACTION * elapsed_s)
+    counted = max(elapsed_s - excused, 1e-9)
     if nonce is not None and (not isinstance(nonce, bytes) or len(nonce) != NONCE_BYTES):
         raise ChallengeError(f"must be {NONCE_BYTES} bytes", field="nonce")
     correct, why = _check_result(challenge, digest, c, nonce, rounds)

@@ -62,7 +62,9 @@ from node.capacity.challenge import (
     judge,
     new_challenge,
     new_nonce,
+    prepare,
     prepare_timeout_s,
+    result_digest,
     unanswered,
 )
 from node.capacity.errors import CapacityError, ChallengeError
@@ -204,16 +206,12 @@ class CapacityServer:
         )
 
     def _prepare(self, challenge: CapacityChallenge) -> tuple[PreparedInputs, CapacityAnswer | None]:
-        from node.capacity.challenge import prepare
-
         prepared = prepare(challenge, device=resolve_device(self.device))
         # TEST-ONLY: a cheater that multiplies before it knows π and answers that at once.
         early = prepared.answer(None) if self.precompute else None
         return prepared, early
 
     def _answer(self, prepared: PreparedInputs, nonce: bytes) -> CapacityAnswer:
-        from node.capacity.challenge import result_digest
-
         answer = prepared.answer(nonce)
         if self.corrupt:  # TEST-ONLY: one wrong element, hashed consistently (only Freivalds can tell)
             c = answer.c.clone()

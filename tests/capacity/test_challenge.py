@@ -223,10 +223,19 @@ def test_advertised_figure_far_above_achieved_fails() -> None:
 def test_network_time_is_excluded_but_bounded() -> None:
     _freivalds()
     ch = new_challenge(advertised_gflops=1, n=64, network_allowance_s=0.25)
-    answer = compute_answer(ch)
-    honest = judge(ch, digest=answer.digest, c=answer.c, elapsed_s=1.0, network_s=0.5)
+    nonce = new_nonce()
+    answer = compute_answer(ch, nonce=nonce)
+    honest = judge(ch, digest=answer.digest, c=answer.c, elapsed_s=1.0, network_s=0.1, nonce=nonce)
+    assert honest.counted_s == pytest.approx(0.9)  # a short round trip is excused whole
+    capped = judge(ch, digest=answer.digest, c=answer.c, elapsed_s=2.0, network_s=0.5, nonce=nonce)
     # A 0.5 s round trip is claimed, but only 0.25 s of it may be excused.
-    assert honest.counted_s == pytest.approx(0.75)
+    assert capped.counted_s == pytest.approx(1.75)
+    # The provider answers the pings itself: slow pongs buy at most a quarter of the elapsed time,
+    # never a figure out of all proportion (a few-ms ping once swallowed a whole 2 ms answer).
+    ch_fast = new_challenge(advertised_gflops=10**6, n=64, network_allowance_s=1.0)
+    answer = compute_answer(ch_fast, nonce=nonce)
+    boast = judge(ch_fast, digest=answer.digest, c=answer.c, elapsed_s=0.002, network_s=0.9, nonce=nonce)
+    assert boast.counted_s == pytest.approx(0.0015) and not boast.passed
 
 
 def test_deadline_and_size_follow_the_advertised_figure() -> None:
