@@ -34,12 +34,12 @@ Timing (what is counted): the challenger's own clock from sending the nonce to r
 digest, minus the network round trip it measured on the same connection, but never more than
 ``max_network_s`` nor more than :data:`MAX_EXCUSED_FRACTION` (1/4) of the elapsed time. The
 provider answers the pings itself, so it can make the round trip look as long as it likes; the
-fraction bounds what delaying its pongs can buy to a figure 4/3 of the truth (without it, a
-loopback ping of a few ms swallowed a whole 2 ms answer at n = 256, "achieved" became 3·10^7 GFLOP/s; and
-a 1 s cap excused a slow device a second). An honest remote provider keeps its whole round
-trip excused while the trip is under a third of its compute time. Deriving π, the row
-gather, copying C to the host and hashing it stay counted against the provider (O(n²) against the
-matmul's O(n³)): the figure is a lower bound of the device's speed, never an overestimate.
+fraction bounds what slow pongs can buy to a figure 4/3 of the truth. Without it a loopback ping of
+a few ms swallowed a whole 2 ms answer at n = 256 ("achieved" 3·10^7 GFLOP/s), and the 1 s cap
+excused a slow device a whole second. An honest remote provider keeps its whole round trip excused
+while the trip is under a third of its compute time. Deriving π, the row gather, copying C to the
+host and hashing it stay counted against the provider (O(n²) against the matmul's O(n³)), so for
+an honest provider the figure is a lower bound of the device's speed.
 
 Pass rule: correct (digest and Freivalds) **and** in time (elapsed ≤ deadline) **and**
 achieved / advertised ≥ ``threshold`` (default :data:`DEFAULT_THRESHOLD` = 0.5: one timed matmul
