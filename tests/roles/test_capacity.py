@@ -27,7 +27,8 @@ pytest.importorskip("verifier.freivalds")
 
 # A shared 2-core test machine running challenger and provider in one process: honest answers must not
 # fail on a busy moment, so the bar is a twentieth of the claim here (the default 0.5 is what
-# `ccm market challenge` uses); the over-advertiser misses it by two orders of magnitude either way.
+# `ccm market challenge` uses, and an honest CPU provider clears it: tests/capacity/test_protocol.py);
+# the over-advertiser misses it by two orders of magnitude either way.
 OPTIONS = {"max_n": 1024, "threshold": 0.05}
 
 
