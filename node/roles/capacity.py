@@ -17,7 +17,7 @@ timed window holds the matmul and not the building of its inputs::
 
 The challenger's clock is the only one that counts; the provider's ``prepare_ms`` and
 ``compute_ms`` are informational. Version 1 (one phase, inputs built inside the window) is gone:
-on a CPU it showed an honest provider 0.2-0.3 of its probe figure.
+on a CPU it showed an honest provider 0.15-0.45 of its probe figure (``scripts/bench capacity``).
 
 Outcomes (client side, :func:`challenge_peer`): every answer, and every *failure to answer* (not
 ready within :func:`~node.capacity.challenge.prepare_timeout_s`, no digest before the deadline plus
