@@ -68,14 +68,14 @@ def session_client(anvil: AnvilProcess) -> ChainClient:
 
 
 @pytest.fixture
-def chain_snapshot(session_client: ChainClient) -> Iterator[ChainClient]:
-    """Take an EVM snapshot before the test and revert to it afterwards."""
-    snapshot_id = session_client.raw("evm_snapshot", [])
+def chain_snapshot(session_client: ChainClient, deployment: Deployment) -> Iterator[ChainClient]:
+    """Take an EVM snapshot before the test and revert to it afterwards (nonces and clock resynced)."""
+    chain = Chain.connect(deployment, client=session_client)
+    snapshot_id = chain.snapshot()
     try:
         yield session_client
     finally:
-        session_client.raw("evm_revert", [snapshot_id])
-        session_client.nonces.reset()
+        chain.revert(snapshot_id)
 
 
 @pytest.fixture

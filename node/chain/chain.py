@@ -7,6 +7,7 @@ against a deployment that is not marked ``devnet``.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,8 +92,17 @@ class Chain:
         return str(self.client.raw("evm_snapshot", []))
 
     def revert(self, snapshot_id: str) -> None:
-        """Go back to a snapshot; the local nonce counters are dropped (the chain's are authoritative)."""
+        """Go back to a snapshot; the local nonce counters are dropped (the chain's are authoritative).
+
+        Anvil (1.7.1) also rewinds its clock to the snapshot's: the next blocks then lag the wall
+        clock by however long the reverted work took, and a node that reads deadlines against the
+        wall clock (``roles.settle.chain_now``) would act early. So a lagging clock is put back on
+        the wall clock (a clock moved ahead with ``increase_time`` is left where it is).
+        """
         self._devnet_only("revert")
         if not self.client.raw("evm_revert", [snapshot_id]):
             raise ConfigError(f"snapshot {snapshot_id} unknown")
         self.client.nonces.reset()
+        now = int(time.time())
+        if self.client.timestamp() < now:
+            self.client.raw("evm_setTime", [now])
