@@ -9,9 +9,11 @@ Flow: stake and register; for each kind, one job with an honest provider and one
 cheating provider (``corrupt`` cheat model on ``cheat_fraction`` of the units); the drawn verifier
 audits the units the chain sampled and attests; an uncontested fail is finalized once the contest
 window has passed (the devnet clock is moved), which slashes the cheater's collateral. Then a
-capacity-claim trade: the honest provider sells future GPU-hours at the forward price from
-:mod:`tokenomics`, a consumer buys some and resells part to a third party, the clock moves into
-the window and the consumer redeems the rest for a prepaid job, which is run and audited too.
+capacity-claim trade: the honest provider creates a series in a declared region (GPU-hours and the
+H100e-hours its verified capacity makes them) at the forward price from :mod:`tokenomics`, a
+reseller buys the whole series and offers it on in lots at its own higher prices, a consumer buys
+some lots and resells part to a third party, the clock moves into the window and the consumer
+redeems the rest for a prepaid job, which is run and audited too.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from node.chain.chain import Chain
 from node.chain.market import JobStatus, JobTerms
 from node.chain.registry import Role
 from node.chain.token import TOKEN
-from node.demo.report import Actor
+from node.demo.report import Actor, h100e_hours
 from node.demo.specs import KINDS, demo_spec
 from node.errors import CcmError
 from node.workloads import JobSpec, prepare, run_job, spec_hash
@@ -54,6 +56,10 @@ CLAIM_SUPPLY = 10
 REGION = b"EU"  # declared by the provider, not proven (README: regions)
 CLAIM_BUY = 6
 CLAIM_RESELL = 2
+#: The reseller buys the whole series and offers it on in lots: (GPU-hours, price in % of its cost).
+RESELLER_LOTS = ((4, 110), (3, 115), (3, 120))
+#: The consumer's resale of part of what it bought, in % of the provider's price.
+RESALE_MARKUP = 112
 YEAR_S = 365.25 * 24 * 3600
 
 
@@ -75,13 +81,14 @@ class Cast:
 
     consumer: Party
     third_party: Party
+    reseller: Party
     honest: Party
     cheater: Party
     verifiers: tuple[Party, ...]
 
     @property
     def everyone(self) -> tuple[Party, ...]:
-        return (self.honest, self.cheater, *self.verifiers, self.consumer, self.third_party)
+        return (self.honest, self.cheater, *self.verifiers, self.consumer, self.third_party, self.reseller)
 
     def by_address(self, address: str) -> Party:
         for p in self.everyone:
@@ -91,7 +98,8 @@ class Cast:
 
 
 def make_cast(accounts: Sequence[LocalAccount], *, cheat_fraction: str) -> Cast:
-    """Dev account 1: consumer, 2: honest provider, 3: cheater, 4-6: verifiers, 7: third party."""
+    """Dev account 1: consumer, 2: honest provider, 3: cheater, 4-6: verifiers, 7: third party,
+    8: reseller (a market maker; role ``consumer`` since it runs no node)."""
     f = float(Fraction(cheat_fraction))
 
     def party(role: str, name: str, i: int, cheat: float = 0.0) -> Party:
@@ -100,6 +108,7 @@ def make_cast(accounts: Sequence[LocalAccount], *, cheat_fraction: str) -> Cast:
     return Cast(
         consumer=party("consumer", "consumer", 1),
         third_party=party("consumer", "claims-buyer", 7),
+        reseller=party("consumer", "reseller", 8),
         honest=party("provider", "provider-1", 2),
         cheater=party("provider", "cheater", 3, f),
         verifiers=tuple(party("verifier", f"verifier-{n}", 3 + n) for n in (1, 2, 3)),
@@ -263,7 +272,7 @@ def run_claims(chain: Chain, cast: Cast, *, say: Say) -> dict[bytes, str]:
     """Create a series, sell, resell, redeem the rest for an audited prepaid job. Spec hash → kind."""
     from node.chain.claims import SellOrder
 
-    seller, buyer, third = cast.honest, cast.consumer, cast.third_party
+    seller, reseller, buyer, third = cast.honest, cast.reseller, cast.consumer, cast.third_party
     gpu = load_market_data().gpu_class(GPU_CLASS)
     collateral = usd_to_units(round(DepreciationModel.defaults().spot(gpu, WINDOW_START_S / YEAR_S), 6))
     price = claim_price(window_start_s=WINDOW_START_S, window_length_s=WINDOW_LENGTH_S, collateral=collateral)
@@ -279,16 +288,43 @@ def run_claims(chain: Chain, cast: Cast, *, say: Say) -> dict[bytes, str]:
         collateral_per_token=collateral,
         region=REGION,
     )
+    series = chain.claims.series(series_id)
     say(
-        f"claims: {seller.actor.name} created series {series_id}: {CLAIM_SUPPLY} {GPU_CLASS} GPU-hours "
-        f"in a day-long window a week ahead, forward price {price / TOKEN:.4f} tokens/h, "
-        f"collateral {collateral / TOKEN:.4f}/h"
+        f"claims: {seller.actor.name} created series {series_id} in region {REGION.decode()}: "
+        f"{CLAIM_SUPPLY} {GPU_CLASS} GPU-hours = {h100e_hours(series.normalized_micro)} H100e-hours "
+        f"(verified {series.ppm_per_gpu} ppm per GPU-hour) in a day-long window a week ahead, "
+        f"forward price {price / TOKEN:.4f} tokens/h, collateral {collateral / TOKEN:.4f}/h"
     )
+    claims = chain.claims
     order = SellOrder(seller.account.address, series_id, CLAIM_SUPPLY, price, 0, now + 3600)
-    paid = chain.claims.fill(buyer.account, chain.claims.sign_order(seller.account, order), CLAIM_BUY)
-    say(f"claims: {buyer.actor.name} bought {CLAIM_BUY} for {paid / TOKEN:.4f} tokens")
-    resale = SellOrder(buyer.account.address, series_id, CLAIM_RESELL, price * 105 // 100, 0, now + 3600)
-    paid = chain.claims.fill(third.account, chain.claims.sign_order(buyer.account, resale), CLAIM_RESELL)
+    paid = claims.fill(reseller.account, claims.sign_order(seller.account, order), CLAIM_SUPPLY)
+    say(
+        f"claims: {reseller.actor.name} bought the whole series ({CLAIM_SUPPLY}) "
+        f"for {paid / TOKEN:.4f} tokens"
+    )
+    lots = []
+    for n, (amount, markup) in enumerate(RESELLER_LOTS):
+        lot = SellOrder(reseller.account.address, series_id, amount, price * markup // 100, n, now + 3600)
+        lots.append((lot, claims.sign_order(reseller.account, lot)))
+        say(
+            f"claims: {reseller.actor.name} offers a lot of {amount} "
+            f"at {lot.price_per_token / TOKEN:.4f} tokens/h (+{markup - 100}%)"
+        )
+    left = CLAIM_BUY
+    for lot, signed in lots:
+        take = min(left, lot.amount)
+        if take == 0:
+            break
+        paid = claims.fill(buyer.account, signed, take)
+        left -= take
+        say(
+            f"claims: {buyer.actor.name} bought {take} from {reseller.actor.name}'s lot "
+            f"for {paid / TOKEN:.4f} tokens"
+        )
+    resale = SellOrder(
+        buyer.account.address, series_id, CLAIM_RESELL, price * RESALE_MARKUP // 100, 0, now + 3600
+    )
+    paid = claims.fill(third.account, claims.sign_order(buyer.account, resale), CLAIM_RESELL)
     say(
         f"claims: {buyer.actor.name} resold {CLAIM_RESELL} to {third.actor.name} "
         f"for {paid / TOKEN:.4f} tokens"

@@ -12,6 +12,7 @@ with ``--debug``; Ctrl-C stops everything the demo started and exits 130.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
@@ -73,7 +74,7 @@ def run(*, home: Path, keep: bool, mode: str, cheat_fraction: str) -> DemoReport
     from node.chain import devnet
     from node.chain.accounts import devnet_accounts
     from node.chain.chain import Chain
-    from node.demo.report import collect
+    from node.demo.report import collect, index_row
 
     home.mkdir(parents=True, exist_ok=True)
     if devnet.status(home).running:
@@ -106,6 +107,14 @@ def run(*, home: Path, keep: bool, mode: str, cheat_fraction: str) -> DemoReport
         report = collect(
             chain, start_block=start_block, block=block, actors=actors, kinds=kinds, mode=mode, notes=notes
         )
+        index = index_row(chain, start_block=start_block, gpu_class="H100", plot=home / "index.png")
+        say(f"price index: {len(index.points)} point(s) from the chain's fills, drawn to {index.plot}")
+        notes.append(
+            "the index is priced per H100e-hour: the series' H100e-hours are what the capacity "
+            "challenge measured on this machine's CPU, a small fraction of an H100 per GPU-hour, "
+            "so one H100e-hour costs far more than one of its GPU-hours"
+        )
+        report = dataclasses.replace(report, index=index, notes=tuple(notes))
         say(f"done in {time.monotonic() - t0:.0f} s")
         return report
     finally:

@@ -1,7 +1,7 @@
 """The demo as a real market: separate ``ccm`` processes talking libp2p over 127.0.0.1.
 
 Cast (Anvil dev accounts, PUBLIC test keys): consumer 1, provider-1 2, provider-2 3, cheater 4
-(``--cheat-fraction``), verifier-1..3 5-7, claims-buyer 8; each node has its own home under
+(``--cheat-fraction``), verifier-1..3 5-7, claims-buyer 8, reseller 9; each node has its own home under
 ``<demo home>/nodes/`` holding a copy of the devnet's ``deployment.json``.
 
 1. ``ccm provider start`` ×3 and ``ccm verifier start`` ×3 (each stakes, then prints ``listening
@@ -13,10 +13,13 @@ Cast (Anvil dev accounts, PUBLIC test keys): consumer 1, provider-1 2, provider-
    verifier-1 challenges provider-1 over libp2p (``ccm market challenge``: a random matmul with a
    deadline, checked by Freivalds), posts the measured figure with ``ccm capacity attest`` (bonded;
    the transcript's hash is the evidence), and after the dispute window ``ccm capacity finalize``.
-4. Claims: provider-1 ``ccm claims create`` (priced by tokenomics; a second process signing with
-   the daemon's key, which the chain client's nonce recovery allows), the consumer ``buy``s, resells
-   part (``sell``), the claims-buyer ``buy``s the resale, the window opens, the consumer
-   ``redeem``s the rest for a prepaid job with provider-1, audited like any other.
+4. Claims: provider-1 ``ccm claims create --region EU`` (priced by tokenomics; GPU-hours and the
+   H100e-hours its verified capacity makes them; a second process signing with the daemon's key,
+   which the chain client's nonce recovery allows); the reseller ``buy``s the whole series and
+   ``sell``s it on in lots at its own higher prices; the consumer ``buy``s some lots, resells part
+   (``sell``), the claims-buyer ``buy``s the resale, the window opens, the consumer ``redeem``s the
+   rest for a prepaid job with provider-1, audited like any other. The demo then reads the price
+   index (:mod:`node.market_index`) from the chain's fills.
 
 The devnet clock: the contest window is a minute of chain time. :class:`DevnetClock` watches the
 demo's jobs and, when the only jobs in flight wait for a contest or vote window to pass, moves
@@ -44,9 +47,10 @@ from node.chain.chain import Chain
 from node.chain.deployment import DEPLOYMENT_FILE
 from node.chain.market import JobStatus
 from node.demo.procs import ChildError, Supervisor
-from node.demo.report import Actor
+from node.demo.report import Actor, h100e_hours
 from node.demo.specs import KINDS, spec_dict
 from node.workloads.spec import canonical_json, parse_spec, spec_hash
+from tokenomics.units import units_to_tokens
 
 Say = Callable[[str], None]
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +64,14 @@ provider reaches about 0.5 of its start-up probe (0.54 measured here), too close
 pass on every run; a provider advertising four times what it delivers still fails. The demo says so."""
 CLAIMS_CLASS = "H100"
 """The GPU class of the demo's series (priced by the forward curve; capacity attested as measured)."""
+CLAIMS_REGION = "EU"
+"""The series' declared region (declared by the provider, not proven: README, regions)."""
+CLAIMS_SUPPLY, CLAIMS_BUY, CLAIMS_RESELL = 10, 6, 2
+RESELLER_LOTS = ((4, 110), (3, 115), (3, 120))
+"""The reseller buys the whole series and offers it on in lots: (GPU-hours, % of the provider's price)."""
+RESALE_MARKUP = 112
+"""The consumer's resale, in % of the provider's price (below the reseller's dearer lots, and the
+claims-buyer's ``--max-price`` is this price, so it takes the consumer's order)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,7 @@ def make_nodes(home: Path, accounts: Sequence[LocalAccount], *, cheat_fraction: 
         ("verifier", "verifier-2", 6, 0.0),
         ("verifier", "verifier-3", 7, 0.0),
         ("consumer", "claims-buyer", 8, 0.0),
+        ("consumer", "reseller", 9, 0.0),
     ]
     return [
         Node(Actor(role, name, accounts[i].address, cheat), i, home / "nodes" / name)
@@ -196,7 +209,7 @@ def run_market(
         # The claims trade after the jobs: it moves the devnet clock by days (dispute window, claim
         # window), which must not happen while a job waits for its audit.
         _verify_capacity(sup, nodes, addrs, chain, home, say=say)
-        series, price = _create_series(sup, nodes["provider-1"], say=say)
+        series, price = _create_series(sup, nodes["provider-1"], chain, say=say)
         kinds.update(_trade_claims(sup, nodes, addrs, chain, home, series=series, price=price, say=say))
     finally:
         alive = len(sup.alive())
@@ -346,16 +359,21 @@ def _verify_capacity(
     )
 
 
-def _create_series(sup: Supervisor, seller: Node, *, say: Say) -> tuple[str, int]:
+def _create_series(sup: Supervisor, seller: Node, chain: Chain, *, say: Say) -> tuple[str, int]:
     """While provider-1's daemon runs (the series needs a staked provider): two processes sign with
     one key, and the chain client resyncs its nonce when the other took it; the sell order goes
     to the home's book and the daemon gossips it."""
     created = _ccm_claims(
-        sup, "claims-create", seller, "create", "--gpu-class", CLAIMS_CLASS,
-        "--window-start", "+7d", "--window-end", "+8d", "--supply", "10",
+        sup, "claims-create", seller, "create", "--gpu-class", CLAIMS_CLASS, "--region", CLAIMS_REGION,
+        "--window-start", "+7d", "--window-end", "+8d", "--supply", str(CLAIMS_SUPPLY),
     )  # fmt: skip
     series, price = str(created["series"]), int(str(created["price_per_token"]))
-    say(f"claims: provider-1 created series {series}: 10 H100 GPU-hours a week ahead at {price} per token")
+    onchain = chain.claims.series(int(series))
+    say(
+        f"claims: provider-1 created series {series} in region {onchain.region_code}: {CLAIMS_SUPPLY} "
+        f"{CLAIMS_CLASS} GPU-hours = {h100e_hours(onchain.normalized_micro)} H100e-hours (verified "
+        f"{onchain.ppm_per_gpu} ppm per GPU-hour) a week ahead at {_tokens(price)} tokens each"
+    )
     return series, price
 
 
@@ -370,16 +388,38 @@ def _trade_claims(
     price: int,
     say: Say,
 ) -> dict[bytes, str]:
-    buyer, third = nodes["consumer"], nodes["claims-buyer"]
+    reseller, buyer, third = nodes["reseller"], nodes["consumer"], nodes["claims-buyer"]
     peer = ["--peer", addrs["provider-1"]]
-    _ccm_claims(sup, "claims-buy", buyer, "buy", series, "--amount", "6", *peer)
-    say("claims: consumer bought 6")
-    resale = price * 98 // 100
-    _ccm_claims(sup, "claims-sell", buyer, "sell", series, "--amount", "2", "--price", str(resale), *peer)
-    _ccm_claims(
-        sup, "claims-resale-buy", third, "buy", series, "--amount", "2", "--max-price", str(resale), *peer
+    whole = str(CLAIMS_SUPPLY)
+    bought = _ccm_claims(sup, "claims-reseller-buy", reseller, "buy", series, "--amount", whole, *peer)
+    if bought.get("bought") != CLAIMS_SUPPLY:
+        raise ChildError(f"reseller bought {bought.get('bought')} of the series' {CLAIMS_SUPPLY} claims")
+    say(
+        f"claims: reseller bought the whole series ({CLAIMS_SUPPLY}) for {_tokens(bought.get('paid'))} tokens"
     )
-    say(f"claims: consumer resold 2 to claims-buyer at {resale} per token")
+    for n, (amount, markup) in enumerate(RESELLER_LOTS, 1):
+        lot_price = price * markup // 100
+        _ccm_claims(
+            sup, f"claims-reseller-sell-{n}", reseller, "sell", series, "--amount", str(amount),
+            "--price", str(lot_price), *peer,
+        )  # fmt: skip
+        say(
+            f"claims: reseller offers a lot of {amount} at {_tokens(lot_price)} tokens each "
+            f"(+{markup - 100}%)"
+        )
+    got = _ccm_claims(sup, "claims-buy", buyer, "buy", series, "--amount", str(CLAIMS_BUY), *peer)
+    lots = ", ".join(f"{f['amount']} at {_tokens(f['price_per_token'])}" for f in _fills(got))
+    say(f"claims: consumer bought {got.get('bought')} from the reseller's lots ({lots})")
+    resale = price * RESALE_MARKUP // 100
+    _ccm_claims(
+        sup, "claims-sell", buyer, "sell", series, "--amount", str(CLAIMS_RESELL),
+        "--price", str(resale), *peer,
+    )  # fmt: skip
+    _ccm_claims(
+        sup, "claims-resale-buy", third, "buy", series, "--amount", str(CLAIMS_RESELL),
+        "--max-price", str(resale), *peer,
+    )  # fmt: skip
+    say(f"claims: consumer resold {CLAIMS_RESELL} to claims-buyer at {_tokens(resale)} tokens each")
     jump = int(chain.claims.series(int(series)).window_start) - chain.client.timestamp() + 1
     chain.increase_time(max(jump, 1))
     say("devnet clock: moved into the claims window")
@@ -391,11 +431,24 @@ def _trade_claims(
         "redeem",
         series,
         "--amount",
-        "4",
+        str(CLAIMS_BUY - CLAIMS_RESELL),
         "--job",
         str(spec_path),
         "--wait",
         *peer,
     )
-    say(f"claims: consumer redeemed 4 for prepaid job {redeemed.get('job_id')}: {redeemed.get('status')}")
+    say(
+        f"claims: consumer redeemed {CLAIMS_BUY - CLAIMS_RESELL} for prepaid job "
+        f"{redeemed.get('job_id')}: {redeemed.get('status')}"
+    )
     return {digest: "matmul"}
+
+
+def _tokens(units: object) -> str:
+    """Base units (an int from a command's JSON) as tokens for the progress lines."""
+    return units_to_tokens(int(str(units)))
+
+
+def _fills(bought: dict[str, object]) -> list[dict[str, object]]:
+    fills = bought.get("fills")
+    return [f for f in fills if isinstance(f, dict)] if isinstance(fills, list) else []

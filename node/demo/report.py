@@ -22,6 +22,7 @@ import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from eth_utils import to_checksum_address
@@ -87,6 +88,19 @@ class ClaimsRow:
     redeemed: int
     price_per_token: int
     holders: tuple[Holder, ...] = field(default=())
+    region: str = ""
+    ppm_per_gpu: int = 0
+    h100e_micro: int = 0
+    """The series' size in micro-H100e-hours (``minted * ppm_per_gpu``, :mod:`tokenomics.normalized`)."""
+
+
+@dataclass(frozen=True)
+class IndexRow:
+    """The claims price index after the demo's trades (:mod:`node.market_index`): its points as
+    :meth:`node.market_index.IndexPoint.to_json` gives them, and the PNG it was drawn to."""
+
+    points: tuple[dict[str, Any], ...]
+    plot: str | None
 
 
 @dataclass(frozen=True)
@@ -103,6 +117,7 @@ class DemoReport:
     claims: ClaimsRow | None
     mode: str
     notes: tuple[str, ...] = ()
+    index: IndexRow | None = None
 
     def to_json(self) -> dict[str, Any]:
         obj = asdict(self)
@@ -110,6 +125,8 @@ class DemoReport:
         obj["notes"] = list(self.notes)
         if self.claims is not None:
             obj["claims"]["holders"] = [asdict(h) for h in self.claims.holders]
+        if self.index is not None:
+            obj["index"] = {"points": [dict(p) for p in self.index.points], "plot": self.index.plot}
         return obj
 
     def json_line(self) -> str:
@@ -229,6 +246,15 @@ def collect(
     )
 
 
+def index_row(chain: Chain, *, start_block: int, gpu_class: str, plot: Path | None) -> IndexRow:
+    """The price index of the fills since ``start_block``, read from the chain; drawn to ``plot``."""
+    from node.market_index import collect_trades, compute_index, plot_index
+
+    points = compute_index(collect_trades(chain, from_block=start_block), gpu_class=gpu_class)
+    drawn = str(plot_index(plot, points, gpu_class=gpu_class)) if plot is not None else None
+    return IndexRow(points=tuple(p.to_json() for p in points), plot=drawn)
+
+
 def _claims(chain: Chain, by_name: Mapping[str, list[DecodedEvent]], block: int) -> ClaimsRow | None:
     created = by_name.get("SeriesCreated", [])
     if not created:
@@ -252,7 +278,13 @@ def _claims(chain: Chain, by_name: Mapping[str, list[DecodedEvent]], block: int)
         bal = int(chain.claims.contract.call("balanceOf", addr, series_id, block=block))
         if bal > 0:
             holders.append(Holder(addr, bal))
+    from node.chain.claims import decode_region
+
+    onchain = chain.claims.series(series_id)
     return ClaimsRow(
+        region=decode_region(onchain.region),
+        ppm_per_gpu=onchain.ppm_per_gpu,
+        h100e_micro=onchain.supply * onchain.ppm_per_gpu,
         series=series_id,
         minted=int(series_event.args["supply"]),
         sold=sold,
@@ -265,6 +297,11 @@ def _claims(chain: Chain, by_name: Mapping[str, list[DecodedEvent]], block: int)
 
 def _tok(units: int) -> str:
     return units_to_tokens(units)
+
+
+def h100e_hours(micro: int) -> str:
+    """Micro-H100e-hours as H100e-hours for people (six decimals: the unit's resolution)."""
+    return f"{micro / 1_000_000:.6f}"
 
 
 def render(report: DemoReport) -> str:
@@ -317,9 +354,32 @@ def render(report: DemoReport) -> str:
     if c is not None:
         held = ", ".join(f"{names.get(h.address, h.address[:10])} {h.balance}" for h in c.holders)
         lines += [
-            f"capacity claims, series {c.series}: {c.minted} GPU-hours minted, {c.sold} sold at "
-            f"{_tok(c.price_per_token)} tokens each, {c.resold} resold, {c.redeemed} redeemed; "
-            f"held: {held or 'none'}"
+            f"capacity claims, series {c.series} (region {c.region or '-'}): {c.minted} GPU-hours "
+            f"= {h100e_hours(c.h100e_micro)} H100e-hours minted, {c.sold} sold at "
+            f"{_tok(c.price_per_token)} tokens each, {c.resold} resold by holders, {c.redeemed} "
+            f"redeemed; held: {held or 'none'}"
         ]
+    if report.index is not None:
+        lines += ["", "claims price index (per H100e-hour, from the chain's fills):", ""]
+        lines.append(
+            table(
+                ["class", "window", "day", "price", "volume H100e-h", "trades"],
+                [
+                    [
+                        p["gpu_class"],
+                        p["window"],
+                        p["day"],
+                        p["price_tokens"],
+                        f"{p['volume']:.6g}",
+                        f"{p['trades']}" + (" (thin)" if p["thin"] else ""),
+                    ]
+                    for p in report.index.points
+                ],
+            )
+            if report.index.points
+            else "no fills"
+        )
+        if report.index.plot:
+            lines.append(f"plot: {report.index.plot}")
     lines += [f"note: {n}" for n in report.notes]
     return "\n".join(lines)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,7 @@ def _by_name(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_json_has_the_documented_shape(demo: tuple[dict[str, Any], Path, int]) -> None:
     result, _, _ = demo
-    for key in ("rpc_url", "block", "contracts", "participants", "jobs", "claims"):
+    for key in ("rpc_url", "block", "contracts", "participants", "jobs", "claims", "index"):
         assert key in result, key
     assert result["rpc_url"].startswith("http://127.0.0.1:")
     assert {"ComputeToken", "JobMarket", "CapacityClaims"} <= set(result["contracts"])
@@ -141,13 +142,83 @@ def test_every_job_audited_with_a_verdict(demo: tuple[dict[str, Any], Path, int]
 
 
 def test_claims_add_up(demo: tuple[dict[str, Any], Path, int]) -> None:
-    claims = demo[0]["claims"]
-    held = sum(h["balance"] for h in claims["holders"])
-    assert claims["minted"] == held + claims["redeemed"]
-    assert claims["sold"] > 0 and claims["resold"] > 0 and claims["redeemed"] > 0
-    assert claims["resold"] + claims["redeemed"] <= claims["sold"]
-    assert all(h["balance"] > 0 for h in claims["holders"])
-    assert any(j["kind"] == "matmul" and j["prepaid"] for j in demo[0]["jobs"])
+    result = demo[0]
+    claims, people = result["claims"], _by_name(result)
+    held = {h["address"]: h["balance"] for h in claims["holders"]}
+    assert claims["minted"] == sum(held.values()) + claims["redeemed"]
+    assert claims["sold"] == claims["minted"]  # the reseller took the whole series
+    assert claims["resold"] > 0 and claims["redeemed"] > 0
+    assert all(b > 0 for b in held.values())
+    # The consumer bought lots, resold part and redeemed the rest: it holds none; the claims-buyer
+    # holds exactly what the consumer resold; the reseller keeps what nobody bought from it.
+    assert people["consumer"]["address"] not in held
+    resold_by_consumer = held[people["claims-buyer"]["address"]]
+    kept = held[people["reseller"]["address"]]
+    bought_by_consumer = claims["redeemed"] + resold_by_consumer
+    assert claims["resold"] == (claims["minted"] - kept) + resold_by_consumer
+    assert bought_by_consumer == claims["minted"] - kept
+    assert claims["region"] == "EU"
+    assert claims["ppm_per_gpu"] > 0 and claims["h100e_micro"] == claims["minted"] * claims["ppm_per_gpu"]
+    assert any(j["kind"] == "matmul" and j["prepaid"] for j in result["jobs"])
+
+
+def _chain_fills(result: dict[str, Any]) -> tuple[list[dict[str, Any]], int, Web3]:
+    """The series' fills read straight from the node's RPC (web3 and the ABI, none of our readers),
+    each with its block time; and the series' ppm per GPU-hour."""
+    w3 = Web3(Web3.HTTPProvider(result["rpc_url"]))
+    claims = w3.eth.contract(
+        address=result["contracts"]["CapacityClaims"], abi=load_artifact("CapacityClaims").abi
+    )
+    series = result["claims"]["series"]
+    logs = claims.events.OrderFilled.get_logs(from_block=result["start_block"], to_block=result["block"])
+    fills = [
+        {**dict(e["args"]), "time": w3.eth.get_block(e["blockNumber"])["timestamp"]}
+        for e in logs
+        if int(e["args"]["seriesId"]) == series
+    ]
+    ppm = int(claims.functions.series(series).call(block_identifier=result["block"])[6])
+    return fills, ppm, w3
+
+
+def test_reseller_bought_all_and_sold_lots_on(demo: tuple[dict[str, Any], Path, int]) -> None:
+    result = demo[0]
+    people = _by_name(result)
+    provider, reseller = people["provider-1"]["address"], people["reseller"]["address"]
+    consumer, third = people["consumer"]["address"], people["claims-buyer"]["address"]
+    assert people["reseller"]["role"] == "consumer"
+    fills, _, _ = _chain_fills(result)
+    from_provider = [f for f in fills if f["seller"] == provider]
+    assert [(f["buyer"], f["amount"]) for f in from_provider] == [(reseller, result["claims"]["minted"])]
+    provider_price = from_provider[0]["payment"] // from_provider[0]["amount"]
+    assert provider_price == result["claims"]["price_per_token"]
+    lots = [f for f in fills if f["seller"] == reseller]
+    assert len(lots) >= 2 and {f["buyer"] for f in lots} == {consumer}
+    assert all(f["amount"] < result["claims"]["minted"] for f in lots)  # smaller lots
+    assert all(f["payment"] > provider_price * f["amount"] for f in lots)  # at its own, higher prices
+    on = [f for f in fills if f["seller"] == consumer]
+    assert on and {f["buyer"] for f in on} == {third}
+    assert result["claims"]["resold"] == sum(f["amount"] for f in lots + on)
+
+
+def test_index_matches_the_fills(demo: tuple[dict[str, Any], Path, int]) -> None:
+    result = demo[0]
+    points = result["index"]["points"]
+    assert points and all(p["trades"] > 0 and p["price"] > 0 for p in points)
+    fills, ppm, _ = _chain_fills(result)
+    assert sum(p["trades"] for p in points) == len(fills)
+    by_day: dict[str, list[dict[str, Any]]] = {}
+    for f in fills:
+        day = datetime.fromtimestamp(f["time"], UTC).date().isoformat()
+        by_day.setdefault(day, []).append(f)
+    assert {p["day"] for p in points} == set(by_day)
+    for p in points:
+        group = by_day[p["day"]]
+        micro = sum(f["amount"] * ppm for f in group)
+        assert p["gpu_class"] == "H100" and p["trades"] == len(group)
+        assert p["volume_micro"] == micro
+        assert p["price"] == sum(f["payment"] for f in group) * 10**6 // micro  # volume-weighted
+    plot = Path(result["index"]["plot"])
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_balances_match_an_independent_read(demo: tuple[dict[str, Any], Path, int]) -> None:
