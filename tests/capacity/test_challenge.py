@@ -154,37 +154,6 @@ def test_prepared_inputs_answer_once() -> None:
         prepared.answer(new_nonce())
 
 
-def test_timed_phase_holds_the_matmul_not_the_inputs() -> None:
-    """The timed phase costs about one matmul: at n = 2048 an honest CPU provider reaches at least the
-    default 0.5 of the speed of a bare ``torch.mm`` of the same inputs timed just before (the probe's
-    figure, measured at the same moment). Building A and B0 costs 2.5-5 times the matmul at this size
-    on the 2-core test machine, so with the inputs in the window (protocol 1) the same comparison
-    gives 0.15-0.3; only π, the row gather and the digest of C (O(n²)) remain in it.
-    ``scripts/bench capacity`` measures both, also over libp2p.
-
-    Best of up to five tries: a shared 2-core machine may be busy for any single one.
-    """
-    _freivalds()
-    n, tries = 2048, []
-    for _ in range(5):
-        ch = new_challenge(advertised_gflops=1, n=n)
-        prepared = prepare(ch, device="cpu")
-        start = time.perf_counter()
-        torch.mm(prepared.a, prepared.b0)
-        bare = time.perf_counter() - start
-        nonce = new_nonce()
-        start = time.perf_counter()
-        answer = prepared.answer(nonce)
-        timed = time.perf_counter() - start
-        assert judge(ch, digest=answer.digest, c=answer.c, elapsed_s=timed, nonce=nonce).correct
-        assert answer.compute_s <= timed
-        tries.append((round(bare / timed, 2), round(prepared.prepare_s, 3), round(bare, 4), round(timed, 4)))
-        if bare / timed >= 0.7:
-            break
-    # (ratio, untimed preparation s, bare matmul s, timed phase s) per try, shown when the bar is missed.
-    assert max(t[0] for t in tries) >= DEFAULT_THRESHOLD, tries
-
-
 def test_result_that_does_not_match_the_digest_fails() -> None:
     ch = new_challenge(advertised_gflops=1, n=64)
     answer = compute_answer(ch)

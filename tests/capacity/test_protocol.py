@@ -7,7 +7,6 @@ import os
 from typing import TYPE_CHECKING
 
 import pytest
-import torch
 import trio
 
 from node.capacity.challenge import new_challenge, new_nonce
@@ -56,33 +55,6 @@ async def test_honest_answer_passes_and_reports_the_speed() -> None:
     assert result.achieved_gflops == round(2 * 256**3 / result.counted_s / 1e9)
     assert 0 < result.counted_s <= result.elapsed_s
     assert server.answered == 1
-
-
-async def test_honest_provider_passes_the_default_bar_against_its_probe() -> None:
-    """Over libp2p, an honest CPU provider challenged at n = 1024 on the probe's figure at that size
-    (what it would advertise) clears the default 0.5: the timed phase holds the matmul, not the
-    building of A and B0 (protocol 1 reached 0.2-0.4 here). Best of up to five: a shared 2-core
-    machine may be busy for any single try (``scripts/bench capacity`` gives the distribution)."""
-    from node.capacity.challenge import DEFAULT_THRESHOLD
-    from node.capacity.probe import measure_matmul
-
-    provider, challenger = await _pair(CapacityServer(device="cpu"))
-    tries = []
-    async with running(provider, challenger):
-        await challenger.connect(provider.addrs[0])
-        for _ in range(5):
-            probe = await trio.to_thread.run_sync(
-                lambda: measure_matmul(torch.device("cpu"), "float32", 1024, seconds=0.3)
-            )
-            result = await challenge_peer(
-                challenger, provider.peer_id, advertised_gflops=max(1, probe.mflops // 1000), n=1024
-            )
-            assert result.correct and result.in_time, result.reason
-            tries.append(round(result.ratio, 2))
-            if result.passed:
-                break
-    # Achieved / probe per try, shown when the bar is missed every time.
-    assert result.passed and max(tries) >= DEFAULT_THRESHOLD, tries
 
 
 async def test_over_advertised_figure_fails_plainly() -> None:
