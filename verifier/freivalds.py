@@ -167,14 +167,21 @@ def freivalds(
         threshold = default_threshold(max(m, p), accum_roundoff=_unit_roundoff(acc), unit_roundoff=u)
 
     a_acc, b_acc, c_acc = (t if t.dtype == acc else t.to(acc) for t in (a, b, c))
-    if acc in _FLOATS and not all(_all_finite(t) for t in (a_acc, b_acc, c_acc)):
-        return FreivaldsResult(False, -1, math.inf, math.inf, math.nan, u, threshold, rounds, "nonfinite")
+    # C needs no scan of its own: every element of C meets a ±1 of r, so an inf or NaN in C makes
+    # Cr, hence the residual, non-finite (checked below). A and B meet entries of r and Br that may
+    # be 0, and 0·inf would be caught too, but a kernel is free to skip zeros: they are scanned.
+    nonfinite = FreivaldsResult(False, -1, math.inf, math.inf, math.nan, u, threshold, rounds, "nonfinite")
+    if acc in _FLOATS and not all(_all_finite(t) for t in (a_acc, b_acc)):
+        return nonfinite
 
     scale: torch.Tensor | None = None
     worst = (-math.inf, 0, 0.0, 0.0)  # ratio, row, residual, scale
     for _ in range(rounds):
         r = (torch.randint(0, 2, (p,), generator=generator) * 2 - 1).to(device=c.device, dtype=acc)
-        residual = (a_acc @ (b_acc @ r) - c_acc @ r).to(torch.float64).abs()
+        cr = c_acc @ r
+        if acc in _FLOATS and not bool(torch.isfinite(cr).all()):
+            return nonfinite
+        residual = (a_acc @ (b_acc @ r) - cr).to(torch.float64).abs()
         if u == 0.0:
             row = int(torch.argmax(residual).item()) if n else 0
             res = float(residual[row].item()) if n else 0.0
