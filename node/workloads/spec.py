@@ -37,9 +37,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from eth_hash.auto import keccak
-
 from node.errors import JobSpecError
+from verifier.commitment import keccak
 
 SPEC_VERSION = 1
 KINDS = ("matmul", "inference", "train")
@@ -447,7 +446,7 @@ def canonical_json(obj: Any) -> bytes:
 
 def spec_hash(spec: JobSpec) -> bytes:
     """``keccak256(canonical_json(to_dict(spec)))``: the 32-byte ``specHash`` posted on chain."""
-    return bytes(keccak(canonical_json(to_dict(spec))))
+    return keccak(canonical_json(to_dict(spec)))
 
 
 def blob_fields(spec: JobSpec) -> dict[str, str]:
