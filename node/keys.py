@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from node.chain.accounts import create_keystore, read_password
+from node.chain.accounts import PASSWORD_ENV, create_keystore, read_password
 from node.chain.deployment import Deployment
 from node.chain.errors import DeploymentMissingError
 from node.config import CONFIG_FILE, load_config, write_default_config
@@ -56,7 +56,7 @@ def init_node(home: Path, *, password: str | None, devnet: bool | None = None) -
     if identity_path(home).exists():
         raise ConfigError(f"{identity_path(home)} exists: this home is already initialised")
     if password is None and not devnet:
-        password = read_password(env="CCM_PASSWORD", confirm=True)
+        password = read_password(env=PASSWORD_ENV, confirm=True)
     address = None
     keystore = None
     if not devnet:

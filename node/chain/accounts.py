@@ -30,7 +30,7 @@ DEVNET_MNEMONIC = "test test test test test test test test test test test junk"
 #: Number of dev accounts Anvil funds by default (and the devnet deploy mints to).
 DEVNET_ACCOUNT_COUNT = 10
 #: Environment variable the keystore password is read from.
-PASSWORD_ENV = "CCM_KEYSTORE_PASSWORD"
+PASSWORD_ENV = "CCM_PASSWORD"  # the one node password: keystore and libp2p identity
 
 Account.enable_unaudited_hdwallet_features()
 

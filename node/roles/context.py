@@ -7,8 +7,7 @@
   in ``<home>/devnet-account.json``, so a restart keeps it; different homes on one machine get
   different accounts through a small lock-protected allocation file in the temp folder, keyed by the
   deployment's token address) — announced loudly;
-* otherwise the encrypted keystore (``ccm init``), password from ``$CCM_PASSWORD`` (or
-  ``$CCM_KEYSTORE_PASSWORD``) or a prompt.
+* otherwise the encrypted keystore (``ccm init``), password from ``$CCM_PASSWORD`` or a prompt.
 
 The libp2p identity lives in ``<home>/p2p/identity.json``: encrypted with the same password outside
 devnet mode, plain (and labelled) in devnet mode when no password is set.
@@ -36,7 +35,13 @@ from libp2p.crypto.keys import KeyPair
 from libp2p.peer.id import ID
 
 from node.blobs import BlobStore
-from node.chain.accounts import DEVNET_ACCOUNT_COUNT, devnet_account, load_keystore, read_password
+from node.chain.accounts import (
+    DEVNET_ACCOUNT_COUNT,
+    PASSWORD_ENV,
+    devnet_account,
+    load_keystore,
+    read_password,
+)
 from node.chain.aio import AsyncChain
 from node.chain.chain import Chain
 from node.chain.deployment import Deployment
@@ -50,7 +55,6 @@ from node.p2p.host import Host
 from node.p2p.identity import identity_path, load_identity, load_or_create_identity
 from node.store import Store
 
-PASSWORD_ENVS = ("CCM_PASSWORD", "CCM_KEYSTORE_PASSWORD")
 DEVNET_ACCOUNT_FILE = "devnet-account.json"
 Say = Callable[[str], None]
 
@@ -61,12 +65,8 @@ def say_stderr(line: str) -> None:
 
 
 def password_from_env() -> str | None:
-    """The node password from ``$CCM_PASSWORD`` (or ``$CCM_KEYSTORE_PASSWORD``), or ``None``."""
-    for name in PASSWORD_ENVS:
-        value = os.environ.get(name)
-        if value:
-            return value
-    return None
+    """The node password from ``$CCM_PASSWORD``, or ``None``."""
+    return os.environ.get(PASSWORD_ENV) or None
 
 
 @dataclass
@@ -173,13 +173,13 @@ def open_context(
         label = f"devnet account #{index} {account.address} (PUBLIC TEST KEY, devnet only)"
     else:
         if password is None:
-            password = read_password(env=PASSWORD_ENVS[0])
+            password = read_password(env=PASSWORD_ENV)
         account = load_keystore(config.keystore_path, password)
         label = f"keystore account {account.address}"
     if label.startswith("devnet"):
         say(f"DEVNET MODE: signing with {label}")
     if password is None and not devnet and identity_path(home).exists():
-        password = read_password(env=PASSWORD_ENVS[0])
+        password = read_password(env=PASSWORD_ENV)
     if identity_path(home).exists():
         key_pair = load_identity(home, password=password, devnet=devnet)
     else:

@@ -67,10 +67,10 @@ def test_keystore_round_trip_and_bad_input(tmp_path: Path, monkeypatch: pytest.M
     (tmp_path / "other.json").write_text(json.dumps({"hello": 1}))
     with pytest.raises(KeystoreError, match="not an eth-account keystore"):
         load_keystore(tmp_path / "other.json", "x")
-    monkeypatch.setenv("CCM_KEYSTORE_PASSWORD", "correct horse")
+    monkeypatch.setenv("CCM_PASSWORD", "correct horse")
     assert load_signer(devnet=False, keystore=path).address == account.address
-    monkeypatch.delenv("CCM_KEYSTORE_PASSWORD")
-    with pytest.raises(KeystoreError, match="CCM_KEYSTORE_PASSWORD"):
+    monkeypatch.delenv("CCM_PASSWORD")
+    with pytest.raises(KeystoreError, match="CCM_PASSWORD"):
         load_signer(devnet=False, keystore=path)  # stdin is not a TTY under pytest
     with pytest.raises(ConfigError, match="devnet"):
         load_signer(devnet=False, keystore=path, devnet_index=0)

@@ -12,7 +12,7 @@ CCM = str(Path(sys.executable).parent / "ccm")
 
 
 def _ccm(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if k not in ("CCM_PASSWORD", "CCM_KEYSTORE_PASSWORD")}
+    full_env = {k: v for k, v in os.environ.items() if k != "CCM_PASSWORD"}
     full_env.update(env or {})
     return subprocess.run(
         [CCM, *args], capture_output=True, text=True, timeout=60, env=full_env, stdin=subprocess.DEVNULL
