@@ -9,22 +9,31 @@
 * ``dev_accounts`` (session) — the dev accounts as eth-account ``LocalAccount`` objects;
   index 0 deployed the contracts.
 
+* ``nodes`` (function) — node homes on that chain (:class:`tests.roles.conftest.Nodes`), closed after.
+* ``probe_result`` (session) — one tiny CPU probe for every provider (the advert is what matters).
+* ``book`` (function) — a claims order book in a temp node store.
+
 Tests that need the chain but not the contracts can use ``anvil`` and ``chain_snapshot`` directly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from eth_account.signers.local import LocalAccount
 
+from node.capacity.probe import ProbeResult, probe
 from node.chain.accounts import devnet_accounts
 from node.chain.anvil import AnvilProcess
 from node.chain.chain import Chain
 from node.chain.client import ChainClient
 from node.chain.deploy import DeployParams, deploy_all
 from node.chain.deployment import Deployment
+from node.claims.book import OrderBook
+from tests.claims.helpers import open_book
+from tests.roles.conftest import Nodes
 
 
 @pytest.fixture(scope="session")
@@ -81,3 +90,25 @@ def chain_snapshot(session_client: ChainClient, deployment: Deployment) -> Itera
 @pytest.fixture
 def chain(deployment: Deployment, chain_snapshot: ChainClient) -> Chain:
     return Chain.connect(deployment, client=chain_snapshot)
+
+
+@pytest.fixture(scope="session")
+def probe_result() -> ProbeResult:
+    """One tiny CPU probe for every provider in the session (the advert is what matters here)."""
+    return probe(device="cpu", quick=True, sizes=(64,), dtypes=("float32",), budget_s=0.3)
+
+
+@pytest.fixture
+def nodes(tmp_path: Path, chain: Chain) -> Iterator[Nodes]:
+    made = Nodes(tmp_path, chain)
+    try:
+        yield made
+    finally:
+        for ctx in made.opened:
+            ctx.close()
+
+
+@pytest.fixture
+def book(tmp_path: Path) -> Iterator[OrderBook]:
+    with open_book(tmp_path / "book") as (_store, opened):
+        yield opened

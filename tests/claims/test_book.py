@@ -6,7 +6,6 @@ one or in bulk), whose seller no longer holds the claims, or whose window ended 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,12 +16,11 @@ from node.chain.chain import Chain
 from node.chain.token import TOKEN
 from node.claims import market
 from node.claims.book import OrderBook, judge, live_orders
-from node.claims.capacity import devnet_verify
 from node.claims.errors import ClaimsInputError, NoLiveOrders
 from node.claims.pricing import SECONDS_PER_YEAR, class_name, gpu_class_id
 from node.store import Store
-from tests.chain.helpers import Roles, register_roles
-from tests.claims.helpers import open_book
+from tests.chain.helpers import Roles
+from tests.claims.helpers import open_book, verified_roles
 from tokenomics.market_data import load_market_data
 from tokenomics.provider import quote_claim
 
@@ -32,22 +30,8 @@ HOUR = 3600
 @pytest.fixture
 def roles(chain: Chain, dev_accounts: tuple[LocalAccount, ...]) -> Roles:
     """Staked roles; the provider's H100 capacity (64 GPUs) attested by the verifier and in force."""
-    roles = register_roles(chain, dev_accounts, verifiers=1)
-    devnet_verify(
-        chain,
-        roles.verifiers[0],
-        provider=roles.provider.address,
-        gpu_class="H100",
-        gpus=64,
-        gflops_per_gpu=60_000,
-    )
-    return roles
+    return verified_roles(chain, dev_accounts, gpus=64, gflops_per_gpu=60000)
 
-
-@pytest.fixture
-def book(tmp_path: Path) -> Iterator[OrderBook]:
-    with open_book(tmp_path) as (_store, b):
-        yield b
 
 
 def _create(

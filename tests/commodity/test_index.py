@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,11 +19,10 @@ from node.chain.chain import Chain
 from node.chain.token import TOKEN
 from node.claims import market
 from node.claims.book import OrderBook
-from node.claims.capacity import devnet_verify
 from node.cli import main
 from node.market_index import collect_trades, compute_index, market_index
-from tests.chain.helpers import Roles, register_roles
-from tests.claims.helpers import open_book
+from tests.chain.helpers import Roles
+from tests.claims.helpers import verified_roles
 from tests.roles.conftest import Nodes
 
 DAY = 86_400
@@ -36,23 +34,9 @@ ORDER_FILLED = keccak(text="OrderFilled(bytes32,address,address,uint256,uint256,
 
 @pytest.fixture
 def roles(chain: Chain, dev_accounts: tuple[LocalAccount, ...]) -> Roles:
-    roles = register_roles(chain, dev_accounts, verifiers=1)
     # 53.6 TFLOP/s fp32 verified per GPU = 0.8 H100e per GPU-hour
-    devnet_verify(
-        chain,
-        roles.verifiers[0],
-        provider=roles.provider.address,
-        gpu_class="H100",
-        gpus=100,
-        gflops_per_gpu=53_600,
-    )
-    return roles
+    return verified_roles(chain, dev_accounts, gpus=100, gflops_per_gpu=53600)
 
-
-@pytest.fixture
-def book(tmp_path: Path) -> Iterator[OrderBook]:
-    with open_book(tmp_path / "book") as (_store, opened):
-        yield opened
 
 
 def _series(

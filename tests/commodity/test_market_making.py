@@ -4,9 +4,6 @@ capacity fell after a failed challenge."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from eth_account.signers.local import LocalAccount
 
@@ -16,33 +13,19 @@ from node.chain.errors import ContractRevert
 from node.chain.token import TOKEN
 from node.claims import market
 from node.claims.book import OrderBook, live_orders
-from node.claims.capacity import attest_record, devnet_verify
+from node.claims.capacity import attest_record
 from node.claims.errors import ClaimsInputError
 from node.market_index import collect_trades
-from tests.chain.helpers import Roles, register_roles
-from tests.claims.helpers import open_book
+from tests.chain.helpers import Roles
+from tests.claims.helpers import verified_roles
 
 H = 3600
 
 
 @pytest.fixture
 def roles(chain: Chain, dev_accounts: tuple[LocalAccount, ...]) -> Roles:
-    roles = register_roles(chain, dev_accounts, verifiers=1)
-    devnet_verify(
-        chain,
-        roles.verifiers[0],
-        provider=roles.provider.address,
-        gpu_class="H100",
-        gpus=8,
-        gflops_per_gpu=67_000,
-    )
-    return roles
+    return verified_roles(chain, dev_accounts, gpus=8, gflops_per_gpu=67000)
 
-
-@pytest.fixture
-def book(tmp_path: Path) -> Iterator[OrderBook]:
-    with open_book(tmp_path / "book") as (_store, opened):
-        yield opened
 
 
 def _create(

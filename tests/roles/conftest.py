@@ -1,4 +1,4 @@
-"""Fixtures for the role tests: node homes on the session Anvil, a quick probe, running daemons.
+"""Helpers for the role tests (their fixtures ``nodes`` and ``probe_result`` are in tests/conftest.py).
 
 Every node is a real :class:`~node.roles.context.NodeContext` (its own home, SQLite store, blob
 store and libp2p identity) sharing the snapshot-reverted session chain; every daemon runs a real
@@ -7,12 +7,8 @@ libp2p host on 127.0.0.1 and is cancelled when its test's nursery ends.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from node.capacity.probe import ProbeResult, probe
 from node.chain.chain import Chain
 from node.chain.deployment import DEPLOYMENT_FILE
 from node.roles.context import NodeContext, open_context
@@ -39,12 +35,6 @@ def matmul_spec(*, n: int = 64, k: int = 32, m: int = 16, rows: int = 8, seed: i
     }
 
 
-@pytest.fixture(scope="session")
-def probe_result() -> ProbeResult:
-    """One tiny CPU probe for every provider in the session (the advert is what matters here)."""
-    return probe(device="cpu", quick=True, sizes=(64,), dtypes=("float32",), budget_s=0.3)
-
-
 class Nodes:
     """Makes node homes under one temp folder, each with the session deployment and a dev account."""
 
@@ -66,12 +56,3 @@ class Nodes:
         self.opened.append(ctx)
         return ctx
 
-
-@pytest.fixture
-def nodes(tmp_path: Path, chain: Chain) -> Iterator[Nodes]:
-    made = Nodes(tmp_path, chain)
-    try:
-        yield made
-    finally:
-        for ctx in made.opened:
-            ctx.close()
