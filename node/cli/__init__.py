@@ -16,7 +16,7 @@ import importlib
 import os
 import pkgutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from node.errors import CcmError
@@ -72,23 +72,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.home = getattr(args, "home", None) or default_home()
     args.debug = getattr(args, "debug", False)
+    return run_reporting_errors("ccm", lambda: int(args.func(args) or 0), debug=args.debug)
+
+
+def run_reporting_errors(
+    prog: str, body: Callable[[], int], *, debug: bool, interrupted: str = "interrupted"
+) -> int:
+    """Run ``body`` as a command: our errors and OS errors become one line on stderr (exit 1),
+    Ctrl-C exits 130, a closed stdout pipe (``… | head``) 141; tracebacks only with ``debug``."""
     try:
-        return int(args.func(args) or 0)
+        return body()
     except _OUR_ERRORS as exc:
-        if args.debug:
+        if debug:
             raise
-        print(f"ccm: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        if args.debug:
-            raise
-        print("ccm: interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:
-        # The reader went away (``ccm … | head``): stop quietly, as Unix tools do.
+        # The reader went away: stop quietly, as Unix tools do.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    except OSError as exc:  # an unusable home folder, a missing binary: one line, not a traceback
+        if debug:
+            raise
+        print(f"{prog}: error: {exc.strerror or exc} ({exc.filename or 'no file'})", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"{prog}: {interrupted}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

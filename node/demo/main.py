@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import signal
 import sys
 import time
@@ -21,17 +20,14 @@ from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
+from node.cli import default_home as node_home
+from node.cli import run_reporting_errors
 from node.demo.report import DemoReport, render
-from node.errors import CcmError
-from tokenomics.errors import TokenomicsError
-from verifier.errors import VerifierError
-
-_OUR_ERRORS = (CcmError, VerifierError, TokenomicsError)
 
 
 def default_home() -> Path:
-    env = os.environ.get("CCM_HOME")
-    return (Path(env).expanduser() if env else Path.home() / ".ccm") / "demo"
+    """``demo`` under the node home (``$CCM_HOME``, else ``~/.ccm``)."""
+    return node_home() / "demo"
 
 
 def say(message: str) -> None:
@@ -133,26 +129,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _sigterm)
     home = (args.home or default_home()).expanduser().resolve()
-    try:
+
+    def body() -> int:
         report = run(home=home, keep=args.keep, mode=args.mode, cheat_fraction=args.cheat_fraction)
-    except _OUR_ERRORS as exc:
-        if args.debug:
-            raise
-        print(f"demo: error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:  # an unusable home folder, a missing binary: one line, not a traceback
-        if args.debug:
-            raise
-        print(f"demo: error: {exc.strerror or exc} ({exc.filename or 'no file'})", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        if args.debug:
-            raise
-        print("demo: interrupted (everything it started was stopped)", file=sys.stderr)
-        return 130
-    if args.json:
-        print(render(report), file=sys.stderr)
-        print(report.json_line(), flush=True)
-    else:
-        print(render(report), flush=True)
-    return 0
+        if args.json:
+            print(render(report), file=sys.stderr)
+            print(report.json_line(), flush=True)
+        else:
+            print(render(report), flush=True)
+        return 0
+
+    return run_reporting_errors(
+        "demo", body, debug=args.debug, interrupted="interrupted (everything it started was stopped)"
+    )
