@@ -19,7 +19,7 @@ Cast (Anvil dev accounts, PUBLIC test keys): consumer 1, provider-1 2, provider-
    ``sell``s it on in lots at its own higher prices; the consumer ``buy``s some lots, resells part
    (``sell``), the claims-buyer ``buy``s the resale, the window opens, the consumer ``redeem``s the
    rest for a prepaid job with provider-1, audited like any other. The demo then reads the price
-   index (:mod:`node.market_index`) from the chain's fills.
+   index (:mod:`node.query.index`) from the chain's fills.
 
 The devnet clock: the contest window is a minute of chain time. :class:`DevnetClock` watches the
 demo's jobs and, when the only jobs in flight wait for a contest or vote window to pass, moves

@@ -96,8 +96,8 @@ class ClaimsRow:
 
 @dataclass(frozen=True)
 class IndexRow:
-    """The claims price index after the demo's trades (:mod:`node.market_index`): its points as
-    :meth:`node.market_index.IndexPoint.to_json` gives them, and the PNG it was drawn to."""
+    """The claims price index after the demo's trades (:mod:`node.query.index`): its points as
+    :meth:`node.query.index.IndexPoint.to_json` gives them, and the PNG it was drawn to."""
 
     points: tuple[dict[str, Any], ...]
     plot: str | None
@@ -248,7 +248,7 @@ def collect(
 
 def index_row(chain: Chain, *, start_block: int, gpu_class: str, plot: Path | None) -> IndexRow:
     """The price index of the fills since ``start_block``, read from the chain; drawn to ``plot``."""
-    from node.market_index import collect_trades, compute_index, plot_index
+    from node.query.index import collect_trades, compute_index, plot_index
 
     points = compute_index(collect_trades(chain, from_block=start_block), gpu_class=gpu_class)
     drawn = str(plot_index(plot, points, gpu_class=gpu_class)) if plot is not None else None
