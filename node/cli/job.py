@@ -179,7 +179,7 @@ def _print_report(report: dict[str, Any], *, as_json: bool) -> None:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from node.roles.consumer import job_report
+    from node.query.jobs import job_report
     from node.roles.context import open_context
     from node.roles.settle import advance
 
