@@ -60,7 +60,7 @@ from node.roles.context import (
 from node.roles.settle import advance
 from node.roles.wire import JOBINFO, JobInfoRequest, OfferBody
 from node.store import Audit
-from node.workloads.spec import JobSpec, blob_fields, parse_spec, spec_hash
+from node.workloads.spec import JobSpec, blob_fields, needs_prev, parse_spec, spec_hash
 from verifier.audit import RevealedUnit
 
 if TYPE_CHECKING:
@@ -285,7 +285,7 @@ class VerifierDaemon:
         for digest in blob_fields(spec).values():
             await fetch_blob(self.host, peer, self.ctx.blobs, digest)
             blobs[digest] = await trio.to_thread.run_sync(self.ctx.blobs.get, digest)
-        needed = needed_indices(indices, needs_prev=spec.kind == "train")
+        needed = needed_indices(indices, needs_prev=needs_prev(spec))
         stream = await self.host.open_stream(peer, AUDIT_PROTOCOL)
         try:
             fs = FrameStream(stream, max_frame=AUDIT_DATA_CHUNK + 65536, timeout=self.fetch_timeout)
