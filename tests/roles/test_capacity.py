@@ -18,7 +18,7 @@ import trio
 from node.capacity.probe import ProbeResult
 from node.chain.chain import Chain
 from node.cli import main as ccm_main
-from node.cli.market import offer_row, offer_rows
+from node.query.market import offer_row, offer_rows
 from node.roles.consumer import Consumer, order_offers, rank_offers
 from node.roles.provider import ProviderDaemon
 from tests.roles.conftest import PRICE_PER_UNIT, Nodes
