@@ -4,7 +4,7 @@ Every view here reads the chain through the typed wrappers of :mod:`node.chain` 
 calls) and the node's store, and returns frozen dataclasses with integer amounts in token base
 units; the callers format them (tokens for people, base-unit integers in JSON).
 
-* :mod:`node.query.chainview` — one pass over the deployment's events, with block times;
+* :mod:`node.query.scan` — one pass over the deployment's events, with block times;
 * :mod:`node.query.account` — an account's balances, stake, duties and its ledger of earnings,
   slashes and fees from the chain's events (``ccm account``, the demo's participant rows);
 * :mod:`node.query.jobs` — a job's report and timeline (chain transactions, audit verdicts with the
