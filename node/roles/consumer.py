@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import trio
-from libp2p.peer.id import ID
 
 from node.capacity.errors import CapacityError
 from node.capacity.verified import VerifiedFigure
@@ -203,13 +202,7 @@ class Consumer:
             peer = await self.host.connect(addr, timeout=timeout)
         except DialError:
             # A restarted peer keeps its id but not its port: forget stale addresses and retry once.
-            stale = peer_id_from_addr(addr)
-            await self.host.disconnect(stale)
-            pid = ID.from_base58(stale)
-            self.host.libp2p.get_peerstore().clear_addrs(pid)
-            network: Any = self.host.libp2p.get_network()
-            if hasattr(network, "unblock_peer"):  # py-libp2p's negative dial cache
-                network.unblock_peer(pid)
+            await self.host.forget(peer_id_from_addr(addr))
             peer = await self.host.connect(addr, timeout=timeout)
         env = await request(self.host, peer, OFFER, OfferRequest(), timeout=timeout)
         await self.gossip.check(OFFERS_TOPIC, peer, encode_message(env))
