@@ -31,7 +31,8 @@ class BadAddress(ConfigError):
 
 
 class Refused(ChainError):
-    """The chain refused: ``error_name`` / ``error_args`` as the contract raised them, ``reason`` for people."""
+    """The chain refused: ``error_name`` / ``error_args`` as the contract raised them; ``reason``
+    says it for people."""
 
     def __init__(self, error_name: str, error_args: Mapping[str, Any], reason: str) -> None:
         self.error_name = error_name
@@ -57,7 +58,9 @@ REASONS: Mapping[str, Any] = {
     "StakingRegistry_InsufficientStake": lambda a: (
         f"only {_tok(a['active'])} are actively staked, {_tok(a['requested'])} were asked to unbond"
     ),
-    "StakingRegistry_NothingToWithdraw": lambda a: "nothing is unbonding: run `ccm stake unbond AMOUNT` first",
+    "StakingRegistry_NothingToWithdraw": lambda a: (
+        "nothing is unbonding: run `ccm stake unbond AMOUNT` first"
+    ),
     "StakingRegistry_StillBonded": lambda a: f"the stake unbonds at {_when(a['unbondAt'])}",
     "StakingRegistry_OpenDuties": lambda a: (
         f"{a['openDuties']} audit or panel duties are still open; withdraw once those jobs have ended"

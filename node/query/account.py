@@ -171,7 +171,7 @@ def job_settlements(
             e.args["amount"]
         )
     per_day: dict[str, dict[str, Settlement]] = defaultdict(dict)
-    for addr, day in {*earned, *slashed, *fees}:
+    for addr, day in {k for d in (earned, slashed, fees) for k, v in d.items() if v}:
         per_day[addr][day] = Settlement(earned[(addr, day)], slashed[(addr, day)], fees[(addr, day)])
     totals = {
         addr: Settlement(
@@ -188,6 +188,9 @@ def ledger(view: EventScan, address: str, records: Mapping[int, Job] | None = No
     """The account's ledger (see the module docstring), in chain order."""
     records = job_records(view) if records is None else records
     contracts = {a.lower() for a in view.chain.deployment.contracts.values()}
+    # A token transfer inside a transaction of another contract (a claims fill pays the seller
+    # directly) is that contract's line; only plain ``transfer`` calls get lines of their own.
+    busy = {e.tx_hash for e in view.events if e.contract != "ComputeToken"}
     out: list[LedgerEntry] = []
 
     def add(e: Any, kind: str, amount: int, delta: int, **extra: Any) -> None:
@@ -245,7 +248,7 @@ def ledger(view: EventScan, address: str, records: Mapping[int, Job] | None = No
             add(e, "collateral released", int(a["amount"]), int(a["amount"]), series_id=int(a["seriesId"]))
         elif name == "Transfer" and e.contract == "ComputeToken":
             src, dst, value = str(a["from"]), str(a["to"]), int(a["value"])
-            if src.lower() in contracts or dst.lower() in contracts or value == 0:
+            if src.lower() in contracts or dst.lower() in contracts or value == 0 or e.tx_hash in busy:
                 continue  # a market, registry or claims movement: already a line above
             if same(dst, address):
                 kind = "minted" if src == ZERO_ADDRESS else "transfer in"
