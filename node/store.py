@@ -429,7 +429,8 @@ class Store:
         """Count one more start of ``job_id``'s computation (before it starts); returns the new count."""
         with self.transaction() as conn:
             n = conn.execute(
-                "UPDATE jobs SET attempts = attempts + 1, updated_at = ? WHERE job_id = ?", (time.time(), job_id)
+                "UPDATE jobs SET attempts = attempts + 1, updated_at = ? WHERE job_id = ?",
+                (time.time(), job_id),
             ).rowcount
             if n == 0:
                 raise StoreError(f"unknown job {job_id}")

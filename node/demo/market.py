@@ -1,7 +1,7 @@
 """The demo as a real market: separate ``ccm`` processes talking libp2p over 127.0.0.1.
 
 Cast (Anvil dev accounts, PUBLIC test keys): consumer 1, provider-1 2, provider-2 3, cheater 4
-(``--cheat-fraction``), verifier-1..3 5-7, claims-buyer 8, reseller 9; each node has its own home under
+(:mod:`node.demo.cheater`), verifier-1..3 5-7, claims-buyer 8, reseller 9; each node has its own home under
 ``<demo home>/nodes/`` holding a copy of the devnet's ``deployment.json``.
 
 1. ``ccm provider start`` ×3 and ``ccm verifier start`` ×3 (each stakes, then prints ``listening
@@ -245,8 +245,14 @@ def start_daemons(
         if not only or n in only
     ]
     for name in later:
-        if name == "cheater":
-            start(name, "provider", *boot, "--cheat-fraction", str(nodes[name].actor.cheat_fraction))
+        if name == "cheater":  # the production daemon given a cheating strategy (no ccm switch for it)
+            n = nodes[name]
+            sup.start(
+                name,
+                ["--home", str(n.home), "--account-index", str(n.index), *boot,
+                 "--fraction", str(n.actor.cheat_fraction)],
+                module="node.demo.cheater",
+            )
         elif name.startswith("provider"):
             start(name, "provider", *boot)
         else:

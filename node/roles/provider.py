@@ -25,10 +25,14 @@ proposals (:data:`~node.roles.wire.JOB`), direct offer requests
 and panel, audits (unit bytes + Merkle proofs) to the same peers, and blobs (inputs it fetched and
 outputs it computed, by digest).
 
-DEVNET ONLY: ``cheat_fraction`` makes the daemon corrupt that fraction of every job's units
-(:mod:`node.workloads.cheats`, model ``corrupt``) and never contest a fail, unless ``contest_anyway``
-(a cheater that contests, to show that the panel upholds the fail and the bond is lost); refused
-elsewhere. An honest daemon contests every fail automatically while the contest window is open.
+Behaviour is injected, never switched by flags: ``compute`` (a
+:data:`~node.roles.strategies.ComputeStrategy`, honest by default; tests and the demo pass a cheating
+one) and ``contest_fails`` (an honest daemon contests every fail automatically while the contest
+window is open; a test cheater may be told not to, or to contest anyway and lose its bond).
+
+Hostile peers: each job's and each request's failure is that job's or request's outcome (recorded
+in the store, logged with the job id), never the daemon's end; admission
+(:mod:`node.roles.admission`) refuses before ``acceptJob`` what could not be delivered.
 """
 
 from __future__ import annotations
@@ -37,7 +41,6 @@ import functools
 import logging
 import time
 from collections.abc import Sequence
-from fractions import Fraction
 from typing import TYPE_CHECKING
 
 import trio
@@ -74,10 +77,11 @@ from node.roles.context import (
 )
 from node.roles.outputs import load_manifest, save_manifest, unit_count, unit_leaves
 from node.roles.settle import advance, chain_now
+from node.roles.strategies import ComputeStrategy, honest_compute
 from node.roles.wire import JOB, JOBINFO, OFFER, JobInfo, JobInfoRequest, OfferBody, OfferRequest, UnitRef
 from node.store import Commitment
 from node.store import Job as StoredJob
-from node.workloads.spec import KINDS, canonical_json, load_spec, parse_spec, spec_hash, to_dict
+from node.workloads.spec import KINDS, JobSpec, canonical_json, load_spec, parse_spec, spec_hash, to_dict
 
 if TYPE_CHECKING:
     from trio_typing import TaskStatus
@@ -126,14 +130,14 @@ class ProviderDaemon:
         *,
         probe: ProbeResult,
         price_per_unit: int | None = None,
-        cheat_fraction: float | str | None = None,
+        compute: ComputeStrategy = honest_compute,
+        contest_fails: bool = True,
         device: str | None = None,
         listen: Sequence[str] | None = None,
         bootstrap: Sequence[str] | None = None,
         offer_interval: float = 10.0,
         offer_ttl: int = DEFAULT_TTL,
         settle_interval: float = 1.0,
-        contest_anyway: bool = False,
         say: object = say_stderr,
     ) -> None:
         cfg = ctx.config
@@ -142,19 +146,8 @@ class ProviderDaemon:
         self.price_per_unit = cfg.provider.price_per_unit if price_per_unit is None else price_per_unit
         if self.price_per_unit < 0:
             raise ConfigError("price per unit must not be negative")
-        self.cheat_fraction: Fraction | None = None
-        if cheat_fraction is not None and Fraction(str(cheat_fraction)) > 0:
-            if not ctx.devnet:
-                raise ConfigError(
-                    "--cheat-fraction is a devnet-only test switch: refused on a real deployment"
-                )
-            fraction = Fraction(str(cheat_fraction))
-            if fraction > 1:
-                raise ConfigError(f"cheat fraction must be in [0, 1], got {cheat_fraction}")
-            self.cheat_fraction = fraction
-        if contest_anyway and not ctx.devnet:
-            raise ConfigError("contest_anyway is a devnet-only test switch: refused on a real deployment")
-        self.contest_anyway = contest_anyway
+        self.compute = compute
+        self.contest_fails = contest_fails
         self.device = device or cfg.provider.device
         self.offer_interval = offer_interval
         self.offer_ttl = offer_ttl
@@ -436,19 +429,8 @@ class ProviderDaemon:
         else:
             self.say(f"job {job_id}: commit not sent yet ({text}); retrying")
 
-    def _compute(self, job_id: int, spec: object, blobs: dict[str, bytes]) -> tuple[bytes, list[Output]]:
-        from node.workloads.cheats import Cheat, run_dishonest
-        from node.workloads.runner import run_job
-        from node.workloads.spec import JobSpec
-
-        assert isinstance(spec, JobSpec)
-        if self.cheat_fraction is not None:
-            cheat = Cheat("corrupt", fraction=str(self.cheat_fraction), seed=job_id)
-            dishonest = run_dishonest(spec, cheat, device=self.device, blobs=blobs)
-            logger.warning("DEVNET CHEAT: job %s has %d corrupted units", job_id, len(dishonest.cheated))
-            return dishonest.root, list(dishonest.committed)
-        result = run_job(spec, device=self.device, blobs=blobs, caps=self._caps())
-        return result.root, list(result.outputs)
+    def _compute(self, job_id: int, spec: JobSpec, blobs: dict[str, bytes]) -> tuple[bytes, list[Output]]:
+        return self.compute(job_id, spec, blobs, self.device, self._caps())
 
     def _save_outputs(self, job_id: int, root: bytes, outputs: list[Output]) -> tuple[UnitRef, ...]:
         units = tuple(
@@ -489,8 +471,7 @@ class ProviderDaemon:
                 return
             await self._set_status(key, "abandoned", error="commit deadline passed")
             self.say(f"job {job_id}: commit deadline passed; abandoning (the consumer is refunded)")
-        contest = self.cheat_fraction is None or self.contest_anyway
-        step = await ctx.achain.run(advance, ctx.chain, ctx.account, job_id, contest=contest)
+        step = await ctx.achain.run(advance, ctx.chain, ctx.account, job_id, contest=self.contest_fails)
         if step.name:
             self.say(f"job {job_id}: {step.name.replace('_', ' ')} -> {step.status.name}")
         status = step.status

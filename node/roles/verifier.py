@@ -20,8 +20,10 @@ A provider that does not answer, refuses, or sends anything that does not check 
 is a fail. After a fail the daemon settles it (``finalizeFail`` once the contest window is over)
 unless the provider contests; after a vote it resolves the contest when it can.
 
-TEST-ONLY fault injection: ``attest_override`` forces the attested verdict (to stage a false
-accusation that a panel must overturn); it never affects panel votes and is refused off devnet.
+The attested verdict goes through ``verdict`` (a :data:`~node.roles.strategies.VerdictPolicy`, honest
+by default; tests pass one that stages a false accusation a panel must overturn). Panel votes never
+go through it. Any failure while judging is that audit's outcome (logged with the job id, recorded
+in the store), never the daemon's end.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from eth_utils import keccak
 from node.chain.errors import ContractRevert
 from node.chain.market import JobStatus
 from node.chain.registry import Role
-from node.errors import CcmError, ConfigError, JobSpecError, ProtocolError, WorkloadError
+from node.errors import CcmError, JobSpecError, ProtocolError, WorkloadError
 from node.p2p.blob import fetch_blob
 from node.p2p.codec import FrameStream
 from node.p2p.messages import (
@@ -60,6 +62,7 @@ from node.roles.context import (
 )
 from node.roles.outputs import root_of_units, unit_count
 from node.roles.settle import advance, chain_now
+from node.roles.strategies import VerdictPolicy, honest_verdict
 from node.roles.wire import JOBINFO, JobInfoRequest, OfferBody, UnitRef
 from node.store import Audit
 from node.workloads.spec import JobSpec, blob_fields, needs_prev, parse_spec, spec_hash
@@ -97,16 +100,14 @@ class VerifierDaemon:
         bootstrap: Sequence[str] | None = None,
         poll: float = 1.0,
         fetch_timeout: float = 30.0,
-        attest_override: bool | None = None,
+        verdict: VerdictPolicy = honest_verdict,
         say: Callable[[str], None] = say_stderr,
     ) -> None:
-        if attest_override is not None and not ctx.devnet:
-            raise ConfigError("attest_override is a devnet test switch: refused on a real deployment")
         self.ctx = ctx
         self.device = device
         self.poll = poll
         self.fetch_timeout = fetch_timeout
-        self.attest_override = attest_override
+        self.verdict = verdict
         self.say = say
         self.host, self.gossip = open_host(ctx, listen=listen, bootstrap=bootstrap, stable=True)
         self.provider_addrs: dict[str, tuple[str, ...]] = {}
@@ -214,8 +215,8 @@ class VerifierDaemon:
         what = "auditing" if mode == "attest" else "panel audit of"
         self.say(f"job {job_id}: {what} units {list(indices)}")
         passed, reason = await self.check(job_id)
-        if mode == "attest" and self.attest_override is not None:
-            passed, reason = self.attest_override, f"TEST OVERRIDE (true verdict: {passed}, {reason})"
+        if mode == "attest":  # panel votes never go through the policy
+            passed, reason = self.verdict(job_id, passed, reason)
         detail = json.dumps({"job_id": job_id, "passed": passed, "reason": reason}, sort_keys=True)
         if mode == "attest":
             evidence = b"\0" * 32 if passed else keccak(detail.encode())
