@@ -274,7 +274,7 @@ def account_view(chain: Chain, address: str, *, view: EventScan | None = None) -
     if staker.unbonding == 0:
         blocked = "nothing unbonding"
     elif now < staker.unbond_at:
-        blocked = f"unbonding until {staker.unbond_at}"
+        blocked = f"unbonding until {datetime.fromtimestamp(staker.unbond_at, UTC):%Y-%m-%d %H:%M:%S} UTC"
     elif duties:
         blocked = f"{duties} open audit or panel duties"
     records = job_records(view)

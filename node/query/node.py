@@ -119,26 +119,29 @@ class ProbeFigures:
 
 
 def probe_figures(home: Path, *, reprobe_s: int) -> ProbeFigures | None:
-    """``<home>/probe.json`` as figures, ``None`` when the node never probed."""
-    from node.capacity.errors import ProbeError
-    from node.capacity.probe import ProbeResult
+    """``<home>/probe.json`` as figures, ``None`` when the node never probed or the file is unreadable.
+
+    Read as plain JSON (the fields :class:`node.capacity.probe.ProbeResult` writes), so that a page
+    showing it does not import torch.
+    """
     from node.roles.runtime import PROBE_FILE
 
     try:
-        saved = ProbeResult.from_json((Path(home) / PROBE_FILE).read_text(encoding="utf-8"))
-    except (FileNotFoundError, ProbeError):
+        doc = json.loads((Path(home) / PROBE_FILE).read_text(encoding="utf-8"))
+        matmul = tuple((str(m["dtype"]), int(m["n"]), int(m["mflops"]) / 1000) for m in doc["matmul"])
+        return ProbeFigures(
+            device=str(doc["device"]),
+            device_name=str(doc["device_name"]),
+            no_gpu_reason=doc.get("no_gpu_reason"),
+            fp32_gflops=int(max((g for d, _, g in matmul if d == "float32"), default=0)),
+            matmul=matmul,
+            memory_bandwidth_mbps=int(doc["memory_bandwidth_mbps"]),
+            h2d_mbps=doc.get("h2d_mbps"),
+            measured_at=int(doc["measured_at"]),
+            reprobe_at=int(doc["measured_at"]) + reprobe_s,
+        )
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    return ProbeFigures(
-        device=saved.device,
-        device_name=saved.device_name,
-        no_gpu_reason=saved.no_gpu_reason,
-        fp32_gflops=saved.best_gflops(),
-        matmul=tuple((m.dtype, m.n, m.mflops / 1000) for m in saved.matmul),
-        memory_bandwidth_mbps=saved.memory_bandwidth_mbps,
-        h2d_mbps=saved.h2d_mbps,
-        measured_at=saved.measured_at,
-        reprobe_at=saved.measured_at + reprobe_s,
-    )
 
 
 @dataclass(frozen=True)
