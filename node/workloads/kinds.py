@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from fractions import Fraction
 
 import torch
@@ -35,6 +35,7 @@ from torch import nn
 from node.errors import JobSpecError, WorkloadError
 from node.workloads import jobkinds, models, rng
 from node.workloads.spec import InferenceSpec, JobSpec, MatmulSpec, Source, TrainSpec
+from verifier.compare import Comparison
 from verifier.tensorbytes import DTYPES
 
 _ITEMSIZE = {"float32": 4, "bfloat16": 2, "float16": 2}
@@ -93,6 +94,10 @@ class Workload:
         """Total bytes of all unit outputs."""
         item = 4 if self.spec.kind == "train" else _ITEMSIZE[self.spec.dtype]
         return sum(math.prod(self.unit_shape(i)) * item for i in range(self.n_units))
+
+    def audit_check(self) -> Callable[[int, torch.Tensor], Comparison] | None:
+        """A kind's own audit check of a revealed unit (``None``: recompute the unit and compare)."""
+        return None
 
     def _check_index(self, index: int) -> None:
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < self.n_units:

@@ -122,7 +122,7 @@ RECOMMENDED_TOLERANCE: dict[str, str] = {
     "bfloat16": "1/64",
     "train": "1e-6",
     "llm/float32": "1e-4",
-    "llm/bfloat16": "1/16",
+    "llm/bfloat16": "1/8",
     "llm/float16": "1/64",
 }
 """Tolerances (on max|Δ|/max|y|) that consumers should put in a spec, per dtype; see README.md.
