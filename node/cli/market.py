@@ -139,7 +139,13 @@ def _challenge(args: argparse.Namespace) -> int:
                 nursery.cancel_scope.cancel()
             return offer, result
 
-        offer, result = run_trio(main)
+        from node.progress import Progress
+
+        if args.json:
+            offer, result = run_trio(main)
+        else:
+            with Progress(f"capacity challenge of {args.peer.rsplit('/', 1)[-1][-12:]}"):
+                offer, result = run_trio(main)
         figure = ctx.store.verified_figure(offer.peer_id)
     finally:
         ctx.close()

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -79,7 +78,10 @@ def _probe(args: argparse.Namespace) -> int:
 
     config = load_config(args.home)
     device = args.device or config.provider.device
-    result = probe(device=device, quick=args.quick, progress=lambda line: print(line, file=sys.stderr))
+    from node.progress import Progress
+
+    with Progress("probing capacity") as shown:
+        result = probe(device=device, quick=args.quick, progress=shown)
     if args.out is not None:
         args.out.write_text(result.to_json() + "\n", encoding="utf-8")
     if args.json:
