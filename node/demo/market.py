@@ -178,12 +178,19 @@ def _json(out: str, what: str) -> dict[str, object]:
 
 
 def prepare_homes(home: Path, nodes: Iterable[Node]) -> None:
-    """Fresh node homes, each with a copy of the devnet's deployment record."""
+    """Fresh node homes, each with a copy of the devnet's deployment record and the record of its
+    dev account (as ``node.roles.context`` keeps it), so that ``ccm account`` and ``ccm dashboard``
+    know whose node it is."""
+    from node.chain.deployment import Deployment
+    from node.roles.context import DEVNET_ACCOUNT_FILE
+
+    token = Deployment.load(home / DEPLOYMENT_FILE).address("ComputeToken")
     for n in nodes:
         if n.home.exists():
             shutil.rmtree(n.home)  # a fresh devnet: state of an earlier run's nodes is meaningless
         n.home.mkdir(parents=True)
         shutil.copy(home / DEPLOYMENT_FILE, n.home / DEPLOYMENT_FILE)
+        (n.home / DEVNET_ACCOUNT_FILE).write_text(json.dumps({"index": n.index, "token": token}) + "\n")
 
 
 def run_market(

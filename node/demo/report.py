@@ -115,6 +115,8 @@ class DemoReport:
     mode: str
     notes: tuple[str, ...] = ()
     index: IndexRow | None = None
+    dashboard: str | None = None
+    """URL of the dashboard ``--keep`` leaves running (``http://127.0.0.1:PORT/``), else ``None``."""
 
     def to_json(self) -> dict[str, Any]:
         obj = asdict(self)
@@ -346,4 +348,6 @@ def render(report: DemoReport) -> str:
         if report.index.plot:
             lines.append(f"plot: {report.index.plot}")
     lines += [f"note: {n}" for n in report.notes]
+    if report.dashboard:
+        lines.append(f"dashboard: {report.dashboard} (stop it and the devnet: ccm devnet down --home …)")
     return "\n".join(lines)
