@@ -75,13 +75,11 @@ here: ~7 % of an fp32 matmul at n = 8192 on an H100, but as much as the bf16 mat
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,6 +95,7 @@ from node.capacity.digest import (
     result_digest,
 )
 from node.capacity.errors import ChallengeError
+from node.capacity.probe import matmul_precision
 from node.capacity.verified import CapacityRecord
 
 SCHEMA = "ccm-capacity-challenge/3"
@@ -379,20 +378,6 @@ def result_size(challenge: CapacityChallenge) -> int:
     return challenge.n * challenge.n * TORCH_DTYPES[challenge.dtype].itemsize
 
 
-@contextlib.contextmanager
-def _matmul_precision(dtype: str, device: torch.device) -> Iterator[None]:
-    """TF32 for the one matmul of a TF32 challenge on CUDA; everything else as torch's defaults."""
-    if dtype != "tfloat32" or device.type != "cuda":
-        yield
-        return
-    before = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = True
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = before
-
-
 class PreparedInputs:
     """Phase 1 done on the provider's device: A, B0, the digest's lane matrices, and the buffers the
     timed phase writes into.
@@ -417,7 +402,7 @@ class PreparedInputs:
         n = challenge.n
         self.lanes: LaneMatrices = lane_matrices(challenge.seed, n, n, device=dev)
         rows = min(n, 64)
-        with _matmul_precision(challenge.dtype, dev):
+        with matmul_precision(challenge.dtype, dev):
             torch.mm(self.a[:rows], self.b0, out=self.c[:rows])
         self._digest(self.c, element_keys(SELF_TEST_NONCE, n, device=dev))
         self.c.zero_()
@@ -451,7 +436,7 @@ class PreparedInputs:
             torch.index_select(self.b0, 0, pi, out=self.b)
             b = self.b
         keys = element_keys(SELF_TEST_NONCE if nonce is None else nonce, n, device=self.device)
-        with _matmul_precision(self.challenge.dtype, self.device):
+        with matmul_precision(self.challenge.dtype, self.device):
             torch.mm(self.a, b, out=self.c)
         digest = self._digest(self.c, keys)  # ends with a 16 KiB copy to the host: waits for the device
         elapsed = time.perf_counter() - start

@@ -216,6 +216,7 @@ class ProviderDaemon:
             advert_hash=p.advert_hash(),
             max_units=self.ctx.config.provider.max_units,
             kinds=KINDS,
+            probe=p.to_json(),
         )
 
     def current_envelope(self) -> SignedEnvelope:
