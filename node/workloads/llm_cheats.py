@@ -62,12 +62,13 @@ def variant(work: LlmWorkload, name: str, cheat: Cheat) -> nn.Module:
     elif name == "drop_layer":
         layers = _layers(model)
         del layers[len(layers) - 1]
+        config = model.config
         for attr in ("num_hidden_layers", "n_layer"):
-            if hasattr(model.config, attr):
-                setattr(model.config, attr, len(layers))
-        types = getattr(model.config, "layer_types", None)
+            if hasattr(config, attr):
+                setattr(config, attr, len(layers))
+        types = getattr(config, "layer_types", None)
         if isinstance(types, list):
-            model.config.layer_types = types[: len(layers)]
+            setattr(config, "layer_types", types[: len(layers)])  # noqa: B010 - config is typed loosely
     elif name == "low_precision":
         low = torch.bfloat16 if cheat.precision == "bfloat16" else torch.float16
         if work.dtype == low:
