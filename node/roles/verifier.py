@@ -31,18 +31,20 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import trio
 from eth_utils import keccak
 
+from node.chain.chain import Chain
 from node.chain.errors import ContractRevert
 from node.chain.market import JobStatus
 from node.chain.registry import Role
 from node.errors import CcmError, JobSpecError, ProtocolError, WorkloadError
 from node.p2p.blob import fetch_blob
-from node.p2p.codec import FrameStream
+from node.p2p.codec import FrameStream, FrameTooLargeError, SchemaError, UnexpectedFrameError
 from node.p2p.messages import (
     AUDIT_DATA_CHUNK,
     AUDIT_PROTOCOL,
@@ -61,7 +63,7 @@ from node.roles.context import (
     start_claims,
 )
 from node.roles.outputs import root_of_units, unit_count
-from node.roles.settle import advance, chain_now
+from node.roles.settle import advance
 from node.roles.strategies import VerdictPolicy, honest_verdict
 from node.roles.wire import JOBINFO, JobInfoRequest, OfferBody, UnitRef
 from node.store import Audit
@@ -77,10 +79,30 @@ logger = logging.getLogger(__name__)
 MAX_UNIT_BYTES = 256 << 20
 MAX_AUDIT_BYTES = 1 << 30
 LOOKBACK_BLOCKS = 2000
-ATTEST_MARGIN_S = 8.0
+ATTEST_MARGIN_S = 10.0
 """Seconds kept before the chain's deadline for sending the verdict (no more retries after that)."""
 RETRY_FIRST_S = 0.5
+MALFORMED = (SchemaError, FrameTooLargeError, UnexpectedFrameError, JobSpecError, WorkloadError)
+"""Answers that break the protocol (a fail at once); other transport errors are retried."""
 RETRY_MAX_S = 4.0
+
+
+class _ChainClock:
+    """The chain's time now, estimated between blocks: the latest block's timestamp plus the seconds
+    since this clock first saw that block (or the wall clock, if later). A devnet whose clock was
+    moved forward, or a chain without blocks for a while, is not taken for earlier than it is."""
+
+    def __init__(self, chain: Chain) -> None:
+        self.chain = chain
+        self._seen: tuple[int, int, float] | None = None
+
+    def now(self) -> float:
+        """Blocking (a worker thread): unix seconds on the chain's clock."""
+        block = self.chain.client.block_number()
+        if self._seen is None or self._seen[0] != block:
+            self._seen = (block, self.chain.client.timestamp(block), time.monotonic())
+        _, stamp, seen_at = self._seen
+        return max(stamp + time.monotonic() - seen_at, time.time())
 
 
 class VerifierDaemon:
@@ -257,27 +279,29 @@ class VerifierDaemon:
         job = await ctx.achain.run(ctx.chain.market.job, job_id)
         indices = await ctx.achain.run(ctx.chain.market.sampled_indices, job_id)
         started = trio.current_time()
+        clock = _ChainClock(ctx.chain)
         delay, tries, last = RETRY_FIRST_S, 0, ""
         while True:
             tries += 1
+            left = job.deadline - await ctx.achain.run(clock.now) - ATTEST_MARGIN_S
             raw_peer = await ctx.achain.run(ctx.chain.registry.peer_id_of, job.provider)
             peer = peer_id_from_bytes(raw_peer)
             if peer is None:
                 last = f"provider {job.provider} has no peer id bound on chain"
             else:
+                limit = max(1.0, min(self.fetch_timeout, left))
                 try:
-                    with trio.fail_after(self.fetch_timeout):
+                    with trio.fail_after(limit):
                         fetched = await self._fetch(job_id, peer, job.spec_hash, indices)
                     break
                 except trio.TooSlowError:
-                    last = f"no complete answer within {self.fetch_timeout:g} s"
+                    last = f"no complete answer within {limit:g} s"
+                except MALFORMED as err:
+                    return False, f"malformed answer: {err}"  # it answered, and not as the protocol says
                 except ProtocolError as err:
-                    last = str(err)
-                except (JobSpecError, WorkloadError) as err:
-                    return False, f"malformed answer: {err}"
+                    last = str(err)  # unreachable, refused, cut off: perhaps a restart, so try again
                 await self.host.forget(peer)
-            now = await ctx.achain.run(chain_now, ctx.chain)
-            if job.deadline - now - ATTEST_MARGIN_S < delay:
+            if job.deadline - await ctx.achain.run(clock.now) - ATTEST_MARGIN_S < delay:
                 waited = trio.current_time() - started
                 return False, f"withheld: {last} ({tries} tries over {waited:.0f} s)"
             logger.info("job %s: provider not answering (%s); retrying in %.1f s", job_id, last, delay)
