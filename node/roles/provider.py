@@ -339,8 +339,8 @@ class ProviderDaemon:
             raise Refused("the posted job's specHash differs from the proposal's")
         if job.consumer.lower() != req.consumer.lower():
             raise Refused("the posted job belongs to another consumer")
-        if not job.min_units <= n_units <= job.max_units:
-            bounds = f"[{job.min_units}, {job.max_units}]"
+        if n_units < job.min_units or (job.max_units != 0 and n_units > job.max_units):  # 0: unbounded
+            bounds = f"[{job.min_units}, {job.max_units or 'any'}]"
             raise Refused(f"the spec's {n_units} units are outside the job's {bounds}")
         wanted = self.price_per_unit * n_units
         if job.price < wanted and not prepaid:
