@@ -84,7 +84,7 @@ TORCH_DTYPES: dict[str, torch.dtype] = {
 
 _MASK31 = 0x7FFFFFFF
 # Elements per block of rows: in cache on a CPU, large enough to keep a GPU busy.
-_BLOCK_ELEMENTS = {"cpu": 1 << 16, "cuda": 1 << 24}
+_BLOCK_ELEMENTS = {"cpu": 1 << 17, "cuda": 1 << 24}
 
 
 def hash_ints(seed: bytes, salt: int, count: int, device: torch.device) -> torch.Tensor:
@@ -191,8 +191,7 @@ def result_digest(c: torch.Tensor, *, dtype: str, lanes: LaneMatrices, keys: Ele
     for r0 in range(0, rows, block):
         r1 = min(rows, r0 + block)
         f, x, t = fbuf[: r1 - r0], xbuf[: r1 - r0], tbuf[: r1 - r0]
-        f.copy_(c[r0:r1])
-        f.mul_(inv_q)  # a power of two: exact
+        torch.mul(c[r0:r1], inv_q, out=f)  # a power of two: exact (bf16 and fp16 widen exactly)
         x.copy_(f)  # truncation towards zero
         _mix(x, col, k1, k2, t, f)
         torch.mm(f, m1, out=s[r0:r1])
