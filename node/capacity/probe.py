@@ -2,16 +2,17 @@
 
 ``probe(device="auto")`` reads the NVIDIA GPU with pynvml (name, UUID, memory, max clocks, power
 limit, driver and CUDA driver version) and measures with torch: dense matmul throughput for fp32,
-bf16 and fp16 (and TF32 on a GPU) over a sweep of sizes, device memory bandwidth (device-to-device copy) and host↔device
-copy through pinned memory. Without a usable GPU (no driver, no NVML, a CPU build of torch) it says
-why, in NVML's own words where NVML gave them, and measures the CPU the same way, marked
-``device: "cpu"``. CPU and CUDA run the same code; the device is a parameter.
+bf16 and fp16 (and TF32 on a GPU) over a sweep of sizes, device memory bandwidth (device-to-device
+copy) and host↔device copy through pinned memory. Without a usable GPU (no driver, no NVML, a CPU
+build of torch) it says why, in NVML's own words where NVML gave them, and measures the CPU the
+same way, marked ``device: "cpu"``. CPU and CUDA run the same code; the device is a parameter.
 
 Figures are integers (MFLOP/s, MB/s with MB = 10^6 bytes) so that the canonical JSON of a result,
 and its :meth:`ProbeResult.advert_hash` (keccak256, bound on chain by the staking registry), are the
-same in every language. The document itself travels in every signed offer (``OfferBody.probe``), so
-the NVML facts are part of the advert; they are declared, not proven (NVML says what the driver says). Throughput is the best of a few timed batches (sustained peak; the first
-call of every shape is a warm-up and is not timed).
+same in every language. The document itself travels in every signed offer (``OfferBody.probe``),
+so the NVML facts are part of the advert; they are declared, not proven (NVML reports what the
+driver says). Throughput is the best of a few timed batches (sustained peak; the first call of
+every shape is a warm-up and is not timed).
 
 Time: the whole probe keeps to ``budget_s`` (15 s by default, about 3 s with ``quick``); a size whose
 estimated cost (from the previous size's rate) does not fit the remaining share is skipped, so a
