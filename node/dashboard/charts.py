@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from html import escape
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
-MARGIN_L, MARGIN_R, MARGIN_T, MARGIN_B = 64, 16, 34, 46
+MARGIN_L, MARGIN_R, MARGIN_T, MARGIN_B = 64, 24, 50, 46
+LEGEND_Y = 38
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,10 @@ def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     raw = (hi - lo) / n
     mag = 10 ** math.floor(math.log10(raw))
     step = min((s * mag for s in (1, 2, 2.5, 5, 10) if s * mag >= raw), default=10 * mag)
-    first = math.floor(lo / step) * step
-    return [first + i * step for i in range(n + 3) if first + i * step <= hi + step * 0.5]
+    ticks = [math.floor(lo / step) * step]
+    while ticks[-1] < hi - 1e-12 * step:  # up to the first tick at or above ``hi``
+        ticks.append(ticks[-1] + step)
+    return ticks
 
 
 def _fmt(v: float) -> str:
@@ -84,13 +87,15 @@ def line_chart(
     x_lo, x_hi = min(xs), max(xs)
     if x_hi == x_lo:
         x_lo, x_hi = x_lo - 1, x_hi + 1
+    pad = (x_hi - x_lo) * 0.06  # points and labels clear of the frame
+    x_lo, x_hi = x_lo - pad, x_hi + pad
     positive = [y for y in ys if y > 0]
     log_y = bool(positive) and min(ys) > 0 and max(positive) / min(positive) > 100
     if log_y:
         lo_exp, hi_exp = math.floor(math.log10(min(positive))), math.ceil(math.log10(max(positive)))
         y_ticks = [10.0**e for e in range(lo_exp, max(hi_exp, lo_exp + 1) + 1)]
     else:
-        y_ticks = _ticks(min(0.0, min(ys)), max(ys) * 1.1 if max(ys) > 0 else 1.0)
+        y_ticks = _ticks(min(0.0, min(ys)), max(ys) * 1.15 if max(ys) > 0 else 1.0)
     y_lo, y_hi = y_ticks[0], y_ticks[-1]
     pw, ph = width - MARGIN_L - MARGIN_R, height - MARGIN_T - MARGIN_B
 
@@ -128,7 +133,7 @@ def line_chart(
         f'<text x="14" y="{MARGIN_T + ph / 2}" text-anchor="middle" font-size="12" '
         f'transform="rotate(-90 14 {MARGIN_T + ph / 2})">{escape(y_label)}</text>'
     )
-    legend_y = MARGIN_T + 14
+    legend_x = MARGIN_L
     for s in series:
         coords = [(sx(x), sy(y)) for x, y in s.points]
         if s.line and len(coords) > 1:
@@ -143,10 +148,10 @@ def line_chart(
                 f'stroke-width="2">{note}</circle>'
             )
         out.append(
-            f'<rect x="{MARGIN_L + 10}" y="{legend_y - 9}" width="12" height="4" fill="{s.color}"/>'
-            f'<text x="{MARGIN_L + 28}" y="{legend_y - 3}" font-size="11">{escape(s.label)}</text>'
+            f'<rect x="{legend_x}" y="{LEGEND_Y - 6}" width="12" height="4" fill="{s.color}"/>'
+            f'<text x="{legend_x + 16}" y="{LEGEND_Y}" font-size="11">{escape(s.label)}</text>'
         )
-        legend_y += 15
+        legend_x += 30 + 6 * len(s.label)
     out.append("</svg>")
     return "".join(out)
 
@@ -200,8 +205,8 @@ def bar_chart(
     )
     for g, (label, _, color) in enumerate(groups):
         out.append(
-            f'<rect x="{MARGIN_L + 10 + g * 90}" y="{MARGIN_T + 6}" width="10" height="10" fill="{color}"/>'
-            f'<text x="{MARGIN_L + 24 + g * 90}" y="{MARGIN_T + 15}" font-size="11">{escape(label)}</text>'
+            f'<rect x="{MARGIN_L + g * 90}" y="{LEGEND_Y - 9}" width="10" height="10" fill="{color}"/>'
+            f'<text x="{MARGIN_L + 14 + g * 90}" y="{LEGEND_Y}" font-size="11">{escape(label)}</text>'
         )
     out.append("</svg>")
     return "".join(out)

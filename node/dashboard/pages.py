@@ -28,10 +28,12 @@ background:#f6f7f9}header{background:#1d2733;color:#fff;padding:10px 24px;displa
 align-items:center;flex-wrap:wrap}
 header a{color:#cfe3ff;text-decoration:none;margin-right:14px}header a.on{color:#fff;font-weight:bold}
 header .brand{font-weight:bold;font-size:18px}header .nodes a{font-size:13px;margin-right:8px}
-main{padding:16px 24px;max-width:1280px}section{background:#fff;border:1px solid #e1e4e8;border-radius:6px;
-padding:12px 16px;margin-bottom:16px}h1{font-size:20px;margin:4px 0 12px}h2{font-size:16px;margin:4px 0 10px}
+main{padding:16px 24px;max-width:1600px}section{background:#fff;border:1px solid #e1e4e8;border-radius:6px;
+padding:12px 16px;margin-bottom:16px;overflow-x:auto}h1{font-size:20px;margin:4px 0 12px}
+h2{font-size:16px;margin:4px 0 10px}
 table{border-collapse:collapse;font-size:13px}th,td{padding:4px 10px;border-bottom:1px solid #eee;
-text-align:left;vertical-align:top;white-space:nowrap}td.wrap{white-space:normal;max-width:420px}th{background:#fafbfc}td.num{text-align:right;font-variant-numeric:tabular-nums}
+text-align:left;vertical-align:top;white-space:nowrap}td.wrap{white-space:normal;max-width:420px}
+th{background:#fafbfc}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .mono{font-family:ui-monospace,Menlo,monospace;font-size:12px}.kv th{width:200px}.muted{color:#666}
 .pass{color:#1a7f37;font-weight:bold}.fail{color:#cf222e;font-weight:bold}.grid{display:flex;gap:16px;flex-wrap:wrap}
 footer{color:#666;font-size:12px;padding:0 24px 24px}
@@ -47,8 +49,8 @@ def when(ts: int | float | None) -> str:
 
 
 def short_time(ts: int | float | None) -> str:
-    """``MM-DD HH:MM:SS`` (UTC) for table cells."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%m-%d %H:%M:%S") if ts else "-"
+    """``YYYY-MM-DD HH:MM`` (UTC) for table cells (the full time is in ``when``)."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M") if ts else "-"
 
 
 def addr(address: str, *, mine: str = "") -> str:
@@ -56,7 +58,7 @@ def addr(address: str, *, mine: str = "") -> str:
     is this node's."""
     if not address:
         return "-"
-    me = " <b>(this node)</b>" if mine and address.lower() == mine.lower() else ""
+    me = " <b>(me)</b>" if mine and address.lower() == mine.lower() else ""
     return (
         f'<span class="mono" title="{escape(address)}" data-address="{escape(address)}">'
         f"{escape(address[:8])}…{escape(address[-6:])}</span>{me}"
@@ -483,10 +485,10 @@ def claims_page(source: NodeSource, sources: Sequence[NodeSource]) -> str:
                 "GPU-hours",
                 "H100e-hours",
                 "redeemed",
-                "collateral / token",
+                "collateral/token",
                 "locked",
                 "held here",
-                "best ask / token",
+                "best ask",
             ],
             series,
             testid="series",

@@ -66,13 +66,13 @@ def running_dashboard(home: Path, *args: str) -> Iterator[str]:
 
 @contextmanager
 def browser() -> Iterator[Any]:
-    """A headless Chromium page (1300 px wide) driven by Playwright; closed afterwards."""
+    """A headless Chromium page (1400 px wide) driven by Playwright; closed afterwards."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True)
         try:
-            yield chromium.new_page(viewport={"width": 1300, "height": 900})
+            yield chromium.new_page(viewport={"width": 1400, "height": 900})
         finally:
             chromium.close()
 
