@@ -41,7 +41,7 @@ def signer(args: argparse.Namespace) -> Any:
     return open_context(args.home, account_index=args.account_index, rpc_url=args.rpc_url, say=say_stderr)
 
 
-def send(action: str, call: Any) -> Any:
+def send(call: Any) -> Any:
     """Run one transaction; a contract's refusal becomes :class:`node.cli.errors.Refused`."""
     from node.chain.errors import ContractRevert
     from node.cli.errors import refusal
@@ -63,12 +63,12 @@ def _stake(args: argparse.Namespace) -> int:
         registry = ctx.chain.registry
         before = registry.staker(ctx.address)
         if action == "add":
-            receipt = send(action, lambda: registry.stake(ctx.account, amount))
+            receipt = send(lambda: registry.stake(ctx.account, amount))
         elif action == "unbond":
-            receipt = send(action, lambda: registry.request_unbond(ctx.account, amount))
+            receipt = send(lambda: registry.request_unbond(ctx.account, amount))
         else:
             amount = before.unbonding
-            receipt = send(action, lambda: registry.withdraw(ctx.account))
+            receipt = send(lambda: registry.withdraw(ctx.account))
         after = registry.staker(ctx.address)
     finally:
         ctx.close()

@@ -40,7 +40,7 @@ def _transfer(args: argparse.Namespace) -> int:
     ctx = signer(args)
     try:
         token = ctx.chain.token
-        receipt = send("transfer", lambda: token.transfer(ctx.account, to, amount))
+        receipt = send(lambda: token.transfer(ctx.account, to, amount))
         balance = token.balance_of(ctx.address)
     finally:
         ctx.close()
