@@ -56,7 +56,7 @@ async def post_and_propose(
         spec_hash=spec_hash(spec),
         price=price,
         collateral=price,
-        accept_by=now + 120,
+        accept_by=now + min(120, commit_window // 2),
         commit_by=now + commit_window,
         min_units=n if min_units is None else min_units,
         max_units=n if max_units is None else max_units,
@@ -84,4 +84,11 @@ async def judged(verifier: VerifierDaemon, job_id: int, *, timeout: float = 90.0
 async def wait_status(ctx: NodeContext, job_id: int, status: JobStatus, *, timeout: float = 60.0) -> None:
     with trio.fail_after(timeout):
         while await ctx.achain.run(ctx.chain.market.status_of, job_id) != status:
+            await trio.sleep(0.1)
+
+
+async def wait_committed(ctx: NodeContext, job_id: int, *, timeout: float = 60.0) -> None:
+    """Wait until ``job_id`` has a root on chain (whatever came after the commit)."""
+    with trio.fail_after(timeout):
+        while (await ctx.achain.run(ctx.chain.market.job, job_id)).root == b"\0" * 32:
             await trio.sleep(0.1)
