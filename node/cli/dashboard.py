@@ -29,9 +29,11 @@ def _dashboard(args: argparse.Namespace) -> int:
     from node.dashboard.source import discover
     from node.roles.runtime import setup_logging
 
+    from node.errors import ConfigError
+
     setup_logging("warning", debug=args.debug)
     if not 0 <= args.port <= 65535:
-        raise SystemExit(f"ccm dashboard: error: --port {args.port} is not a port")
+        raise ConfigError(f"--port {args.port} is not a port (0 to 65535)")
     sources = discover(args.home, account_index=args.account_index, rpc_url=args.rpc_url, first=args.node)
     run(sources, port=args.port, announce=lambda url: print(f"{ANNOUNCE}{url}", flush=True))
     return 0
