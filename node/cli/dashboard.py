@@ -27,9 +27,8 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
 def _dashboard(args: argparse.Namespace) -> int:
     from node.dashboard.serve import run
     from node.dashboard.source import discover
-    from node.roles.runtime import setup_logging
-
     from node.errors import ConfigError
+    from node.roles.runtime import setup_logging
 
     setup_logging("warning", debug=args.debug)
     if not 0 <= args.port <= 65535:
