@@ -9,8 +9,9 @@ The ledger (:class:`LedgerEntry`): one line per event that moved the account's t
 ``payment`` (``Paid`` by the market: price, refunds, collateral back, rewards), ``stake``,
 ``unbond`` (moves stake, not tokens), ``withdraw``, ``slashed`` (``Slashed`` by the registry: stake
 taken), ``claims sale`` / ``claims purchase`` (``OrderFilled``), ``series collateral`` /
-``collateral released`` (``CapacityClaims``), ``capacity bond`` / ``capacity bond back`` (a
-capacity attestation's or dispute's bond, ``CapacityRegistry``), ``transfer in`` / ``transfer out``
+``collateral released`` (``CapacityClaims``), ``capacity bond`` / ``capacity payout`` (a capacity
+attestation's or dispute's bond, and what ``CapacityRegistry`` pays back or awards), ``transfer in`` /
+``transfer out``
 (plain ERC-20 transfers between accounts). ``delta`` is the change of the wallet balance (0 for stake moves).
 
 Settled jobs (:func:`job_settlements`; the demo's report uses the same definitions):
@@ -252,11 +253,11 @@ def ledger(view: EventScan, address: str, records: Mapping[int, Job] | None = No
             src, dst, value = str(a["from"]), str(a["to"]), int(a["value"])
             if capacity in (src.lower(), dst.lower()) and value:
                 # Capacity attestations and disputes carry no amount in their events: the bond is
-                # the token transfer itself (to the registry, and back when it is finalized).
+                # the token transfer itself (to the registry; back, or awarded, at finalization).
                 if same(src, address):
                     add(e, "capacity bond", value, -value, counterparty=checksum(dst))
                 elif same(dst, address):
-                    add(e, "capacity bond back", value, value, counterparty=checksum(src))
+                    add(e, "capacity payout", value, value, counterparty=checksum(src))
                 continue
             if src.lower() in contracts or dst.lower() in contracts or value == 0 or e.tx_hash in busy:
                 continue  # a market, registry or claims movement: already a line above

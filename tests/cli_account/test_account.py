@@ -200,5 +200,5 @@ def test_capacity_bonds_are_ledger_lines(chain: Chain, roles: Roles) -> None:
     )
     view = account_view(chain, verifier.address)
     kinds = [e.kind for e in view.ledger]
-    assert "capacity bond" in kinds and "capacity bond back" in kinds
+    assert "capacity bond" in kinds and "capacity payout" in kinds
     assert sum(e.delta for e in view.ledger) == chain.token.balance_of(verifier.address)
