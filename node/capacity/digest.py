@@ -188,7 +188,11 @@ def result_digest(c: torch.Tensor, *, dtype: str, lanes: LaneMatrices, keys: Ele
     for r0 in range(0, rows, block):
         r1 = min(rows, r0 + block)
         f, x = fbuf[: r1 - r0], xbuf[: r1 - r0]
-        torch.mul(c[r0:r1], inv_q, out=f)  # a power of two: exact (bf16 and fp16 widen exactly)
+        if c.dtype == torch.float32:
+            torch.mul(c[r0:r1], inv_q, out=f)  # a power of two: exact
+        else:  # widen first (exact): a mixed-dtype mul into f is many times slower on a CPU
+            f.copy_(c[r0:r1])
+            f.mul_(inv_q)
         x.copy_(f)  # truncation towards zero
         _mix(x, col, k1, f)
         torch.mm(f, m1, out=s[r0:r1])
