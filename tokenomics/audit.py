@@ -334,21 +334,38 @@ def false_fail_gain(terms: AuditTerms) -> float:
     fail an honest job whenever one is drawn as auditor.
 
     The fail stands when the panel has no honest majority (the honest provider, who knows the panel,
-    contests only when it would win): the consumer keeps the price and the collateral. Otherwise the
-    Sybil accuser loses ``false_accuser_slash`` and the fee it would have earned by passing. The panel
-    share is taken as ``s`` itself (a Sybil stake split into many accounts loses little to the
-    accuser's exclusion).
+    contests only when it would win): the consumer keeps the price and the collateral, less the fee
+    its Sybil would have earned by passing. Otherwise the Sybil accuser loses ``false_accuser_slash``
+    and that fee. The panel share is taken as ``s`` itself (a Sybil stake split into many accounts
+    loses little to the accuser's exclusion).
     """
-    s = Fraction(terms.sybil_share_bps, BPS)
-    m = terms.panel_size
-    stands = sum(
-        (comb(m, i) * s**i * (1 - s) ** (m - i) for i in range(-(-m // 2), m + 1)),
-        Fraction(0),
-    )
+    stands = _false_fail_stands(terms)
     p = Fraction(terms.audit_probability_bps, BPS)
+    s = Fraction(terms.sybil_share_bps, BPS)
     win = terms.price + terms.collateral - terms.fee
     lose = terms.fee + terms.false_accuser_slash
     return float(p * s * (stands * win - (1 - stands) * lose))
+
+
+def min_false_accuser_slash(terms: AuditTerms) -> int | None:
+    """Smallest ``false_accuser_slash`` at which failing honest jobs loses for a consumer with
+    ``sybil_share_bps`` of the stake; ``None`` when its Sybils always hold the panel."""
+    stands = _false_fail_stands(terms)
+    if stands == 1:
+        return None
+    # stands·win < (1 - stands)·(fee + slash)
+    win = terms.price + terms.collateral - terms.fee
+    return max(0, _floor(stands * win / (1 - stands) - terms.fee) + 1)
+
+
+def _false_fail_stands(terms: AuditTerms) -> Fraction:
+    # the fail stands unless honest members hold a strict majority: Sybil seats >= m/2
+    s = Fraction(terms.sybil_share_bps, BPS)
+    m = terms.panel_size
+    return sum(
+        (comb(m, i) * s**i * (1 - s) ** (m - i) for i in range(-(-m // 2), m + 1)),
+        Fraction(0),
+    )
 
 
 def pool_equilibrium(terms: AuditTerms) -> int | None:
