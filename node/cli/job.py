@@ -31,6 +31,8 @@ from node.cli._parsers import add_node_options, command_group
 from node.errors import ConfigError, JobSpecError
 
 if TYPE_CHECKING:  # node.workloads imports torch: only the handlers that need it import it
+    from collections.abc import Callable
+
     from node.workloads.spec import JobSpec
 
 
@@ -126,7 +128,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
 
     setup_logging("warning", debug=args.debug)
     spec = _read_spec(args.spec)
-    say = say_stderr
+    say: Callable[[str], None] = say_stderr  # the steps go through a Progress once the job starts
     ctx = open_context(args.home, account_index=args.account_index, rpc_url=args.rpc_url, say=say)
     max_price = ctx.config.consumer.max_price if args.max_price is None else args.max_price
     wait_s = (
@@ -166,7 +168,11 @@ def _cmd_submit(args: argparse.Namespace) -> int:
                 nursery.cancel_scope.cancel()
             return report.to_dict()
 
-        report = run_trio(main)
+        from node.progress import Progress
+
+        with Progress(f"{spec.kind} job of {n_units} units") as shown:
+            say = shown  # main() reads it when it runs: steps above a live bar on a terminal
+            report = run_trio(main)
     finally:
         ctx.close()
     _print_report(report, as_json=args.json)
