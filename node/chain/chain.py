@@ -20,6 +20,7 @@ from node.chain.confirm import check_deploy_block
 from node.chain.contract import BoundContract
 from node.chain.deployment import DEPLOYMENT_FILE, Deployment
 from node.chain.events import EventDecoder, EventWatcher
+from node.chain.follower import CursorStore, Follower
 from node.chain.market import Market
 from node.chain.registry import Registry
 from node.chain.token import Token
@@ -27,6 +28,7 @@ from node.errors import ConfigError
 
 if TYPE_CHECKING:
     from node.config import ChainSection
+    from node.store import Store
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,19 @@ class Chain:
         decoder = EventDecoder({self.deployment.address(n): load_artifact(n) for n in CONTRACT_NAMES})
         start = self.deployment.deploy_block if from_block is None else from_block
         return EventWatcher(self.client, decoder, next_block=start, confirmations=confirmations)
+
+    def follower(self, store: Store, *, name: str = "events", confirmations: int = 1) -> Follower:
+        """The node's follower of every event of the deployment's contracts, its cursor in ``store``
+        under ``name``, paced by the deployment's block time (see :mod:`node.chain.follower`)."""
+        decoder = EventDecoder({self.deployment.address(n): load_artifact(n) for n in CONTRACT_NAMES})
+        return Follower(
+            self.client,
+            decoder,
+            CursorStore(store, name),
+            start_block=self.deployment.deploy_block,
+            confirmations=confirmations,
+            block_time_s=self.deployment.block_time_s,
+        )
 
     # -- devnet only ----------------------------------------------------------------------------
 

@@ -22,9 +22,10 @@ same way; one that may still be mined never is. (Two senders signing byte-identi
 transactions, same nonce and fees, make one transaction: the chain cannot tell them apart.)
 
 A transaction that *vanished* (a reorg dropped the block it was in, or the node evicted it) while
-its nonce is still free, or one queued behind such a gap, is signed again with a fresh nonce from
-``pending``. Calls the node sends are guarded by the contract's own status checks, so a stale copy
-that is mined later reverts harmlessly.
+its nonce is still free is signed again with a fresh nonce from ``pending``. One that waits behind a
+gap (a reorg dropped this sender's *earlier* transactions, so the node's count went back) is not
+copied: the gap is filled with empty self-transfers, so the waiting transaction is mined once, as
+signed. What the dropped transactions did is gone; the roles decide again from the chain's state.
 
 Fees (EIP-1559): ``maxFeePerGas = 2 x base fee + tip``, never above ``max_fee_per_gas`` (0: no cap);
 a transaction still pending ``replace_after_blocks`` blocks after it was sent is replaced (same
@@ -91,6 +92,9 @@ DROP_CHECK_INTERVAL = 1.0
 
 #: A replacement raises both fees by at least this fraction (geth and Anvil refuse less than 10 %).
 FEE_BUMP_NUM, FEE_BUMP_DEN = 9, 8
+
+#: Gas of an empty self-transfer (what fills a nonce gap).
+FILLER_GAS = 21_000
 
 #: Receipt polls per block while waiting for a transaction on a chain with a block time.
 RECEIPT_POLLS_PER_BLOCK = 4
@@ -399,6 +403,15 @@ class ChainClient:
             self._send_raw(contract, function, raw, tx_hash, sender=sender, nonce=nonce)
             return _Sent(tx=tx, hashes=(tx_hash,), block=self.block_number())
 
+        def fill_gap(first: int, end: int) -> None:
+            for nonce in range(first, end):
+                filler = {"to": sender, "value": 0, "gas": FILLER_GAS, "nonce": nonce, "chainId": chain_id}
+                raw, _ = sign({**filler, "type": 2, **self._fees()})
+                try:
+                    self.rpc(lambda r=raw: self.w3.eth.send_raw_transaction(r))  # type: ignore[misc]
+                except RpcError:
+                    pass  # another thread filled it, or the nonce got used meanwhile: either way filled
+
         def replace(sent: _Sent) -> _Sent | None:
             tx = self._bumped(sent.tx)
             if tx is None:
@@ -413,7 +426,9 @@ class ChainClient:
         for attempt in range(NONCE_RETRIES + 1):
             sent = self.nonces.send(sender, submit)
             try:
-                return self._wait(contract, function, sent, base, sender=sender, replace=replace)
+                return self._wait(
+                    contract, function, sent, base, sender=sender, replace=replace, fill_gap=fill_gap
+                )
             except (NonceConflict, TxVanished):
                 self.nonces.reset(sender)
                 if attempt == NONCE_RETRIES:
@@ -514,13 +529,15 @@ class ChainClient:
         *,
         sender: ChecksumAddress,
         replace: Callable[[_Sent], _Sent | None],
+        fill_gap: Callable[[int, int], None],
     ) -> tuple[bytes, TxReceipt]:
         """Poll for a receipt of any of the sent versions (an original and its replacements).
 
         Every :data:`DROP_CHECK_INTERVAL`: a transaction the node no longer knows whose nonce another
-        took can never be mined (NonceConflict); one whose nonce is free again, or that waits
-        behind a gap (the node's pending count has not reached it) vanished (TxVanished); either
-        way it is signed again. One pending for ``replace_after_blocks`` blocks is replaced.
+        took can never be mined (NonceConflict); one whose nonce is free again vanished
+        (TxVanished); either way it is signed again. One waiting behind a gap (the node's pending
+        count has not reached it) gets the gap filled. One pending for ``replace_after_blocks``
+        blocks is replaced.
         """
         nonce = int(sent.tx["nonce"])
         hex_hash = "0x" + sent.hashes[-1].hex()
@@ -546,7 +563,10 @@ class ChainClient:
                         address=sender,
                         nonce=nonce,
                     )
-                if not known or self._pending_count(sender) <= nonce:
+                pending = self._pending_count(sender)
+                if known and pending < nonce:
+                    fill_gap(pending, nonce)
+                elif not known:
                     raise TxVanished(
                         f"{contract}.{function}: {hex_hash} vanished (nonce {nonce} free again)",
                         address=sender,
@@ -569,8 +589,11 @@ class ChainClient:
         *,
         sender: ChecksumAddress,
         replace: Callable[[_Sent], _Sent | None],
+        fill_gap: Callable[[int, int], None],
     ) -> Receipt:
-        tx_hash, raw = self._wait_receipt(contract, function, sent, sender=sender, replace=replace)
+        tx_hash, raw = self._wait_receipt(
+            contract, function, sent, sender=sender, replace=replace, fill_gap=fill_gap
+        )
         hex_hash = "0x" + tx_hash.hex()
         receipt = _to_receipt(hex_hash, raw)
         if raw["status"] == 1:
