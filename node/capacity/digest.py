@@ -62,6 +62,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
@@ -85,7 +88,9 @@ TORCH_DTYPES: dict[str, torch.dtype] = {
 
 _MASK31 = 0x7FFFFFFF
 # Elements per block of rows: in cache on a CPU, large enough to keep a GPU busy.
-_BLOCK_ELEMENTS = {"cpu": 1 << 17, "cuda": 1 << 24}
+_BLOCK_ELEMENTS = {"cpu": 1 << 19, "cuda": 1 << 24}
+# On a CPU each elementwise step covers fewer elements than ATen's grain size (32768): one core each.
+_SERIAL_ELEMENTS = 1 << 14
 
 
 def hash_ints(seed: bytes, salt: int, count: int, device: torch.device) -> torch.Tensor:
@@ -166,6 +171,10 @@ def result_digest(c: torch.Tensor, *, dtype: str, lanes: LaneMatrices, keys: Ele
 
     ``block_rows``: rows per block (default: cache-sized on a CPU, large on a GPU); any value gives
     the same bytes, since every step is exact.
+
+    On a CPU the blocks are spread over a pool of threads (one per core) and each elementwise step
+    works on fewer elements than ATen parallelises, so no OpenMP team is started per step: on a
+    loaded 2-core machine those teams stalled on descheduled threads and doubled the digest's time.
     """
     expected = TORCH_DTYPES.get(dtype)
     if expected is None or c.dtype != expected or c.dim() != 2:
@@ -182,25 +191,51 @@ def result_digest(c: torch.Tensor, *, dtype: str, lanes: LaneMatrices, keys: Ele
     if block_rows is None:
         block_rows = _BLOCK_ELEMENTS.get(dev.type, 1 << 24) // cols
     block = max(1, min(rows, block_rows))
-    fbuf = torch.empty(block, cols, dtype=torch.float32, device=dev)
-    xbuf = torch.empty(block, cols, dtype=torch.int32, device=dev)
     s = torch.empty(rows, LANES, dtype=torch.float32, device=dev)
-    for r0 in range(0, rows, block):
-        r1 = min(rows, r0 + block)
-        f, x = fbuf[: r1 - r0], xbuf[: r1 - r0]
-        if c.dtype == torch.float32:
-            torch.mul(c[r0:r1], inv_q, out=f)  # a power of two: exact
-        else:  # widen first (exact): a mixed-dtype mul into f is many times slower on a CPU
-            f.copy_(c[r0:r1])
-            f.mul_(inv_q)
-        x.copy_(f)  # truncation towards zero
-        _mix(x, col, k1, f)
-        torch.mm(f, m1, out=s[r0:r1])
-    x2 = s.to(torch.int32)
     y2 = torch.empty_like(s)
-    _mix(x2, lane, k2, y2)
+
+    def lane_sums(r0: int) -> None:
+        r1 = min(rows, r0 + block)
+        f = torch.empty(r1 - r0, cols, dtype=torch.float32, device=dev)
+        x = torch.empty(r1 - r0, cols, dtype=torch.int32, device=dev)
+        step = max(1, _SERIAL_ELEMENTS // cols) if dev.type == "cpu" else r1 - r0
+        for a in range(0, r1 - r0, step):
+            fa, xa, ca = f[a : a + step], x[a : a + step], c[r0 + a : min(r1, r0 + a + step)]
+            if c.dtype == torch.float32:
+                torch.mul(ca, inv_q, out=fa)  # a power of two: exact
+            else:  # widen first (exact): a mixed-dtype mul into fa is many times slower on a CPU
+                fa.copy_(ca)
+                fa.mul_(inv_q)
+            xa.copy_(fa)  # truncation towards zero
+            _mix(xa, col, k1, fa)
+        torch.mm(f, m1, out=s[r0:r1])
+        lanes_step = max(1, _SERIAL_ELEMENTS // LANES) if dev.type == "cpu" else r1 - r0
+        for a in range(r0, r1, lanes_step):
+            b = min(r1, a + lanes_step)
+            xs = s[a:b].to(torch.int32)
+            _mix(xs, lane, k2, y2[a:b])
+
+    starts = range(0, rows, block)
+    if dev.type == "cpu" and len(starts) > 1:
+        list(_pool().map(lane_sums, starts))
+    else:
+        for r0 in starts:
+            lane_sums(r0)
     t = torch.mm(y2.t(), m2).to(torch.int32).to("cpu").contiguous()
     body = t.numpy().astype("<i4", copy=False).tobytes()
     name = dtype.encode()
     head = DOMAIN + len(name).to_bytes(1, "big") + name + rows.to_bytes(4, "big") + cols.to_bytes(4, "big")
     return hashlib.sha256(head + body).digest()
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One process-wide pool of digest threads (one per core), made on first use."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="ccm-digest")
+        return _POOL
