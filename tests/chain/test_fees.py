@@ -80,14 +80,17 @@ def test_stuck_transaction_is_replaced_with_a_higher_fee(
     assert client.w3.eth.get_transaction_count(accounts[1].address) == 1  # mined once
 
 
-def test_revert_mined_by_anvil_is_the_named_error(anvil: AnvilProcess, accounts: tuple[LocalAccount, ...]) -> None:
+def test_revert_mined_by_anvil_is_the_named_error(
+    anvil: AnvilProcess, accounts: tuple[LocalAccount, ...]
+) -> None:
     assert _overdraw(anvil.rpc_url, accounts) == "ERC20InsufficientBalance"
 
 
 def _overdraw(rpc_url: str, accounts: tuple[LocalAccount, ...]) -> str:
     """Send a transfer beyond the balance with a fixed gas (no estimate to catch it first)."""
     client = ChainClient(rpc_url)
-    deployment = deploy_all(client, accounts[0], holders=[accounts[1].address], params=DeployParams(), devnet=True)
+    holders = [accounts[1].address]
+    deployment = deploy_all(client, accounts[0], holders=holders, params=DeployParams(), devnet=True)
     chain = Chain.connect(deployment)
     token: BoundContract = chain.token.contract
     balance = chain.token.balance_of(accounts[1].address)
