@@ -51,12 +51,11 @@ from node.p2p.host import DialError, peer_id_from_addr
 from node.p2p.messages import OFFERS_TOPIC, JobProposal
 from node.p2p.reqresp import request
 from node.query.jobs import JobReport, job_report
-from node.roles.context import NodeContext, open_host, say_stderr
+from node.roles.context import NodeContext, offer_row, open_host, say_stderr
 from node.roles.outputs import load_manifest, root_of_units, save_manifest, unit_count
 from node.roles.settle import advance, chain_now
 from node.roles.wire import JOB, JOBINFO, OFFER, JobInfoRequest, OfferBody, OfferRequest
 from node.store import Job as StoredJob
-from node.store import Offer as StoredOffer
 from node.workloads.spec import JobSpec, blob_fields, canonical_json, spec_hash, to_dict
 
 if TYPE_CHECKING:
@@ -183,15 +182,7 @@ class Consumer:
         verified = await trio.to_thread.run_sync(self.ctx.store.verified_figure, env.peer_id)
         found = FoundOffer(envelope=env, body=body, peer_id=env.peer_id, verified=verified)
         self.offers[env.peer_id] = found
-        stored = StoredOffer(
-            offer_id=env.peer_id,
-            peer_id=env.peer_id,
-            address=body.provider,
-            price_per_unit=body.price_per_unit,
-            body_json=canonical_json(body.to_body()).decode(),
-            expires_at=env.expires,
-        )
-        await trio.to_thread.run_sync(self.ctx.store.put_offer, stored)
+        await trio.to_thread.run_sync(self.ctx.store.put_offer, offer_row(env, body))
         return found
 
     # --- discovery ------------------------------------------------------------------------------

@@ -53,10 +53,13 @@ from node.claims.book import OrderBook
 from node.claims.service import ClaimsService
 from node.config import Config, load_config
 from node.errors import ConfigError
-from node.p2p.gossip import Gossip, IsBound
+from node.p2p.gossip import Gossip, IsBound, SignedEnvelope
 from node.p2p.host import Host
 from node.p2p.identity import identity_path, load_identity, load_or_create_identity
+from node.roles.wire import OfferBody
+from node.store import Offer as StoredOffer
 from node.store import Store
+from node.workloads.spec import canonical_json
 
 DEVNET_ACCOUNT_FILE = "devnet-account.json"
 LISTEN_PORT_FILE = "listen-port"
@@ -211,6 +214,18 @@ def open_context(
         key_pair=key_pair,
         store=store,
         blobs=BlobStore(home / "blobs"),
+    )
+
+
+def offer_row(envelope: SignedEnvelope, body: OfferBody) -> StoredOffer:
+    """A validated offer as the store keeps it (one row per provider peer: where to reach it later)."""
+    return StoredOffer(
+        offer_id=envelope.peer_id,
+        peer_id=envelope.peer_id,
+        address=body.provider,
+        price_per_unit=body.price_per_unit,
+        body_json=canonical_json(body.to_body()).decode(),
+        expires_at=envelope.expires,
     )
 
 
