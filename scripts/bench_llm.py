@@ -12,9 +12,9 @@ verifier does it (one teacher-forced forward pass a sequence). Columns:
 - ``job_verify_over_generate``: the verifier's seconds for ``--sampled`` audited units ÷ the
   provider's seconds for the whole job (1 of 8 units by default, the market's sampling rate).
 
-``--json`` prints one JSON object a line instead of the table (keys: model, params, dtype,
-device, group, new_tokens, generate_s, verify_s, verify_over_generate, units, sampled,
-job_verify_over_generate, threads).
+``--threads N`` sets torch's CPU threads. ``--json`` prints one JSON object a line instead of the
+table (keys: model, params, dtype, device, group, new_tokens, generate_s, verify_s,
+verify_over_generate, units, sampled, job_verify_over_generate, threads).
 """
 
 from __future__ import annotations
@@ -104,8 +104,11 @@ def main() -> None:
     parser.add_argument("--sampled", type=int, default=1, help="units a verifier audits (default 1)")
     parser.add_argument("--sizes", default="", help="comma-separated sizes (tiny, small, medium)")
     parser.add_argument("--tokens", default="", help="comma-separated generation lengths")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's)")
     args = parser.parse_args()
     devices.configure()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = devices.pick_device(args.device)
     sizes = (
         args.sizes.split(",") if args.sizes else (["tiny", "small"] if args.quick else ["small", "medium"])
