@@ -31,6 +31,7 @@ import dataclasses
 import functools
 import json
 import logging
+import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -66,6 +67,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ROLE = "consumer"
+POST_TRIES = 5
+RECOVER_AFTER_S = 180.0
+"""A job posted this long ago and still not accepted is given up (the proposal's timeout is 60 s)."""
 ZERO_ADDRESS = "0x" + "0" * 40
 
 
@@ -102,10 +106,12 @@ def rank_offers(
     n_units: int,
     max_price: int = 0,
     provider: str | None = None,
+    prefer_verified: bool = True,
 ) -> list[FoundOffer]:
     """Offers that can take the job, best first (see the module docstring for the order).
 
-    ``max_price`` 0 means no limit; ``provider`` (a peer id or an address) keeps only that provider.
+    ``max_price`` 0 means no limit; ``provider`` (a peer id or an address) keeps only that provider;
+    ``prefer_verified`` (``consumer.prefer_verified``): see :func:`order_offers`.
     """
     fit = [
         o
@@ -119,19 +125,24 @@ def rank_offers(
             or provider.lower() == o.body.provider.lower()
         )
     ]
-    return order_offers(fit)
+    return order_offers(fit, prefer_verified=prefer_verified)
 
 
-def order_offers(offers: Iterable[FoundOffer]) -> list[FoundOffer]:
+def order_offers(offers: Iterable[FoundOffer], *, prefer_verified: bool = True) -> list[FoundOffer]:
     """The market's one ranking, best first (see the module docstring); ``ccm market offers`` shows it.
 
     The price compared is per unit: for a given job every offer's price is that times the same unit
-    count, so the order is the job's order too.
+    count, so the order is the job's order too. ``prefer_verified`` False (``consumer.prefer_verified``)
+    ranks equal prices by the claimed figure alone (a failed challenge still ranks last).
     """
     return sorted(
         offers,
         key=lambda o: (
-            o.verified.failed, o.body.price_per_unit, -o.verified.rank_value, -o.body.gflops, o.peer_id
+            o.verified.failed,
+            o.body.price_per_unit,
+            -o.verified.rank_value if prefer_verified else 0,
+            -o.body.gflops,
+            o.peer_id,
         ),
     )
 
@@ -153,7 +164,9 @@ class Consumer:
     ) -> None:
         self.ctx = ctx
         self.say = say
-        self.challenge_options = dict(challenge_options or {})
+        verifier = ctx.config.verifier  # challenge size cap and pass threshold from the config
+        defaults = {"max_n": verifier.challenge_n, "threshold": verifier.challenge_threshold}
+        self.challenge_options = {**defaults, **dict(challenge_options or {})}
         self.host, self.gossip = open_host(ctx, listen=listen, bootstrap=bootstrap)
         BlobServer(ctx.blobs).register(self.host)
         self.offers: dict[str, FoundOffer] = {}
@@ -163,7 +176,14 @@ class Consumer:
         async with trio.open_nursery() as nursery:
             await nursery.start(functools.partial(self.host.run))
             nursery.start_soon(self._collect_gossip)
+            nursery.start_soon(self._recover_quietly)
             task_status.started(self)
+
+    async def _recover_quietly(self) -> None:
+        try:
+            await self.recover()
+        except CcmError as err:
+            logger.warning("recovering open jobs failed: %s", err)
 
     async def _collect_gossip(self) -> None:
         async for item in self.gossip.messages(OFFERS_TOPIC):
@@ -295,7 +315,7 @@ class Consumer:
             min_units=n_units,
             max_units=n_units,
         )
-        job_id = await ctx.achain.run(ctx.chain.market.post_job, ctx.account, terms)
+        job_id = await self._post(terms)
         self.say(f"posted job {job_id}: {spec.kind}, {n_units} units, price {price} escrowed")
         record = StoredJob(
             job_id=str(job_id),
@@ -321,24 +341,73 @@ class Consumer:
                 await self.host.connect(offer.body.addrs[0])
             answer = await request(self.host, offer.peer_id, JOB, proposal)
         except ProtocolError as err:
-            await self._cancel(job_id)
+            await self.cancel(job_id)
             raise ProposalRefused(job_id, f"no answer: {err}") from None
         if not answer.accepted:
-            await self._cancel(job_id)
+            await self.cancel(job_id)
             raise ProposalRefused(job_id, answer.reason)
         await trio.to_thread.run_sync(functools.partial(ctx.store.set_job_status, str(job_id), "accepted"))
         self.say(f"job {job_id} accepted by {offer.body.provider} (peer {offer.peer_id})")
         return job_id
 
-    async def _cancel(self, job_id: int) -> None:
+    async def _post(self, terms: JobTerms) -> int:
+        """Post ``terms`` with an EIP-2612 permit for exactly its price, in one transaction.
+
+        No shared allowance is read and then spent, so concurrent submits from one account (tasks or
+        processes) do not take each other's escrow; two permits signed over the same token nonce
+        make one of the posts revert, and that one is signed again and resent.
+        """
         ctx = self.ctx
+        for attempt in range(1, POST_TRIES + 1):
+            now = await ctx.achain.run(chain_now, ctx.chain)
+            post = functools.partial(
+                ctx.chain.market.post_job_with_permit, ctx.account, terms, permit_deadline=now + 600
+            )
+            try:
+                job_id: int = await ctx.achain.run(post)
+                return job_id
+            except ContractRevert as err:
+                if attempt == POST_TRIES:
+                    raise
+                logger.info("post attempt %d reverted (%s): signing a fresh permit", attempt, err.error_name)
+                await trio.sleep(random.uniform(0.1, 0.5) * attempt)
+        raise AssertionError("unreachable")
+
+    async def cancel(self, job_id: int) -> bool:
+        """Take back the escrow of this consumer's job while it is Open; True if it was cancelled now.
+
+        A job a provider already accepted is not Open any more: it goes on (and is followed).
+        """
+        ctx = self.ctx
+        cancelled = False
         try:
             status = await ctx.achain.run(ctx.chain.market.status_of, job_id)
             if status == JobStatus.OPEN:
                 await ctx.achain.run(ctx.chain.market.cancel_job, ctx.account, job_id)
+                cancelled = True
         except ContractRevert as err:
             logger.warning("job %s: cancel failed: %s", job_id, err)
-        await trio.to_thread.run_sync(functools.partial(ctx.store.set_job_status, str(job_id), "cancelled"))
+        status = await ctx.achain.run(ctx.chain.market.status_of, job_id)
+        if await trio.to_thread.run_sync(ctx.store.get_job, str(job_id)) is not None:
+            local = "cancelled" if status == JobStatus.CANCELLED else status.name.lower()
+            await trio.to_thread.run_sync(functools.partial(ctx.store.set_job_status, str(job_id), local))
+        return cancelled
+
+    async def recover(self, *, older_than: float = RECOVER_AFTER_S) -> list[int]:
+        """Cancel this home's jobs that were posted but never accepted (the consumer died between
+        posting and proposing, or the proposal was lost): their escrow comes back. Jobs younger than
+        ``older_than`` seconds are left to the process that may still be proposing them."""
+        ctx = self.ctx
+        stale = await trio.to_thread.run_sync(
+            functools.partial(ctx.store.list_jobs, role=ROLE, statuses=("posted",))
+        )
+        cutoff = time.time() - older_than
+        cancelled = []
+        for record in stale:
+            if record.created_at <= cutoff and await self.cancel(int(record.job_id)):
+                self.say(f"job {record.job_id}: posted but never accepted; cancelled, escrow back")
+                cancelled.append(int(record.job_id))
+        return cancelled
 
     async def fetch_outputs(self, job_id: int, *, attempts: int = 3) -> bool:
         """Fetch the outputs of a committed job and check them against the on-chain root.
