@@ -109,7 +109,8 @@ class VerifierSection:
     detection_target: float = _opt(0.99, "probability of catching a provider that cheats on 10% of units",
                                    min=0.0, max=1.0)
     max_units_per_audit: int = _opt(64, "most units recomputed in one audit", min=1)
-    challenge_n: int = _opt(2048, "matrix size of a capacity challenge (n x n fp32)", min=16, max=32768)
+    challenge_n: int = _opt(2048, "largest matrix size of a capacity challenge this node sends (n x n)",
+                            min=16, max=32768)
     challenge_threshold: float = _opt(0.5, "achieved / advertised TFLOP/s below which a challenge fails",
                                       min=0.0, max=1.0)
 

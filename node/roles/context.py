@@ -356,6 +356,7 @@ def open_host(
         listen_addrs=stable_listen(ctx.home, addrs) if stable else addrs,
         bootstrap=tuple(bootstrap) if bootstrap is not None else p2p.bootstrap,
         gossip=gossip,
+        request_timeout=p2p.request_timeout_s,
     )
     return host, gossip
 
