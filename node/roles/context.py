@@ -127,7 +127,8 @@ def devnet_index_for_home(home: Path, chain: Chain) -> int:
     key_of_chain = chain_key(chain)
     try:
         data = json.loads(record.read_text())
-        if data.get("chain") == key_of_chain and isinstance(data.get("index"), int):
+        same = data.get("chain", key_of_chain) == key_of_chain and data.get("token") == token
+        if same and isinstance(data.get("index"), int):  # (a record without "chain": the token's)
             return int(data["index"])
     except (FileNotFoundError, ValueError, OSError):
         pass
