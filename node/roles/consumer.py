@@ -328,27 +328,59 @@ class Consumer:
             price=price,
         )
         await trio.to_thread.run_sync(ctx.store.put_job, record)
+        try:
+            await self.propose(job_id, spec, offer, price=price, deadline=terms.commit_by)
+        except ProposalRefused:
+            await self.cancel(job_id)
+            raise
+        return job_id
+
+    async def propose(
+        self, job_id: int, spec: JobSpec, offer: FoundOffer, *, price: int, deadline: int
+    ) -> None:
+        """Send on-chain job ``job_id`` to ``offer``'s provider; once it accepts, the job's row in the
+        store names the provider's peer (where ``follow`` and ``ccm job result`` fetch the outputs).
+
+        Raises :class:`ProposalRefused` when it refuses or does not answer (nothing is cancelled here).
+        """
+        ctx = self.ctx
         proposal = JobProposal(
-            spec=to_dict(spec),
-            spec_hash=digest,
-            price=price,
-            consumer=ctx.address,
-            deadline=terms.commit_by,
-            job_id=job_id,
+            spec=to_dict(spec), spec_hash=spec_hash(spec), price=price, consumer=ctx.address,
+            deadline=deadline, job_id=job_id,
         )
         try:
             if not self.host.is_connected(offer.peer_id) and offer.body.addrs:
                 await self.host.connect(offer.body.addrs[0])
             answer = await request(self.host, offer.peer_id, JOB, proposal)
         except ProtocolError as err:
-            await self.cancel(job_id)
             raise ProposalRefused(job_id, f"no answer: {err}") from None
         if not answer.accepted:
-            await self.cancel(job_id)
             raise ProposalRefused(job_id, answer.reason)
-        await trio.to_thread.run_sync(functools.partial(ctx.store.set_job_status, str(job_id), "accepted"))
+        record = await trio.to_thread.run_sync(ctx.store.get_job, str(job_id))
+        if record is not None:
+            accepted = dataclasses.replace(record, status="accepted", peer_id=offer.peer_id)
+            await trio.to_thread.run_sync(ctx.store.put_job, accepted)
         self.say(f"job {job_id} accepted by {offer.body.provider} (peer {offer.peer_id})")
-        return job_id
+
+    async def deliver(self, job_id: int, spec: JobSpec, peers: Sequence[str]) -> FoundOffer | None:
+        """Hand a prepaid job (a redeemed capacity claim) to its provider, found among ``peers``
+        (multiaddrs); the provider that accepted it, or ``None`` when none of them did."""
+        job = await self.ctx.achain.run(self.ctx.chain.market.job, job_id)
+        for addr in peers:
+            try:
+                offer = await self.offer_from(addr)
+            except ProtocolError as err:
+                self.say(f"peer {addr}: {err}")
+                continue
+            if offer.body.provider.lower() != job.provider.lower():
+                continue
+            try:
+                await self.propose(job_id, spec, offer, price=0, deadline=job.commit_by)
+            except ProposalRefused as err:
+                self.say(f"peer {addr}: {err.reason}")
+                continue
+            return offer
+        return None
 
     async def _post(self, terms: JobTerms) -> int:
         """Post ``terms`` with an EIP-2612 permit for exactly its price, in one transaction.
