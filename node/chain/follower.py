@@ -28,8 +28,8 @@ happen after all": undo what it derived and decide its next step from the chain'
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -62,6 +62,12 @@ class FollowUpdate:
     dropped: tuple[DecodedEvent, ...]
     head: BlockHeader
     cursor: int
+    #: What :meth:`Follower.ack` writes: the fork point to rewind to (if a reorg), the new cursor
+    #: and the raw logs delivered.
+    fork: tuple[int, str] | None = field(default=None, repr=False)
+    cursor_hash: str = field(default="", repr=False)
+    logs: tuple[Mapping[str, Any], ...] = field(default=(), repr=False)
+    moved: bool = field(default=False, repr=False)
 
     @property
     def reorged(self) -> bool:
@@ -106,7 +112,7 @@ class CursorStore:
             ).fetchall()
         return [(int(r[0]), str(r[1])) for r in rows]
 
-    def advance(self, block: int, block_hash: str, logs: list[Mapping[str, Any]]) -> None:
+    def advance(self, block: int, block_hash: str, logs: Sequence[Mapping[str, Any]]) -> None:
         """Record delivered ``logs`` and move the cursor to ``block`` — one transaction."""
         with self.store.transaction() as conn:
             conn.executemany(
@@ -127,21 +133,27 @@ class CursorStore:
                 (self.name, self.name, CHECKPOINTS_KEPT),
             )
 
-    def rewind(self, block: int, block_hash: str) -> list[dict[str, Any]]:
-        """Undo everything after ``block`` (the fork point); returns the undone logs, newest first."""
+    def logs_after(self, block: int) -> list[dict[str, Any]]:
+        """The delivered logs of blocks after ``block``, newest first."""
         with self.store.transaction() as conn:
             rows = conn.execute(
                 "SELECT log_json FROM chain_logs WHERE name = ? AND block > ? "
                 "ORDER BY block DESC, log_index DESC",
                 (self.name, block),
             ).fetchall()
-            conn.execute("DELETE FROM chain_logs WHERE name = ? AND block > ?", (self.name, block))
-            conn.execute("DELETE FROM chain_checkpoints WHERE name = ? AND block > ?", (self.name, block))
-            conn.execute(
-                "INSERT OR REPLACE INTO chain_cursor (name, block, hash) VALUES (?, ?, ?)",
-                (self.name, block, block_hash),
-            )
         return [json.loads(r[0]) for r in rows]
+
+    def rewind_and_advance(
+        self, fork: tuple[int, str] | None, block: int, block_hash: str, logs: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Undo everything after the fork point (if any), then :meth:`advance` — one transaction."""
+        with self.store.transaction() as conn:
+            if fork is not None:
+                conn.execute("DELETE FROM chain_logs WHERE name = ? AND block > ?", (self.name, fork[0]))
+                conn.execute(
+                    "DELETE FROM chain_checkpoints WHERE name = ? AND block > ?", (self.name, fork[0])
+                )
+            self.advance(block, block_hash, logs)
 
 
 class Follower:
@@ -175,25 +187,52 @@ class Follower:
     # -- one poll (blocking; from trio through AsyncChain.run) ------------------------------------
 
     def poll(self) -> FollowUpdate:
-        """Read the head, undo a reorg if there was one, deliver what became confirmed."""
+        """:meth:`fetch` and :meth:`ack` at once (for a reader that acts on the update at once)."""
+        update = self.fetch()
+        self.ack(update)
+        return update
+
+    def fetch(self) -> FollowUpdate:
+        """Read the head, find a reorg if there was one, and what became confirmed; writes nothing.
+
+        Delivery is at least once: until :meth:`ack`, the same update comes again (after a crash).
+        """
         head = self.client.block("latest")
         assert head is not None  # "latest" always exists
         self.head = head
         safe = head.number - self.confirmations + 1
         cursor = self.store.cursor() or (self.start_block - 1, "")
+        fork: tuple[int, str] | None = None
         undone: list[dict[str, Any]] = []
         if cursor[1] and not self._still_canonical(cursor, head):
-            undone, cursor = self._rewind(cursor)
+            fork = self._fork_point(cursor)
+            undone = self.store.logs_after(fork[0])
+            cursor = fork
         fresh: list[Mapping[str, Any]] = []
         block, block_hash = cursor
+        moved = fork is not None
         if safe > block:
             fresh, block, block_hash = self._read(block + 1, safe, head)
-            self.store.advance(block, block_hash, fresh)
+            moved = moved or block != cursor[0]
         undone_ids = {_identity(log) for log in undone}
         fresh_ids = {_identity(log) for log in fresh}
         events = tuple(self.decoder.decode_logs(log for log in fresh if _identity(log) not in undone_ids))
         dropped = tuple(self.decoder.decode_logs(log for log in undone if _identity(log) not in fresh_ids))
-        return FollowUpdate(events=events, dropped=dropped, head=head, cursor=block)
+        return FollowUpdate(
+            events=events,
+            dropped=dropped,
+            head=head,
+            cursor=block,
+            fork=fork,
+            cursor_hash=block_hash,
+            logs=tuple(fresh),
+            moved=moved,
+        )
+
+    def ack(self, update: FollowUpdate) -> None:
+        """Persist what ``update`` delivered and undid (one transaction)."""
+        if update.moved:
+            self.store.rewind_and_advance(update.fork, update.cursor, update.cursor_hash, update.logs)
 
     def _still_canonical(self, cursor: tuple[int, str], head: BlockHeader) -> bool:
         number, block_hash = cursor
@@ -206,16 +245,15 @@ class Follower:
         now = self.client.block(number)
         return now is not None and now.hash == block_hash
 
-    def _rewind(self, cursor: tuple[int, str]) -> tuple[list[dict[str, Any]], tuple[int, str]]:
-        fork = (self.start_block - 1, "")
+    def _fork_point(self, cursor: tuple[int, str]) -> tuple[int, str]:
+        """The newest checkpoint below ``cursor`` that the chain still holds (else before the start)."""
         for number, block_hash in self.store.checkpoints():
             if number >= cursor[0]:
                 continue
             now = self.client.block(number)
             if now is not None and now.hash == block_hash:
-                fork = (number, block_hash)
-                break
-        return self.store.rewind(*fork), fork
+                return number, block_hash
+        return self.start_block - 1, ""
 
     def _read(
         self, first: int, safe: int, head: BlockHeader
@@ -257,15 +295,17 @@ class Follower:
         active: Callable[[], bool] = lambda: False,
         task_status: TaskStatus[Follower] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Poll forever; ``handle`` each update that has events or dropped events.
+        """Poll forever; ``handle`` each update that has events or dropped events, then :meth:`ack`
+        it (so the handler must be idempotent: after a crash the same events come again).
 
         ``active()`` says whether the node has work in flight (polls once a block) or is idle.
         """
         task_status.started(self)
         while True:
-            update = await achain.run(self.poll)
+            update = await achain.run(self.fetch)
             if update.events or update.dropped:
                 await handle(update)
+            await achain.run(self.ack, update)  # after the handler: a crash in it delivers again
             with trio.move_on_after(self.interval(active=active())):
                 await self._wake.wait()
             self._wake = trio.Event()

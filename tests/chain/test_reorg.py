@@ -144,3 +144,17 @@ def test_a_sender_whose_transactions_a_reorg_dropped_sends_again_without_copies(
     assert chain.token.balance_of(receiver) == before + 1 + 8  # and nothing comes twice
     count = chain.client.w3.eth.get_transaction_count(sender.address, "latest")
     assert count == 4  # transfer 1, two fillers, transfer 8
+
+
+def test_delivery_is_at_least_once_until_acknowledged(
+    fresh: tuple[Chain, tuple[LocalAccount, ...]], store: Store
+) -> None:
+    chain, accounts = fresh
+    follower = chain.follower(store)
+    follower.poll()
+    chain.token.transfer(accounts[1], accounts[2].address, 6)
+    first = follower.fetch()  # a handler that crashes here has acknowledged nothing
+    again = chain.follower(store).fetch()
+    assert _transfers(first.events) == _transfers(again.events) == [(accounts[2].address, 6)]
+    follower.ack(again)
+    assert follower.fetch().events == ()
