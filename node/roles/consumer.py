@@ -73,6 +73,19 @@ RECOVER_AFTER_S = 180.0
 ZERO_ADDRESS = "0x" + "0" * 40
 
 
+def _expired_open_jobs(ctx: NodeContext) -> list[int]:
+    """Blocking: this account's Open jobs on chain whose acceptance deadline has passed."""
+    me = ctx.address.lower()
+    posted = [
+        int(e.args["jobId"])
+        for e in ctx.chain.event_watcher().poll()
+        if e.contract == "JobMarket" and e.name == "JobPosted" and str(e.args["consumer"]).lower() == me
+    ]
+    now = chain_now(ctx.chain)
+    jobs = [ctx.chain.market.job(job_id) for job_id in posted]
+    return [j.job_id for j in jobs if j.status == JobStatus.OPEN and j.accept_by < now]
+
+
 class NoOfferError(CcmError):
     """No live offer fits the job (kind, units, price, requested provider)."""
 
@@ -426,19 +439,25 @@ class Consumer:
         return cancelled
 
     async def recover(self, *, older_than: float = RECOVER_AFTER_S) -> list[int]:
-        """Cancel this home's jobs that were posted but never accepted (the consumer died between
-        posting and proposing, or the proposal was lost): their escrow comes back. Jobs younger than
-        ``older_than`` seconds are left to the process that may still be proposing them."""
+        """Take back the escrow of this account's jobs that were posted but never accepted: the
+        consumer died between posting and proposing, or before it even recorded the job.
+
+        Cancelled: jobs this home recorded as ``posted`` more than ``older_than`` seconds ago (a
+        younger one may still be in the hands of a process proposing it), and any Open job of this
+        account on chain whose acceptance deadline has passed (nobody can accept it any more).
+        """
         ctx = self.ctx
         stale = await trio.to_thread.run_sync(
             functools.partial(ctx.store.list_jobs, role=ROLE, statuses=("posted",))
         )
         cutoff = time.time() - older_than
+        candidates = [int(r.job_id) for r in stale if r.created_at <= cutoff]
+        candidates += await ctx.achain.run(_expired_open_jobs, ctx)
         cancelled = []
-        for record in stale:
-            if record.created_at <= cutoff and await self.cancel(int(record.job_id)):
-                self.say(f"job {record.job_id}: posted but never accepted; cancelled, escrow back")
-                cancelled.append(int(record.job_id))
+        for job_id in dict.fromkeys(candidates):
+            if await self.cancel(job_id):
+                self.say(f"job {job_id}: posted but never accepted; cancelled, escrow back")
+                cancelled.append(job_id)
         return cancelled
 
     async def fetch_outputs(self, job_id: int, *, attempts: int = 3) -> bool:
