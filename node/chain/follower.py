@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 #: Seconds between polls of an idle node, at least (a 2 s chain: 5 polls a minute).
 IDLE_FLOOR_S = 10.0
 #: Seconds between polls on a chain that mines on demand (block time 0): active, idle.
-ON_DEMAND_ACTIVE_S, ON_DEMAND_IDLE_S = 0.25, 2.0
+ON_DEMAND_ACTIVE_S, ON_DEMAND_IDLE_S = 0.25, 1.0
 #: Checkpoints (earlier cursor positions) kept per follower to find a fork point.
 CHECKPOINTS_KEPT = 256
 #: Most blocks read by one ``eth_getLogs`` (providers cap the range).
