@@ -52,7 +52,7 @@ async def test_specs_at_every_cap_are_taken_and_over_it_refused_by_name(
         ("at every cap", matmul_spec(seed=5), 300, ""),
     ]
     answers: dict[str, tuple[bool, str]] = {}
-    with trio.fail_after(120):
+    with trio.fail_after(180):
         async with trio.open_nursery() as nursery:
             provider = await start_provider(nursery, provider_ctx, probe_result)
             consumer = await nursery.start(Consumer(consumer_ctx).run)
@@ -63,7 +63,11 @@ async def test_specs_at_every_cap_are_taken_and_over_it_refused_by_name(
                 )
                 answers[name] = (answer.accepted, answer.reason)
             last = job_id
-            await wait_committed(consumer_ctx, last)
+            assert answers["at every cap"] == (True, ""), answers
+            try:
+                await wait_committed(consumer_ctx, last, timeout=120)
+            except trio.TooSlowError:
+                pytest.fail(f"not committed: {provider_ctx.store.get_job(str(last))}")
             nursery.cancel_scope.cancel()
     for name, _, _, reason in cases:
         accepted, said = answers[name]
