@@ -7,7 +7,8 @@ Life of a job here (local status in the store's ``jobs`` table, role ``provider`
                                                                                 | defaulted
     (any step)  ─ commit deadline passed before the commit ─▶ abandoned (commit timeout claimed)
     (accepting) ─ the chain shows another provider ─▶ declined
-    (any step)  ─ the job cannot run ─▶ error (the consumer's refund follows the commit deadline)
+    (any step)  ─ the job cannot run ─▶ error ─ commit deadline passed, timeout claimed ─▶ defaulted
+                  (the error text is kept; the consumer is refunded, the collateral is lost)
 
 Every transition is written to SQLite before the next step starts, and the outputs (blobs), leaves
 (store) and manifest are on disk before the root goes on chain, so a node killed with SIGKILL at
@@ -447,7 +448,9 @@ class ProviderDaemon:
 
     async def _settle_loop(self) -> None:
         while True:
-            jobs = await trio.to_thread.run_sync(lambda: self.ctx.store.list_jobs(role=ROLE, statuses=ACTIVE))
+            jobs = await trio.to_thread.run_sync(
+                lambda: self.ctx.store.list_jobs(role=ROLE, statuses=(*ACTIVE, "error"))
+            )
             for record in jobs:
                 try:
                     await self._settle(int(record.job_id), record)
@@ -465,7 +468,12 @@ class ProviderDaemon:
             if record.status == "accepting":
                 await self._set_status(key, "declined")
             return
-        if job.status == JobStatus.ACCEPTED and record.status != "committed":
+        if job.status == JobStatus.ACCEPTED and record.status == "error":
+            # It failed here and is not retried: after its commit deadline the timeout is claimed (the
+            # consumer is refunded; the collateral is lost either way) so that nothing stays locked.
+            if await ctx.achain.run(chain_now, ctx.chain) <= job.commit_by:
+                return
+        elif job.status == JobStatus.ACCEPTED and record.status != "committed":
             now = await ctx.achain.run(chain_now, ctx.chain)
             if now <= job.commit_by:
                 self._start(job_id)
@@ -477,7 +485,7 @@ class ProviderDaemon:
             self.say(f"job {job_id}: {step.name.replace('_', ' ')} -> {step.status.name}")
         status = step.status
         if status in TERMINAL_NAMES:
-            await self._set_status(key, TERMINAL_NAMES[status])
+            await self._set_status(key, TERMINAL_NAMES[status], error=record.error)
             if status == JobStatus.COMPLETED:
                 self.say(f"job {job_id}: paid")
             elif status in (JobStatus.SLASHED, JobStatus.DEFAULTED):

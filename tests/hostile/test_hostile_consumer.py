@@ -163,17 +163,24 @@ async def test_a_job_that_raises_in_torch_is_its_own_outcome_and_the_provider_go
                 )
                 assert answer.accepted, answer.reason
                 await wait_committed(consumer_ctx, good)
+                # After its commit deadline the failed job is closed by the provider itself.
+                commit_by = chain.market.job(bad).commit_by
+                await trio.to_thread.run_sync(chain.increase_time, commit_by - chain.client.timestamp() + 1)
+                with trio.fail_after(30):
+                    while (job := provider_ctx.store.get_job(str(bad))) is None or job.status != "defaulted":
+                        await trio.sleep(0.1)
                 oom_life.cancel_scope.cancel()
             nursery.cancel_scope.cancel()
     job = provider_ctx.store.get_job(str(bad))
-    assert job is not None and job.status == "error"
+    assert job is not None and job.status == "defaulted"
+    assert chain.market.status_of(bad) == JobStatus.DEFAULTED
     assert job.error.startswith("RuntimeError: CUDA out of memory"), job.error
     # ccm job status on the provider's home shows the job's outcome.
     capsys.readouterr()
     home = str(provider_ctx.home)
     code = main(["job", "status", str(bad), "--home", home, "--account-index", "2", "--json"])
     shown = json.loads(capsys.readouterr().out)
-    assert code == 0 and shown["local_status"] == "error" and "CUDA out of memory" in shown["error"]
+    assert code == 0 and shown["local_status"] == "defaulted" and "CUDA out of memory" in shown["error"]
 
 
 def _honest(
