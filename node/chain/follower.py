@@ -14,6 +14,10 @@ What it guarantees:
   undone (returned in :attr:`FollowUpdate.dropped`, deleted from the store) and the blocks after it
   are read again. Logs of blocks the reorg did not change (same block hash, same index) are neither
   dropped nor delivered twice.
+* **The node's own transactions.** A reorg can drop a block holding one of this node's
+  transactions before the cursor ever reached it; the client remembers where its transactions
+  were mined and each poll checks those blocks (until ``confirmations`` deep): a lost one is
+  reported as a reorg (:attr:`FollowUpdate.fork`) even when no delivered event was undone.
 * **Few requests.** A poll that finds no new block costs one request (``eth_getBlockByNumber``);
   a poll that finds some costs two or three (plus one when ``confirmations`` > 1). Polls are paced
   by the block time (:meth:`Follower.interval`): once a block while the node has work in flight,
@@ -49,6 +53,8 @@ IDLE_FLOOR_S = 10.0
 ON_DEMAND_ACTIVE_S, ON_DEMAND_IDLE_S = 0.25, 1.0
 #: Checkpoints (earlier cursor positions) kept per follower to find a fork point.
 CHECKPOINTS_KEPT = 256
+#: Own transactions' blocks further than this below the head are no longer checked.
+LANDED_HORIZON = 256
 #: Most blocks read by one ``eth_getLogs`` (providers cap the range).
 MAX_LOG_RANGE = 2_000
 
@@ -182,6 +188,7 @@ class Follower:
         self.confirmations = confirmations
         self.block_time_s = block_time_s
         self.head: BlockHeader | None = None
+        self._settled: set[tuple[int, str]] = set()  # own blocks checked deep enough, or reported
         self._wake = trio.Event()
 
     # -- one poll (blocking; from trio through AsyncChain.run) ------------------------------------
@@ -206,6 +213,12 @@ class Follower:
         undone: list[dict[str, Any]] = []
         if cursor[1] and not self._still_canonical(cursor, head):
             fork = self._fork_point(cursor)
+        lost = self._lost_own_block(head)
+        if lost is not None and fork is None:
+            # A block with one of this node's transactions is gone: a reorg, even if the cursor's
+            # block survived (or was never reached). Rewind below it if it was delivered.
+            fork = self._fork_point((lost, "")) if lost <= cursor[0] else cursor
+        if fork is not None:
             undone = self.store.logs_after(fork[0])
             cursor = fork
         fresh: list[Mapping[str, Any]] = []
@@ -244,6 +257,30 @@ class Follower:
             return False  # the chain got shorter than our cursor: a reorg to a shorter branch
         now = self.client.block(number)
         return now is not None and now.hash == block_hash
+
+    def _lost_own_block(self, head: BlockHeader) -> int | None:
+        """The lowest block that held a transaction of this client and is no longer canonical.
+
+        Each such block is checked until it is ``confirmations`` deep (then the chain's choice is
+        taken as final); the cost is a request per block still shallow, only after this node sent.
+        """
+        lost: int | None = None
+        for number, block_hash in list(self.client.landed):
+            if (number, block_hash) in self._settled or number < head.number - LANDED_HORIZON:
+                continue
+            if number > head.number:
+                canonical = False
+            elif number == head.number:
+                canonical = head.hash == block_hash
+            else:
+                now = self.client.block(number)
+                canonical = now is not None and now.hash == block_hash
+            if not canonical:
+                lost = number if lost is None else min(lost, number)
+                self._settled.add((number, block_hash))  # reported once
+            elif head.number - number + 1 >= self.confirmations:
+                self._settled.add((number, block_hash))
+        return lost
 
     def _fork_point(self, cursor: tuple[int, str]) -> tuple[int, str]:
         """The newest checkpoint below ``cursor`` that the chain still holds (else before the start)."""
@@ -295,7 +332,8 @@ class Follower:
         active: Callable[[], bool] = lambda: False,
         task_status: TaskStatus[Follower] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Poll forever; ``handle`` each update that has events or dropped events, then :meth:`ack`
+        """Poll forever; ``handle`` each update that has events, dropped events or a reorg (``fork``:
+        what a node derived from its own transactions may be gone too), then :meth:`ack`
         it (so the handler must be idempotent: after a crash the same events come again).
 
         ``active()`` says whether the node has work in flight (polls once a block) or is idle.
@@ -303,7 +341,7 @@ class Follower:
         task_status.started(self)
         while True:
             update = await achain.run(self.fetch)
-            if update.events or update.dropped:
+            if update.events or update.dropped or update.fork is not None:
                 await handle(update)
             await achain.run(self.ack, update)  # after the handler: a crash in it delivers again
             with trio.move_on_after(self.interval(active=active())):

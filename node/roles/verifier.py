@@ -221,6 +221,8 @@ class VerifierDaemon:
                     self._redo.add((job_id, mode))
                 else:
                     self._spawn(job_id, mode)
+        if update.fork is not None:
+            await self._recheck_verdicts()
         for event in update.events:
             mode = self._draw_for_me(event)
             if not mode:
@@ -231,6 +233,21 @@ class VerifierDaemon:
                 drawn = Audit(job_id=str(job_id), auditor=self._audit_key(mode), status="judging")
                 await trio.to_thread.run_sync(store.put_audit, drawn)
             self._spawn(job_id, mode)
+
+    async def _recheck_verdicts(self) -> None:
+        """After a reorg: a verdict this node recorded that the chain no longer holds (the job is
+        back to waiting for it) is judged again, whether or not the follower had seen it."""
+        ctx = self.ctx
+        for audit in await trio.to_thread.run_sync(ctx.store.list_audits):
+            done = ("attested", "voted", "final")
+            if audit.status not in done or not audit.auditor.startswith(self.auditor):
+                continue
+            mode = "vote" if audit.auditor.endswith("/panel") else "attest"
+            status = await ctx.achain.run(ctx.chain.market.status_of, int(audit.job_id))
+            if status == (JobStatus.AUDITING if mode == "attest" else JobStatus.VOTING):
+                again = Audit(job_id=audit.job_id, auditor=audit.auditor, status="judging")
+                await trio.to_thread.run_sync(ctx.store.put_audit, again)
+                self._spawn(int(audit.job_id), mode)
 
     def _spawn(self, job_id: int, mode: str) -> None:
         if (job_id, mode) in self._busy or self._nursery is None:
