@@ -283,18 +283,18 @@ class ProviderDaemon:
             return answer(
                 False, f"{n_units} units exceed this provider's limit of {ctx.config.provider.max_units}"
             )
-        existing = await trio.to_thread.run_sync(ctx.store.get_job, str(job_id))
-        if existing is not None and existing.status not in ("declined", "accepting"):
-            # Only the job's own consumer hears about it; anyone else learns nothing of another's job.
-            if existing.role == ROLE and existing.peer_id == peer:
-                return answer(True, "already accepted")
-            return answer(False, f"job {job_id} is not open to this proposal")
+        known = await self._already_taken(job_id, peer)
+        if known is not None:
+            return answer(*known)
         try:
             job, prepaid = await self._check_posted(job_id, req, n_units)
             blobs = await fetch_inputs(self.host, peer, ctx.blobs, spec)
         except Refused as refusal:
             return answer(False, refusal.reason)
         async with self._accept_lock:
+            known = await self._already_taken(job_id, peer)  # the same job proposed twice at once
+            if known is not None:
+                return answer(*known)
             try:
                 estimate = await trio.to_thread.run_sync(
                     functools.partial(admit, spec, blobs, caps=self._caps(), device=self.device)
@@ -326,6 +326,16 @@ class ProviderDaemon:
         self.say(f"accepted job {job_id} ({spec.kind}, {n_units} units, price {job.price})")
         self._start(job_id)
         return answer(True)
+
+    async def _already_taken(self, job_id: int, peer: str) -> tuple[bool, str] | None:
+        """The answer for a job this provider already took, or ``None`` when it did not."""
+        existing = await trio.to_thread.run_sync(self.ctx.store.get_job, str(job_id))
+        if existing is None or existing.status in ("declined", "accepting"):
+            return None
+        # Only the job's own consumer hears about it; anyone else learns nothing of another's job.
+        if existing.role == ROLE and existing.peer_id == peer:
+            return True, "already accepted"
+        return False, f"job {job_id} is not open to this proposal"
 
     async def _check_posted(self, job_id: int, req: JobProposal, n_units: int) -> tuple[Job, bool]:
         """The on-chain job behind a proposal, if this provider may take it: ``(job, prepaid)``."""

@@ -26,7 +26,7 @@ from node.roles.provider import MAX_ATTEMPTS
 from node.roles.wire import JOB
 from node.workloads.runner import Output, ProviderCaps
 from node.workloads.spec import JobSpec, parse_spec, spec_hash, to_dict
-from tests.hostile.helpers import offer_of, post_and_propose, start_provider, wait_committed
+from tests.hostile.helpers import offer_of, post_and_propose, post_only, start_provider, wait_committed
 from tests.roles.conftest import Nodes, matmul_spec
 
 # The base job: n=64, k=32, m=16, 8 rows a unit -> 8 units; inputs + outputs 14336 bytes; one unit's
@@ -225,3 +225,35 @@ async def test_a_job_that_keeps_killing_the_provider_is_not_resumed_again(
     assert job is not None and job.status == "error" and job.attempts == MAX_ATTEMPTS + 1
     assert f"computation started {MAX_ATTEMPTS} times without finishing" in job.error
     assert not gate.entered.is_set()  # the last life never started the computation
+
+
+async def test_the_same_proposal_twice_at_once_is_taken_once(
+    chain: Chain, nodes: Nodes, probe_result: ProbeResult
+) -> None:
+    provider_ctx, consumer_ctx = nodes("provider", 2), nodes("consumer", 1)
+    spec = parse_spec(matmul_spec(seed=21))
+    answers: list[tuple[bool, str]] = []
+    with trio.fail_after(120):
+        async with trio.open_nursery() as nursery:
+            provider = await start_provider(nursery, provider_ctx, probe_result)
+            consumer = await nursery.start(Consumer(consumer_ctx).run)
+            offer = await offer_of(consumer, provider)
+            job_id = await post_only(consumer, offer, spec)
+            proposal = JobProposal(
+                spec=to_dict(spec), spec_hash=spec_hash(spec), price=offer.price_for(8),
+                consumer=consumer_ctx.address, deadline=0, job_id=job_id,
+            )
+
+            async def propose() -> None:
+                reply = await request(consumer.host, provider.host.peer_id, JOB, proposal)
+                answers.append((reply.accepted, reply.reason))
+
+            await consumer.host.connect(provider.addrs[0])
+            async with trio.open_nursery() as both:
+                both.start_soon(propose)
+                both.start_soon(propose)
+            await wait_committed(consumer_ctx, job_id)
+            nursery.cancel_scope.cancel()
+    assert sorted(answers) == [(True, ""), (True, "already accepted")], answers
+    job = provider_ctx.store.get_job(str(job_id))
+    assert job is not None and job.status in ("committed", "completed")
