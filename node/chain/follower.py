@@ -297,9 +297,10 @@ class Follower:
     ) -> tuple[list[Mapping[str, Any]], int, str]:
         """Logs of ``first..safe`` (at most MAX_LOG_RANGE blocks) and the block/hash read up to."""
         last = min(safe, first + MAX_LOG_RANGE - 1)
-        params = {"address": list(self.decoder.addresses), "fromBlock": first, "toBlock": last}
-        got = self.client.rpc(lambda: self.client.w3.eth.get_logs(params))  # type: ignore[arg-type]
-        logs: list[Mapping[str, Any]] = list(got)
+        logs: list[Mapping[str, Any]] = []
+        if self.decoder.addresses:  # a follower without contracts watches its own blocks only
+            params = {"address": list(self.decoder.addresses), "fromBlock": first, "toBlock": last}
+            logs = list(self.client.rpc(lambda: self.client.w3.eth.get_logs(params)))  # type: ignore[arg-type]
         if last == head.number:
             last_hash = head.hash
         else:

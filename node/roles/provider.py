@@ -88,6 +88,7 @@ if TYPE_CHECKING:
     from trio_typing import TaskStatus
 
     from node.capacity.probe import ProbeResult
+    from node.chain.follower import FollowUpdate
     from node.workloads.runner import Output, ProviderCaps
 
 logger = logging.getLogger(__name__)
@@ -194,6 +195,10 @@ class ProviderDaemon:
             self._nursery = nursery
             self.claims = await start_claims(nursery, ctx, self.host, self.gossip)
             nursery.start_soon(self._advertise_loop)
+            confirmations = ctx.config.chain.confirmations
+            reorgs = ctx.chain.follower(ctx.store, name="provider", confirmations=confirmations, events=False)
+            running = lambda: bool(self._running)  # noqa: E731 - a block's pace while a job runs
+            await nursery.start(functools.partial(reorgs.run, ctx.achain, self._on_chain, active=running))
             nursery.start_soon(self._settle_loop)
             task_status.started(self)
 
@@ -503,6 +508,24 @@ class ProviderDaemon:
                 self.say(f"job {job_id}: {status.name} - this provider lost the job's collateral")
         elif status >= JobStatus.COMMITTED and record.status != "committed":
             await self._set_status(key, "committed")
+
+    async def _on_chain(self, update: FollowUpdate) -> None:
+        """After a reorg, put each job's local state back to what the chain now says: a job whose
+        commitment is gone (ACCEPTED again) is committed again from the outputs on disk, one back
+        from a terminal state is settled again."""
+        if update.fork is None:
+            return
+        ctx = self.ctx
+        for record in await trio.to_thread.run_sync(lambda: ctx.store.list_jobs(role=ROLE)):
+            if record.status in ("accepting", "accepted", "computed", "error", "declined"):
+                continue
+            job_id = int(record.job_id)
+            status = await ctx.achain.run(ctx.chain.market.status_of, job_id)
+            if status == JobStatus.ACCEPTED:
+                self.say(f"job {job_id}: its commitment was undone by a reorg; committing again")
+                await self._set_status(record.job_id, "computed")
+            elif status not in TERMINAL_NAMES and record.status != "committed":
+                await self._set_status(record.job_id, "committed")
 
     # --- serving the job's data -----------------------------------------------------------------
 

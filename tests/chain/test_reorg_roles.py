@@ -96,3 +96,44 @@ async def test_a_dropped_attestation_is_made_again(
     finally:
         for ctx in nodes.opened:
             ctx.close()
+
+
+def _block_of(chain: Chain, job_id: int, name: str) -> int:
+    events = [e for e in chain.event_watcher().poll() if e.name == name and int(e.args["jobId"]) == job_id]
+    assert len(events) == 1, name
+    return events[0].block_number
+
+
+async def test_a_dropped_commitment_is_made_again(
+    tmp_path: Path, own_chain: Chain, probe_result: ProbeResult
+) -> None:
+    chain = own_chain
+    nodes = Nodes(tmp_path, chain)
+    provider_ctx, consumer_ctx = nodes("provider", 2), nodes("consumer", 1)
+    verifier_ctx = nodes("verifier", 3)
+    spec = parse_spec(matmul_spec())
+    try:
+        with trio.fail_after(150):
+            async with trio.open_nursery() as nursery:
+                daemon = ProviderDaemon(
+                    provider_ctx, probe=probe_result, price_per_unit=PRICE_PER_UNIT, offer_interval=0.5
+                )
+                provider = await nursery.start(functools.partial(daemon.run))
+                verifier = VerifierDaemon(verifier_ctx, bootstrap=[provider.addrs[0]], poll=0.2)
+                await nursery.start(functools.partial(verifier.run))
+                consumer = await nursery.start(functools.partial(Consumer(consumer_ctx).run))
+                offers = await consumer.discover(peers=[provider.addrs[0]])
+                job_id = await consumer.submit(spec, rank_offers(offers, kind="matmul", n_units=8)[0])
+                await _until(chain, job_id, JobStatus.COMPLETED)
+                stakes = [chain.registry.staker(c.address).active for c in (provider_ctx, verifier_ctx)]
+                depth = chain.client.block_number() - _block_of(chain, job_id, "ResultCommitted") + 1
+                chain.client.raw("anvil_reorg", [depth, []])  # commit, draw, attestation: all gone
+                assert chain.market.status_of(job_id) == JobStatus.ACCEPTED
+                await _until(chain, job_id, JobStatus.COMPLETED, timeout=90)
+                nursery.cancel_scope.cancel()
+        assert [chain.registry.staker(c.address).active for c in (provider_ctx, verifier_ctx)] == stakes
+        owed = chain.market.contract.call("totalOwed")
+        assert chain.token.balance_of(chain.market.address) == owed
+    finally:
+        for ctx in nodes.opened:
+            ctx.close()
