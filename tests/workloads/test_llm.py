@@ -515,3 +515,22 @@ def test_near_ties_pass_within_tolerance_and_fail_beyond_it() -> None:
     res = check_sequence(wide, torch.tensor([_row(2, [0, 1], [5.0, 4.9])]), tolerance=1e-4)
     assert not res.passed and res.reason == "token"
     assert check_sequence(wide, torch.tensor([_row(0, [0, 1], [5.0, 4.9])]), tolerance=1e-4).passed
+
+
+def test_demo_llm_job_pays_the_honest_provider_and_catches_the_cheater(tmp_path: Path) -> None:
+    """The demo's llm job (node.demo.specs): a random Llama built from a config, eight units; the
+    honest run passes a 4-unit audit, a provider that corrupts half its units fails it."""
+    from node.demo.specs import build_llm_model, llm_demo
+
+    spec, blobs = llm_demo(build_llm_model(tmp_path / "demo", "tiny"))
+    assert spec.kind == "llm" and unit_count(spec) == 8
+    work = prepare(spec, device="cpu", blobs=blobs)
+    indices = sample_indices(b"\x01" * 32, 1, 8, 4)
+    honest = run_job(spec, device="cpu", blobs=blobs)
+    revealed = reveal(honest.outputs, honest.tree, indices, needs_prev=False)
+    assert audit_job(work, root=honest.root, indices=indices, revealed=revealed).passed
+    run = run_dishonest(spec, Cheat("corrupt", fraction="1/2", seed=3), device="cpu", blobs=blobs)
+    revealed = reveal(run.revealed, run.tree, indices, needs_prev=False)
+    outcome = audit_job(work, root=run.root, indices=indices, revealed=revealed)
+    assert set(indices) & run.cheated  # these seeds sample a cheated unit (missed with p = 1/70)
+    assert not outcome.passed
