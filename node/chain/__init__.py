@@ -7,8 +7,7 @@ Public API (import from the submodules; this package imports nothing heavy on it
   ``.market`` (:class:`~node.chain.market.Market`), ``.claims`` (:class:`~node.chain.claims.Claims`),
   ``.event_watcher()`` (a one-off scan), ``.follower(store)`` (the node's follower), devnet-only
   ``increase_time`` / ``mine`` / ``snapshot`` / ``revert``.
-* :class:`node.chain.aio.AsyncChain` — the only bridge from trio: ``await achain.run(fn, *args)``,
-  ``nursery.start(achain.watch_events, watcher)``.
+* :class:`node.chain.aio.AsyncChain` — the only bridge from trio: ``await achain.run(fn, *args)``.
 * :mod:`node.chain.accounts` — ``load_signer``, keystores, Anvil's PUBLIC dev accounts (devnet only).
 * :mod:`node.chain.devnet` — ``up`` / ``status`` / ``down`` behind ``ccm devnet``.
 * :mod:`node.chain.deploy` — ``DeployParams`` and ``deploy_all`` (the one deploy path);
