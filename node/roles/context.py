@@ -111,8 +111,11 @@ class NodeContext:
 
 
 def chain_key(chain: Chain) -> str:
-    """What tells this chain from any other: its id and the hash of the deployment's block."""
+    """What tells this chain from any other: its id and the deployment's random instance id (a
+    record without one: the hash of the deployment's block)."""
     deployment = chain.deployment
+    if deployment.instance:
+        return f"{deployment.chain_id}-{deployment.instance}"
     block_hash = deployment.deploy_block_hash
     if not block_hash:
         header = chain.client.block(deployment.deploy_block)
