@@ -84,6 +84,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_UNIT_BYTES = 256 << 20
+DRAW_PENDING = frozenset({"ResultCommitted", "Contested"})
+"""Events after which a draw (an audit, a panel) follows within a few blocks."""
+DRAW_SETTLED = frozenset(
+    {"AuditDrawn", "PanelDrawn", "RevealTimedOut", "JobCompleted", "JobDefaulted", "JobSlashed"}
+)
 MAX_AUDIT_BYTES = 1 << 30
 ATTEST_MARGIN_S = 10.0
 """Seconds kept before the chain's deadline for sending the verdict (no more retries after that)."""
@@ -141,6 +146,7 @@ class VerifierDaemon:
         self.provider_addrs: dict[str, tuple[str, ...]] = {}
         self._busy: set[tuple[int, str]] = set()
         self._redo: set[tuple[int, str]] = set()  # undone by a reorg while being judged
+        self._awaiting_draw: set[int] = set()  # committed jobs whose audit is not drawn yet
         self._compute_lock = trio.Lock()
         self._nursery: trio.Nursery | None = None
         self.judged: list[tuple[int, str, bool, str]] = []
@@ -164,7 +170,8 @@ class VerifierDaemon:
                 if audit.status == "judging" and audit.auditor.startswith(self.auditor):
                     mode = "vote" if audit.auditor.endswith("/panel") else "attest"
                     self._spawn(int(audit.job_id), mode)  # drawn before a restart, not judged yet
-            busy = lambda: bool(self._busy)  # noqa: E731 - the follower polls once a block while judging
+            # The follower polls once a block while this node judges or a draw is coming, else slowly.
+            busy = lambda: bool(self._busy or self._awaiting_draw)  # noqa: E731
             await nursery.start(functools.partial(follower.run, ctx.achain, self._on_chain, active=busy))
             nursery.start_soon(self._settle_loop)
             task_status.started(self)
@@ -224,6 +231,10 @@ class VerifierDaemon:
         if update.fork is not None:
             await self._recheck_verdicts()
         for event in update.events:
+            if event.contract == "JobMarket" and event.name in DRAW_PENDING:
+                self._awaiting_draw.add(int(event.args["jobId"]))
+            elif event.contract == "JobMarket" and event.name in DRAW_SETTLED:
+                self._awaiting_draw.discard(int(event.args["jobId"]))
             mode = self._draw_for_me(event)
             if not mode:
                 continue
