@@ -32,6 +32,7 @@ happen after all": undo what it derived and decide its next step from the chain'
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -40,12 +41,15 @@ import trio
 
 from node.chain.client import BlockHeader, ChainClient
 from node.chain.events import DecodedEvent, EventDecoder
+from node.errors import ChainError
 
 if TYPE_CHECKING:
     from trio_typing import TaskStatus
 
     from node.chain.aio import AsyncChain
     from node.store import Store
+
+logger = logging.getLogger(__name__)
 
 #: Seconds between polls of an idle node, at least (a 2 s chain: 5 polls a minute).
 IDLE_FLOOR_S = 10.0
@@ -337,14 +341,19 @@ class Follower:
         what a node derived from its own transactions may be gone too), then :meth:`ack`
         it (so the handler must be idempotent: after a crash the same events come again).
 
-        ``active()`` says whether the node has work in flight (polls once a block) or is idle.
+        ``active()`` says whether the node has work in flight (polls once a block) or is idle. A
+        chain error (the endpoint down, a bad answer) in a poll or in ``handle`` is logged and the
+        poll tried again at the next interval, unacknowledged: the follower outlives an outage.
         """
         task_status.started(self)
         while True:
-            update = await achain.run(self.fetch)
-            if update.events or update.dropped or update.fork is not None:
-                await handle(update)
-            await achain.run(self.ack, update)  # after the handler: a crash in it delivers again
+            try:
+                update = await achain.run(self.fetch)
+                if update.events or update.dropped or update.fork is not None:
+                    await handle(update)
+                await achain.run(self.ack, update)  # after the handler: a crash in it delivers again
+            except ChainError as err:  # the endpoint is down or answered badly: the same poll again later
+                logger.warning("chain follower %s: %s; retrying", self.store.name, err)
             with trio.move_on_after(self.interval(active=active())):
                 await self._wake.wait()
             self._wake = trio.Event()
