@@ -11,10 +11,14 @@ seed and units) is judged again, never the old verdict kept.
 One audit (:meth:`VerifierDaemon.check`):
 
 1. the sampled indices from the chain (``sampledIndices``: the seed was fixed after the commit);
-2. the provider's peer id from the staking registry, its addresses from its offer (gossip) or an
-   existing connection;
+2. the provider's peer id from the staking registry, its addresses from its offers (gossip, kept in
+   the store so a restarted verifier still has them), the bootstrap list or an existing connection;
+   a provider that cannot be reached or breaks off is tried again, re-resolved, with backoff, until
+   :data:`ATTEST_MARGIN_S` before the window closes ("withheld" only then);
 3. the spec from the provider, accepted only if keccak256 of its canonical JSON is the on-chain
-   ``specHash``; the input blobs it names, each hash-checked on arrival;
+   ``specHash``; the input blobs it names, each hash-checked on arrival; then what was committed,
+   against the spec: the unit count first (``nUnits`` on chain vs the spec's), the unit list against
+   the root, every unit's shape;
 4. the sampled units (for ``train`` also each previous checkpoint) with Merkle proofs;
 5. :func:`node.workloads.audit.audit_job` recomputes them here (worker thread) and compares with
    the spec's tolerance; every proof is checked against the on-chain root.
