@@ -8,18 +8,20 @@ What it guarantees:
   store (``chain_cursor``), with the hashes of earlier cursor positions (``chain_checkpoints``) and
   the raw logs delivered (``chain_logs``); a restarted node resumes where it stopped, not from a
   fixed look-back.
-* **Reorgs are detected by block hash.** Each poll checks that the cursor's block still has the
-  stored hash (free when the new head's parent is the cursor). If not, the checkpoints are walked
-  back to the newest one the chain still holds (the fork point); every log delivered after it is
-  undone (returned in :attr:`FollowUpdate.dropped`, deleted from the store) and the blocks after it
-  are read again. Logs of blocks the reorg did not change (same block hash, same index) are neither
-  dropped nor delivered twice.
+* **Reorgs are detected by block hash.** A poll checks that the cursor's block still has the
+  stored hash (free when the new head's parent is the cursor; otherwise on every poll while logs
+  delivered in the last REORG_WINDOW blocks could be undone, and every FULL_CHECK_EVERY polls).
+  If not, the checkpoints are walked back to the newest one the chain still holds (the fork
+  point); every log delivered after it is undone (returned in :attr:`FollowUpdate.dropped`,
+  deleted from the store) and the blocks after it are read again. Logs of blocks the reorg did not
+  change (same block hash, same index) are neither dropped nor delivered twice.
 * **The node's own transactions.** A reorg can drop a block holding one of this node's
   transactions before the cursor ever reached it; the client remembers where its transactions
   were mined and each poll checks those blocks (until ``confirmations`` deep): a lost one is
   reported as a reorg (:attr:`FollowUpdate.fork`) even when no delivered event was undone.
 * **Few requests.** A poll that finds no new block costs one request (``eth_getBlockByNumber``);
-  a poll that finds some costs two or three (plus one when ``confirmations`` > 1). Polls are paced
+  a poll that finds some costs two (the head, ``eth_getLogs``), three with the hash check, plus
+  one when ``confirmations`` > 1. Polls are paced
   by the block time (:meth:`Follower.interval`): once a block while the node has work in flight,
   every ``max(IDLE_FLOOR_S, 2 blocks)`` when idle; :meth:`Follower.wake` polls at once (after this
   node's own transaction). The chain id is never asked again (the client caches it).
@@ -59,6 +61,10 @@ ON_DEMAND_ACTIVE_S, ON_DEMAND_IDLE_S = 0.25, 1.0
 CHECKPOINTS_KEPT = 256
 #: Own transactions' blocks further than this below the head are no longer checked.
 LANDED_HORIZON = 256
+#: Blocks below the cursor in which a delivered log makes every poll check the cursor's hash.
+REORG_WINDOW = 64
+#: Otherwise the cursor's hash is checked every this many polls (and whenever it is free).
+FULL_CHECK_EVERY = 5
 #: Most blocks read by one ``eth_getLogs`` (providers cap the range).
 MAX_LOG_RANGE = 2_000
 
@@ -143,6 +149,13 @@ class CursorStore:
                 (self.name, self.name, CHECKPOINTS_KEPT),
             )
 
+    def has_logs_after(self, block: int) -> bool:
+        with self.store.transaction() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM chain_logs WHERE name = ? AND block > ? LIMIT 1", (self.name, block)
+            ).fetchone()
+        return row is not None
+
     def logs_after(self, block: int) -> list[dict[str, Any]]:
         """The delivered logs of blocks after ``block``, newest first."""
         with self.store.transaction() as conn:
@@ -193,6 +206,7 @@ class Follower:
         self.block_time_s = block_time_s
         self.head: BlockHeader | None = None
         self._settled: set[tuple[int, str]] = set()  # own blocks checked deep enough, or reported
+        self._polls = 0
         self._wake = trio.Event()
 
     # -- one poll (blocking; from trio through AsyncChain.run) ------------------------------------
@@ -215,7 +229,8 @@ class Follower:
         cursor = self.store.cursor() or (self.start_block - 1, "")
         fork: tuple[int, str] | None = None
         undone: list[dict[str, Any]] = []
-        if cursor[1] and not self._still_canonical(cursor, head):
+        self._polls += 1
+        if cursor[1] and self._worth_checking(cursor, head) and not self._still_canonical(cursor, head):
             fork = self._fork_point(cursor)
         lost = self._lost_own_block(head)
         if lost is not None and fork is None:
@@ -250,6 +265,15 @@ class Follower:
         """Persist what ``update`` delivered and undid (one transaction)."""
         if update.moved:
             self.store.rewind_and_advance(update.fork, update.cursor, update.cursor_hash, update.logs)
+
+    def _worth_checking(self, cursor: tuple[int, str], head: BlockHeader) -> bool:
+        """Whether to check the cursor's hash in this poll. Free (the head or its parent), or when
+        a reorg could undo something: logs delivered in the last REORG_WINDOW blocks; otherwise
+        every FULL_CHECK_EVERY polls (an idle node's reorgs undo nothing, so a late notice costs
+        only reading those blocks again)."""
+        if cursor[0] >= head.number - 1 or self._polls % FULL_CHECK_EVERY == 0:
+            return True
+        return self.store.has_logs_after(cursor[0] - REORG_WINDOW)
 
     def _still_canonical(self, cursor: tuple[int, str], head: BlockHeader) -> bool:
         number, block_hash = cursor
