@@ -84,6 +84,8 @@ if TYPE_CHECKING:
 
     from node.chain.events import DecodedEvent
     from node.chain.follower import FollowUpdate
+    from node.chain.market import MarketParams
+    from node.config import VerifierSection
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +120,26 @@ class _ChainClock:
             self._seen = (block, self.chain.client.timestamp(block), time.monotonic())
         _, stamp, seen_at = self._seen
         return max(stamp + time.monotonic() - seen_at, time.time())
+
+
+def audit_policy_notes(settings: VerifierSection, params: MarketParams) -> list[str]:
+    """What this verifier's audit policy (``verifier.detection_target``, ``max_units_per_audit``)
+    says about the market it joins. The market fixes the units sampled per audit (``samples_k``);
+    a verifier cannot sample fewer or more, so a policy the market does not meet is said at start."""
+    k = params.samples_k
+    detection = 1 - 0.9**k  # a cheat on 10 % of a large job's units, k samples
+    notes = []
+    if detection < settings.detection_target:
+        notes.append(
+            f"this market samples {k} units per audit: a provider cheating on 10 % of a job is caught with"
+            f" probability {detection:.3f}, below verifier.detection_target {settings.detection_target}"
+        )
+    if k > settings.max_units_per_audit:
+        notes.append(
+            f"this market samples {k} units per audit, more than verifier.max_units_per_audit "
+            f"{settings.max_units_per_audit}: drawn audits are still judged (an absent verifier is slashed)"
+        )
+    return notes
 
 
 class VerifierDaemon:
@@ -163,6 +185,9 @@ class VerifierDaemon:
     async def _run(self, task_status: TaskStatus[VerifierDaemon]) -> None:
         ctx = self.ctx
         await ctx.achain.run(ensure_staked, ctx, Role.VERIFIER, say=self.say)
+        market = await ctx.achain.run(ctx.chain.market.params)
+        for line in audit_policy_notes(ctx.config.verifier, market):
+            self.say(line)
         confirmations = ctx.config.chain.confirmations
         follower = ctx.chain.follower(ctx.store, name="verifier", confirmations=confirmations)
         async with trio.open_nursery() as nursery:

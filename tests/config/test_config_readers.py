@@ -1,9 +1,7 @@
 """Every config key has a reader, and each one acts.
 
 The first test reads the node's source: a key of the template that no module outside
-``node/config.py`` reads fails it (two verifier keys wait for their reader, listed by name so that
-wiring one of them, or adding a key without a reader, shows here). The others show a key changing
-what the node does.
+``node/config.py`` reads fails it. The others show a key changing what the node does.
 """
 
 from __future__ import annotations
@@ -36,8 +34,6 @@ from tests.roles.conftest import Nodes
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: Keys whose reader has not landed yet (see the lead's issue list); nothing else may be unread.
-AWAITING_READER = {"verifier.detection_target", "verifier.max_units_per_audit"}
 
 #: Keys read through a property of Config rather than by name.
 PROPERTY_READERS = {"chain.keystore": "keystore_path", "chain.deployment": "deployment_path"}
@@ -71,7 +67,7 @@ def test_every_template_key_is_read_somewhere() -> None:
                 found = any(_read_in(s, section, f.name) for s in sources)
             if not found:
                 unread.add(dotted)
-    assert unread == AWAITING_READER
+    assert unread == set()
 
 
 def _write(home: Path, text: str) -> None:
@@ -186,3 +182,15 @@ def test_verifier_challenge_keys_are_the_consumer_challenge_defaults(nodes: Node
         assert Consumer(ctx, challenge_options={"threshold": 0.1}).challenge_options["threshold"] == 0.1
     finally:
         ctx.close()
+
+
+def test_verifier_audit_policy_keys_judge_the_market(tmp_path: Path, chain: Chain) -> None:
+    from node.roles.verifier import audit_policy_notes
+
+    market = chain.market.params()  # the devnet samples 4 units: 1 - 0.9**4 = 0.34
+    assert audit_policy_notes(load_config(tmp_path).verifier, market)  # the defaults (0.99, 64): one note
+    _write(tmp_path, "[verifier]\ndetection_target = 0.3\nmax_units_per_audit = 64\n")
+    assert audit_policy_notes(load_config(tmp_path).verifier, market) == []
+    _write(tmp_path, "[verifier]\ndetection_target = 0.3\nmax_units_per_audit = 2\n")
+    (note,) = audit_policy_notes(load_config(tmp_path).verifier, market)
+    assert "more than verifier.max_units_per_audit 2" in note
