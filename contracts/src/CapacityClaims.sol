@@ -51,6 +51,9 @@ import {IStakingRegistry} from "./interfaces/IStakingRegistry.sol";
 /// `SellOrder(address seller,uint256 seriesId,uint256 amount,uint256 pricePerToken,uint256 nonce,uint256 expiry)`
 /// (see {ORDER_TYPEHASH}). `expiry` is the last unix second at which the order can be filled.
 contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
+    /// @dev Transitional fixed commit window of a redeemed job (replaced by a schedule that scales with the work).
+    uint256 private constant PREPAID_COMMIT_WINDOW = 1 hours;
+
     using SafeERC20 for IERC20;
 
     /// @notice One series of capacity claims.
@@ -506,7 +509,7 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
     /// @param amount GPU-hours (tokens) to redeem.
     /// @param specHash keccak256 of the canonical job spec the holder wants run.
     /// @return jobId The prepaid job opened in the market.
-    function redeem(uint256 seriesId, uint256 amount, bytes32 specHash)
+    function redeem(uint256 seriesId, uint256 amount, bytes32 specHash, bytes32 secretHash)
         external
         nonReentrant
         returns (uint256 jobId)
@@ -525,11 +528,19 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
         _totalOwed -= collateral;
 
         IERC20 token_ = token;
+        uint256 fee = market.params().minFee;
+        token_.safeTransferFrom(msg.sender, address(this), fee);
         uint256 before = token_.balanceOf(address(this));
-        token_.forceApprove(address(market), collateral);
-        jobId = market.openPrepaidJob(msg.sender, provider, specHash, collateral);
+        token_.forceApprove(address(market), collateral + fee);
+        IJobMarket.JobTerms memory terms;
+        terms.specHash = specHash;
+        terms.price = fee;
+        terms.collateral = collateral;
+        terms.commitBy = uint64(block.timestamp + PREPAID_COMMIT_WINDOW);
+        terms.secretHash = secretHash;
+        jobId = market.openPrepaidJob(msg.sender, provider, terms);
         uint256 taken = before - token_.balanceOf(address(this));
-        if (taken != collateral) revert CapacityClaims_CollateralMismatch(collateral, taken);
+        if (taken != collateral + fee) revert CapacityClaims_CollateralMismatch(collateral + fee, taken);
 
         emit Redeemed(seriesId, msg.sender, amount, specHash, jobId, collateral);
     }
