@@ -43,7 +43,7 @@ from libp2p.peer.id import ID
 from node.capacity.errors import CapacityError
 from node.capacity.verified import VerifiedFigure
 from node.chain.errors import ContractRevert
-from node.chain.market import JobStatus, JobTerms
+from node.chain.market import JobStatus, JobTerms, commitment, new_secret
 from node.errors import CcmError, ProtocolError, WorkloadError
 from node.p2p.blob import BlobServer, fetch_blob
 from node.p2p.codec import encode_message
@@ -132,7 +132,11 @@ def order_offers(offers: Iterable[FoundOffer]) -> list[FoundOffer]:
     return sorted(
         offers,
         key=lambda o: (
-            o.verified.failed, o.body.price_per_unit, -o.verified.rank_value, -o.body.gflops, o.peer_id
+            o.verified.failed,
+            o.body.price_per_unit,
+            -o.verified.rank_value,
+            -o.body.gflops,
+            o.peer_id,
         ),
     )
 
@@ -325,12 +329,19 @@ class Consumer:
         digest = spec_hash(spec)
         now = await ctx.achain.run(chain_now, ctx.chain)
         window = commit_window if commit_window is not None else min(spec.limits.max_seconds, 3600) + 120
+        secret = new_secret()
+        secret_hash = commitment(secret)
+        # Kept before the post: a consumer that crashes right after can still reveal.
+        await trio.to_thread.run_sync(
+            functools.partial(ctx.store.put_secret, secret_hash, secret, job_id="", purpose="consumer")
+        )
         terms = JobTerms(
             spec_hash=digest,
             price=price,
             collateral=price if collateral is None else collateral,
             accept_by=now + accept_window,
             commit_by=now + accept_window + window,
+            secret_hash=secret_hash,
             min_units=n_units,
             max_units=n_units,
         )
@@ -451,7 +462,9 @@ class Consumer:
                 never_committed = job.status in (JobStatus.CANCELLED, JobStatus.DEFAULTED)
                 if job.status.terminal and (outputs_ok is not None or never_committed):
                     break
-                step = await ctx.achain.run(advance, ctx.chain, ctx.account, job_id)
+                step = await ctx.achain.run(
+                    functools.partial(advance, ctx.chain, ctx.account, job_id, store=ctx.store)
+                )
                 if step.name:
                     self.say(f"job {job_id}: {step.name.replace('_', ' ')} -> {step.status.name}")
                     continue
