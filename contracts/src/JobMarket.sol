@@ -93,6 +93,7 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
     mapping(uint256 jobId => address[] members) private _panels;
     mapping(uint256 jobId => mapping(address member => Ballot)) private _ballots;
     mapping(uint256 jobId => mapping(address member => bytes32 ballotHash)) private _ballotHashes;
+    mapping(uint256 jobId => uint256 seats) private _committedSeats;
     mapping(uint256 jobId => uint256 seats) private _honestVotes;
     mapping(uint256 jobId => uint256 seats) private _cheatedVotes;
 
@@ -443,20 +444,25 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
         if (ballotHash == bytes32(0)) revert JobMarket_ZeroHash();
         _ballots[jobId][msg.sender] = Ballot.Committed;
         _ballotHashes[jobId][msg.sender] = ballotHash;
+        _committedSeats[jobId] += _seatsOf(jobId, msg.sender);
         emit BallotCommitted(jobId, msg.sender);
     }
 
-    /// @notice A panel member reveals its committed ballot, after the vote window.
+    /// @notice A panel member reveals its committed ballot, once the vote window is over or every seat has
+    /// committed (then no ballot can change any more, so nothing is left to copy).
     /// @dev Emits {Voted}.
-    /// Requirements: the job is Voting; the vote deadline passed and the reveal deadline (revealWindow later) has
-    /// not; the caller committed and has not revealed; the ballot and salt match the committed hash.
+    /// Requirements: the job is Voting; the vote deadline passed or every seat committed; the reveal deadline
+    /// (revealWindow after the vote deadline) has not passed; the caller committed and has not revealed; the
+    /// ballot and salt match the committed hash.
     /// @param jobId The job.
     /// @param providerHonest True when the member's own audit found the provider's units correct.
     /// @param salt The ballot's random salt.
     function revealVote(uint256 jobId, bool providerHonest, bytes32 salt) external {
         Job storage job = _expect(jobId, Status.Voting);
         uint64 voteBy = job.deadline;
-        if (block.timestamp <= voteBy) revert JobMarket_TooEarly(jobId, voteBy + 1);
+        if (block.timestamp <= voteBy && _committedSeats[jobId] < _panels[jobId].length) {
+            revert JobMarket_TooEarly(jobId, voteBy + 1);
+        }
         uint64 revealBy = voteBy + _params.revealWindow;
         if (block.timestamp > revealBy) revert JobMarket_DeadlinePassed(jobId, revealBy);
         Ballot ballot = _ballots[jobId][msg.sender];

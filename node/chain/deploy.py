@@ -72,8 +72,8 @@ class DeployParams:
     contest_bond: int = 10 * TOKEN
     false_accuser_slash: int = 50 * TOKEN
     absent_verifier_slash: int = 10 * TOKEN
-    min_fee: int = TOKEN // 100
-    min_collateral: int = TOKEN // 100
+    min_fee: int = TOKEN // 100_000
+    min_collateral: int = TOKEN // 100_000
     capacity_bond: int = 10 * TOKEN
     capacity_dispute_window: int = 60
     capacity_vote_window: int = 60

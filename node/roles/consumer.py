@@ -188,11 +188,32 @@ class Consumer:
         self.offers: dict[str, FoundOffer] = {}
 
     async def run(self, *, task_status: TaskStatus[Consumer] = trio.TASK_STATUS_IGNORED) -> None:
-        """Run the host and collect gossiped offers until cancelled."""
+        """Run the host, collect gossiped offers and reveal this consumer's audit secrets until cancelled."""
         async with trio.open_nursery() as nursery:
             await nursery.start(functools.partial(self.host.run))
             nursery.start_soon(self._collect_gossip)
+            nursery.start_soon(self._reveal_loop)
             task_status.started(self)
+
+    async def _reveal_loop(self, interval: float = 1.0) -> None:
+        """Reveal the audit secret of every job this node posted as soon as its root is committed, whether
+        or not anyone follows the job: an unrevealed secret counts as zero and weakens the audit."""
+        ctx = self.ctx
+        while True:
+            jobs = await trio.to_thread.run_sync(
+                functools.partial(ctx.store.list_jobs, role=ROLE, statuses=("posted", "accepted"))
+            )
+            for record in jobs:
+                job_id = int(record.job_id)
+                try:
+                    job = await ctx.achain.run(ctx.chain.market.job, job_id)
+                    if job.status == JobStatus.COMMITTED and not job.consumer_revealed:
+                        await ctx.achain.run(
+                            functools.partial(advance, ctx.chain, ctx.account, job_id, store=ctx.store)
+                        )
+                except CcmError as err:
+                    logger.warning("job %s: reveal failed: %s", job_id, err)
+            await trio.sleep(interval)
 
     async def _collect_gossip(self) -> None:
         async for item in self.gossip.messages(OFFERS_TOPIC):

@@ -86,7 +86,7 @@ def due_step(job: Job, *, now: int, me: str, reveal_window: int, contest: bool) 
             return "contest"
         if now > job.deadline:
             return "finalize_fail"
-    if s == JobStatus.VOTING and now > job.deadline:
+    if s == JobStatus.VOTING:
         return "resolve_contest"
     return ""
 
@@ -97,8 +97,8 @@ def advance(
     """Take the step that is due for ``job_id`` (blocking; run it in a worker thread from trio).
 
     ``store`` holds this node's audit secrets; without it (or without the secret) no reveal is sent.
-    ``resolve_contest`` is attempted once the ballot commits are over (the contract refuses it until
-    every seat revealed or the reveal window passed).
+    ``resolve_contest`` is attempted whenever the job is voting (the contract refuses it until every
+    seat revealed or the reveal window passed).
     """
     market = chain.market
     job = market.job(job_id)

@@ -239,13 +239,18 @@ class VerifierDaemon:
                 raise
 
     async def _reveal_ballot(self, job_id: int, audit: Audit) -> None:
-        """Reveal this member's committed ballot once the vote window is over."""
+        """Reveal this member's committed ballot once every seat committed or the vote window is over."""
         ctx = self.ctx
         job = await ctx.achain.run(ctx.chain.market.job, job_id)
-        if job.status != JobStatus.VOTING or await ctx.achain.run(chain_now, ctx.chain) <= job.deadline:
+        if job.status != JobStatus.VOTING:
             return
         if await ctx.achain.run(ctx.chain.market.ballot_of, job_id, ctx.address) != Ballot.COMMITTED:
             return
+        if await ctx.achain.run(chain_now, ctx.chain) <= job.deadline:
+            panel = await ctx.achain.run(ctx.chain.market.panel_of, job_id)
+            ballots = [await ctx.achain.run(ctx.chain.market.ballot_of, job_id, m) for m in set(panel)]
+            if any(b == Ballot.PENDING for b in ballots):
+                return  # reveal once every seat committed or the vote window is over
         kept = await trio.to_thread.run_sync(ctx.store.secrets_of, audit.job_id, "ballot")
         if not kept:
             logger.error("job %s: ballot committed but its salt is lost; it cannot be revealed", job_id)

@@ -74,7 +74,9 @@ def draw(chain: Chain, roles: Roles, job_id: int) -> AuditDraw:
 def vote(chain: Chain, roles: Roles, job_id: int, ballots: dict[str, bool]) -> None:
     """Each member in ``ballots`` commits its ballot, then (after the vote window) reveals it."""
     for member, honest in ballots.items():
-        chain.market.commit_vote(roles.by_address(member), job_id, ballot_commitment(job_id, member, honest, SALT))
+        chain.market.commit_vote(
+            roles.by_address(member), job_id, ballot_commitment(job_id, member, honest, SALT)
+        )
     chain.increase_time(chain.market.params().vote_window + 1)
     for member, honest in ballots.items():
         chain.market.reveal_vote(roles.by_address(member), job_id, provider_honest=honest, salt=SALT)

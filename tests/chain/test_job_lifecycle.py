@@ -15,8 +15,8 @@ from node.chain.chain import Chain
 from node.chain.errors import ContractRevert
 from node.chain.market import Ballot, JobStatus, Outcome, commitment
 from tests.chain.helpers import (
-    CONSUMER_SECRET,
     COLLATERAL,
+    CONSUMER_SECRET,
     PRICE,
     PROVIDER_SECRET,
     Roles,
