@@ -4,7 +4,7 @@ pragma solidity 0.8.30;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IJobMarket} from "./interfaces/IJobMarket.sol";
 import {IStakingRegistry} from "./interfaces/IStakingRegistry.sol";
 import {Commitment} from "./libraries/Commitment.sol";
@@ -59,7 +59,7 @@ import {Commitment} from "./libraries/Commitment.sol";
 ///
 /// Accounting: `totalOwed` = escrowed prices + locked collateral + bonds + reward pool, updated on every token
 /// movement; it equals the market's token balance (invariant-tested).
-contract JobMarket is IJobMarket, ReentrancyGuard {
+contract JobMarket is IJobMarket, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     uint256 private constant BPS = 10_000;

@@ -3,7 +3,7 @@ pragma solidity 0.8.30;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IStakingRegistry} from "./interfaces/IStakingRegistry.sol";
@@ -37,7 +37,7 @@ import {IStakingRegistry} from "./interfaces/IStakingRegistry.sol";
 ///
 /// Accounting: `totalStaked` is the sum of every account's active and unbonding stake and always equals the
 /// registry's token balance (invariant-tested).
-contract StakingRegistry is IStakingRegistry, ReentrancyGuard {
+contract StakingRegistry is IStakingRegistry, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using Checkpoints for Checkpoints.Trace208;
 
