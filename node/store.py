@@ -142,7 +142,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX IF NOT EXISTS claim_orders_series ON claim_orders (chain_id, contract, series_id);
     """,
-    # 4: audit secrets and ballot salts, written BEFORE the transaction that commits their hash, so
+    # 4: how many times a job's computation was started (a job that keeps killing the node is not
+    # resumed forever: see node.roles.provider)
+    """
+    ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 5: audit secrets and ballot salts, written BEFORE the transaction that commits their hash, so
     # that a crash between the two never leaves a party unable to reveal (and so defaulted).
     """
     CREATE TABLE secrets (
@@ -173,6 +178,7 @@ class Job:
     error: str = ""
     created_at: float = 0.0
     updated_at: float = 0.0
+    attempts: int = 0
 
 
 @dataclass(frozen=True)
@@ -431,6 +437,17 @@ class Store:
         if n == 0:
             raise StoreError(f"unknown job {job_id}")
 
+    def add_job_attempt(self, job_id: str) -> int:
+        """Count one more start of ``job_id``'s computation (before it starts); returns the new count."""
+        with self.transaction() as conn:
+            n = conn.execute(
+                "UPDATE jobs SET attempts = attempts + 1, updated_at = ? WHERE job_id = ?",
+                (time.time(), job_id),
+            ).rowcount
+            if n == 0:
+                raise StoreError(f"unknown job {job_id}")
+            return int(conn.execute("SELECT attempts FROM jobs WHERE job_id = ?", (job_id,)).fetchone()[0])
+
     def get_job(self, job_id: str) -> Job | None:
         rows = self._read("SELECT * FROM jobs WHERE job_id = ?", (job_id,))
         return _job(rows[0]) if rows else None
@@ -673,7 +690,7 @@ def _job(r: sqlite3.Row) -> Job:
     return Job(
         job_id=r["job_id"], role=r["role"], kind=r["kind"], spec_hash=r["spec_hash"],
         spec_json=r["spec_json"], status=r["status"], peer_id=r["peer_id"], price=int(r["price"]),
-        error=r["error"], created_at=r["created_at"], updated_at=r["updated_at"],
+        error=r["error"], created_at=r["created_at"], updated_at=r["updated_at"], attempts=r["attempts"],
     )
 
 

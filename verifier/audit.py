@@ -15,6 +15,11 @@ re-executes one unit exactly as the provider was asked to, :func:`audit` returns
   integer dtypes);
 - ``pass``.
 
+A kind whose units are not recomputed bit for bit but checked against the revealed bytes (the
+``llm`` kind: one teacher-forced pass over the committed tokens, :mod:`verifier.llm`) passes
+``check(index, observed) -> Comparison`` instead of ``recompute``; the proof and encoding rules
+are the same.
+
 The verdict passes only if every sampled unit passes. Errors raised by ``recompute`` propagate:
 a verifier that cannot recompute has no verdict to give, and must not blame the provider.
 """
@@ -29,7 +34,7 @@ from typing import Any, Literal
 import torch
 
 from verifier.commitment import data_hash, leaf_hash, meta_hash, process_proof
-from verifier.compare import compare
+from verifier.compare import Comparison, compare
 from verifier.errors import CommitmentError, InvalidArgument, VerifierError
 from verifier.tensorbytes import tensor_from_bytes
 
@@ -116,7 +121,8 @@ def _check_unit(
     *,
     root: bytes,
     depth: int,
-    recompute: Callable[[int], torch.Tensor],
+    recompute: Callable[[int], torch.Tensor] | None,
+    check: Callable[[int, torch.Tensor], Comparison] | None,
     tolerance: float,
 ) -> UnitEvidence:
     if unit is None:
@@ -156,12 +162,17 @@ def _check_unit(
         observed = tensor_from_bytes(unit.dtype, unit.shape, unit.data)
     except VerifierError as exc:
         return replace(base, status="bad_encoding", detail=f"committed bytes do not decode: {exc}")
-    expected = recompute(index)
-    result = compare(expected, observed, tolerance=tolerance)
+    expected: torch.Tensor | None = None
+    if check is not None:
+        result = check(index, observed)
+    else:
+        assert recompute is not None
+        expected = recompute(index)
+        result = compare(expected, observed, tolerance=tolerance)
     if result.passed:
         return replace(base, detail=result.reason, scaled_error=result.scaled_error)
     detail = f"{result.reason}: scaled error {result.scaled_error:.3g} > tolerance {tolerance:.3g}"
-    if result.reason in ("shape", "dtype"):
+    if result.reason in ("shape", "dtype") and expected is not None:
         detail = (
             f"{result.reason} differs: expected {expected.dtype} {tuple(expected.shape)}, "
             f"revealed {unit.dtype} {tuple(unit.shape)}"
@@ -175,12 +186,14 @@ def audit(
     n_units: int,
     indices: Sequence[int],
     revealed: Mapping[int, RevealedUnit],
-    recompute: Callable[[int], torch.Tensor],
+    recompute: Callable[[int], torch.Tensor] | None = None,
     tolerance: float,
+    check: Callable[[int, torch.Tensor], Comparison] | None = None,
 ) -> Verdict:
     """Audit the sampled ``indices`` of a job committed under ``root`` with ``n_units`` units.
 
-    ``revealed`` maps an index to what the provider sent for it (absent = withheld).
+    ``revealed`` maps an index to what the provider sent for it (absent = withheld). Exactly one of
+    ``recompute`` (recompute and :func:`~verifier.compare.compare`) and ``check`` is given.
     Raises :class:`InvalidArgument` for caller mistakes (bad root, index out of range, duplicates,
     no indices); every provider fault becomes a failing :class:`UnitEvidence` instead.
     """
@@ -188,6 +201,8 @@ def audit(
         raise InvalidArgument("root", "must be 32 bytes")
     if isinstance(n_units, bool) or not isinstance(n_units, int) or n_units < 1:
         raise InvalidArgument("n_units", f"must be an integer >= 1, got {n_units!r}")
+    if (recompute is None) == (check is None):
+        raise InvalidArgument("check", "give exactly one of recompute and check")
     if not indices:
         raise InvalidArgument("indices", "an audit needs at least one sampled index")
     if len(set(indices)) != len(indices):
@@ -199,7 +214,9 @@ def audit(
         raise InvalidArgument("tolerance", f"must be a finite number >= 0, got {tolerance!r}")
     depth = (n_units - 1).bit_length()  # levels above the leaves: ceil(log2 N)
     units = [
-        _check_unit(i, revealed.get(i), root=root, depth=depth, recompute=recompute, tolerance=tolerance)
+        _check_unit(
+            i, revealed.get(i), root=root, depth=depth, recompute=recompute, check=check, tolerance=tolerance
+        )
         for i in indices
     ]
     return Verdict(

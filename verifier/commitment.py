@@ -26,18 +26,12 @@ import hashlib
 import json
 from collections.abc import Sequence
 
-from sha3 import keccak_256  # safe-pysha3: keccak in C, ~0.8 µs a call against ~3.7 µs via eth-hash
-
 from verifier.errors import CommitmentError
+from verifier.hashing import keccak
 from verifier.tensorbytes import check_dtype, check_shape
 
 HASH_LEN = 32
 
-
-def keccak(data: bytes) -> bytes:
-    """Ethereum's keccak256 (not NIST SHA3-256). The one keccak of the proof system: a Merkle tree
-    of N units makes about 2N calls, and an audit's proofs about k·log₂N, so its per-call cost shows."""
-    return keccak_256(data).digest()
 
 _UINT256_MAX = (1 << 256) - 1
 

@@ -13,8 +13,8 @@ N = 100,000 and k = N that is ~1.2 million keccaks, so callers should keep k wel
 
 from __future__ import annotations
 
-from verifier.commitment import keccak
 from verifier.errors import InvalidArgument
+from verifier.hashing import keccak
 
 _UINT256_MAX = (1 << 256) - 1
 

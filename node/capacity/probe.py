@@ -2,15 +2,17 @@
 
 ``probe(device="auto")`` reads the NVIDIA GPU with pynvml (name, UUID, memory, max clocks, power
 limit, driver and CUDA driver version) and measures with torch: dense matmul throughput for fp32,
-bf16 and fp16 over a sweep of sizes, device memory bandwidth (device-to-device copy) and host↔device
-copy through pinned memory. Without a usable GPU (no driver, no NVML, a CPU build of torch) it says
-why, in NVML's own words where NVML gave them, and measures the CPU the same way, marked
-``device: "cpu"``. CPU and CUDA run the same code; the device is a parameter.
+bf16 and fp16 (and TF32 on a GPU) over a sweep of sizes, device memory bandwidth (device-to-device
+copy) and host↔device copy through pinned memory. Without a usable GPU (no driver, no NVML, a CPU
+build of torch) it says why, in NVML's own words where NVML gave them, and measures the CPU the
+same way, marked ``device: "cpu"``. CPU and CUDA run the same code; the device is a parameter.
 
 Figures are integers (MFLOP/s, MB/s with MB = 10^6 bytes) so that the canonical JSON of a result,
 and its :meth:`ProbeResult.advert_hash` (keccak256, bound on chain by the staking registry), are the
-same in every language. Throughput is the best of a few timed batches (sustained peak; the first
-call of every shape is a warm-up and is not timed).
+same in every language. The document itself travels in every signed offer (``OfferBody.probe``),
+so the NVML facts are part of the advert; they are declared, not proven (NVML reports what the
+driver says). Throughput is the best of a few timed batches (sustained peak; the first call of
+every shape is a warm-up and is not timed).
 
 Time: the whole probe keeps to ``budget_s`` (15 s by default, about 3 s with ``quick``); a size whose
 estimated cost (from the previous size's rate) does not fit the remaining share is skipped, so a
@@ -19,11 +21,12 @@ slow dtype (fp16 on most CPUs) cannot blow the budget.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -34,8 +37,12 @@ from node.capacity.errors import ProbeError
 
 SCHEMA = "ccm-probe/1"
 DTYPES: dict[str, torch.dtype] = {
-    "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16
+    "float32": torch.float32, "tfloat32": torch.float32, "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
 }
+"""Dtypes measured (``tfloat32``: float32 tensors multiplied with TF32 tensor cores, CUDA only)."""
+CPU_DTYPES = ("float32", "bfloat16", "float16")
+"""What a CPU is measured in (it has no TF32)."""
 
 # Size sweeps: (full, quick). GPUs need large n to reach their peak; CPUs reach theirs early.
 _SIZES = {
@@ -377,17 +384,36 @@ def _best_rate(device: torch.device, op: Callable[[], object], *, seconds: float
     return best
 
 
+@contextlib.contextmanager
+def matmul_precision(dtype: str, device: torch.device) -> Iterator[None]:
+    """TF32 tensor cores for the matmuls inside, when ``dtype`` is ``tfloat32`` on CUDA (torch's
+    default is off); anything else runs as torch's defaults. The flag is process-wide, so callers
+    hold the device alone meanwhile (the provider's compute lock)."""
+    if dtype != "tfloat32" or device.type != "cuda":
+        yield
+        return
+    before = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = before
+
+
 def measure_matmul(device: torch.device, dtype: str, n: int, *, seconds: float) -> MatmulFigure:
     """Throughput of ``n×n @ n×n`` in ``dtype`` on ``device`` (random inputs, output preallocated)."""
     if n <= 0:
         raise ProbeError(f"matrix size must be positive, got {n}", field="n")
     if dtype not in DTYPES:
         raise ProbeError(f"unknown dtype {dtype!r} ({', '.join(DTYPES)})", field="dtype")
+    if dtype == "tfloat32" and device.type != "cuda":
+        raise ProbeError("TF32 needs a CUDA device", field="dtype")
     gen = torch.Generator(device="cpu").manual_seed(n)
     a = torch.randn(n, n, generator=gen).to(device=device, dtype=DTYPES[dtype])
     b = torch.randn(n, n, generator=gen).to(device=device, dtype=DTYPES[dtype])
     out = torch.empty_like(a)
-    per_op = _best_rate(device, lambda: torch.mm(a, b, out=out), seconds=seconds)
+    with matmul_precision(dtype, device):
+        per_op = _best_rate(device, lambda: torch.mm(a, b, out=out), seconds=seconds)
     return MatmulFigure(dtype=dtype, n=n, mflops=max(1, round(2 * n**3 / per_op / 1e6)))
 
 
@@ -418,20 +444,25 @@ def probe(
     quick: bool = False,
     budget_s: float | None = None,
     sizes: tuple[int, ...] | None = None,
-    dtypes: tuple[str, ...] = tuple(DTYPES),
+    dtypes: tuple[str, ...] | None = None,
     progress: Progress | None = None,
 ) -> ProbeResult:
-    """Measure this machine's device; see the module docstring. ``progress`` gets one line per step."""
+    """Measure this machine's device; see the module docstring. ``progress`` gets one line per step.
+
+    ``dtypes`` default: all of :data:`DTYPES` on a GPU, :data:`CPU_DTYPES` on a CPU.
+    """
     say = progress or (lambda _line: None)
     started = time.perf_counter()
     budget = budget_s if budget_s is not None else (3.0 if quick else 15.0)
     if budget <= 0:
         raise ProbeError(f"budget must be positive, got {budget}", field="budget_s")
-    for dt in dtypes:
+    for dt in dtypes or ():
         if dt not in DTYPES:
             raise ProbeError(f"unknown dtype {dt!r} ({', '.join(DTYPES)})", field="dtypes")
     dev, gpu, reason = select_device(device)
     kind = dev.type
+    if dtypes is None:
+        dtypes = tuple(DTYPES) if kind == "cuda" else CPU_DTYPES
     if reason:
         say(f"no GPU: {reason}; measuring the CPU")
     sweep = sizes if sizes is not None else _SIZES[kind][1 if quick else 0]

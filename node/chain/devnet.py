@@ -4,7 +4,9 @@ Files in the home folder:
 
 * ``devnet/anvil.json`` — pid, rpc_url and chain id of the running Anvil (written after it answers);
 * ``devnet/anvil.log``  — Anvil's output;
-* ``deployment.json``   — the addresses (see :mod:`node.chain.deployment`), ``devnet: true``.
+* ``deployment.json``   — the addresses (see :mod:`node.chain.deployment`), ``devnet: true``;
+* ``devnet/left-running.json`` — other processes left running on this devnet (the demo's dashboard
+  after ``--keep``; :func:`leave_running`), each stopped by ``down``.
 
 ``up`` is idempotent: with a live Anvil recorded and a deployment that matches it, it reports
 "already up" and returns the same deployment. ``down`` is idempotent too. A failed deploy stops the
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,9 +119,61 @@ def status(home: Path) -> DevnetState:
     return DevnetState(True, pid, rpc_url, block, deployment)
 
 
+def leave_running(home: Path, name: str, pid: int) -> None:
+    """Record that process ``pid`` (``name``) stays up with this devnet, so that :func:`down` stops it.
+
+    Only a process whose command line names ``home`` is ever signalled (a recycled pid is not).
+    """
+    path = _dir(home) / "left-running.json"
+    try:
+        entries = json.loads(path.read_text())
+    except (OSError, ValueError):
+        entries = []
+    entries.append({"name": name, "pid": pid})
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(entries) + "\n")
+    os.replace(tmp, path)
+
+
+def _stop_left_running(home: Path, *, grace: float = 5.0) -> None:
+    path = _dir(home) / "left-running.json"
+    try:
+        entries = json.loads(path.read_text())
+    except (OSError, ValueError):
+        entries = []
+    marker = str(home.resolve()).encode()
+    for entry in entries if isinstance(entries, list) else []:
+        pid = entry.get("pid") if isinstance(entry, dict) else None
+        if not isinstance(pid, int) or not _names(pid, marker):
+            continue
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while _names(pid, marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _names(pid, marker):
+            os.kill(pid, signal.SIGKILL)
+    path.unlink(missing_ok=True)
+
+
+def _names(pid: int, marker: bytes) -> bool:
+    """Whether ``pid`` is a live process whose command line contains ``marker``."""
+    try:
+        os.waitpid(pid, os.WNOHANG)  # our own child: collect it once it has exited
+    except ChildProcessError:
+        pass
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X") and marker in cmdline
+
+
 def down(home: Path) -> bool:
-    """Stop the devnet's Anvil. Returns False if none was running. The deployment file is removed
-    only if it belongs to the devnet (a real chain's deployment is never touched)."""
+    """Stop the devnet's Anvil and every process left running with it. Returns False if no Anvil
+    was running. The deployment file is removed only if it belongs to the devnet (a real chain's
+    deployment is never touched)."""
+    _stop_left_running(home)
     record = _read_record(home)
     stopped = False
     if record is not None and isinstance(record.get("pid"), int):

@@ -3,7 +3,7 @@
 The volume-weighted price per H100e-hour of the capacity claims filled on chain, per GPU class,
 forward window (spot, 1m, 3m, 6m, 12m) and UTC day, with the number of trades behind each point;
 points with fewer than 3 trades are marked thin. Computed from the chain's events alone
-(:mod:`node.market_index`); ``--plot`` draws it beside the economics' forward curve.
+(:mod:`node.query.index`); ``--plot`` draws it beside the economics' forward curve.
 
 Added to the ``market`` group by :func:`add_index_parser` (called from ``node/cli/market.py``);
 heavy modules are imported inside the handler.
@@ -35,7 +35,7 @@ def add_index_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
 def run_index(args: argparse.Namespace) -> int:
     """The handler: compute, print (table or JSON), optionally plot."""
     from node.chain.chain import Chain
-    from node.market_index import MIN_TRADES, IndexInputError, market_index, plot_index
+    from node.query.index import MIN_TRADES, IndexInputError, market_index, plot_index
     from tokenomics.normalized import UNIT_NAME
     from tokenomics.units import units_to_tokens
 

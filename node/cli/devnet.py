@@ -53,8 +53,13 @@ def _print_contracts(deployment: Deployment) -> None:
 
 def _up(args: argparse.Namespace) -> int:
     from node.chain import devnet
+    from node.progress import Progress
 
-    deployment, already = devnet.up(args.home)
+    if args.json:
+        deployment, already = devnet.up(args.home)
+    else:
+        with Progress("devnet: Anvil and the contracts"):
+            deployment, already = devnet.up(args.home)
     if args.json:
         if already:  # stdout stays the same object either way; the note goes to stderr
             print(f"devnet already up at {deployment.rpc_url}", file=sys.stderr)

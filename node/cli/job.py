@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -81,10 +80,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
             raise ConfigError(f"cannot read blob {path}: {exc.strerror or exc}") from None
         blobs[hashlib.sha256(data).hexdigest()] = data
 
-    def progress(done: int, total: int) -> None:
-        print(f"\runit {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+    from node.progress import Progress
 
-    result = run_job(spec, device=args.device, blobs=blobs, progress=None if args.json else progress)
+    if args.json:
+        result = run_job(spec, device=args.device, blobs=blobs, progress=None)
+    else:
+        with Progress(f"running {spec.kind} units locally") as shown:
+            result = run_job(spec, device=args.device, blobs=blobs, progress=shown.counter())
     t = result.timings
     summary: dict[str, Any] = {
         "spec_hash": "0x" + result.spec_hash.hex(),
@@ -179,7 +181,7 @@ def _print_report(report: dict[str, Any], *, as_json: bool) -> None:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from node.roles.consumer import job_report
+    from node.query.jobs import job_report
     from node.roles.context import open_context
     from node.roles.settle import advance
 

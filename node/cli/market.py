@@ -17,8 +17,6 @@ it. A failed challenge is a result (printed plainly, ``"passed": false``), not a
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from node.cli._market_index import add_index_parser
@@ -86,6 +84,8 @@ def _offers(args: argparse.Namespace) -> int:
         found = run_trio(main)
     finally:
         ctx.close()
+    from node.query.market import offer_rows
+
     rows = offer_rows(found)
     if args.json:
         emit_json({"offers": rows})
@@ -139,7 +139,13 @@ def _challenge(args: argparse.Namespace) -> int:
                 nursery.cancel_scope.cancel()
             return offer, result
 
-        offer, result = run_trio(main)
+        from node.progress import Progress
+
+        if args.json:
+            offer, result = run_trio(main)
+        else:
+            with Progress(f"capacity challenge of {args.peer.rsplit('/', 1)[-1][-12:]}"):
+                offer, result = run_trio(main)
         figure = ctx.store.verified_figure(offer.peer_id)
     finally:
         ctx.close()
@@ -169,30 +175,3 @@ def _challenge(args: argparse.Namespace) -> int:
         print(f"verified figure now: {figure.label}")
     return 0
 
-
-def offer_rows(offers: Iterable[FoundOffer]) -> list[dict[str, Any]]:
-    """The offers table's rows in the market's one ranking (:func:`node.roles.consumer.order_offers`)."""
-    from node.roles.consumer import order_offers
-
-    return [offer_row(o) for o in order_offers(offers)]
-
-
-def offer_row(offer: Any) -> dict[str, Any]:
-    """One offer as a JSON-able row (claimed and verified capacity side by side)."""
-    v = offer.verified
-    return {
-        "provider": offer.body.provider,
-        "peer_id": offer.peer_id,
-        "addrs": list(offer.body.addrs),
-        "price_per_unit": offer.body.price_per_unit,
-        "device": offer.body.device,
-        "device_name": offer.body.device_name,
-        "claimed_gflops": offer.body.gflops,
-        "verified_gflops": v.verified_gflops,
-        "challenges": v.challenges,
-        "challenge_failed": v.failed,
-        "verified_label": v.label,
-        "max_units": offer.body.max_units,
-        "kinds": list(offer.body.kinds),
-        "expires_in_s": max(0, int(offer.envelope.expires - time.time())),
-    }

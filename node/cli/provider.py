@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,14 +44,6 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     start.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: provider.device in the config)")
     start.add_argument("--offer-interval", type=float, default=10.0, help="seconds between gossiped offers")
-    start.add_argument(
-        "--cheat-fraction", type=float, default=0.0,
-        help="DEVNET TEST SWITCH: corrupt this fraction of every job's units (refused off devnet)",
-    )
-    start.add_argument(
-        "--contest-anyway", action="store_true",
-        help="DEVNET TEST SWITCH: with --cheat-fraction, still contest every fail (and lose the bond)",
-    )
     start.set_defaults(func=_start)
 
 
@@ -63,10 +54,6 @@ def _start(args: argparse.Namespace) -> int:
 
     config = load_config(args.home)
     setup_logging("warning", debug=args.debug)
-    if args.cheat_fraction < 0 or args.cheat_fraction > 1:
-        from node.errors import ConfigError
-
-        raise ConfigError(f"--cheat-fraction must be in [0, 1], got {args.cheat_fraction}")
     ctx = open_context(args.home, account_index=args.account_index, rpc_url=args.rpc_url)
     try:
         device = args.device or config.provider.device
@@ -74,12 +61,9 @@ def _start(args: argparse.Namespace) -> int:
             args.home, device=device, max_age_s=config.provider.reprobe_s, say=say_stderr
         )
         daemon = ProviderDaemon(
-            ctx, probe=probe_result, price_per_unit=args.price_per_unit,
-            cheat_fraction=args.cheat_fraction or None, device=device, listen=args.listen,
-            bootstrap=args.bootstrap, offer_interval=args.offer_interval, contest_anyway=args.contest_anyway,
+            ctx, probe=probe_result, price_per_unit=args.price_per_unit, device=device, listen=args.listen,
+            bootstrap=args.bootstrap, offer_interval=args.offer_interval,
         )
-        if daemon.cheat_fraction is not None:
-            say_stderr(f"DEVNET CHEATER: corrupting {float(daemon.cheat_fraction):.0%} of every job's units")
         run_daemon(
             daemon.run, host=daemon.host, say=say_stderr,
             announce=f"provider {ctx.address}, price {daemon.price_per_unit} per unit",
@@ -94,7 +78,10 @@ def _probe(args: argparse.Namespace) -> int:
 
     config = load_config(args.home)
     device = args.device or config.provider.device
-    result = probe(device=device, quick=args.quick, progress=lambda line: print(line, file=sys.stderr))
+    from node.progress import Progress
+
+    with Progress("probing capacity") as shown:
+        result = probe(device=device, quick=args.quick, progress=shown)
     if args.out is not None:
         args.out.write_text(result.to_json() + "\n", encoding="utf-8")
     if args.json:

@@ -19,10 +19,6 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     add_node_options(start)
     start.add_argument("--device", default="cpu", help="where units are recomputed (default cpu)")
     start.add_argument("--poll", type=float, default=1.0, help="seconds between chain polls")
-    start.add_argument(
-        "--attest-override", choices=("pass", "fail"),
-        help="DEVNET TEST SWITCH: attest this verdict whatever the audit found (panel votes stay honest)",
-    )
     start.set_defaults(func=_start)
 
 
@@ -34,13 +30,9 @@ def _start(args: argparse.Namespace) -> int:
     setup_logging("warning", debug=args.debug)
     ctx = open_context(args.home, account_index=args.account_index, rpc_url=args.rpc_url)
     try:
-        override = None if args.attest_override is None else args.attest_override == "pass"
         daemon = VerifierDaemon(
-            ctx, device=args.device, listen=args.listen, bootstrap=args.bootstrap, poll=args.poll,
-            attest_override=override,
+            ctx, device=args.device, listen=args.listen, bootstrap=args.bootstrap, poll=args.poll
         )
-        if override is not None:
-            say_stderr(f"DEVNET TEST SWITCH: attesting '{args.attest_override}' whatever the audit finds")
         run_daemon(
             daemon.run, host=daemon.host, say=say_stderr,
             announce=f"verifier {ctx.address}, recomputing on {args.device}",

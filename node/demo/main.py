@@ -3,7 +3,8 @@
 Brings up a fresh devnet in the home (default ``$CCM_HOME/demo``, else ``~/.ccm/demo``; nothing is
 written outside it), runs the market, and prints who was paid, who was slashed and the balances
 read back from the chain. Progress goes to stderr; stdout gets the summary, or with ``--json`` one
-JSON object on its last line. ``--keep`` leaves the devnet running (``ccm devnet down --home DIR``).
+JSON object on its last line. ``--keep`` leaves the devnet running, with a dashboard of the market's
+nodes (``ccm dashboard``; its URL in the JSON's ``dashboard``); ``ccm devnet down --home DIR`` stops both.
 
 Error handling: our errors (and a failed child process) print one line, exit 1; tracebacks only
 with ``--debug``; Ctrl-C stops everything the demo started and exits 130.
@@ -111,6 +112,10 @@ def run(*, home: Path, keep: bool, mode: str, cheat_fraction: str) -> DemoReport
             "so one H100e-hour costs far more than one of its GPU-hours"
         )
         report = dataclasses.replace(report, index=index, notes=tuple(notes))
+        if keep and mode == "market":
+            url = start_dashboard(home)
+            say(f"dashboard of the market's nodes: {url}")
+            report = dataclasses.replace(report, dashboard=url)
         say(f"done in {time.monotonic() - t0:.0f} s")
         return report
     finally:
@@ -119,6 +124,39 @@ def run(*, home: Path, keep: bool, mode: str, cheat_fraction: str) -> DemoReport
         else:
             devnet.down(home)
             say("devnet stopped")
+
+
+DASHBOARD_TIMEOUT_S = 60.0
+
+
+def start_dashboard(home: Path) -> str:
+    """Start ``ccm dashboard`` over the demo's node homes, detached and recorded with the devnet
+    (``ccm devnet down`` stops it); its URL once it listens."""
+    import subprocess
+
+    from node.chain import devnet
+    from node.cli.dashboard import ANNOUNCE
+    from node.demo.procs import ChildError, ccm_argv
+
+    logs = home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    out = logs / "dashboard.out"
+    with out.open("w") as stdout, (logs / "dashboard.log").open("w") as stderr:
+        proc = subprocess.Popen(
+            ccm_argv(sys.executable, "dashboard", "--home", str(home), "--node", "provider-1"),
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    devnet.leave_running(home, "dashboard", proc.pid)
+    deadline = time.monotonic() + DASHBOARD_TIMEOUT_S
+    while time.monotonic() < deadline and proc.poll() is None:
+        for line in out.read_text().splitlines():
+            if line.startswith(ANNOUNCE):
+                return line[len(ANNOUNCE) :].strip()
+        time.sleep(0.1)
+    raise ChildError(f"the dashboard did not come up (log {logs / 'dashboard.log'})")
 
 
 def _sigterm(signum: int, frame: object) -> None:

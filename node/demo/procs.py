@@ -66,13 +66,14 @@ class Supervisor:
         env.pop("CCM_HOME", None)  # every child gets --home explicitly
         return env
 
-    def start(self, name: str, args: Sequence[str]) -> Child:
-        """Start ``ccm ARGS`` as a daemon; its stdout is read line by line in a thread."""
+    def start(self, name: str, args: Sequence[str], *, module: str | None = None) -> Child:
+        """Start ``ccm ARGS`` (or ``python -m MODULE ARGS``) as a daemon; its stdout is read line by
+        line in a thread."""
         log = self.logs / f"{name}.log"
         handle = log.open("w")
         try:
             popen = subprocess.Popen(
-                ccm_argv(self.python, *args),
+                [self.python, "-m", module, *args] if module else ccm_argv(self.python, *args),
                 cwd=self.cwd,
                 env=self._env(),
                 stdin=subprocess.DEVNULL,

@@ -6,14 +6,9 @@ block and ``block`` (``JobPosted``/``PrepaidJobOpened``, ``AuditDrawn``, ``Attes
 (``balanceOf``, ``stakerOf``, ``jobOf``). So the same code reports the in-process form and the
 multi-process market, and a test can check every figure against an independent read.
 
-Definitions (integers in the token's smallest unit):
-
-* ``earned`` — provider: per job, what the market paid it beyond its own collateral and bond
-  (price − fee on a completed job); verifier: every payment from the market (fees, rewards, panel
-  shares); consumer: per job, refunds beyond the escrowed price (compensation from a cheater).
-* ``slashed`` — provider: per job, collateral and bond it did not get back; anyone: stake taken by
-  the registry (``Slashed``).
-* ``balance_change`` — ``token_balance`` minus the balance just before the demo's first block.
+Definitions (integers in the token's smallest unit): ``earned`` and ``slashed`` as
+:mod:`node.query.account` settles jobs (the same figures ``ccm account`` shows);
+``balance_change`` — ``token_balance`` minus the balance just before the demo's first block.
 """
 
 from __future__ import annotations
@@ -29,6 +24,8 @@ from eth_utils import to_checksum_address
 
 from node.chain.chain import Chain
 from node.chain.events import DecodedEvent
+from node.query.account import Settlement, job_settlements
+from node.query.scan import EventScan
 from tokenomics.units import units_to_tokens
 
 ROLES = ("provider", "verifier", "consumer")
@@ -96,8 +93,8 @@ class ClaimsRow:
 
 @dataclass(frozen=True)
 class IndexRow:
-    """The claims price index after the demo's trades (:mod:`node.market_index`): its points as
-    :meth:`node.market_index.IndexPoint.to_json` gives them, and the PNG it was drawn to."""
+    """The claims price index after the demo's trades (:mod:`node.query.index`): its points as
+    :meth:`node.query.index.IndexPoint.to_json` gives them, and the PNG it was drawn to."""
 
     points: tuple[dict[str, Any], ...]
     plot: str | None
@@ -118,6 +115,8 @@ class DemoReport:
     mode: str
     notes: tuple[str, ...] = ()
     index: IndexRow | None = None
+    dashboard: str | None = None
+    """URL of the dashboard ``--keep`` leaves running (``http://127.0.0.1:PORT/``), else ``None``."""
 
     def to_json(self) -> dict[str, Any]:
         obj = asdict(self)
@@ -134,14 +133,6 @@ class DemoReport:
         return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
 
 
-def _events(chain: Chain, start_block: int, block: int) -> list[DecodedEvent]:
-    watcher = chain.event_watcher(from_block=start_block)
-    out: list[DecodedEvent] = []
-    while watcher.next_block <= block:
-        out.extend(e for e in watcher.poll() if e.block_number <= block)
-    return out
-
-
 def collect(
     chain: Chain,
     *,
@@ -156,42 +147,17 @@ def collect(
 
     ``kinds`` maps a job's spec hash to its kind (the chain stores only the hash).
     """
-    events = _events(chain, start_block, block)
+    scan = EventScan.read(chain, from_block=start_block, to_block=block)
     by_name: dict[str, list[DecodedEvent]] = defaultdict(list)
-    for e in events:
+    for e in scan.events:
         by_name[e.name].append(e)
-    job_ids = sorted({int(e.args["jobId"]) for e in by_name["JobPosted"] + by_name["PrepaidJobOpened"]})
+    job_ids = scan.job_ids()
     # Job records are read at the head: the demo calls collect once everything has stopped, so the
     # head is ``block`` (balances and stakes below are read at ``block`` explicitly).
     records = {j: chain.market.job(j) for j in job_ids}
-    paid: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for e in by_name["Paid"]:
-        paid[int(e.args["jobId"])][to_checksum_address(e.args["to"])] += int(e.args["amount"])
     draws = {int(e.args["jobId"]): e for e in by_name["AuditDrawn"]}
     verdicts = {int(e.args["jobId"]): bool(e.args["passed"]) for e in by_name["Attested"]}
-
-    earned: dict[str, int] = defaultdict(int)
-    slashed: dict[str, int] = defaultdict(int)
-    role_of: dict[str, str] = {to_checksum_address(a.address): a.role for a in actors}
-    for j in job_ids:
-        rec = records[j]
-        if not rec.status.terminal:
-            continue
-        to_provider = paid[j].get(rec.provider, 0)
-        net = to_provider - rec.collateral - rec.bond
-        if rec.provider != "0x" + "0" * 40:
-            if net >= 0:
-                earned[rec.provider] += net
-            else:
-                slashed[rec.provider] += -net
-        refund = paid[j].get(rec.consumer, 0) - rec.price
-        if refund > 0:
-            earned[rec.consumer] += refund
-        for to, amount in paid[j].items():
-            if role_of.get(to) == "verifier":
-                earned[to] += amount
-    for e in by_name["Slashed"]:
-        slashed[to_checksum_address(e.args["account"])] += int(e.args["amount"])
+    settled, _ = job_settlements(scan, records)
 
     token = chain.token.contract
     registry = chain.registry.contract
@@ -210,8 +176,8 @@ def collect(
                 token_balance=balance,
                 balance_change=balance - before,
                 staked=staked,
-                earned=earned[addr],
-                slashed=slashed[addr],
+                earned=settled.get(addr, Settlement()).earned,
+                slashed=settled.get(addr, Settlement()).slashed,
             )
         )
 
@@ -248,7 +214,7 @@ def collect(
 
 def index_row(chain: Chain, *, start_block: int, gpu_class: str, plot: Path | None) -> IndexRow:
     """The price index of the fills since ``start_block``, read from the chain; drawn to ``plot``."""
-    from node.market_index import collect_trades, compute_index, plot_index
+    from node.query.index import collect_trades, compute_index, plot_index
 
     points = compute_index(collect_trades(chain, from_block=start_block), gpu_class=gpu_class)
     drawn = str(plot_index(plot, points, gpu_class=gpu_class)) if plot is not None else None
@@ -382,4 +348,6 @@ def render(report: DemoReport) -> str:
         if report.index.plot:
             lines.append(f"plot: {report.index.plot}")
     lines += [f"note: {n}" for n in report.notes]
+    if report.dashboard:
+        lines.append(f"dashboard: {report.dashboard} (stop it and the devnet: ccm devnet down --home …)")
     return "\n".join(lines)

@@ -356,6 +356,16 @@ class Host:
         with trio.move_on_after(5):
             await self.libp2p.disconnect(ID.from_base58(peer_id))
 
+    async def forget(self, peer_id: str) -> None:
+        """Drop every connection and cached address of ``peer_id`` (and py-libp2p's memory of failed
+        dials), so that the next dial uses fresh addresses: for a peer that restarted."""
+        await self.disconnect(peer_id)
+        pid = ID.from_base58(peer_id)
+        self.libp2p.get_peerstore().clear_addrs(pid)
+        network: Any = self.libp2p.get_network()
+        if hasattr(network, "unblock_peer"):  # py-libp2p's negative dial cache
+            network.unblock_peer(pid)
+
     async def punish(self, peer_id: str, reason: str) -> None:
         """Log a peer's protocol violation and disconnect it; the host keeps serving everyone else."""
         self.punished[peer_id] = self.punished.get(peer_id, 0) + 1

@@ -9,46 +9,46 @@ timed window holds the matmul and not the building of its inputs::
        ── CapacityRequest (seed, n, deadline…) ─────────────▶  A, B0 from the seed on its device
                                                                (worker thread; untimed, bounded)
        ◀── CapacityReady ──────────────────────────────────
-    t0 ── CapacityNonce (fresh 32 random bytes) ─────────────▶  π from the nonce; C = A·B0[π];
-                                                               SHA-256(C)
-    t1 ◀── CapacityDigest (digest, size of C) ──────────────
+    t0 ── CapacityNonce (fresh 32 random bytes) ─────────────▶  π and the digest keys from the nonce;
+                                                               C = A·B0[π] and its digest, both
+                                                               on the device
+    t1 ◀── CapacityDigest (32 bytes, size of C) ────────────
        ◀── C as data frames (outside the timed window) ──────
     judge(): digest matches C, Freivalds passes, t1 - t0 ≤ deadline, achieved/advertised ≥ threshold
 
 The challenger's clock is the only one that counts; the provider's ``prepare_ms`` and
 ``compute_ms`` are informational. Version 1 (one phase, inputs built inside the window) is gone:
 on a CPU it showed an honest provider 0.15-0.45 of its probe figure (``scripts/bench capacity``).
+The challenge names its dtype (fp32, TF32, bf16, fp16); C travels in that dtype.
 
 Outcomes (client side, :func:`challenge_peer`): every answer, and every *failure to answer* (not
-ready within :func:`~node.capacity.challenge.prepare_timeout_s`, no digest before the deadline plus
-a grace period, a refusal, a broken stream, a malformed answer), is a
+ready within :func:`~node.capacity.challenge.prepare_timeout_s` plus the queue allowance, no digest
+before the deadline plus a grace period, a refusal, a broken stream, a malformed answer), is a
 :class:`~node.capacity.challenge.ChallengeResult` — a provider that shows nothing fails. The one
-exception is a ``busy`` refusal (the provider is computing a job and would be slowed by a
-challenge, or another challenge is running): it raises :class:`CapacityBusy` and nothing is
-recorded; the peer simply stays unverified until a later challenge, and unverified offers rank
-below verified ones anyway, so saying "busy" buys a provider nothing.
+exception is a ``busy`` refusal (another challenge is running, or a job held the device for longer
+than the server's ``lock_wait_s``): it raises :class:`CapacityBusy` and nothing is recorded; the
+peer simply stays unverified until a later challenge, and unverified offers rank below verified
+ones anyway, so saying "busy" buys a provider nothing.
 
-Server side (:class:`CapacityServer`): one challenge at a time, sharing the daemon's compute lock
-(a challenge never runs beside a job) from the request to the digest; sizes above ``max_n`` are
-refused (``too_large``) so that a stranger cannot make the provider compute for minutes; a
-malformed challenge is refused (``bad_challenge``); a challenger that sends no nonce within
-:data:`NONCE_TIMEOUT_S` of "ready" (so cannot hold the lock), a nonce for another challenge, or
-anything else breaking the framing is disconnected by :func:`node.p2p.reqresp.guard`.
-
-TEST-ONLY fault injection on the server: ``corrupt`` (answer a consistently hashed but wrong C),
-``delay_s`` (hold the digest back) and ``precompute`` (compute A·B0 in the untimed phase and answer
-its digest at once, ignoring the nonce: the cheater the two phases are designed against). The
-provider daemon never sets them.
+Server side (:class:`CapacityServer`): one challenge at a time. A challenge is answered while the
+provider serves jobs, without failing either: the inputs are built beside a running job (untimed),
+then the challenge queues for the daemon's compute lock (so the timed matmul never runs beside a
+job's computation, and a job waits for the few seconds of one challenge) and holds it from "ready"
+to the digest; sizes above ``max_n`` are refused (``too_large``) so that a stranger cannot make the
+provider compute for minutes; a malformed challenge is refused (``bad_challenge``); a challenger
+that sends no nonce within :data:`NONCE_TIMEOUT_S` of "ready" (so cannot hold the lock), a nonce for
+another challenge, or anything else breaking the framing is disconnected by
+:func:`node.p2p.reqresp.guard`. How the timed phase is answered is a strategy (``answerer``); the
+daemon uses the honest one, tests inject cheaters.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import time
+from collections.abc import Callable
 
-import torch
 import trio
 
 from node.capacity.challenge import (
@@ -59,12 +59,14 @@ from node.capacity.challenge import (
     ChallengeResult,
     PreparedInputs,
     challenge_size,
+    from_host_bytes,
+    host_bytes,
     judge,
     new_challenge,
     new_nonce,
     prepare,
     prepare_timeout_s,
-    result_digest,
+    result_size,
     unanswered,
 )
 from node.capacity.errors import CapacityError, ChallengeError
@@ -85,16 +87,28 @@ from node.roles.wire import (
 logger = logging.getLogger(__name__)
 
 DEFAULT_SERVER_MAX_N = 8192
-"""Largest challenge a provider computes (C is 256 MiB at this size)."""
+"""Largest challenge a provider computes (C is 256 MiB at this size in fp32)."""
 
 DEFAULT_CLIENT_MAX_N = 4096
-"""Largest challenge a challenger sends unless told otherwise (C is 64 MiB)."""
+"""Largest challenge a challenger sends unless told otherwise (C is 64 MiB in fp32)."""
 
 DEFAULT_GRACE_S = 5.0
 """Seconds a challenger waits past the deadline before it stops waiting (a late answer is still judged)."""
 
 NONCE_TIMEOUT_S = 10.0
 """Seconds a provider waits, holding its compute lock, for the nonce after saying "ready"."""
+
+DEFAULT_LOCK_WAIT_S = 60.0
+"""Seconds a challenge queues for the compute lock behind a running job before the provider says
+``busy``; a challenger waits this long for "ready" on top of the time to build the inputs."""
+
+Answerer = Callable[[PreparedInputs, bytes], CapacityAnswer]
+"""The timed phase: given the prepared inputs and the nonce, the answer (digest and C)."""
+
+
+def honest_answer(prepared: PreparedInputs, nonce: bytes) -> CapacityAnswer:
+    """What the provider daemon does: :meth:`PreparedInputs.answer`."""
+    return prepared.answer(nonce)
 
 
 class CapacityBusy(CapacityError):
@@ -131,8 +145,11 @@ class CapacityServer:
     """Answers capacity challenges on a host (see the module docstring for the policy).
 
     ``device``: where C is computed (``auto``, ``cpu``, ``cuda``, ``cuda:N``); ``lock``: shared with
-    the daemon's job computation (a held lock means ``busy``); ``max_n``: largest size computed;
-    ``nonce_timeout_s``: how long the lock is held waiting for the nonce after "ready".
+    the daemon's job computation (a challenge queues for it up to ``lock_wait_s``, then says
+    ``busy``); ``max_n``: largest size computed; ``nonce_timeout_s``: how long the lock is held
+    waiting for the nonce after "ready"; ``answerer``: the timed phase (default
+    :func:`honest_answer`). ``answered`` counts answers sent, ``waited`` the challenges that queued
+    behind a job.
     """
 
     def __init__(
@@ -141,19 +158,19 @@ class CapacityServer:
         device: str = "auto",
         lock: trio.Lock | None = None,
         max_n: int = DEFAULT_SERVER_MAX_N,
-        corrupt: bool = False,
-        delay_s: float = 0.0,
-        precompute: bool = False,
         nonce_timeout_s: float = NONCE_TIMEOUT_S,
+        lock_wait_s: float = DEFAULT_LOCK_WAIT_S,
+        answerer: Answerer = honest_answer,
     ) -> None:
         self.device = device
         self.lock = lock if lock is not None else trio.Lock()
         self.max_n = max_n
-        self.corrupt = corrupt
-        self.delay_s = delay_s
-        self.precompute = precompute
         self.nonce_timeout_s = nonce_timeout_s
+        self.lock_wait_s = lock_wait_s
+        self.answerer = answerer
+        self._one = trio.Lock()
         self.answered = 0
+        self.waited = 0
 
     def register(self, host: Host) -> None:
         """Serve :data:`~node.p2p.messages.CAPACITY_PROTOCOL` on ``host``."""
@@ -171,59 +188,51 @@ class CapacityServer:
         if challenge.n > self.max_n:
             raise RequestRefused("too_large", f"n={challenge.n} exceeds this provider's limit {self.max_n}")
         try:
-            self.lock.acquire_nowait()
+            self._one.acquire_nowait()
         except trio.WouldBlock:
-            raise RequestRefused("busy", "computing a job or another challenge; try again later") from None
+            raise RequestRefused("busy", "another capacity challenge is running; try again later") from None
         try:
-            prepared, early = await trio.to_thread.run_sync(self._prepare, challenge)
+            await self._serve(peer, fs, challenge)
+        finally:
+            self._one.release()
+
+    async def _serve(self, peer: str, fs: FrameStream, challenge: CapacityChallenge) -> None:
+        prepared = await trio.to_thread.run_sync(
+            functools.partial(prepare, challenge, device=resolve_device(self.device))
+        )
+        if self.lock.locked():
+            self.waited += 1
+            logger.info("capacity challenge from %s queues behind a running job", peer)
+        acquired = False
+        with trio.move_on_after(self.lock_wait_s):
+            await self.lock.acquire()
+            acquired = True
+        if not acquired:
+            raise RequestRefused("busy", f"computing a job for more than {self.lock_wait_s:g} s; try later")
+        try:
             prepare_ms = round(prepared.prepare_s * 1000)
             await fs.write_message(CapacityReady(challenge_id=challenge.challenge_id, prepare_ms=prepare_ms))
             msg = await fs.read_message(CapacityNonce, max_size=4096, timeout=self.nonce_timeout_s)
             if msg.challenge_id != challenge.challenge_id:
                 raise ProtocolError(f"nonce for another challenge {msg.challenge_id[:18]!r}")
-            answer = early if early is not None else await trio.to_thread.run_sync(
-                self._answer, prepared, msg.nonce
-            )
+            answer = await trio.to_thread.run_sync(self.answerer, prepared, msg.nonce)
         finally:
             self.lock.release()
-        if self.delay_s > 0:
-            await trio.sleep(self.delay_s)
         await fs.write_message(
             CapacityDigest(
-                challenge_id=challenge.challenge_id, digest=answer.digest, size=4 * challenge.n * challenge.n,
+                challenge_id=challenge.challenge_id, digest=answer.digest, size=result_size(challenge),
                 compute_ms=round(answer.compute_s * 1000),
             )
         )
-        # The timed window is over: serialising C no longer counts against this provider.
-        data = await trio.to_thread.run_sync(_le_bytes, answer.c)
-        view = memoryview(data)
+        # The timed window is over: copying C to the host and sending it no longer count.
+        view = memoryview(await trio.to_thread.run_sync(host_bytes, answer.c))
         for start in range(0, len(view), CAPACITY_CHUNK):
             await fs.write_data(bytes(view[start : start + CAPACITY_CHUNK]))
         self.answered += 1
         logger.info(
-            "capacity challenge n=%d from %s: inputs in %.3f s (untimed), answered in %.3f s",
-            challenge.n, peer, prepared.prepare_s, answer.compute_s,
+            "capacity challenge n=%d %s from %s: inputs in %.3f s (untimed), answered in %.3f s",
+            challenge.n, challenge.dtype, peer, prepared.prepare_s, answer.compute_s,
         )
-
-    def _prepare(self, challenge: CapacityChallenge) -> tuple[PreparedInputs, CapacityAnswer | None]:
-        prepared = prepare(challenge, device=resolve_device(self.device))
-        # TEST-ONLY: a cheater that multiplies before it knows π and answers that at once.
-        early = prepared.answer(None) if self.precompute else None
-        return prepared, early
-
-    def _answer(self, prepared: PreparedInputs, nonce: bytes) -> CapacityAnswer:
-        answer = prepared.answer(nonce)
-        if self.corrupt:  # TEST-ONLY: one wrong element, hashed consistently (only Freivalds can tell)
-            c = answer.c.clone()
-            n = prepared.challenge.n
-            c[n // 2, 1] += 1.0
-            answer = dataclasses.replace(answer, c=c, digest=result_digest(c))
-        return answer
-
-
-def _le_bytes(c: torch.Tensor) -> bytes:
-    """C's bytes as the digest covers them: row-major little-endian float32."""
-    return bytes(c.contiguous().numpy().astype("<f4", copy=False).tobytes())
 
 
 async def _round_trip(host: Host, peer_id: str, *, tries: int = 3) -> float:
@@ -246,26 +255,29 @@ async def challenge_peer(
     advertised_gflops: int,
     n: int | None = None,
     max_n: int = DEFAULT_CLIENT_MAX_N,
+    dtype: str = "float32",
     threshold: float = DEFAULT_THRESHOLD,
     network_allowance_s: float = DEFAULT_NETWORK_ALLOWANCE_S,
     grace_s: float = DEFAULT_GRACE_S,
     prepare_timeout: float | None = None,
+    queue_timeout_s: float = DEFAULT_LOCK_WAIT_S,
     transfer_timeout_s: float = 120.0,
 ) -> ChallengeResult:
-    """Challenge ``peer_id`` (already connected) on its advertised fp32 figure and judge the answer.
+    """Challenge ``peer_id`` (already connected) on the figure it advertises in ``dtype`` and judge.
 
     ``n`` defaults to :func:`~node.capacity.challenge.challenge_size` of the figure, capped at
     ``max_n``. Waiting is bounded: "ready" by ``prepare_timeout`` (default
-    :func:`~node.capacity.challenge.prepare_timeout_s` of ``n``), the digest by the deadline plus
+    :func:`~node.capacity.challenge.prepare_timeout_s` of ``n`` plus ``queue_timeout_s``, the time
+    the provider may queue the challenge behind a running job), the digest by the deadline plus
     ``grace_s``, C by ``transfer_timeout_s``. Raises :class:`CapacityBusy` on a ``busy`` refusal and
     :class:`ChallengeError` on arguments out of range; every other outcome is a result.
     """
     size = n if n is not None else min(challenge_size(max(1, advertised_gflops)), max_n)
     challenge = new_challenge(
         advertised_gflops=max(1, advertised_gflops), n=size, threshold=threshold,
-        network_allowance_s=network_allowance_s,
+        network_allowance_s=network_allowance_s, dtype=dtype,
     )
-    ready_s = prepare_timeout_s(size) if prepare_timeout is None else prepare_timeout
+    ready_s = prepare_timeout_s(size) + queue_timeout_s if prepare_timeout is None else prepare_timeout
     network_s = await _round_trip(host, peer_id)
     wait_s = challenge.deadline_ms / 1000 + grace_s
     start = time.perf_counter()
@@ -290,7 +302,7 @@ async def challenge_peer(
         await fs.write_message(CapacityNonce(challenge_id=challenge.challenge_id, nonce=nonce))
         head = await fs.read_message(CapacityDigest, max_size=4096, timeout=wait_s)
         elapsed = time.perf_counter() - start
-        expected = 4 * size * size
+        expected = result_size(challenge)
         if head.challenge_id != challenge.challenge_id or head.size != expected:
             return unanswered(
                 challenge, f"wrong result: answer is for {head.challenge_id[:10]}…, {head.size} bytes "
@@ -331,5 +343,5 @@ async def challenge_peer(
 def _judge_bytes(
     challenge: CapacityChallenge, nonce: bytes, digest: bytes, data: bytes, elapsed_s: float, network_s: float
 ) -> ChallengeResult:
-    c = torch.frombuffer(bytearray(data), dtype=torch.float32).reshape(challenge.n, challenge.n)
+    c = from_host_bytes(challenge, data)
     return judge(challenge, digest=digest, c=c, elapsed_s=elapsed_s, network_s=network_s, nonce=nonce)

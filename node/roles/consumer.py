@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import trio
-from libp2p.peer.id import ID
 
 from node.capacity.errors import CapacityError
 from node.capacity.verified import VerifiedFigure
@@ -51,6 +50,7 @@ from node.p2p.gossip import GossipDrop, SignedEnvelope
 from node.p2p.host import DialError, peer_id_from_addr
 from node.p2p.messages import OFFERS_TOPIC, JobProposal
 from node.p2p.reqresp import request
+from node.query.jobs import JobReport, job_report
 from node.roles.context import NodeContext, open_host, say_stderr
 from node.roles.outputs import load_manifest, root_of_units, save_manifest, unit_count
 from node.roles.settle import advance, chain_now
@@ -141,30 +141,6 @@ def order_offers(offers: Iterable[FoundOffer]) -> list[FoundOffer]:
     )
 
 
-@dataclass(frozen=True)
-class JobReport:
-    """Where a job stands, as ``ccm job submit --json`` / ``ccm job status --json`` print it."""
-
-    job_id: int
-    kind: str
-    spec_hash: str
-    provider: str
-    provider_peer: str
-    price: int
-    collateral: int
-    status: str
-    audited: bool
-    verifier: str
-    verdict: str
-    outputs_verified: bool
-    root: str
-    n_units: int
-    wall_s: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
 class Consumer:
     """The consumer role (start with ``nursery.start(consumer.run)``; see the module docstring).
 
@@ -251,13 +227,7 @@ class Consumer:
             peer = await self.host.connect(addr, timeout=timeout)
         except DialError:
             # A restarted peer keeps its id but not its port: forget stale addresses and retry once.
-            stale = peer_id_from_addr(addr)
-            await self.host.disconnect(stale)
-            pid = ID.from_base58(stale)
-            self.host.libp2p.get_peerstore().clear_addrs(pid)
-            network: Any = self.host.libp2p.get_network()
-            if hasattr(network, "unblock_peer"):  # py-libp2p's negative dial cache
-                network.unblock_peer(pid)
+            await self.host.forget(peer_id_from_addr(addr))
             peer = await self.host.connect(addr, timeout=timeout)
         env = await request(self.host, peer, OFFER, OfferRequest(), timeout=timeout)
         await self.gossip.check(OFFERS_TOPIC, peer, encode_message(env))
@@ -499,48 +469,3 @@ class Consumer:
         """The job's report from the chain and the local store."""
         return await self.ctx.achain.run(job_report, self.ctx, job_id, outputs_verified)
 
-
-def job_report(ctx: NodeContext, job_id: int, outputs_verified: bool | None = None) -> JobReport:
-    """Blocking: the report of ``job_id`` from the chain (status, verdict) and the store."""
-    record = ctx.store.get_job(str(job_id))
-    job = ctx.chain.market.job(job_id)
-    if job.status == JobStatus.NONE:
-        raise WorkloadError(f"no job {job_id} on chain")
-    audited = job.verifier != ZERO_ADDRESS
-    verdict = verdict_of(ctx, job_id, job.status, audited)
-    if outputs_verified is None:
-        outputs_verified = load_manifest(ctx.home, job_id) is not None
-    return JobReport(
-        job_id=job_id,
-        kind=record.kind if record else "",
-        spec_hash="0x" + job.spec_hash.hex(),
-        provider=job.provider,
-        provider_peer=record.peer_id if record else "",
-        price=job.price,
-        collateral=job.collateral,
-        status=job.status.name.lower(),
-        audited=audited,
-        verifier=job.verifier if audited else "",
-        verdict=verdict,
-        outputs_verified=outputs_verified,
-        root="0x" + job.root.hex(),
-        n_units=job.n_units,
-    )
-
-
-def verdict_of(ctx: NodeContext, job_id: int, status: JobStatus, audited: bool) -> str:
-    """``pass``, ``fail``, ``overturned``, ``timeout`` (verifier absent), ``not audited`` or ``pending``."""
-    if not audited:
-        return "not audited" if status == JobStatus.COMPLETED else "pending"
-    names: dict[str, dict[str, Any]] = {}
-    watcher = ctx.chain.event_watcher()
-    for event in watcher.poll():
-        if event.contract == "JobMarket" and int(event.args.get("jobId", -1)) == job_id:
-            names[event.name] = dict(event.args)
-    if "AttestationTimedOut" in names:
-        return "timeout"
-    if "ContestResolved" in names and int(names["ContestResolved"]["outcome"]) == 0:
-        return "overturned"
-    if "Attested" in names:
-        return "pass" if names["Attested"]["passed"] else "fail"
-    return "pending"

@@ -22,10 +22,12 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import socket
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +58,8 @@ from node.p2p.identity import identity_path, load_identity, load_or_create_ident
 from node.store import Store
 
 DEVNET_ACCOUNT_FILE = "devnet-account.json"
+LISTEN_PORT_FILE = "listen-port"
+DAEMON_LOCK_FILE = "daemon.lock"
 Say = Callable[[str], None]
 
 
@@ -266,19 +270,63 @@ def make_is_bound(achain: AsyncChain, chain: Chain, *, ttl: float = 5.0) -> IsBo
     return is_bound
 
 
+def stable_listen(home: Path, addrs: Sequence[str]) -> tuple[str, ...]:
+    """``addrs`` with every ``/tcp/0`` replaced by this home's own port (chosen free on first use and
+    kept in ``<home>/p2p/listen-port``), so that a restarted daemon is found where it was."""
+    path = home / "p2p" / LISTEN_PORT_FILE
+    try:
+        port = int(path.read_text(encoding="utf-8").strip())
+    except (FileNotFoundError, ValueError):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{port}\n", encoding="utf-8")
+    return tuple(a[: -len("/tcp/0")] + f"/tcp/{port}" if a.endswith("/tcp/0") else a for a in addrs)
+
+
+class HomeLocked(ConfigError):
+    """Another daemon already runs on this home."""
+
+
+@contextmanager
+def daemon_lock(home: Path) -> Iterator[None]:
+    """Hold ``<home>/daemon.lock`` (fcntl) while a role daemon runs: one daemon per home."""
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / DAEMON_LOCK_FILE
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            raise HomeLocked(f"another ccm daemon (pid {holder}) already runs on home {home}") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+
+
 def open_host(
-    ctx: NodeContext, *, listen: Sequence[str] | None = None, bootstrap: Sequence[str] | None = None
+    ctx: NodeContext,
+    *,
+    listen: Sequence[str] | None = None,
+    bootstrap: Sequence[str] | None = None,
+    stable: bool = False,
 ) -> tuple[Host, Gossip]:
     """A role's libp2p host (not started) with the node's gossip router, validated by :func:`make_is_bound`.
 
     ``listen`` replaces the config's ``p2p.listen`` when given and not empty; ``bootstrap`` replaces
-    ``p2p.bootstrap`` when given (an empty list: dial nobody).
+    ``p2p.bootstrap`` when given (an empty list: dial nobody). ``stable`` (the daemons): a ``tcp/0``
+    listen address becomes this home's own port (:func:`stable_listen`), the same after a restart.
     """
     p2p = ctx.config.p2p
     gossip = Gossip(is_bound=make_is_bound(ctx.achain, ctx.chain), max_per_second=p2p.gossip_rate)
+    addrs = tuple(listen) if listen else p2p.listen
     host = Host(
         ctx.key_pair,
-        listen_addrs=tuple(listen) if listen else p2p.listen,
+        listen_addrs=stable_listen(ctx.home, addrs) if stable else addrs,
         bootstrap=tuple(bootstrap) if bootstrap is not None else p2p.bootstrap,
         gossip=gossip,
     )

@@ -15,20 +15,14 @@ from pathlib import Path
 
 from node.errors import WorkloadError
 from node.roles.wire import UnitRef
-from node.workloads.spec import InferenceSpec, JobSpec, MatmulSpec, TrainSpec
+from node.workloads import spec as specs
+from node.workloads.spec import JobSpec
 from verifier.commitment import MerkleTree, leaf_hash, meta_hash
 
 
 def unit_count(spec: JobSpec) -> int:
     """Units of ``spec`` from its fields alone (no tensors built): what the price is multiplied by."""
-    b = spec.body
-    if isinstance(b, MatmulSpec):
-        return -(-b.n // b.rows_per_unit)
-    if isinstance(b, InferenceSpec):
-        return -(-b.batch // b.shard)
-    if isinstance(b, TrainSpec):
-        return -(-b.steps // b.checkpoint_every)
-    raise WorkloadError(f"unknown job kind {spec.kind!r}")
+    return specs.unit_count(spec)
 
 
 def unit_leaves(units: Sequence[UnitRef]) -> list[bytes]:

@@ -25,10 +25,14 @@ proposals (:data:`~node.roles.wire.JOB`), direct offer requests
 and panel, audits (unit bytes + Merkle proofs) to the same peers, and blobs (inputs it fetched and
 outputs it computed, by digest).
 
-DEVNET ONLY: ``cheat_fraction`` makes the daemon corrupt that fraction of every job's units
-(:mod:`node.workloads.cheats`, model ``corrupt``) and never contest a fail, unless ``contest_anyway``
-(a cheater that contests, to show that the panel upholds the fail and the bond is lost); refused
-elsewhere. An honest daemon contests every fail automatically while the contest window is open.
+Behaviour is injected, never switched by flags: ``compute`` (a
+:data:`~node.roles.strategies.ComputeStrategy`, honest by default; tests and the demo pass a cheating
+one) and ``contest_fails`` (an honest daemon contests every fail automatically while the contest
+window is open; a test cheater may be told not to, or to contest anyway and lose its bond).
+
+Hostile peers: each job's and each request's failure is that job's or request's outcome (recorded
+in the store, logged with the job id), never the daemon's end; admission
+(:mod:`node.roles.admission`) refuses before ``acceptJob`` what could not be delivered.
 """
 
 from __future__ import annotations
@@ -37,16 +41,15 @@ import functools
 import logging
 import time
 from collections.abc import Sequence
-from fractions import Fraction
 from typing import TYPE_CHECKING
 
 import trio
 
 from node.chain.errors import ContractRevert
-from node.chain.market import JobStatus, commitment, new_secret
+from node.chain.market import Job, JobStatus, commitment, new_secret
 from node.chain.registry import Role
 from node.errors import CcmError, ConfigError, JobSpecError, ProtocolError
-from node.p2p.blob import BlobServer, fetch_blob
+from node.p2p.blob import BlobServer
 from node.p2p.codec import FrameStream
 from node.p2p.gossip import DEFAULT_TTL, SignedEnvelope, sign_envelope
 from node.p2p.messages import (
@@ -61,9 +64,11 @@ from node.p2p.messages import (
     write_audit_response,
 )
 from node.p2p.reqresp import RequestRefused, guard, serve
+from node.roles.admission import ProposalLimiter, Refused, admit, fetch_inputs, fits_deadline
 from node.roles.capacity import CapacityServer
 from node.roles.context import (
     NodeContext,
+    daemon_lock,
     ensure_staked,
     open_host,
     peer_id_bytes,
@@ -72,20 +77,23 @@ from node.roles.context import (
 )
 from node.roles.outputs import load_manifest, save_manifest, unit_count, unit_leaves
 from node.roles.settle import advance, chain_now
+from node.roles.strategies import ComputeStrategy, honest_compute
 from node.roles.wire import JOB, JOBINFO, OFFER, JobInfo, JobInfoRequest, OfferBody, OfferRequest, UnitRef
 from node.store import Commitment
 from node.store import Job as StoredJob
-from node.workloads.spec import KINDS, blob_fields, canonical_json, load_spec, parse_spec, spec_hash, to_dict
+from node.workloads.spec import KINDS, JobSpec, canonical_json, load_spec, parse_spec, spec_hash, to_dict
 
 if TYPE_CHECKING:
     from trio_typing import TaskStatus
 
     from node.capacity.probe import ProbeResult
-    from node.workloads.runner import Output
+    from node.workloads.runner import Output, ProviderCaps
 
 logger = logging.getLogger(__name__)
 
 ROLE = "provider"
+MAX_ATTEMPTS = 2
+"""Starts of one job's computation allowed; a job that took the node down this often is not resumed."""
 ACTIVE = ("accepting", "accepted", "computed", "committed")
 TERMINAL_NAMES = {
     JobStatus.COMPLETED: "completed",
@@ -93,6 +101,17 @@ TERMINAL_NAMES = {
     JobStatus.DEFAULTED: "defaulted",
     JobStatus.CANCELLED: "cancelled",
 }
+
+
+class JobCrashed(CcmError):
+    """A job's computation was started ``attempts`` times and never finished (it took the node down)."""
+
+    def __init__(self, job_id: int, attempts: int) -> None:
+        self.job_id = job_id
+        self.attempts = attempts
+        super().__init__(
+            f"job {job_id}: computation started {attempts} times without finishing; not resumed again"
+        )
 
 
 class ProviderDaemon:
@@ -111,14 +130,14 @@ class ProviderDaemon:
         *,
         probe: ProbeResult,
         price_per_unit: int | None = None,
-        cheat_fraction: float | str | None = None,
+        compute: ComputeStrategy = honest_compute,
+        contest_fails: bool = True,
         device: str | None = None,
         listen: Sequence[str] | None = None,
         bootstrap: Sequence[str] | None = None,
         offer_interval: float = 10.0,
         offer_ttl: int = DEFAULT_TTL,
         settle_interval: float = 1.0,
-        contest_anyway: bool = False,
         say: object = say_stderr,
     ) -> None:
         cfg = ctx.config
@@ -127,27 +146,18 @@ class ProviderDaemon:
         self.price_per_unit = cfg.provider.price_per_unit if price_per_unit is None else price_per_unit
         if self.price_per_unit < 0:
             raise ConfigError("price per unit must not be negative")
-        self.cheat_fraction: Fraction | None = None
-        if cheat_fraction is not None and Fraction(str(cheat_fraction)) > 0:
-            if not ctx.devnet:
-                raise ConfigError(
-                    "--cheat-fraction is a devnet-only test switch: refused on a real deployment"
-                )
-            fraction = Fraction(str(cheat_fraction))
-            if fraction > 1:
-                raise ConfigError(f"cheat fraction must be in [0, 1], got {cheat_fraction}")
-            self.cheat_fraction = fraction
-        if contest_anyway and not ctx.devnet:
-            raise ConfigError("contest_anyway is a devnet-only test switch: refused on a real deployment")
-        self.contest_anyway = contest_anyway
+        self.compute = compute
+        self.contest_fails = contest_fails
         self.device = device or cfg.provider.device
         self.offer_interval = offer_interval
         self.offer_ttl = offer_ttl
         self.settle_interval = settle_interval
         self.say = say if callable(say) else say_stderr
-        self.host, self.gossip = open_host(ctx, listen=listen, bootstrap=bootstrap)
+        self.host, self.gossip = open_host(ctx, listen=listen, bootstrap=bootstrap, stable=True)
         self.blob_server = BlobServer(ctx.blobs)
         self._running: set[int] = set()
+        self._queued: dict[int, float] = {}
+        self._limiter = ProposalLimiter()
         self._compute_lock = trio.Lock()
         self._accept_lock = trio.Lock()
         self.capacity = CapacityServer(device=self.device, lock=self._compute_lock)
@@ -158,7 +168,11 @@ class ProviderDaemon:
     # --- lifecycle ------------------------------------------------------------------------------
 
     async def run(self, *, task_status: TaskStatus[ProviderDaemon] = trio.TASK_STATUS_IGNORED) -> None:
-        """Stake, start the host, advertise and serve until cancelled."""
+        """Stake, start the host, advertise and serve until cancelled (holding the home's daemon lock)."""
+        with daemon_lock(self.ctx.home):
+            await self._run(task_status)
+
+    async def _run(self, task_status: TaskStatus[ProviderDaemon]) -> None:
         ctx = self.ctx
         await ctx.achain.run(
             ensure_staked, ctx, Role.PROVIDER, advert_hash=self.probe.advert_hash(), say=self.say
@@ -202,6 +216,7 @@ class ProviderDaemon:
             advert_hash=p.advert_hash(),
             max_units=self.ctx.config.provider.max_units,
             kinds=KINDS,
+            probe=p.to_json(),
         )
 
     def current_envelope(self) -> SignedEnvelope:
@@ -251,6 +266,8 @@ class ProviderDaemon:
                 job_id=req.job_id,
             )
 
+        if not self._limiter.allow(peer):
+            return answer(False, "too many proposals from this peer: slow down")
         if req.job_id is None:
             return answer(False, "no job id: post the job on chain first")
         job_id = req.job_id
@@ -265,29 +282,27 @@ class ProviderDaemon:
             return answer(
                 False, f"{n_units} units exceed this provider's limit of {ctx.config.provider.max_units}"
             )
-        async with self._accept_lock:
-            existing = await trio.to_thread.run_sync(ctx.store.get_job, str(job_id))
-            if (
-                existing is not None
-                and existing.role == ROLE
-                and existing.status not in ("declined", "accepting")
-            ):
+        existing = await trio.to_thread.run_sync(ctx.store.get_job, str(job_id))
+        if existing is not None and existing.status not in ("declined", "accepting"):
+            # Only the job's own consumer hears about it; anyone else learns nothing of another's job.
+            if existing.role == ROLE and existing.peer_id == peer:
                 return answer(True, "already accepted")
-            job = await ctx.achain.run(ctx.chain.market.job, job_id)
-            # A redeemed capacity claim (node.claims): the job is prepaid and already ACCEPTED with us.
-            mine = job.provider.lower() == ctx.address.lower()
-            prepaid = job.prepaid and job.status == JobStatus.ACCEPTED and mine
-            if job.status != JobStatus.OPEN and not prepaid:
-                return answer(False, f"job {job_id} is {job.status.name}, not OPEN")
-            if job.spec_hash != req.spec_hash:
-                return answer(False, "the posted job's specHash differs from the proposal's")
-            if job.consumer.lower() != req.consumer.lower():
-                return answer(False, "the posted job belongs to another consumer")
-            wanted = self.price_per_unit * n_units
-            if job.price < wanted and not prepaid:
-                return answer(
-                    False, f"price {job.price} is below {wanted} ({n_units} units x {self.price_per_unit})"
+            return answer(False, f"job {job_id} is not open to this proposal")
+        try:
+            job, prepaid = await self._check_posted(job_id, req, n_units)
+            blobs = await fetch_inputs(self.host, peer, ctx.blobs, spec)
+        except Refused as refusal:
+            return answer(False, refusal.reason)
+        async with self._accept_lock:
+            try:
+                estimate = await trio.to_thread.run_sync(
+                    functools.partial(admit, spec, blobs, caps=self._caps(), device=self.device)
                 )
+                now = await ctx.achain.run(chain_now, ctx.chain)
+                fits_deadline(estimate, queued_s=sum(self._queued.values()), now=now, commit_by=job.commit_by)
+            except Refused as refusal:
+                logger.info("job %s refused: %s", job_id, refusal.reason)
+                return answer(False, refusal.reason)
             record = StoredJob(
                 job_id=str(job_id),
                 role=ROLE,
@@ -306,9 +321,42 @@ class ProviderDaemon:
                 await self._set_status(str(job_id), "declined", error=str(err))
                 return answer(False, f"accept failed on chain: {err.error_name}")
             await self._set_status(str(job_id), "accepted")
+            self._queued[job_id] = estimate.seconds
         self.say(f"accepted job {job_id} ({spec.kind}, {n_units} units, price {job.price})")
         self._start(job_id)
         return answer(True)
+
+    async def _check_posted(self, job_id: int, req: JobProposal, n_units: int) -> tuple[Job, bool]:
+        """The on-chain job behind a proposal, if this provider may take it: ``(job, prepaid)``."""
+        ctx = self.ctx
+        job = await ctx.achain.run(ctx.chain.market.job, job_id)
+        # A redeemed capacity claim (node.claims): the job is prepaid and already ACCEPTED with us.
+        mine = job.provider.lower() == ctx.address.lower()
+        prepaid = job.prepaid and job.status == JobStatus.ACCEPTED and mine
+        if job.status != JobStatus.OPEN and not prepaid:
+            raise Refused(f"job {job_id} is not open")
+        if job.spec_hash != req.spec_hash:
+            raise Refused("the posted job's specHash differs from the proposal's")
+        if job.consumer.lower() != req.consumer.lower():
+            raise Refused("the posted job belongs to another consumer")
+        if n_units < job.min_units or (job.max_units != 0 and n_units > job.max_units):  # 0: unbounded
+            bounds = f"[{job.min_units}, {job.max_units or 'any'}]"
+            raise Refused(f"the spec's {n_units} units are outside the job's {bounds}")
+        wanted = self.price_per_unit * n_units
+        if job.price < wanted and not prepaid:
+            raise Refused(f"price {job.price} is below {wanted} ({n_units} units x {self.price_per_unit})")
+        return job, prepaid
+
+    def _caps(self) -> ProviderCaps:
+        from node.workloads.runner import ProviderCaps
+
+        p = self.ctx.config.provider
+        return ProviderCaps(
+            max_units=p.max_units,
+            max_bytes=p.max_bytes,
+            max_seconds=p.max_seconds,
+            max_memory_bytes=p.max_memory,
+        )
 
     async def _set_status(self, key: str, status: str, *, error: str = "") -> None:
         await trio.to_thread.run_sync(
@@ -323,49 +371,53 @@ class ProviderDaemon:
     # --- execution ------------------------------------------------------------------------------
 
     async def _execute(self, job_id: int) -> None:
-        ctx = self.ctx
-        key = str(job_id)
+        """Run one job to its commit; whatever goes wrong is this job's outcome, never the daemon's end."""
         try:
-            record = await trio.to_thread.run_sync(ctx.store.get_job, key)
-            if record is None:
-                return
-            spec = load_spec(record.spec_json)
-            manifest = await trio.to_thread.run_sync(load_manifest, ctx.home, job_id)
-            if manifest is None:
-                blobs: dict[str, bytes] = {}
-                for digest in blob_fields(spec).values():
-                    if not ctx.blobs.has(digest):
-                        await fetch_blob(self.host, record.peer_id, ctx.blobs, digest)
-                    blobs[digest] = await trio.to_thread.run_sync(ctx.blobs.get, digest)
-                async with self._compute_lock:
-                    self.say(f"job {job_id}: computing {unit_count(spec)} units")
-                    root, outputs = await trio.to_thread.run_sync(self._compute, job_id, spec, blobs)
-                units = await trio.to_thread.run_sync(self._save_outputs, job_id, root, outputs)
-                manifest = (root, units)
-            root, units = manifest
-            await self._set_status(key, "computed")
-            job = await ctx.achain.run(ctx.chain.market.job, job_id)
-            if job.status == JobStatus.ACCEPTED:
-                secret_hash = await self._audit_secret(key)
-                await ctx.achain.run(
-                    functools.partial(
-                        ctx.chain.market.commit_result,
-                        ctx.account,
-                        job_id,
-                        root,
-                        len(units),
-                        secret_hash=secret_hash,
-                    )
-                )
-                self.say(f"job {job_id}: committed root 0x{root.hex()[:16]}… over {len(units)} units")
-            await self._set_status(key, "committed")
-            await self._settle(job_id, StoredJob(key, ROLE, "", "", "", "committed"))
-        except (CcmError, OSError) as err:
-            logger.warning("job %s failed: %s", job_id, err)
-            self.say(f"job {job_id}: cannot complete: {err}")
-            await self._set_status(key, "error", error=str(err)[:500])
+            await self._run_job(job_id)
+        except Exception as err:  # noqa: BLE001 - trio's serve_listeners habit: one task's failure is its own
+            await self._job_failed(job_id, err)
         finally:
             self._running.discard(job_id)
+
+    async def _run_job(self, job_id: int) -> None:
+        ctx = self.ctx
+        key = str(job_id)
+        record = await trio.to_thread.run_sync(ctx.store.get_job, key)
+        if record is None:
+            return
+        spec = load_spec(record.spec_json)
+        manifest = await trio.to_thread.run_sync(load_manifest, ctx.home, job_id)
+        if manifest is None:
+            attempts = await trio.to_thread.run_sync(ctx.store.add_job_attempt, key)
+            if attempts > MAX_ATTEMPTS:
+                raise JobCrashed(job_id, attempts - 1)
+            blobs = await fetch_inputs(self.host, record.peer_id, ctx.blobs, spec)
+            async with self._compute_lock:
+                self.say(f"job {job_id}: computing {unit_count(spec)} units (attempt {attempts})")
+                try:
+                    root, outputs = await trio.to_thread.run_sync(self._compute, job_id, spec, blobs)
+                finally:
+                    self._queued.pop(job_id, None)
+            units = await trio.to_thread.run_sync(self._save_outputs, job_id, root, outputs)
+            manifest = (root, units)
+        root, units = manifest
+        await self._set_status(key, "computed")
+        job = await ctx.achain.run(ctx.chain.market.job, job_id)
+        if job.status == JobStatus.ACCEPTED:
+            secret_hash = await self._audit_secret(key)
+            await ctx.achain.run(
+                functools.partial(
+                    ctx.chain.market.commit_result,
+                    ctx.account,
+                    job_id,
+                    root,
+                    len(units),
+                    secret_hash=secret_hash,
+                )
+            )
+            self.say(f"job {job_id}: committed root 0x{root.hex()[:16]}… over {len(units)} units")
+        await self._set_status(key, "committed")
+        await self._settle(job_id, StoredJob(key, ROLE, "", "", "", "committed"))
 
     async def _audit_secret(self, key: str) -> bytes:
         """The commitment of this job's audit secret, kept before it goes on chain (reused after a crash)."""
@@ -380,26 +432,29 @@ class ProviderDaemon:
         )
         return hashed
 
-    def _compute(self, job_id: int, spec: object, blobs: dict[str, bytes]) -> tuple[bytes, list[Output]]:
-        from node.workloads.cheats import Cheat, run_dishonest
-        from node.workloads.runner import ProviderCaps, run_job
-        from node.workloads.spec import JobSpec
+    async def _job_failed(self, job_id: int, err: Exception) -> None:
+        """Record ``err`` as job ``job_id``'s outcome (status ``error``, or back to ``computed`` when
+        the outputs are safe on disk and only the commit failed: the settle loop retries it)."""
+        key = str(job_id)
+        text = f"{type(err).__name__}: {err}"[:500]
+        if isinstance(err, CcmError):
+            logger.warning("job %s failed: %s", job_id, text)
+        else:
+            logger.error("job %s failed: %s", job_id, text, exc_info=err)
+        try:
+            manifest = await trio.to_thread.run_sync(load_manifest, self.ctx.home, job_id)
+            status = "computed" if manifest is not None and not isinstance(err, JobCrashed) else "error"
+            await self._set_status(key, status, error=text)
+        except Exception as store_err:  # noqa: BLE001 - the store itself failing must not end the daemon
+            logger.error("job %s: cannot record its failure: %s", job_id, store_err)
+            return
+        if status == "error":
+            self.say(f"job {job_id}: cannot complete: {text}")
+        else:
+            self.say(f"job {job_id}: commit not sent yet ({text}); retrying")
 
-        assert isinstance(spec, JobSpec)
-        if self.cheat_fraction is not None:
-            cheat = Cheat("corrupt", fraction=str(self.cheat_fraction), seed=job_id)
-            dishonest = run_dishonest(spec, cheat, device=self.device, blobs=blobs)
-            logger.warning("DEVNET CHEAT: job %s has %d corrupted units", job_id, len(dishonest.cheated))
-            return dishonest.root, list(dishonest.committed)
-        p = self.ctx.config.provider
-        caps = ProviderCaps(
-            max_units=p.max_units,
-            max_bytes=p.max_bytes,
-            max_seconds=p.max_seconds,
-            max_memory_bytes=p.max_memory,
-        )
-        result = run_job(spec, device=self.device, blobs=blobs, caps=caps)
-        return result.root, list(result.outputs)
+    def _compute(self, job_id: int, spec: JobSpec, blobs: dict[str, bytes]) -> tuple[bytes, list[Output]]:
+        return self.compute(job_id, spec, blobs, self.device, self._caps())
 
     def _save_outputs(self, job_id: int, root: bytes, outputs: list[Output]) -> tuple[UnitRef, ...]:
         units = tuple(
@@ -419,7 +474,7 @@ class ProviderDaemon:
             for record in jobs:
                 try:
                     await self._settle(int(record.job_id), record)
-                except CcmError as err:
+                except Exception as err:  # noqa: BLE001 - one job's trouble is logged, the loop goes on
                     logger.warning("job %s: settlement step failed: %s", record.job_id, err)
             await trio.sleep(self.settle_interval)
 
@@ -440,9 +495,10 @@ class ProviderDaemon:
                 return
             await self._set_status(key, "abandoned", error="commit deadline passed")
             self.say(f"job {job_id}: commit deadline passed; abandoning (the consumer is refunded)")
-        contest = self.cheat_fraction is None or self.contest_anyway
         step = await ctx.achain.run(
-            functools.partial(advance, ctx.chain, ctx.account, job_id, store=ctx.store, contest=contest)
+            functools.partial(
+                advance, ctx.chain, ctx.account, job_id, store=ctx.store, contest=self.contest_fails
+            )
         )
         if step.name:
             self.say(f"job {job_id}: {step.name.replace('_', ' ')} -> {step.status.name}")

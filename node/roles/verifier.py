@@ -20,8 +20,10 @@ A provider that does not answer, refuses, or sends anything that does not check 
 is a fail. After a fail the daemon settles it (``finalizeFail`` once the contest window is over)
 unless the provider contests; after a vote it resolves the contest when it can.
 
-TEST-ONLY fault injection: ``attest_override`` forces the attested verdict (to stage a false
-accusation that a panel must overturn); it never affects panel votes and is refused off devnet.
+The attested verdict goes through ``verdict`` (a :data:`~node.roles.strategies.VerdictPolicy`, honest
+by default; tests pass one that stages a false accusation a panel must overturn). Panel votes never
+go through it. Any failure while judging is that audit's outcome (logged with the job id, recorded
+in the store), never the daemon's end.
 """
 
 from __future__ import annotations
@@ -29,18 +31,20 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import trio
 from eth_utils import keccak
 
+from node.chain.chain import Chain
 from node.chain.errors import ContractRevert
 from node.chain.market import Ballot, JobStatus, ballot_commitment, new_secret
 from node.chain.registry import Role
-from node.errors import CcmError, ConfigError, JobSpecError, ProtocolError, WorkloadError
+from node.errors import CcmError, JobSpecError, ProtocolError, WorkloadError
 from node.p2p.blob import fetch_blob
-from node.p2p.codec import FrameStream
+from node.p2p.codec import FrameStream, FrameTooLargeError, SchemaError, UnexpectedFrameError
 from node.p2p.messages import (
     AUDIT_DATA_CHUNK,
     AUDIT_PROTOCOL,
@@ -51,17 +55,21 @@ from node.p2p.messages import (
 from node.p2p.reqresp import close_quietly, request
 from node.roles.context import (
     NodeContext,
+    daemon_lock,
     ensure_staked,
     open_host,
     peer_id_from_bytes,
     say_stderr,
     start_claims,
 )
+from node.roles.outputs import root_of_units, unit_count
 from node.roles.settle import BENIGN_REVERTS, advance, chain_now
-from node.roles.wire import JOBINFO, JobInfoRequest, OfferBody
+from node.roles.strategies import VerdictPolicy, honest_verdict
+from node.roles.wire import JOBINFO, JobInfoRequest, OfferBody, UnitRef
 from node.store import Audit
-from node.workloads.spec import JobSpec, blob_fields, parse_spec, spec_hash
+from node.workloads.spec import JobSpec, blob_fields, needs_prev, parse_spec, spec_hash
 from verifier.audit import RevealedUnit
+from verifier.errors import VerifierError
 
 if TYPE_CHECKING:
     from trio_typing import TaskStatus
@@ -71,6 +79,30 @@ logger = logging.getLogger(__name__)
 MAX_UNIT_BYTES = 256 << 20
 MAX_AUDIT_BYTES = 1 << 30
 LOOKBACK_BLOCKS = 2000
+ATTEST_MARGIN_S = 10.0
+"""Seconds kept before the chain's deadline for sending the verdict (no more retries after that)."""
+RETRY_FIRST_S = 0.5
+MALFORMED = (SchemaError, FrameTooLargeError, UnexpectedFrameError, JobSpecError, WorkloadError)
+"""Answers that break the protocol (a fail at once); other transport errors are retried."""
+RETRY_MAX_S = 4.0
+
+
+class _ChainClock:
+    """The chain's time now, estimated between blocks: the latest block's timestamp plus the seconds
+    since this clock first saw that block (or the wall clock, if later). A devnet whose clock was
+    moved forward, or a chain without blocks for a while, is not taken for earlier than it is."""
+
+    def __init__(self, chain: Chain) -> None:
+        self.chain = chain
+        self._seen: tuple[int, int, float] | None = None
+
+    def now(self) -> float:
+        """Blocking (a worker thread): unix seconds on the chain's clock."""
+        block = self.chain.client.block_number()
+        if self._seen is None or self._seen[0] != block:
+            self._seen = (block, self.chain.client.timestamp(block), time.monotonic())
+        _, stamp, seen_at = self._seen
+        return max(stamp + time.monotonic() - seen_at, time.time())
 
 
 class VerifierDaemon:
@@ -90,18 +122,16 @@ class VerifierDaemon:
         bootstrap: Sequence[str] | None = None,
         poll: float = 1.0,
         fetch_timeout: float = 30.0,
-        attest_override: bool | None = None,
+        verdict: VerdictPolicy = honest_verdict,
         say: Callable[[str], None] = say_stderr,
     ) -> None:
-        if attest_override is not None and not ctx.devnet:
-            raise ConfigError("attest_override is a devnet test switch: refused on a real deployment")
         self.ctx = ctx
         self.device = device
         self.poll = poll
         self.fetch_timeout = fetch_timeout
-        self.attest_override = attest_override
+        self.verdict = verdict
         self.say = say
-        self.host, self.gossip = open_host(ctx, listen=listen, bootstrap=bootstrap)
+        self.host, self.gossip = open_host(ctx, listen=listen, bootstrap=bootstrap, stable=True)
         self.provider_addrs: dict[str, tuple[str, ...]] = {}
         self._busy: set[tuple[int, str]] = set()
         self._compute_lock = trio.Lock()
@@ -109,7 +139,11 @@ class VerifierDaemon:
         self.judged: list[tuple[int, str, bool, str]] = []
 
     async def run(self, *, task_status: TaskStatus[VerifierDaemon] = trio.TASK_STATUS_IGNORED) -> None:
-        """Stake, start the host, watch the chain and judge until cancelled."""
+        """Stake, start the host, watch the chain and judge until cancelled (holding the home's lock)."""
+        with daemon_lock(self.ctx.home):
+            await self._run(task_status)
+
+    async def _run(self, task_status: TaskStatus[VerifierDaemon]) -> None:
         ctx = self.ctx
         await ctx.achain.run(ensure_staked, ctx, Role.VERIFIER, say=self.say)
         head = await ctx.achain.run(ctx.chain.client.block_number)
@@ -163,63 +197,73 @@ class VerifierDaemon:
         return self.auditor if mode == "attest" else f"{self.auditor}/panel"
 
     async def _judge(self, job_id: int, mode: str) -> None:
-        ctx = self.ctx
-        key = self._audit_key(mode)
+        """Judge one drawn audit or panel seat; a failure is this audit's outcome, not the daemon's end."""
         try:
-            previous = await trio.to_thread.run_sync(ctx.store.get_audit, str(job_id), key)
-            if previous is not None and previous.status != "judging":
-                return
-            job = await ctx.achain.run(ctx.chain.market.job, job_id)
-            wanted = JobStatus.AUDITING if mode == "attest" else JobStatus.VOTING
-            if job.status != wanted:
-                return
-            indices = await ctx.achain.run(ctx.chain.market.sampled_indices, job_id)
-            record = Audit(
-                job_id=str(job_id),
-                auditor=key,
-                status="judging",
-                seed="0x" + job.seed.hex(),
-                indices=tuple(indices),
-            )
-            await trio.to_thread.run_sync(ctx.store.put_audit, record)
-            self.say(
-                f"job {job_id}: {'auditing' if mode == 'attest' else 'panel audit of'} units {list(indices)}"
-            )
-            passed, reason = await self.check(job_id)
-            if mode == "attest" and self.attest_override is not None:
-                passed, reason = self.attest_override, f"TEST OVERRIDE (true verdict: {passed}, {reason})"
-            detail = json.dumps({"job_id": job_id, "passed": passed, "reason": reason}, sort_keys=True)
-            if mode == "attest":
-                evidence = b"\0" * 32 if passed else keccak(detail.encode())
-                await ctx.achain.run(
-                    functools.partial(
-                        ctx.chain.market.attest, ctx.account, job_id, passed=passed, evidence_hash=evidence
-                    )
-                )
-                status = "attested"
-            else:
-                await self._commit_ballot(job_id, passed)
-                status = "voted"
-            verdict = "pass" if passed else "fail"
-            self.judged.append((job_id, mode, passed, reason))
-            self.say(f"job {job_id}: {mode} {verdict} ({reason})")
-            done = Audit(
-                job_id=str(job_id),
-                auditor=key,
-                status=status,
-                seed=record.seed,
-                indices=record.indices,
-                verdict=verdict,
-                detail=reason[:2000],
-            )
-            await trio.to_thread.run_sync(ctx.store.put_audit, done)
+            await self._judge_once(job_id, mode)
         except ContractRevert as err:
             logger.warning("job %s: %s not recorded on chain: %s", job_id, mode, err)
             self.say(f"job {job_id}: {mode} refused by the chain: {err.error_name}")
-        except CcmError as err:
-            logger.warning("job %s: %s failed: %s", job_id, mode, err)
+        except Exception as err:  # trio's serve_listeners habit: one task's failure is its own
+            text = f"{type(err).__name__}: {err}"[:500]
+            logger.error("job %s: %s failed: %s", job_id, mode, text, exc_info=not isinstance(err, CcmError))
+            self.say(f"job {job_id}: {mode} failed here: {text}")
+            try:
+                failed = Audit(job_id=str(job_id), auditor=self._audit_key(mode), status="error", detail=text)
+                await trio.to_thread.run_sync(self.ctx.store.put_audit, failed)
+            except Exception as store_err:  # noqa: BLE001 - recording must not end the daemon
+                logger.error("job %s: cannot record the failed %s: %s", job_id, mode, store_err)
         finally:
             self._busy.discard((job_id, mode))
+
+    async def _judge_once(self, job_id: int, mode: str) -> None:
+        ctx = self.ctx
+        key = self._audit_key(mode)
+        previous = await trio.to_thread.run_sync(ctx.store.get_audit, str(job_id), key)
+        if previous is not None and previous.status not in ("judging", "error"):
+            return
+        job = await ctx.achain.run(ctx.chain.market.job, job_id)
+        wanted = JobStatus.AUDITING if mode == "attest" else JobStatus.VOTING
+        if job.status != wanted:
+            return
+        indices = await ctx.achain.run(ctx.chain.market.sampled_indices, job_id)
+        record = Audit(
+            job_id=str(job_id),
+            auditor=key,
+            status="judging",
+            seed="0x" + job.seed.hex(),
+            indices=tuple(indices),
+        )
+        await trio.to_thread.run_sync(ctx.store.put_audit, record)
+        what = "auditing" if mode == "attest" else "panel audit of"
+        self.say(f"job {job_id}: {what} units {list(indices)}")
+        passed, reason = await self.check(job_id)
+        if mode == "attest":  # panel votes never go through the policy
+            passed, reason = self.verdict(job_id, passed, reason)
+        detail = json.dumps({"job_id": job_id, "passed": passed, "reason": reason}, sort_keys=True)
+        if mode == "attest":
+            evidence = b"\0" * 32 if passed else keccak(detail.encode())
+            await ctx.achain.run(
+                functools.partial(
+                    ctx.chain.market.attest, ctx.account, job_id, passed=passed, evidence_hash=evidence
+                )
+            )
+            status = "attested"
+        else:
+            await self._commit_ballot(job_id, passed)
+            status = "voted"
+        verdict = "pass" if passed else "fail"
+        self.judged.append((job_id, mode, passed, reason))
+        self.say(f"job {job_id}: {mode} {verdict} ({reason})")
+        done = Audit(
+            job_id=str(job_id),
+            auditor=key,
+            status=status,
+            seed=record.seed,
+            indices=record.indices,
+            verdict=verdict,
+            detail=reason[:2000],
+        )
+        await trio.to_thread.run_sync(ctx.store.put_audit, done)
 
     async def _commit_ballot(self, job_id: int, passed: bool) -> None:
         """Commit a hidden ballot. The salt is kept before the transaction and reused if the judgement
@@ -268,31 +312,67 @@ class VerifierDaemon:
                 raise
 
     async def check(self, job_id: int) -> tuple[bool, str]:
-        """Audit ``job_id``'s sampled units; ``(passed, reason)``. Withholding is a fail."""
+        """Audit ``job_id``'s sampled units; ``(passed, reason)``. Withholding is a fail.
+
+        "Withheld" is only said once the provider stayed unreachable (or its answers kept breaking
+        off) through the rest of the window: each failed try drops the connection, re-reads the
+        provider's peer id from the registry and dials its latest known addresses again, with
+        backoff, until :data:`ATTEST_MARGIN_S` before the chain's deadline.
+        """
         ctx = self.ctx
         job = await ctx.achain.run(ctx.chain.market.job, job_id)
         indices = await ctx.achain.run(ctx.chain.market.sampled_indices, job_id)
-        raw_peer = await ctx.achain.run(ctx.chain.registry.peer_id_of, job.provider)
-        peer = peer_id_from_bytes(raw_peer)
-        if peer is None:
-            return False, f"withheld: provider {job.provider} has no peer id bound on chain"
-        try:
-            with trio.fail_after(self.fetch_timeout):
-                fetched = await self._fetch(job_id, peer, job.spec_hash, indices)
-        except trio.TooSlowError:
-            return False, f"withheld: no complete answer within {self.fetch_timeout:g} s"
-        except (ProtocolError, JobSpecError, WorkloadError) as err:
-            return False, f"withheld: {err}"
+        started = trio.current_time()
+        clock = _ChainClock(ctx.chain)
+        delay, tries, last = RETRY_FIRST_S, 0, ""
+        while True:
+            tries += 1
+            left = job.deadline - await ctx.achain.run(clock.now) - ATTEST_MARGIN_S
+            raw_peer = await ctx.achain.run(ctx.chain.registry.peer_id_of, job.provider)
+            peer = peer_id_from_bytes(raw_peer)
+            if peer is None:
+                last = f"provider {job.provider} has no peer id bound on chain"
+            else:
+                limit = max(1.0, min(self.fetch_timeout, left))
+                try:
+                    with trio.fail_after(limit):
+                        fetched = await self._fetch(job_id, peer, job.spec_hash, indices)
+                    break
+                except trio.TooSlowError:
+                    last = f"no complete answer within {limit:g} s"
+                except MALFORMED as err:
+                    return False, f"malformed answer: {err}"  # it answered, and not as the protocol says
+                except ProtocolError as err:
+                    last = str(err)  # unreachable, refused, cut off: perhaps a restart, so try again
+                await self.host.forget(peer)
+            if job.deadline - await ctx.achain.run(clock.now) - ATTEST_MARGIN_S < delay:
+                waited = trio.current_time() - started
+                return False, f"withheld: {last} ({tries} tries over {waited:.0f} s)"
+            logger.info("job %s: provider not answering (%s); retrying in %.1f s", job_id, last, delay)
+            await trio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_S)
         if isinstance(fetched, str):
             return False, fetched
-        spec, blobs, revealed = fetched
+        spec, blobs, revealed, refs = fetched
+        expected = unit_count(spec)
+        if job.n_units != expected:
+            return False, f"unit count: {job.n_units} leaves committed, the spec has {expected} units"
+        if len(refs) != job.n_units or root_of_units(refs) != job.root:
+            return False, "the provider's unit list does not lead to the committed root"
 
         def recompute() -> tuple[bool, str]:
             from node.workloads.audit import audit_job
             from node.workloads.runner import prepare
 
             work = prepare(spec, device=self.device, blobs=blobs)
-            result = audit_job(work, root=job.root, indices=list(indices), revealed=revealed)
+            for i, ref in enumerate(refs):
+                want = tuple(work.unit_shape(i))
+                if tuple(ref.shape) != want:
+                    return False, f"unit {i}: shape {list(ref.shape)} committed, the spec gives {list(want)}"
+            try:
+                result = audit_job(work, root=job.root, indices=list(indices), revealed=revealed)
+            except VerifierError as err:
+                return False, f"the revealed units cannot be audited: {err}"
             if result.verdict is not None and not result.passed:
                 bad = [f"unit {u.index}: {u.status}" for u in result.verdict.units if u.status != "pass"]
                 return False, "; ".join(bad)[:500] or result.reason
@@ -307,7 +387,8 @@ class VerifierDaemon:
         addrs = list(self.provider_addrs.get(peer, ()))
         stored = await trio.to_thread.run_sync(functools.partial(self.ctx.store.live_offers, now=0))
         addrs += [a for o in stored if o.peer_id == peer for a in json.loads(o.body_json).get("addrs", [])]
-        for addr in addrs:
+        addrs += [a for a in self.host.bootstrap if a.endswith(f"/p2p/{peer}")]
+        for addr in dict.fromkeys(addrs):
             try:
                 await self.host.connect(addr)
                 return
@@ -317,7 +398,7 @@ class VerifierDaemon:
 
     async def _fetch(
         self, job_id: int, peer: str, want_hash: bytes, indices: Sequence[int]
-    ) -> tuple[JobSpec, dict[str, bytes], dict[int, RevealedUnit]] | str:
+    ) -> tuple[JobSpec, dict[str, bytes], dict[int, RevealedUnit], tuple[UnitRef, ...]] | str:
         from node.workloads.audit import needed_indices
 
         await self._connect(peer)
@@ -329,7 +410,7 @@ class VerifierDaemon:
         for digest in blob_fields(spec).values():
             await fetch_blob(self.host, peer, self.ctx.blobs, digest)
             blobs[digest] = await trio.to_thread.run_sync(self.ctx.blobs.get, digest)
-        needed = needed_indices(indices, needs_prev=spec.kind == "train")
+        needed = needed_indices(indices, needs_prev=needs_prev(spec))
         stream = await self.host.open_stream(peer, AUDIT_PROTOCOL)
         try:
             fs = FrameStream(stream, max_frame=AUDIT_DATA_CHUNK + 65536, timeout=self.fetch_timeout)
@@ -346,7 +427,7 @@ class VerifierDaemon:
             for u in response.units
             if u.index in needed
         }
-        return spec, blobs, revealed
+        return spec, blobs, revealed, info.units
 
     async def _settle_loop(self) -> None:
         """Finish what this verifier started: a fail nobody contests, a contest everybody voted on."""

@@ -21,8 +21,11 @@ Every protocol here is a :class:`~node.p2p.reqresp.Protocol` with size caps and 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
+
+from eth_utils import keccak
 
 from node.p2p.codec import SchemaError, from_jsonable, to_jsonable
 from node.p2p.gossip import MAX_ENVELOPE, SignedEnvelope
@@ -42,7 +45,10 @@ class OfferBody:
     """What a provider sells: its address, where to reach it, the price and its measured capacity.
 
     ``price_per_unit`` in the token's smallest unit; ``gflops`` the probe's best fp32 figure (the
-    claim that capacity challenges check); ``advert_hash`` the probe's hash bound on chain.
+    claim that capacity challenges check); ``advert_hash`` the probe's hash bound on chain;
+    ``probe`` the probe document itself (canonical JSON, ``node.capacity.probe.ProbeResult``): the
+    NVML facts (GPU name, UUID, memory, clocks, power limit) and every measured figure, signed with
+    the offer and checked here against ``advert_hash`` (keccak256), ``device`` and ``gflops``.
     """
 
     provider: str
@@ -54,8 +60,10 @@ class OfferBody:
     advert_hash: bytes
     max_units: int
     kinds: tuple[str, ...]
+    probe: str
 
     def __post_init__(self) -> None:
+        _check_probe(self)
         if len(self.addrs) > MAX_ADDRS:
             raise SchemaError("addrs", f"at most {MAX_ADDRS} addresses")
         if len(self.kinds) > MAX_KINDS:
@@ -75,6 +83,26 @@ class OfferBody:
     def from_body(cls, body: dict[str, Any]) -> OfferBody:
         """Schema-check an envelope body; raises :class:`SchemaError` naming the bad field."""
         return from_jsonable(cls, body)
+
+
+MAX_PROBE = 16 * 1024
+
+
+def _check_probe(offer: OfferBody) -> None:
+    """The probe document must be what ``advert_hash`` binds and agree with the offer's figures."""
+    if len(offer.probe) > MAX_PROBE:
+        raise SchemaError("probe", f"at most {MAX_PROBE} characters")
+    if bytes(keccak(offer.probe.encode())) != offer.advert_hash:
+        raise SchemaError("probe", "keccak256 of the probe document is not advert_hash")
+    try:
+        doc = json.loads(offer.probe)
+        best = max((m["mflops"] for m in doc["matmul"] if m["dtype"] == "float32"), default=0) // 1000
+        device = doc["device"]
+    except (ValueError, TypeError, KeyError) as err:
+        raise SchemaError("probe", f"not a probe document: {err}") from None
+    if device != offer.device or best != offer.gflops:
+        claim = f"the offer {offer.device} at {offer.gflops}"
+        raise SchemaError("probe", f"says {device} at {best} GFLOP/s, {claim}")
 
 
 @dataclass(frozen=True)

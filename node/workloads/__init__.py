@@ -1,4 +1,4 @@
-"""Jobs and their execution: spec v1, the three kinds, the runner, verifier-side recompute, cheats.
+"""Jobs and their execution: spec v1, the kind registry, the runner, verifier-side recompute, cheats.
 
 Public API::
 
@@ -8,22 +8,51 @@ Public API::
     run_job(spec, *, device, blobs, caps, progress)      all units + Merkle root -> JobResult
     audit_job(...)                                       see node.workloads.audit
 
-``node.workloads.cheats`` holds the cheat models used by tests and by the demo's dishonest provider.
+Each job kind is one module of ``node.workloads.jobkinds`` (the registry). ``node.workloads.cheats``
+holds the cheat models used by tests and by the demo's dishonest provider.
+
+Importing this package (or ``node.workloads.spec``) does not import torch: the names that need it
+(the runner's) are loaded on first access.
 """
 
 from __future__ import annotations
 
-from node.workloads.runner import (
-    EffectiveLimits,
-    JobResult,
-    ProviderCaps,
-    Timings,
-    compute_unit,
-    effective_limits,
-    prepare,
-    run_job,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from node.workloads.spec import JobSpec, Limits, canonical_json, load_spec, parse_spec, spec_hash, to_dict
+
+if TYPE_CHECKING:
+    from node.workloads.runner import (
+        EffectiveLimits,
+        JobResult,
+        ProviderCaps,
+        Timings,
+        compute_unit,
+        effective_limits,
+        prepare,
+        run_job,
+    )
+
+_RUNNER = frozenset(
+    {
+        "EffectiveLimits",
+        "JobResult",
+        "ProviderCaps",
+        "Timings",
+        "compute_unit",
+        "effective_limits",
+        "prepare",
+        "run_job",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _RUNNER:
+        return getattr(importlib.import_module("node.workloads.runner"), name)
+    raise AttributeError(f"module 'node.workloads' has no attribute {name!r}")
+
 
 __all__ = [
     "EffectiveLimits",

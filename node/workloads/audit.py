@@ -8,6 +8,9 @@ previous checkpoint against the committed root (leaf + proof) and its dtype and 
 from those bytes — so a verifier never has to replay the job from step 1 and never trusts the
 provider's copy. A previous checkpoint that is missing or not proven fails the audit.
 
+A kind with its own audit check (``llm``: :meth:`Workload.audit_check`, one teacher-forced pass
+over the revealed tokens) is checked with it instead of a recompute.
+
 :func:`audit_job` ties it together for callers (the verifier role, tests, the bench).
 """
 
@@ -107,12 +110,14 @@ def audit_job(
                     proven_checkpoint(work, i, root=root, revealed=revealed)
                 except UnprovenCheckpoint as exc:
                     return JobAudit(passed=False, verdict=None, reason=str(exc))
+    check = work.audit_check()
     verdict = audit(
         root=root,
         n_units=work.n_units,
         indices=list(indices),
         revealed={i: revealed[i] for i in indices if i in revealed},
-        recompute=make_recompute(work, root=root, revealed=revealed),
+        recompute=None if check is not None else make_recompute(work, root=root, revealed=revealed),
+        check=check,
         tolerance=float(work.spec.tolerance_value),
     )
     reason = "all sampled units verified" if verdict.passed else "a sampled unit failed (see verdict.units)"

@@ -16,6 +16,10 @@ that :mod:`verifier.detection` assumes), and commits a Merkle root over what it 
 
 For ``train`` every unit after a cheated one continues from the cheated checkpoint, as a real
 cheater would, so only the cheated segments themselves are inconsistent.
+
+Which cheats apply to a kind, and the function that computes a cheated unit, come from the kind
+registry (:mod:`node.workloads.jobkinds`): :func:`generic_cheat_unit` below serves the tensor kinds,
+:mod:`node.workloads.llm_cheats` the ``llm`` kind. :data:`CHEATS` are the generic ones.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from fractions import Fraction
 import torch
 
 from node.errors import WorkloadError
+from node.workloads import jobkinds
 from node.workloads.kinds import TrainWorkload, Workload
 from node.workloads.runner import Output, prepare
 from node.workloads.spec import JobSpec
@@ -36,6 +41,7 @@ from verifier.commitment import MerkleTree, commit_outputs
 from verifier.tensorbytes import tensor_to_bytes
 
 CHEATS = ("corrupt", "zeros", "reuse", "low_precision", "skip_steps", "wrong_root")
+ALL_CHEATS = tuple(dict.fromkeys(name for kind in jobkinds.REGISTRY.values() for name in kind.cheats))
 
 
 @dataclass(frozen=True)
@@ -48,8 +54,8 @@ class Cheat:
     precision: str = "bfloat16"
 
     def __post_init__(self) -> None:
-        if self.name not in CHEATS:
-            raise WorkloadError(f"unknown cheat {self.name!r} (expected one of {', '.join(CHEATS)})")
+        if self.name not in ALL_CHEATS:
+            raise WorkloadError(f"unknown cheat {self.name!r} (expected one of {', '.join(ALL_CHEATS)})")
         f = Fraction(self.fraction)
         if not 0 < f <= 1:
             raise WorkloadError(f"cheat fraction must be in (0, 1], got {self.fraction}")
@@ -74,7 +80,8 @@ def cheated_units(n_units: int, fraction: str, seed: int) -> frozenset[int]:
     return frozenset(random.Random(seed).sample(range(n_units), count))
 
 
-def _cheat_unit(cheat: Cheat, work: Workload, index: int, prev: torch.Tensor | None) -> torch.Tensor:
+def generic_cheat_unit(cheat: Cheat, work: Workload, index: int, prev: torch.Tensor | None) -> torch.Tensor:
+    """A cheated unit of a tensor kind (matmul, inference, train), as the module docstring describes."""
     shape = work.unit_shape(index)
     if cheat.name == "zeros" or cheat.name == "wrong_root":
         return torch.zeros(shape, dtype=torch.float32 if isinstance(work, TrainWorkload) else work.dtype)
@@ -115,6 +122,11 @@ def run_dishonest(
     spec: JobSpec, cheat: Cheat, *, device: str | torch.device = "cpu", blobs: Mapping[str, bytes]
 ) -> DishonestRun:
     """Run ``spec`` as a cheater would and commit to the result (see the module docstring)."""
+    kind = jobkinds.get(spec.kind)
+    if cheat.name not in kind.cheats:
+        kinds = ", ".join(k.name for k in jobkinds.REGISTRY.values() if cheat.name in k.cheats)
+        raise WorkloadError(f"{cheat.name} applies to {kinds} jobs only")
+    cheat_unit = kind.cheat_unit()
     work = prepare(spec, device=device, blobs=blobs)
     bad = cheated_units(work.n_units, cheat.fraction, cheat.seed)
     committed: list[Output] = []
@@ -122,7 +134,7 @@ def run_dishonest(
     prev: torch.Tensor | None = None
     for i in range(work.n_units):
         if i in bad:
-            y = _cheat_unit(cheat, work, i, prev)
+            y = cheat_unit(cheat, work, i, prev)
             shown = work.compute(i, prev) if cheat.name == "wrong_root" else y
         else:
             y = shown = work.compute(i, prev)

@@ -1,4 +1,4 @@
-"""The three built-in job kinds, each split into independently recomputable units.
+"""The workloads of the built-in tensor kinds (matmul, inference, train), split into recomputable units.
 
 A :class:`Workload` is a spec made ready to run on one device: blobs checked and decoded, shared
 inputs generated (B of a matmul, a model's weights). ``compute(i, prev)`` runs unit ``i`` as ONE
@@ -18,21 +18,24 @@ slices a unit out of a bigger call (the kernel, hence the rounding, depends on t
   teacher ``W``, loss mean squared error.
 
 Raw input blobs are little-endian C-order bytes of the job dtype (int64 for transformer tokens).
+Which class serves a kind is the kind registry's business (:mod:`node.workloads.jobkinds`);
+:func:`make_workload` asks it. The ``llm`` workload lives in :mod:`node.workloads.llm`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from fractions import Fraction
 
 import torch
 from torch import nn
 
 from node.errors import JobSpecError, WorkloadError
-from node.workloads import models, rng
+from node.workloads import jobkinds, models, rng
 from node.workloads.spec import InferenceSpec, JobSpec, MatmulSpec, Source, TrainSpec
+from verifier.compare import Comparison
 from verifier.tensorbytes import DTYPES
 
 _ITEMSIZE = {"float32": 4, "bfloat16": 2, "float16": 2}
@@ -91,6 +94,10 @@ class Workload:
         """Total bytes of all unit outputs."""
         item = 4 if self.spec.kind == "train" else _ITEMSIZE[self.spec.dtype]
         return sum(math.prod(self.unit_shape(i)) * item for i in range(self.n_units))
+
+    def audit_check(self) -> Callable[[int, torch.Tensor], Comparison] | None:
+        """A kind's own audit check of a revealed unit (``None``: recompute the unit and compare)."""
+        return None
 
     def _check_index(self, index: int) -> None:
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < self.n_units:
@@ -362,9 +369,5 @@ class TrainWorkload(Workload):
 
 
 def make_workload(spec: JobSpec, device: torch.device, blobs: Mapping[str, bytes]) -> Workload:
-    """The :class:`Workload` for a spec's kind."""
-    if spec.kind == "matmul":
-        return MatmulWorkload(spec, device, blobs)
-    if spec.kind == "inference":
-        return InferenceWorkload(spec, device, blobs)
-    return TrainWorkload(spec, device, blobs)
+    """The :class:`Workload` for a spec's kind (from the kind registry)."""
+    return jobkinds.get(spec.kind).workload(spec, device, blobs)

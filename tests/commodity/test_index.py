@@ -20,7 +20,7 @@ from node.chain.token import TOKEN
 from node.claims import market
 from node.claims.book import OrderBook
 from node.cli import main
-from node.market_index import collect_trades, compute_index, market_index
+from node.query.index import collect_trades, compute_index, market_index
 from tests.chain.helpers import Roles
 from tests.claims.helpers import verified_roles
 from tests.roles.conftest import Nodes
@@ -84,7 +84,7 @@ def _trade(chain: Chain, book: OrderBook, roles: Roles) -> dict[str, int]:
 
 
 def _independent(chain: Chain) -> list[dict[str, Any]]:
-    """The index recomputed from raw logs with eth_abi, without node.chain's decoder or node.market_index."""
+    """The index recomputed from raw logs with eth_abi, without node.chain's decoder or node.query.index."""
     w3 = chain.client.w3
     logs = w3.eth.get_logs(
         {"address": chain.claims.address, "fromBlock": chain.deployment.deploy_block, "toBlock": "latest"}

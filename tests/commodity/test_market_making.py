@@ -15,7 +15,7 @@ from node.claims import market
 from node.claims.book import OrderBook, live_orders
 from node.claims.capacity import attest_record
 from node.claims.errors import ClaimsInputError
-from node.market_index import collect_trades
+from node.query.index import collect_trades
 from tests.chain.helpers import Roles
 from tests.claims.helpers import verified_roles
 

@@ -240,6 +240,28 @@ def test_balances_match_an_independent_read(demo: tuple[dict[str, Any], Path, in
         assert got == h["balance"]
 
 
+def test_kept_dashboard_shows_the_market(demo: tuple[dict[str, Any], Path, int]) -> None:
+    """``--keep`` leaves ``ccm dashboard`` up over the nodes' homes; Chromium reads it."""
+    from tests.dashboard.helpers import browser
+    from tokenomics.units import units_to_tokens
+
+    result, _, _ = demo
+    url = result["dashboard"]
+    assert url.startswith("http://127.0.0.1:") and url.endswith("/")
+    provider = _by_name(result)["provider-1"]
+    with browser() as page:
+        page.goto(url)  # provider-1 is shown first
+        assert page.get_by_test_id("address").inner_text().strip() == provider["address"]
+        assert page.get_by_test_id("token-balance").inner_text().strip() == units_to_tokens(
+            provider["token_balance"]
+        )
+        page.goto(url + "market")
+        prices = page.get_by_test_id("index-price").all_inner_texts()
+        assert prices == [p["price_tokens"] for p in result["index"]["points"]]
+        page.goto(url + "jobs?node=consumer")
+        assert page.get_by_test_id("job-row").count() == len(result["jobs"])
+
+
 def test_nothing_is_left_running(demo: tuple[dict[str, Any], Path, int]) -> None:
     _, home, anvil_pid = demo
     assert _pid_alive(anvil_pid)  # --keep

@@ -1,4 +1,6 @@
-"""Capacity challenges between real daemons: honest claims verified, an over-advertiser fails and ranks last.
+"""Capacity challenges between real daemons: honest claims verified, an over-advertiser fails and ranks
+last, a challenge during a running job is answered and the job still completes, and the probe's NVML
+facts travel in the signed offer.
 
 Real Anvil (stake, signed offers), real libp2p hosts on 127.0.0.1, real torch matmuls on the CPU.
 The honest provider's claim is the session probe's (measured on this machine, at a small size); the
@@ -15,15 +17,17 @@ import threading
 import pytest
 import trio
 
-from node.capacity.probe import ProbeResult
+from node.capacity.probe import GpuInfo, ProbeResult
 from node.chain.chain import Chain
 from node.cli import main as ccm_main
-from node.cli.market import offer_row, offer_rows
+from node.p2p.codec import SchemaError
+from node.query.market import offer_row, offer_rows
 from node.roles.consumer import Consumer, order_offers, rank_offers
 from node.roles.provider import ProviderDaemon
-from tests.roles.conftest import PRICE_PER_UNIT, Nodes
-
-pytest.importorskip("verifier.freivalds")
+from node.roles.verifier import VerifierDaemon
+from node.roles.wire import OfferBody
+from node.workloads.spec import parse_spec
+from tests.roles.conftest import PRICE_PER_UNIT, Nodes, matmul_spec
 
 # A shared 2-core test machine running challenger and provider in one process: honest answers must not
 # fail on a busy moment, so the bar is a twentieth of the claim here (the default 0.5 is what
@@ -133,11 +137,83 @@ async def test_ccm_market_challenge_command(
     assert doc["peer_id"] == provider.host.peer_id and doc["passed"] is True, doc
     assert doc["claimed_gflops"] == probe_result.best_gflops()
     assert doc["verified_label"].endswith("(1/1 passed)")
-    assert bad_n == 1 and bad.err.strip().count("\n") == 0 and "n: must be between 16" in bad.err
+    errors = [line for line in bad.err.splitlines() if line.startswith("ccm: error:")]  # progress aside
+    assert bad_n == 1 and len(errors) == 1 and "n: must be between 16" in errors[0]
+    assert "Traceback" not in bad.err
     dead = "/ip4/127.0.0.1/tcp/1/p2p/" + provider.host.peer_id
     unreachable = await ccm_beside_trio("market", "challenge", dead)
     err = capsys.readouterr().err
-    assert unreachable == 1 and err.startswith("ccm: error:") and "Traceback" not in err
+    assert unreachable == 1 and err.splitlines()[-1].startswith("ccm: error:") and "Traceback" not in err
     assert await ccm_beside_trio("market", "challenge", "not-a-multiaddr") == 1
     assert "multiaddr" in capsys.readouterr().err
 
+
+
+async def test_challenge_during_a_running_job_is_answered_and_the_job_completes(
+    chain: Chain, nodes: Nodes, probe_result: ProbeResult
+) -> None:
+    # Re-challenges come while a provider serves jobs: the challenge queues for the device behind the
+    # job's computation (its inputs are built meanwhile), is answered, and the job is not failed.
+    provider_ctx, consumer_ctx = nodes("provider", 2), nodes("consumer", 1)
+    verifier_ctx = nodes("verifier", 3)
+    # 8 units of 512x4096 @ 4096x1024: several seconds of compute here, so the challenge lands inside it.
+    spec = parse_spec(matmul_spec(n=4096, k=4096, m=1024, rows=512))
+    with trio.fail_after(240):
+        async with trio.open_nursery() as nursery:
+            provider = await nursery.start(
+                functools.partial(
+                    ProviderDaemon(
+                        provider_ctx, probe=probe_result, price_per_unit=PRICE_PER_UNIT, device="cpu",
+                        offer_interval=0.5,
+                    ).run
+                )
+            )
+            await nursery.start(
+                functools.partial(VerifierDaemon(verifier_ctx, bootstrap=[provider.addrs[0]], poll=0.2).run)
+            )
+            consumer = await nursery.start(
+                functools.partial(Consumer(consumer_ctx, challenge_options=OPTIONS).run)
+            )
+            offer = (await consumer.discover(peers=[provider.addrs[0]]))[0]
+            job_id = await consumer.submit(spec, offer)
+            while not provider.capacity.lock.locked():  # the job is computing
+                await trio.sleep(0.01)
+            result = await consumer.challenge(offer, n=256)
+            report = await consumer.follow(job_id, timeout=180, poll=0.2)
+            nursery.cancel_scope.cancel()
+    assert result.passed, result.reason
+    assert provider.capacity.waited == 1 and provider.capacity.answered == 1
+    assert report.status == "completed" and report.outputs_verified, report
+
+
+async def test_nvml_facts_travel_in_the_signed_offer(
+    chain: Chain, nodes: Nodes, probe_result: ProbeResult
+) -> None:
+    # The probe document (NVML's name, UUID, memory, clocks, power limit, and every figure) is in the
+    # offer, bound by advert_hash (on chain) and by the envelope's signature. Declared, not proven:
+    # NVML reports what the driver says, and a provider may run a patched one.
+    gpu = GpuInfo(index=0, name="NVIDIA H100 80GB HBM3", uuid="GPU-4f0c8e2a-0000-1111-2222-333344445555",
+                  memory_bytes=85_520_809_984, sm_clock_max_mhz=1980, mem_clock_max_mhz=2619,
+                  power_limit_mw=700_000, driver_version="550.54.15", cuda_driver_version="12.4")
+    advert = dataclasses.replace(probe_result, gpu=gpu)
+    provider_ctx, consumer_ctx = nodes("provider", 2), nodes("consumer", 1)
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            provider = await nursery.start(
+                functools.partial(ProviderDaemon(provider_ctx, probe=advert, device="cpu").run)
+            )
+            consumer = await nursery.start(functools.partial(Consumer(consumer_ctx).run))
+            offer = (await consumer.discover(peers=[provider.addrs[0]]))[0]
+            nursery.cancel_scope.cancel()
+    received = ProbeResult.from_json(offer.body.probe)
+    assert received == advert and received.gpu == gpu
+    staked = chain.registry.staker(provider_ctx.address)
+    assert offer.body.advert_hash == advert.advert_hash() == staked.advert_hash
+    # A probe document that is not the one bound by the hash (another UUID), or that disagrees with
+    # the offer's figures, makes the offer malformed: it is dropped like a bad signature.
+    body = offer.body.to_body()
+    other = dataclasses.replace(advert, gpu=dataclasses.replace(gpu, uuid="GPU-someone-else"))
+    with pytest.raises(SchemaError, match="not advert_hash"):
+        OfferBody.from_body({**body, "probe": other.to_json()})
+    with pytest.raises(SchemaError, match="GFLOP/s"):
+        OfferBody.from_body({**body, "gflops": body["gflops"] + 1})

@@ -62,7 +62,7 @@ def test_building_the_command_line_imports_no_heavy_library() -> None:
         "import sys; from node.cli import build_parser; build_parser(); "
         "print(','.join(sorted(m for m in ('torch', 'matplotlib', 'tokenomics.plots', 'libp2p', 'web3', "
         "'trio', 'eth_account', 'node.roles', 'node.workloads', 'node.chain', 'node.p2p', "
-        "'node.market_index') if m in sys.modules)))"
+        "'node.query.index') if m in sys.modules)))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

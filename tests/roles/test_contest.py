@@ -1,7 +1,7 @@
 """Contested fails before a panel: real Anvil, real libp2p hosts on 127.0.0.1, real torch recomputation.
 
 Three verifier daemons run; whichever one the chain draws for the audit is the accuser. To stage a
-*false* accusation every verifier runs with the devnet-only ``attest_override=False`` (it only
+*false* accusation every verifier is given the test verdict policy ``Overriding(False)`` (it only
 changes the verdict a verifier attests when drawn; panel votes are always its honest recomputation),
 so the drawn one accuses and the two others hold the panel's seats (the contract never seats the
 accuser; each seat is an independent stake-weighted draw, so one member may hold several).
@@ -9,7 +9,6 @@ accuser; each seat is an independent stake-weighted draw, so one member may hold
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from typing import Any
 
@@ -19,10 +18,10 @@ import trio
 from node.capacity.probe import ProbeResult
 from node.chain.chain import Chain
 from node.chain.market import Ballot, JobStatus
-from node.errors import ConfigError
 from node.roles.consumer import Consumer, rank_offers
 from node.roles.context import NodeContext
 from node.roles.provider import ProviderDaemon
+from node.roles.strategies import Corrupting, Overriding, VerdictPolicy, honest_verdict
 from node.roles.verifier import VerifierDaemon
 from node.workloads.spec import parse_spec
 from tests.roles.conftest import PRICE_PER_UNIT, Nodes, matmul_spec
@@ -45,7 +44,7 @@ async def _run_market(
     *,
     seed: int,
     provider_options: dict[str, object],
-    attest_override: bool | None,
+    verdict: VerdictPolicy = honest_verdict,
 ) -> tuple[int, NodeContext, NodeContext, list[VerifierDaemon], dict[str, int]]:
     """One job through provider, three verifiers and a consumer; returns the job id and who was who."""
     provider_ctx, consumer_ctx = nodes("provider", 2), nodes("consumer", 1)
@@ -68,9 +67,7 @@ async def _run_market(
             )
             verifiers = []
             for ctx in verifier_ctxs:
-                daemon = VerifierDaemon(
-                    ctx, bootstrap=[provider.addrs[0]], poll=0.2, attest_override=attest_override
-                )
+                daemon = VerifierDaemon(ctx, bootstrap=[provider.addrs[0]], poll=0.2, verdict=verdict)
                 verifiers.append(await nursery.start(functools.partial(daemon.run)))
             consumer = await nursery.start(functools.partial(Consumer(consumer_ctx).run))
             offers = await consumer.discover(peers=[provider.addrs[0]])
@@ -95,7 +92,7 @@ async def test_falsely_accused_provider_contests_and_wins(
 ) -> None:
     registry, market, token = chain.registry, chain.market, chain.token
     job_id, provider_ctx, consumer_ctx, verifiers, before = await _run_market(
-        nodes, chain, probe_result, seed=41, provider_options={}, attest_override=False
+        nodes, chain, probe_result, seed=41, provider_options={}, verdict=Overriding(False)
     )
     job, params = market.job(job_id), market.params()
     assert job.status == JobStatus.COMPLETED
@@ -139,8 +136,7 @@ async def test_cheating_provider_that_contests_loses_its_bond(
         chain,
         probe_result,
         seed=43,
-        provider_options={"cheat_fraction": 1.0, "contest_anyway": True},
-        attest_override=None,
+        provider_options={"compute": Corrupting("1"), "contest_fails": True},
     )
     job, params = market.job(job_id), market.params()
     assert job.status == JobStatus.SLASHED
@@ -166,15 +162,16 @@ async def test_cheating_provider_that_contests_loses_its_bond(
     assert token.balance_of(consumer_ctx.address) == before[consumer_ctx.address] + consumer_gain
 
 
-def test_devnet_switches_are_refused_on_a_real_deployment(
-    chain: Chain, nodes: Nodes, probe_result: ProbeResult
-) -> None:
-    provider_ctx, verifier_ctx = nodes("provider", 2), nodes("verifier", 3)
-    real = Chain.connect(dataclasses.replace(chain.deployment, devnet=False), client=chain.client)
-    provider_ctx.chain = verifier_ctx.chain = real
-    with pytest.raises(ConfigError, match="contest_anyway is a devnet-only"):
-        ProviderDaemon(provider_ctx, probe=probe_result, contest_anyway=True)
-    with pytest.raises(ConfigError, match="attest_override is a devnet"):
-        VerifierDaemon(verifier_ctx, attest_override=False)
-    # Without the switches the same contexts make daemons (nothing runs here).
-    assert ProviderDaemon(provider_ctx, probe=probe_result).contest_anyway is False
+def test_role_commands_have_no_test_switches() -> None:
+    # Cheating and false verdicts are strategies that tests and the demo pass to the daemons.
+    from node.cli import build_parser
+
+    parser = build_parser()
+    for argv, switch in (
+        (["provider", "start", "--cheat-fraction", "1"], "--cheat-fraction"),
+        (["provider", "start", "--contest-anyway"], "--contest-anyway"),
+        (["verifier", "start", "--attest-override", "fail"], "--attest-override"),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            parser.parse_args(argv)
+        assert exit_info.value.code == 2, switch

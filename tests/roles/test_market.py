@@ -18,6 +18,7 @@ from node.p2p.messages import OFFERS_TOPIC
 from node.roles.consumer import Consumer, rank_offers
 from node.roles.context import peer_id_bytes
 from node.roles.provider import ProviderDaemon
+from node.roles.strategies import Corrupting
 from node.roles.verifier import VerifierDaemon
 from node.workloads.spec import parse_spec
 from tests.roles.conftest import PRICE_PER_UNIT, Nodes, matmul_spec
@@ -81,7 +82,8 @@ async def test_cheating_provider_is_caught_and_slashed(
                         provider_ctx,
                         probe=probe_result,
                         price_per_unit=PRICE_PER_UNIT,
-                        cheat_fraction=1.0,
+                        compute=Corrupting("1"),
+                        contest_fails=False,
                         offer_interval=0.5,
                     ).run
                 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sqlite3
@@ -202,8 +203,20 @@ def test_migration_from_an_empty_file_and_stepwise(tmp_path: Path) -> None:
     with Store.open(old) as s:
         assert s.schema_version == SCHEMA_VERSION == len(MIGRATIONS)
         job = s.get_job("j")
-        assert job is not None and job.price == 3
+        assert job is not None and job.price == 3 and job.attempts == 0
         s.add_capacity_result(_rec("p", "c", True, 1))
+
+
+def test_job_attempts_count_up_and_survive_rewrites(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as s:
+        s.put_job(_job("7"))
+        assert [s.add_job_attempt("7") for _ in range(3)] == [1, 2, 3]
+        s.set_job_status("7", "computed")
+        s.put_job(dataclasses.replace(_job("7"), status="accepted"))  # a rewrite keeps the count
+        stored = s.get_job("7")
+        assert stored is not None and stored.attempts == 3
+        with pytest.raises(StoreError, match="unknown job"):
+            s.add_job_attempt("8")
 
 
 # The table as node.claims.book created it outside the numbered migrations (schema version 2).
@@ -229,7 +242,7 @@ def test_migration_from_version_2_keeps_the_claim_orders(tmp_path: Path) -> None
     )
     conn.close()
     with Store.open(used) as s:
-        assert s.schema_version == 3 == SCHEMA_VERSION
+        assert s.schema_version == SCHEMA_VERSION == 4
         kept = s.get_claim_order("0xaa")
         assert kept is not None and kept.series_id == "7" and kept.source == "gossip"
         assert kept.published_at is None and kept.signature == b"\x02" * 65

@@ -1,0 +1,101 @@
+"""The kind registry: every job kind is one module here, and everything else asks the registry.
+
+A :class:`Kind` supplies its spec section's parsing (:meth:`Kind.parse`) and canonical form
+(:meth:`Kind.to_section`), the blobs it names, its unit count (from the spec alone, no tensors),
+whether a unit needs the previous one (``train``), its workload (compute a unit, recompute one for an
+audit; built by :meth:`Kind.workload`, which imports torch only when called) and its cheat models
+(names, and the function that computes a cheated unit). The spec layer
+(:mod:`node.workloads.spec`), the runner, the roles (unit counting, what to reveal), the cheats and
+the demo specs look a kind up here; adding a kind is adding a module and one line in
+:data:`_MODULES`.
+
+Importing this package (and :mod:`node.workloads.spec`) does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from node.errors import JobSpecError
+from node.workloads.fields import FLOAT_DTYPES, Obj
+
+if TYPE_CHECKING:  # torch-side types, only for annotations
+    import torch
+
+    from node.workloads.cheats import Cheat
+    from node.workloads.kinds import Workload
+    from node.workloads.spec import JobSpec
+
+CheatUnit = Callable[["Cheat", "Workload", int, "torch.Tensor | None"], "torch.Tensor"]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One job kind. ``section`` is the body dataclass; ``workload_ref`` / ``cheat_ref`` are
+    ``"module:attr"`` names imported on first use (they need torch, the spec layer must not)."""
+
+    name: str
+    section: type
+    parse_section: Callable[[Obj, str], Any]
+    section_dict: Callable[[Any], dict[str, Any]]
+    blob_fields: Callable[[Any], dict[str, str]]
+    unit_count: Callable[[Any], int]
+    workload_ref: str
+    cheats: tuple[str, ...]
+    cheat_ref: str = "node.workloads.cheats:generic_cheat_unit"
+    needs_prev: bool = False
+    dtypes: tuple[str, ...] = FLOAT_DTYPES
+
+    def parse(self, o: Obj, dtype: str) -> Any:
+        """The section's body, validated (``dtype`` is the spec's, already checked against :attr:`dtypes`)."""
+        return self.parse_section(o, dtype)
+
+    def to_section(self, body: Any) -> dict[str, Any]:
+        """The canonical JSON object of the section: ``parse(to_section(b)) == b``."""
+        return self.section_dict(body)
+
+    def workload(self, spec: JobSpec, device: torch.device, blobs: Mapping[str, bytes]) -> Workload:
+        """The prepared :class:`~node.workloads.kinds.Workload` of ``spec`` on ``device`` (imports torch)."""
+        factory = _resolve(self.workload_ref)
+        work: Workload = factory(spec, device, blobs)
+        return work
+
+    def cheat_unit(self) -> CheatUnit:
+        """The function that computes a cheated unit of this kind (see :mod:`node.workloads.cheats`)."""
+        fn: CheatUnit = _resolve(self.cheat_ref)
+        return fn
+
+
+def _resolve(ref: str) -> Any:
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+_MODULES = ("matmul", "inference", "train", "llm")
+
+
+def _load() -> dict[str, Kind]:
+    out: dict[str, Kind] = {}
+    for name in _MODULES:
+        kind: Kind = importlib.import_module(f"node.workloads.jobkinds.{name}").KIND
+        assert kind.name == name
+        out[name] = kind
+    return out
+
+
+REGISTRY: Mapping[str, Kind] = MappingProxyType(_load())
+"""Every kind this node knows, by name (in :data:`_MODULES` order)."""
+
+KINDS: tuple[str, ...] = tuple(REGISTRY)
+
+
+def get(name: str, field: str = "kind") -> Kind:
+    """The :class:`Kind` called ``name``; :class:`JobSpecError` naming ``field`` if there is none."""
+    kind = REGISTRY.get(name)
+    if kind is None:
+        raise JobSpecError(field, f"unknown value {name!r} (expected one of {', '.join(KINDS)})")
+    return kind

@@ -1,0 +1,88 @@
+"""Kind ``inference``: a registry model (:mod:`node.workloads.models`) over batch shards.
+
+Section: ``model`` (``arch``, ``config``, ``weights`` = seed or safetensors blob), ``batch``,
+``shard`` (rows per unit) and ``input`` (seed or raw blob: float rows of ``d_in`` for the MLP, int64
+token ids of length ``seq`` for the transformer). :class:`ModelSpec` and its parser are shared with
+``train``. Workload: :class:`node.workloads.kinds.InferenceWorkload`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from node.errors import JobSpecError
+from node.workloads.fields import MAX_DIM, Obj, Source, blob_pairs, source, source_dict
+from node.workloads.jobkinds import Kind
+
+ARCHS = ("mlp", "transformer")
+MLP_FIELDS = ("d_in", "d_hidden", "d_out", "layers")
+TRANSFORMER_FIELDS = ("vocab", "d_model", "heads", "layers", "d_ff", "seq")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model from the registry (:mod:`node.workloads.models`) and its weights."""
+
+    arch: str
+    config: tuple[tuple[str, int], ...]
+    weights: Source
+
+    def cfg(self) -> dict[str, int]:
+        """The config as a plain dict."""
+        return dict(self.config)
+
+
+@dataclass(frozen=True)
+class InferenceSpec:
+    """``batch`` input rows through ``model``; unit i is the shard of ``shard`` rows starting at i·shard."""
+
+    model: ModelSpec
+    batch: int
+    shard: int
+    input: Source
+
+
+def parse_model(o: Obj, *, archs: tuple[str, ...]) -> ModelSpec:
+    o.allow("arch", "config", "weights")
+    arch = o.string("arch", archs)
+    c = o.obj("config")
+    names = MLP_FIELDS if arch == "mlp" else TRANSFORMER_FIELDS
+    c.allow(*names)
+    cfg = {name: c.integer(name, 1, 64 if name in ("layers", "heads") else MAX_DIM) for name in names}
+    if arch == "transformer" and cfg["d_model"] % cfg["heads"]:
+        raise JobSpecError(c.sub("heads"), f"must divide d_model ({cfg['d_model']})")
+    return ModelSpec(arch=arch, config=tuple(sorted(cfg.items())), weights=source(o.obj("weights")))
+
+
+def model_dict(m: ModelSpec) -> dict[str, Any]:
+    return {"arch": m.arch, "config": dict(m.config), "weights": source_dict(m.weights)}
+
+
+def parse(o: Obj, dtype: str) -> InferenceSpec:
+    o.allow("model", "batch", "shard", "input")
+    batch = o.integer("batch", 1, 1 << 24)
+    return InferenceSpec(
+        model=parse_model(o.obj("model"), archs=ARCHS),
+        batch=batch,
+        shard=o.integer("shard", 1, batch),
+        input=source(o.obj("input")),
+    )
+
+
+def to_section(b: InferenceSpec) -> dict[str, Any]:
+    return {"model": model_dict(b.model), "batch": b.batch, "shard": b.shard, "input": source_dict(b.input)}
+
+
+KIND = Kind(
+    name="inference",
+    section=InferenceSpec,
+    parse_section=parse,
+    section_dict=to_section,
+    blob_fields=lambda b: blob_pairs(
+        [("inference.model.weights", b.model.weights), ("inference.input", b.input)]
+    ),
+    unit_count=lambda b: -(-b.batch // b.shard),
+    workload_ref="node.workloads.kinds:InferenceWorkload",
+    cheats=("corrupt", "zeros", "reuse", "low_precision", "wrong_root"),
+)

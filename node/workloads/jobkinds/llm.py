@@ -1,0 +1,177 @@
+"""Kind ``llm``: text generation with a Hugging Face causal language model shipped as data.
+
+Section (every field required)::
+
+    "llm": {"model": {"config.json": sha256, "model.safetensors": sha256, ...},   the model directory
+            "prompts": {"blob": sha256},          JSONL: {"tokens": [ids]} or {"text": "..."} a line
+            "sequences": S,                       number of prompt lines
+            "group": g,                           sequences per unit (unit i = prompts i·g … i·g+g-1)
+            "max_new_tokens": T,                  every sequence generates exactly T tokens (no early stop)
+            "decoding": {"name": "greedy"} | {"name": "sample", "temperature": "0.7", "seed": int},
+            "top_k": k}                           logits committed per generated position (1 … 64)
+
+``model`` maps file names to blob digests. Only these names are accepted (anything else is refused
+here, with the field named): ``config.json`` (required), ``generation_config.json``,
+``tokenizer.json`` (needed for ``{"text": ...}`` prompts), ``tokenizer_config.json``,
+``model.safetensors.index.json`` (required with more than one weight file) and ``*.safetensors``
+(at least one). No pickle (``*.bin``, ``*.pt``), no code (``*.py``). What is inside the config is
+checked when the blobs are at hand (:mod:`node.workloads.llm`). Workload:
+:class:`node.workloads.llm.LlmWorkload`; output and audit are described there.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from node.errors import JobSpecError
+from node.workloads.fields import MAX_SEED, Obj, Source, blob_pairs, source, source_dict
+from node.workloads.jobkinds import Kind
+
+FIXED_FILES = (
+    "config.json",
+    "generation_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "model.safetensors.index.json",
+)
+WEIGHT_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.safetensors")
+INDEX_FILE = "model.safetensors.index.json"
+DECODINGS = ("greedy", "sample")
+MAX_FILES = 256
+MAX_SEQUENCES = 1 << 20
+MAX_NEW_TOKENS = 1 << 14
+MAX_TOP_K = 64
+DEFAULT_TOP_K = 8
+
+LLM_CHEATS = (
+    "corrupt",
+    "zeros",
+    "reuse",
+    "wrong_root",
+    "other_model",
+    "drop_layer",
+    "low_precision",
+    "quantized",
+    "truncated_prompt",
+    "made_up_tokens",
+    "wrong_topk",
+)
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """Greedy (``temperature``/``seed`` ``None``) or seeded sampling at ``temperature`` (decimal string)."""
+
+    name: str
+    temperature: str | None = None
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class LlmSpec:
+    """An llm section: model files (name → digest), prompts blob, sizes, decoding and top-k."""
+
+    files: tuple[tuple[str, str], ...]
+    prompts: Source
+    sequences: int
+    group: int
+    max_new_tokens: int
+    decoding: Decoding
+    top_k: int
+
+    def file_map(self) -> dict[str, str]:
+        """The model files as ``{name: sha256 hex}``."""
+        return dict(self.files)
+
+    @property
+    def weight_files(self) -> tuple[str, ...]:
+        """The ``*.safetensors`` file names, sorted."""
+        return tuple(name for name, _ in self.files if name.endswith(".safetensors"))
+
+
+def allowed_file(name: str) -> bool:
+    """Whether a model file name is one the node accepts."""
+    return name in FIXED_FILES or bool(WEIGHT_FILE.fullmatch(name))
+
+
+def _files(o: Obj) -> tuple[tuple[str, str], ...]:
+    if len(o.value) > MAX_FILES:
+        raise JobSpecError(o.path, f"at most {MAX_FILES} files")
+    out: dict[str, str] = {}
+    for name in o.value:
+        if not isinstance(name, str) or not allowed_file(name):
+            raise JobSpecError(
+                o.sub(str(name)),
+                "file not allowed (accepted: config.json, generation_config.json, tokenizer.json, "
+                "tokenizer_config.json, model.safetensors.index.json, *.safetensors)",
+            )
+        out[name] = o.digest(name)
+    if "config.json" not in out:
+        raise JobSpecError(o.sub("config.json"), "missing field")
+    weights = [n for n in out if n.endswith(".safetensors")]
+    if not weights:
+        raise JobSpecError(o.path, "no *.safetensors weight file")
+    if len(weights) > 1 and INDEX_FILE not in out:
+        raise JobSpecError(o.sub(INDEX_FILE), f"missing field ({len(weights)} weight files need an index)")
+    return tuple(sorted(out.items()))
+
+
+def _decoding(o: Obj) -> Decoding:
+    name = o.string("name", DECODINGS)
+    if name == "greedy":
+        o.allow("name")
+        return Decoding(name=name)
+    o.allow("name", "temperature", "seed")
+    temperature = o.number("temperature", lo=Fraction(1, 100), hi=Fraction(100), hi_open=False)
+    return Decoding(name=name, temperature=temperature, seed=o.integer("seed", 0, MAX_SEED))
+
+
+def parse(o: Obj, dtype: str) -> LlmSpec:
+    o.allow("model", "prompts", "sequences", "group", "max_new_tokens", "decoding", "top_k")
+    sequences = o.integer("sequences", 1, MAX_SEQUENCES)
+    prompts = source(o.obj("prompts"))
+    if prompts.blob is None:
+        raise JobSpecError(o.sub("prompts"), "prompts are a blob (JSONL), not a seed")
+    return LlmSpec(
+        files=_files(o.obj("model")),
+        prompts=prompts,
+        sequences=sequences,
+        group=o.integer("group", 1, sequences),
+        max_new_tokens=o.integer("max_new_tokens", 1, MAX_NEW_TOKENS),
+        decoding=_decoding(o.obj("decoding")),
+        top_k=o.integer("top_k", 1, MAX_TOP_K),
+    )
+
+
+def to_section(b: LlmSpec) -> dict[str, Any]:
+    return {
+        "model": dict(b.files),
+        "prompts": source_dict(b.prompts),
+        "sequences": b.sequences,
+        "group": b.group,
+        "max_new_tokens": b.max_new_tokens,
+        "decoding": {k: v for k, v in vars(b.decoding).items() if v is not None},
+        "top_k": b.top_k,
+    }
+
+
+def _blobs(b: LlmSpec) -> dict[str, str]:
+    out = {f"llm.model.{name}": digest for name, digest in b.files}
+    out.update(blob_pairs([("llm.prompts", b.prompts)]))
+    return out
+
+
+KIND = Kind(
+    name="llm",
+    section=LlmSpec,
+    parse_section=parse,
+    section_dict=to_section,
+    blob_fields=_blobs,
+    unit_count=lambda b: -(-b.sequences // b.group),
+    workload_ref="node.workloads.llm:LlmWorkload",
+    cheats=LLM_CHEATS,
+    cheat_ref="node.workloads.llm_cheats:llm_cheat_unit",
+)

@@ -1,0 +1,62 @@
+"""Kind ``matmul``: C = A·B with A n×k and B k×m; unit i is rows ``[i·r, min((i+1)·r, n))`` of C.
+
+Section: ``n, k, m, rows_per_unit`` and ``a``, ``b`` each ``{"seed": int}`` or ``{"blob": sha256
+hex}`` (raw little-endian bytes of the job dtype, C order, n×k and k×m). Workload:
+:class:`node.workloads.kinds.MatmulWorkload`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from node.workloads.fields import MAX_DIM, MAX_ROWS, Obj, Source, blob_pairs, source, source_dict
+from node.workloads.jobkinds import Kind
+
+
+@dataclass(frozen=True)
+class MatmulSpec:
+    """C = A·B with A n×k and B k×m; unit i is rows ``[i·r, min((i+1)·r, n))`` of C."""
+
+    n: int
+    k: int
+    m: int
+    rows_per_unit: int
+    a: Source
+    b: Source
+
+
+def parse(o: Obj, dtype: str) -> MatmulSpec:
+    o.allow("n", "k", "m", "rows_per_unit", "a", "b")
+    n = o.integer("n", 1, MAX_ROWS)
+    return MatmulSpec(
+        n=n,
+        k=o.integer("k", 1, MAX_DIM),
+        m=o.integer("m", 1, MAX_DIM),
+        rows_per_unit=o.integer("rows_per_unit", 1, n),
+        a=source(o.obj("a")),
+        b=source(o.obj("b")),
+    )
+
+
+def to_section(b: MatmulSpec) -> dict[str, Any]:
+    return {
+        "n": b.n,
+        "k": b.k,
+        "m": b.m,
+        "rows_per_unit": b.rows_per_unit,
+        "a": source_dict(b.a),
+        "b": source_dict(b.b),
+    }
+
+
+KIND = Kind(
+    name="matmul",
+    section=MatmulSpec,
+    parse_section=parse,
+    section_dict=to_section,
+    blob_fields=lambda b: blob_pairs([("matmul.a", b.a), ("matmul.b", b.b)]),
+    unit_count=lambda b: -(-b.n // b.rows_per_unit),
+    workload_ref="node.workloads.kinds:MatmulWorkload",
+    cheats=("corrupt", "zeros", "reuse", "low_precision", "wrong_root"),
+)

@@ -1,0 +1,102 @@
+"""Kind ``train``: ``steps`` optimizer steps on seeded data, one checkpoint (unit) every ``checkpoint_every``.
+
+Section: ``model`` (``arch`` = ``mlp``, ``config``, ``weights``), ``optimizer`` (``{"name": "sgd",
+"lr", "momentum"}`` or ``{"name": "adam", "lr", "beta1", "beta2", "eps"}``), ``data`` (``seed``,
+``batch``), ``steps`` and ``checkpoint_every``. float32 only in spec v1. A unit starts from the
+previous unit's checkpoint (``needs_prev``). Workload: :class:`node.workloads.kinds.TrainWorkload`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from node.workloads.fields import MAX_SEED, Obj, blob_pairs
+from node.workloads.jobkinds import Kind
+from node.workloads.jobkinds.inference import ModelSpec, model_dict, parse_model
+
+OPTIMIZERS = ("sgd", "adam")
+MAX_STEPS = 1 << 20
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """SGD (``momentum``) or Adam (``beta1``, ``beta2``, ``eps``); hyper-parameters as decimal strings."""
+
+    name: str
+    lr: str
+    momentum: str | None = None
+    beta1: str | None = None
+    beta2: str | None = None
+    eps: str | None = None
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """``steps`` optimizer steps on seeded data; a checkpoint (one unit) every ``checkpoint_every`` steps."""
+
+    model: ModelSpec
+    optimizer: OptimizerSpec
+    data_seed: int
+    data_batch: int
+    steps: int
+    checkpoint_every: int
+
+
+def _optimizer(o: Obj) -> OptimizerSpec:
+    name = o.string("name", OPTIMIZERS)
+    one = Fraction(1)
+    lr = o.number("lr", lo=Fraction(0), hi=Fraction(10), hi_open=False)
+    if name == "sgd":
+        o.allow("name", "lr", "momentum")
+        return OptimizerSpec(
+            name=name, lr=lr, momentum=o.number("momentum", lo=Fraction(0), hi=one, hi_open=True)
+        )
+    o.allow("name", "lr", "beta1", "beta2", "eps")
+    return OptimizerSpec(
+        name=name,
+        lr=lr,
+        beta1=o.number("beta1", lo=Fraction(0), hi=one, hi_open=True),
+        beta2=o.number("beta2", lo=Fraction(0), hi=one, hi_open=True),
+        eps=o.number("eps", lo=Fraction(1, 10**30), hi=one, hi_open=False),
+    )
+
+
+def parse(o: Obj, dtype: str) -> TrainSpec:
+    o.allow("model", "optimizer", "data", "steps", "checkpoint_every")
+    d = o.obj("data")
+    d.allow("seed", "batch")
+    steps = o.integer("steps", 1, MAX_STEPS)
+    return TrainSpec(
+        model=parse_model(o.obj("model"), archs=("mlp",)),
+        optimizer=_optimizer(o.obj("optimizer")),
+        data_seed=d.integer("seed", 0, MAX_SEED),
+        data_batch=d.integer("batch", 1, 1 << 16),
+        steps=steps,
+        checkpoint_every=o.integer("checkpoint_every", 1, steps),
+    )
+
+
+def to_section(b: TrainSpec) -> dict[str, Any]:
+    return {
+        "model": model_dict(b.model),
+        "optimizer": {k: v for k, v in vars(b.optimizer).items() if v is not None},
+        "data": {"seed": b.data_seed, "batch": b.data_batch},
+        "steps": b.steps,
+        "checkpoint_every": b.checkpoint_every,
+    }
+
+
+KIND = Kind(
+    name="train",
+    section=TrainSpec,
+    parse_section=parse,
+    section_dict=to_section,
+    blob_fields=lambda b: blob_pairs([("train.model.weights", b.model.weights)]),
+    unit_count=lambda b: -(-b.steps // b.checkpoint_every),
+    workload_ref="node.workloads.kinds:TrainWorkload",
+    cheats=("corrupt", "zeros", "reuse", "low_precision", "skip_steps", "wrong_root"),
+    needs_prev=True,
+    dtypes=("float32",),
+)
