@@ -45,13 +45,14 @@ class Chain:
         client.chain_id  # noqa: B018 - fail now, not at the first transaction, on a wrong endpoint
         bound = {n: BoundContract.named(client, n, deployment.address(n)) for n in CONTRACT_NAMES}
         token = Token(bound["ComputeToken"])
+        market = Market(bound["JobMarket"], token)
         return cls(
             client=client,
             deployment=deployment,
             token=token,
             registry=Registry(bound["StakingRegistry"], token),
-            market=Market(bound["JobMarket"], token),
-            claims=Claims(bound["CapacityClaims"], token),
+            market=market,
+            claims=Claims(bound["CapacityClaims"], token, market),
             capacity=CapacityRegistry(bound["CapacityRegistry"], token),
         )
 

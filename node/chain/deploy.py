@@ -52,7 +52,9 @@ class DeployParams:
     Capacity registry (verified capacity that caps claim issuance):
       ``capacity_bond`` — what an attester, and a disputer, lock;
       ``capacity_dispute_window`` — seconds before a raise of verified capacity applies;
-      ``capacity_vote_window`` — seconds a dispute panel votes; ``capacity_panel_size`` — its size.
+      ``capacity_vote_window`` — seconds a dispute panel commits its ballots; ``capacity_reveal_window``
+      — seconds for each reveal step of a dispute (secrets, then ballots); ``capacity_panel_size`` — its
+      seats; ``capacity_absent_slash`` — stake taken per seat from a member that reveals no ballot.
     """
 
     mint_per_holder: int = 1_000_000 * TOKEN
@@ -77,7 +79,9 @@ class DeployParams:
     capacity_bond: int = 10 * TOKEN
     capacity_dispute_window: int = 60
     capacity_vote_window: int = 60
+    capacity_reveal_window: int = 60
     capacity_panel_size: int = 3
+    capacity_absent_slash: int = 10 * TOKEN
 
     def market_params(self) -> tuple[int, ...]:
         """The ``IJobMarket.Params`` tuple, in struct order."""
@@ -135,7 +139,9 @@ def deploy_all(
         params.capacity_bond,
         params.capacity_dispute_window,
         params.capacity_vote_window,
+        params.capacity_reveal_window,
         params.capacity_panel_size,
+        params.capacity_absent_slash,
     )
     capacity_addr = capacity.contract_address
     assert capacity_addr

@@ -464,6 +464,7 @@ def _redeem(args: argparse.Namespace) -> int:
     from node.claims.errors import ClaimsInputError
     from node.claims.timespec import parse_amount
     from node.errors import ConfigError
+    from node.roles.settle import advance
     from node.workloads.spec import blob_fields, canonical_json, load_spec, spec_hash, to_dict
 
     series_id = _series_arg(args.series)
@@ -496,6 +497,7 @@ def _redeem(args: argparse.Namespace) -> int:
             deadline = time.monotonic() + args.timeout
             while not status.terminal and time.monotonic() < deadline:
                 time.sleep(1.0)
+                advance(ctx.chain, ctx.account, redemption.job_id, store=ctx.store)  # reveals our secret
                 new = ctx.chain.market.status_of(redemption.job_id)
                 if new != status:
                     _say(f"job {redemption.job_id}: {new.name}")

@@ -351,12 +351,19 @@ def run_claims(chain: Chain, cast: Cast, *, say: Say) -> dict[bytes, str]:
     )
     chain.increase_time(WINDOW_START_S + 1)
     spec = demo_spec("matmul", seed=99)
-    redemption = chain.claims.redeem(buyer.account, series_id, CLAIM_BUY - CLAIM_RESELL, spec_hash(spec))
+    holder_secret = new_secret()
+    redemption = chain.claims.redeem(
+        buyer.account,
+        series_id,
+        CLAIM_BUY - CLAIM_RESELL,
+        spec_hash(spec),
+        secret_hash=commitment(holder_secret),
+    )
     say(
         f"claims: window open; {buyer.actor.name} redeemed {redemption.amount} "
         f"for prepaid job {redemption.job_id}"
     )
-    _run_job(chain, cast, seller, spec, job_id=redemption.job_id, say=say)
+    _run_job(chain, cast, seller, spec, job_id=redemption.job_id, consumer_secret=holder_secret, say=say)
     return {spec_hash(spec): "matmul"}
 
 
