@@ -6,6 +6,7 @@ import {JobMarket} from "../src/JobMarket.sol";
 import {IJobMarket} from "../src/interfaces/IJobMarket.sol";
 import {IStakingRegistry} from "../src/interfaces/IStakingRegistry.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 /// @notice Every bad input and wrong caller / state / time gets its named custom error.
 contract JobMarketRevertsTest is MarketBase {
@@ -129,6 +130,20 @@ contract JobMarketRevertsTest is MarketBase {
         vm.prank(consumer);
         uint256 jobId = market.postJob(t);
         assertEq(market.jobOf(jobId).price, 20 ether, "the minimum job is accepted");
+    }
+
+    function test_RevertWhen_PriceOrCollateralAbove128Bits() public {
+        IJobMarket.JobTerms memory t = _terms();
+        t.price = uint256(type(uint128).max) + 1;
+        vm.prank(consumer);
+        vm.expectRevert(abi.encodeWithSelector(SafeCast.SafeCastOverflowedUintDowncast.selector, 128, t.price));
+        market.postJob(t);
+        t = _terms();
+        t.collateral = uint256(type(uint128).max) + 1;
+        vm.prank(consumer);
+        vm.expectRevert(abi.encodeWithSelector(SafeCast.SafeCastOverflowedUintDowncast.selector, 128, t.collateral));
+        market.postJob(t);
+        assertEq(market.jobCount(), 0, "no job recorded");
     }
 
     function test_RevertWhen_PrepaidBelowMinFeeOrMinCollateral() public {
