@@ -253,7 +253,9 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         job.status = Status.Accepted;
         job.prepaid = true;
         job.acceptBy = uint64(block.timestamp);
-        emit PrepaidJobOpened(jobId, consumer, provider, terms.specHash, terms.price, terms.collateral, terms.commitBy);
+        emit PrepaidJobOpened(
+            jobId, consumer, provider, terms.specHash, terms.price, terms.collateral, terms.commitBy
+        );
         _pull(msg.sender, terms.price + terms.collateral);
     }
 
@@ -297,7 +299,9 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         JobRecord storage job = _expect(jobId, Status.Committed);
         if (job.consumerRevealed) revert JobMarket_WrongStatus(jobId, job.status, Status.Committed);
         if (block.timestamp > job.deadline) revert JobMarket_DeadlinePassed(jobId, job.deadline);
-        if (keccak256(abi.encode(secret)) != job.consumerSecret) revert JobMarket_WrongPreimage(jobId, msg.sender);
+        if (keccak256(abi.encode(secret)) != job.consumerSecret) {
+            revert JobMarket_WrongPreimage(jobId, msg.sender);
+        }
         uint64 revealBy = uint64(block.timestamp) + _params.revealWindow;
         job.consumerSecret = secret;
         job.consumerRevealed = true;
@@ -320,7 +324,9 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         (uint64 from, uint64 until) = _providerRevealSpan(job);
         if (block.timestamp < from) revert JobMarket_TooEarly(jobId, from);
         if (block.timestamp > until) revert JobMarket_DeadlinePassed(jobId, until);
-        if (keccak256(abi.encode(secret)) != job.providerSecret) revert JobMarket_WrongPreimage(jobId, msg.sender);
+        if (keccak256(abi.encode(secret)) != job.providerSecret) {
+            revert JobMarket_WrongPreimage(jobId, msg.sender);
+        }
         bytes32 consumerSecret = job.consumerRevealed ? job.consumerSecret : bytes32(0);
         bytes32 seed = keccak256(abi.encode(consumerSecret, secret, jobId));
         job.providerSecret = secret;
@@ -493,7 +499,9 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         Ballot ballot = _ballots[jobId][msg.sender];
         if (ballot == Ballot.None) revert JobMarket_NotPanelMember(jobId, msg.sender);
         if (ballot != Ballot.Committed) revert JobMarket_AlreadyVoted(jobId, msg.sender);
-        if (keccak256(abi.encode(jobId, msg.sender, providerHonest, salt)) != _ballotHashes[jobId][msg.sender]) {
+        if (
+            keccak256(abi.encode(jobId, msg.sender, providerHonest, salt)) != _ballotHashes[jobId][msg.sender]
+        ) {
             revert JobMarket_WrongPreimage(jobId, msg.sender);
         }
         uint256 seats = _seatsOf(jobId, msg.sender);
