@@ -236,7 +236,9 @@ contract StakingRegistry is IStakingRegistry, ReentrancyGuardTransient {
     /// @param capacityRegistry_ The capacity registry.
     function setCapacityRegistry(address capacityRegistry_) external {
         if (msg.sender != deployer) revert StakingRegistry_NotDeployer(msg.sender);
-        if (capacityRegistry != address(0)) revert StakingRegistry_CapacityRegistryAlreadySet(capacityRegistry);
+        if (capacityRegistry != address(0)) {
+            revert StakingRegistry_CapacityRegistryAlreadySet(capacityRegistry);
+        }
         if (capacityRegistry_ == address(0)) revert StakingRegistry_ZeroAddress();
         capacityRegistry = capacityRegistry_;
         emit CapacityRegistrySet(capacityRegistry_);

@@ -328,7 +328,9 @@ contract JobMarketTest is MarketBase {
             assertEq(registry.dutiesOf(panel[i]), _seats(panel, panel[i]), "one duty per seat");
         }
         assertEq(market.heldFor(jobId), PRICE + COLLATERAL + BOND, "bond held");
-        assertEq(market.jobOf(jobId).deadline, block.timestamp + 1 hours, "ballots due within the vote window");
+        assertEq(
+            market.jobOf(jobId).deadline, block.timestamp + 1 hours, "ballots due within the vote window"
+        );
         _assertSolvent("while voting");
     }
 
@@ -468,7 +470,11 @@ contract JobMarketTest is MarketBase {
             assertEq(registry.dutiesOf(members[i]), 0, "duties closed");
         }
         uint256 accuserShare = (pool + 15 ether) / 10; // poolShareBps 10% of the pool, below the 5-token fee
-        assertEq(market.rewardPool(), pool + 15 ether - accuserShare, "slashes fund the pool, the accuser's share out");
+        assertEq(
+            market.rewardPool(),
+            pool + 15 ether - accuserShare,
+            "slashes fund the pool, the accuser's share out"
+        );
         assertEq(uint8(market.statusOf(jobId)), uint8(IJobMarket.Status.Slashed), "no quorum: fail stands");
         _assertSolvent("after a silent panel");
     }
@@ -532,7 +538,9 @@ contract JobMarketTest is MarketBase {
         vm.warp(block.timestamp + 1 hours + 1);
         market.finalizeFail(jobId);
         assertEq(
-            token.balanceOf(consumer), before + 15 ether + PREPAID_FEE, "holder gets half the collateral + fee"
+            token.balanceOf(consumer),
+            before + 15 ether + PREPAID_FEE,
+            "holder gets half the collateral + fee"
         );
         assertEq(token.balanceOf(verifier), vBefore + 15 ether, "accuser gets half");
         _assertSolvent("after prepaid cheat");

@@ -28,7 +28,10 @@ contract JobMarketAttacksTest is MarketBase {
     }
 
     /// @dev Asserts count/N lies in the 99.9 % interval of Binomial(N, A/D).
-    function _assertInBinomialCi(uint256 count, uint256 n, uint256 a, uint256 d, string memory what) internal pure {
+    function _assertInBinomialCi(uint256 count, uint256 n, uint256 a, uint256 d, string memory what)
+        internal
+        pure
+    {
         uint256 lhs = count * d > n * a ? count * d - n * a : n * a - count * d;
         uint256 rhs = Z2_X1E4 * n * a * (d - a) / 10_000;
         assertLe(lhs * lhs, rhs, what);
@@ -116,7 +119,9 @@ contract JobMarketAttacksTest is MarketBase {
         (, uint64 until) = market.providerRevealSpan(jobId);
         vm.warp(until + 1);
         market.claimRevealTimeout(jobId);
-        assertEq(token.balanceOf(provider), providerBefore - COLLATERAL, "withholding provider loses collateral");
+        assertEq(
+            token.balanceOf(provider), providerBefore - COLLATERAL, "withholding provider loses collateral"
+        );
         assertEq(token.balanceOf(consumer), consumerBefore + COLLATERAL, "consumer refunded plus collateral");
         assertEq(uint8(market.statusOf(jobId)), uint8(IJobMarket.Status.Defaulted), "defaulted");
         _assertSolvent("after withholding");
@@ -178,12 +183,16 @@ contract JobMarketAttacksTest is MarketBase {
     function test_Attack_Case2_ConsumerChoosesBlind() public {
         uint256 jobId = _committed();
         uint64 consumerBy = market.jobOf(jobId).deadline;
-        assertEq(market.jobOf(jobId).providerSecret, _hash(providerSecretOf(jobId)), "only the hash is public");
+        assertEq(
+            market.jobOf(jobId).providerSecret, _hash(providerSecretOf(jobId)), "only the hash is public"
+        );
         vm.prank(provider);
         vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket_TooEarly.selector, jobId, consumerBy + 1));
         market.revealProviderSecret(jobId, providerSecretOf(jobId));
         vm.warp(consumerBy + 1);
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket_DeadlinePassed.selector, jobId, consumerBy));
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarket.JobMarket_DeadlinePassed.selector, jobId, consumerBy)
+        );
         market.revealConsumerSecret(jobId, consumerSecretOf(jobId));
     }
 
@@ -245,7 +254,9 @@ contract JobMarketAttacksTest is MarketBase {
         }
         assertEq(num * 100_000 / den, 856, "exact P = 0.00856");
         emit log_named_uint("case 3: Sybil-majority panels of 10000 (expected 85.6)", majorities);
-        _assertInBinomialCi(majorities, n, num, den, "Sybil majority frequency within the 99.9 % binomial interval");
+        _assertInBinomialCi(
+            majorities, n, num, den, "Sybil majority frequency within the 99.9 % binomial interval"
+        );
     }
 
     /// @dev Splitting a stake gains nothing: one account with 5x and five accounts with x each (back to back) are
@@ -309,12 +320,16 @@ contract JobMarketAttacksTest is MarketBase {
         address leader = members[0];
         address copycat = members[1];
         _commitVote(jobId, leader, true);
-        assertEq(uint8(market.ballotOf(jobId, leader)), uint8(IJobMarket.Ballot.Committed), "only 'committed'");
+        assertEq(
+            uint8(market.ballotOf(jobId, leader)), uint8(IJobMarket.Ballot.Committed), "only 'committed'"
+        );
         (uint256 h, uint256 c) = market.tallyOf(jobId);
         assertEq(h + c, 0, "no vote readable in the commit phase");
         vm.prank(leader);
         vm.expectRevert(
-            abi.encodeWithSelector(IJobMarket.JobMarket_TooEarly.selector, jobId, market.jobOf(jobId).deadline + 1)
+            abi.encodeWithSelector(
+                IJobMarket.JobMarket_TooEarly.selector, jobId, market.jobOf(jobId).deadline + 1
+            )
         );
         market.revealVote(jobId, true, _saltOf(jobId, leader));
         // The copycat copies the leader's hash (all it can see) ...
@@ -359,7 +374,9 @@ contract JobMarketAttacksTest is MarketBase {
         vm.expectEmit(true, true, false, true);
         emit IJobMarket.BallotMissing(jobId, silent, 5 ether);
         market.resolveContest(jobId);
-        assertEq(registry.stakerOf(silent).active, before - 5 ether * _seats(panel, silent), "silent: slashed");
+        assertEq(
+            registry.stakerOf(silent).active, before - 5 ether * _seats(panel, silent), "silent: slashed"
+        );
     }
 
     /// @dev One vote cannot decide: with a panel of 5 seats, the member with the fewest seats (fewer than 3) votes
@@ -386,7 +403,11 @@ contract JobMarketAttacksTest is MarketBase {
         vm.expectEmit(true, false, false, true);
         emit IJobMarket.ContestResolved(jobId, IJobMarket.Outcome.NoQuorum, seats, 0);
         market.resolveContest(jobId);
-        assertEq(uint8(market.statusOf(jobId)), uint8(IJobMarket.Status.Slashed), "the lone vote overturned nothing");
+        assertEq(
+            uint8(market.statusOf(jobId)),
+            uint8(IJobMarket.Status.Slashed),
+            "the lone vote overturned nothing"
+        );
         assertEq(registry.stakerOf(accuser).active, accuserStake, "the accuser is not slashed");
         assertEq(token.balanceOf(provider), providerBefore - COLLATERAL, "bond back, collateral lost");
     }
@@ -405,7 +426,8 @@ contract JobMarketAttacksTest is MarketBase {
         vm.prank(sybil);
         registry.stakeAndRegister(MIN_VERIFIER, 2, hex"0077", bytes32(0));
         vm.roll(block.number + 1);
-        uint256 wealthBefore = token.balanceOf(selfConsumer) + token.balanceOf(provider) + token.balanceOf(sybil);
+        uint256 wealthBefore =
+            token.balanceOf(selfConsumer) + token.balanceOf(provider) + token.balanceOf(sybil);
         uint256 jobs = 20;
         for (uint256 t = 0; t < jobs; ++t) {
             IJobMarket.JobTerms memory terms = _terms();
@@ -433,7 +455,8 @@ contract JobMarketAttacksTest is MarketBase {
                 market.finalizeFail(jobId);
             }
         }
-        uint256 wealthAfter = token.balanceOf(selfConsumer) + token.balanceOf(provider) + token.balanceOf(sybil);
+        uint256 wealthAfter =
+            token.balanceOf(selfConsumer) + token.balanceOf(provider) + token.balanceOf(sybil);
         uint256 taken = pool - market.rewardPool();
         emit log_named_uint("case 6: pool taken by 20 self-dealing min-fee jobs (wei)", taken);
         emit log_named_uint("case 6: pool before (wei)", pool);
@@ -460,7 +483,11 @@ contract JobMarketAttacksTest is MarketBase {
     }
 
     /// @dev The first provider secret whose seed (with the fixture consumer secret) draws `target` as auditor.
-    function _grindForAuditor(uint256 jobId, address jobConsumer, address target) internal view returns (bytes32 ps) {
+    function _grindForAuditor(uint256 jobId, address jobConsumer, address target)
+        internal
+        view
+        returns (bytes32 ps)
+    {
         uint256 snapshot = block.number - 1;
         for (uint256 i = 0;; ++i) {
             ps = keccak256(abi.encode("grind", jobId, i));
@@ -485,7 +512,9 @@ contract JobMarketAttacksTest is MarketBase {
         t = _terms();
         t.collateral = 0;
         vm.prank(consumer);
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket_CollateralTooLow.selector, 0, MIN_COLLATERAL));
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarket.JobMarket_CollateralTooLow.selector, 0, MIN_COLLATERAL)
+        );
         market.postJob(t);
         uint256 jobId = _openPrepaid(30 ether);
         _commit(jobId, 4, providerSecretOf(jobId));
@@ -525,7 +554,9 @@ contract JobMarketAttacksTest is MarketBase {
                 if (auditor == verifiers[i]) ++counts[i];
             }
         }
-        emit log_named_uint("case 8: draws of the excluded party's neighbour of 600 (expected 150)", counts[3]);
+        emit log_named_uint(
+            "case 8: draws of the excluded party's neighbour of 600 (expected 150)", counts[3]
+        );
         for (uint256 i = 0; i < verifiers.length; ++i) {
             if (i == 2) continue;
             _assertInBinomialCi(counts[i], n, 1, 4, "each eligible verifier: its share of the eligible stake");

@@ -47,9 +47,12 @@ contract JobMarketHardeningTest is MarketBase {
 
     /// @dev Whatever block and second inside the windows the reveals land in, the seed, the audit decision and
     /// the auditor are the same.
-    function testFuzz_RevealTimingChangesNothing(bytes32 providerSecret, uint256 blocks, uint256 secs, uint16 pBps)
-        public
-    {
+    function testFuzz_RevealTimingChangesNothing(
+        bytes32 providerSecret,
+        uint256 blocks,
+        uint256 secs,
+        uint16 pBps
+    ) public {
         _deployWith(uint16(bound(pBps, 0, 10_000)));
         uint256 jobId = _accepted();
         _commit(jobId, 8, providerSecret);
@@ -94,7 +97,9 @@ contract JobMarketHardeningTest is MarketBase {
         address auditor = market.jobOf(jobId).verifier;
         assertTrue(auditor != sybil, "staked after the commitment: never drawn");
         assertEq(auditor, _expectedAuditor(jobId, seed), "drawn by the snapshot's stakes");
-        assertEq(registry.totalWeightAt(market.jobOf(jobId).snapshotBlock), 5 * MIN_VERIFIER, "snapshot weights");
+        assertEq(
+            registry.totalWeightAt(market.jobOf(jobId).snapshotBlock), 5 * MIN_VERIFIER, "snapshot weights"
+        );
     }
 
     /// @dev A drawn pick that left the verifier set after the snapshot is replaced by the next independent draw
@@ -128,7 +133,9 @@ contract JobMarketHardeningTest is MarketBase {
         (, uint64 until) = market.providerRevealSpan(jobId);
         vm.warp(until + 1);
         market.claimRevealTimeout(jobId);
-        assertEq(token.balanceOf(provider), providerBefore - COLLATERAL, "withholding provider loses collateral");
+        assertEq(
+            token.balanceOf(provider), providerBefore - COLLATERAL, "withholding provider loses collateral"
+        );
         uint256 jobId2 = _committed();
         vm.warp(market.jobOf(jobId2).deadline + 1);
         vm.prank(provider);
@@ -279,7 +286,8 @@ contract JobMarketHardeningTest is MarketBase {
     function test_RevealEmitsDutyOpened() public {
         uint256 jobId = _committed();
         _revealConsumer(jobId);
-        address expected = _expectedAuditor(jobId, _seedOf(jobId, consumerSecretOf(jobId), providerSecretOf(jobId)));
+        address expected =
+            _expectedAuditor(jobId, _seedOf(jobId, consumerSecretOf(jobId), providerSecretOf(jobId)));
         vm.expectEmit(true, false, false, true);
         emit IStakingRegistry.DutiesChanged(expected, 1);
         vm.prank(provider);

@@ -6,6 +6,7 @@ import {JobMarket} from "../src/JobMarket.sol";
 import {IJobMarket} from "../src/interfaces/IJobMarket.sol";
 import {IStakingRegistry} from "../src/interfaces/IStakingRegistry.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 /// @notice Every bad input and wrong caller / state / time gets its named custom error.
 contract JobMarketRevertsTest is MarketBase {
@@ -122,13 +123,33 @@ contract JobMarketRevertsTest is MarketBase {
         t.collateral = MIN_COLLATERAL - 1;
         vm.prank(consumer);
         vm.expectRevert(
-            abi.encodeWithSelector(IJobMarket.JobMarket_CollateralTooLow.selector, MIN_COLLATERAL - 1, MIN_COLLATERAL)
+            abi.encodeWithSelector(
+                IJobMarket.JobMarket_CollateralTooLow.selector, MIN_COLLATERAL - 1, MIN_COLLATERAL
+            )
         );
         market.postJob(t);
         t.collateral = MIN_COLLATERAL;
         vm.prank(consumer);
         uint256 jobId = market.postJob(t);
         assertEq(market.jobOf(jobId).price, 20 ether, "the minimum job is accepted");
+    }
+
+    function test_RevertWhen_PriceOrCollateralAbove128Bits() public {
+        IJobMarket.JobTerms memory t = _terms();
+        t.price = uint256(type(uint128).max) + 1;
+        vm.prank(consumer);
+        vm.expectRevert(
+            abi.encodeWithSelector(SafeCast.SafeCastOverflowedUintDowncast.selector, 128, t.price)
+        );
+        market.postJob(t);
+        t = _terms();
+        t.collateral = uint256(type(uint128).max) + 1;
+        vm.prank(consumer);
+        vm.expectRevert(
+            abi.encodeWithSelector(SafeCast.SafeCastOverflowedUintDowncast.selector, 128, t.collateral)
+        );
+        market.postJob(t);
+        assertEq(market.jobCount(), 0, "no job recorded");
     }
 
     function test_RevertWhen_PrepaidBelowMinFeeOrMinCollateral() public {
@@ -140,7 +161,9 @@ contract JobMarketRevertsTest is MarketBase {
         t = _prepaidTerms(MIN_COLLATERAL - 1);
         vm.prank(claims);
         vm.expectRevert(
-            abi.encodeWithSelector(IJobMarket.JobMarket_CollateralTooLow.selector, MIN_COLLATERAL - 1, MIN_COLLATERAL)
+            abi.encodeWithSelector(
+                IJobMarket.JobMarket_CollateralTooLow.selector, MIN_COLLATERAL - 1, MIN_COLLATERAL
+            )
         );
         market.openPrepaidJob(consumer, provider, t);
         t = _prepaidTerms(30 ether);
@@ -148,7 +171,9 @@ contract JobMarketRevertsTest is MarketBase {
         vm.prank(claims);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IJobMarket.JobMarket_InvalidDeadlines.selector, uint64(block.timestamp), uint64(block.timestamp)
+                IJobMarket.JobMarket_InvalidDeadlines.selector,
+                uint64(block.timestamp),
+                uint64(block.timestamp)
             )
         );
         market.openPrepaidJob(consumer, provider, t);
@@ -372,7 +397,9 @@ contract JobMarketRevertsTest is MarketBase {
         uint256 jobId = _committed();
         (, uint64 until) = market.providerRevealSpan(jobId);
         vm.warp(until);
-        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket_DeadlineNotReached.selector, jobId, until));
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarket.JobMarket_DeadlineNotReached.selector, jobId, until)
+        );
         market.claimRevealTimeout(jobId);
         vm.prank(stranger); // anyone may relay the provider's preimage too, up to the last second
         market.revealProviderSecret(jobId, providerSecretOf(jobId));
@@ -482,7 +509,9 @@ contract JobMarketRevertsTest is MarketBase {
         address[] memory members = _members(panel);
         if (members.length > 1) {
             vm.prank(members[1]); // on the panel but never committed
-            vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket_AlreadyVoted.selector, jobId, members[1]));
+            vm.expectRevert(
+                abi.encodeWithSelector(IJobMarket.JobMarket_AlreadyVoted.selector, jobId, members[1])
+            );
             market.revealVote(jobId, true, _saltOf(jobId, members[1]));
         }
         _revealVote(jobId, m, true);

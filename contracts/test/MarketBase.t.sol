@@ -115,7 +115,11 @@ abstract contract MarketBase is Test {
     }
 
     /// @dev The seed the market derives once both secrets are revealed (zero: the consumer withheld).
-    function _seedOf(uint256 jobId, bytes32 consumerSecret, bytes32 providerSecret) internal pure returns (bytes32) {
+    function _seedOf(uint256 jobId, bytes32 consumerSecret, bytes32 providerSecret)
+        internal
+        pure
+        returns (bytes32)
+    {
         return keccak256(abi.encode(consumerSecret, providerSecret, jobId));
     }
 

@@ -60,7 +60,9 @@ contract StakingRegistrySortitionTest is Test {
     function test_RevertWhen_SnapshotNotPast() public {
         _verifier(accounts[0], MIN_VERIFIER);
         vm.expectRevert(
-            abi.encodeWithSelector(StakingRegistry.StakingRegistry_SnapshotNotPast.selector, block.number, block.number)
+            abi.encodeWithSelector(
+                StakingRegistry.StakingRegistry_SnapshotNotPast.selector, block.number, block.number
+            )
         );
         registry.sample(bytes32(0), 0, block.number);
         vm.expectRevert(
@@ -214,7 +216,9 @@ contract StakingRegistrySortitionTest is Test {
         assertEq(registry.totalWeightAt(block.number), sum, "total weight == sum of weights");
         for (uint256 j = 0; j < 8; ++j) {
             bytes32 seed = keccak256(abi.encode(seedIn, j));
-            assertEq(registry.sample(seed, j, block.number - 1), _linear(seed, j, order, w), "Fenwick == linear");
+            assertEq(
+                registry.sample(seed, j, block.number - 1), _linear(seed, j, order, w), "Fenwick == linear"
+            );
         }
     }
 
@@ -223,7 +227,9 @@ contract StakingRegistrySortitionTest is Test {
     function test_SetCapacityRegistryOnceByDeployer() public {
         address capacity = makeAddr("capacity");
         vm.prank(accounts[0]);
-        vm.expectRevert(abi.encodeWithSelector(StakingRegistry.StakingRegistry_NotDeployer.selector, accounts[0]));
+        vm.expectRevert(
+            abi.encodeWithSelector(StakingRegistry.StakingRegistry_NotDeployer.selector, accounts[0])
+        );
         registry.setCapacityRegistry(capacity);
         vm.expectRevert(StakingRegistry.StakingRegistry_ZeroAddress.selector);
         registry.setCapacityRegistry(address(0));
@@ -232,7 +238,9 @@ contract StakingRegistrySortitionTest is Test {
         registry.setCapacityRegistry(capacity);
         assertEq(registry.capacityRegistry(), capacity, "set");
         vm.expectRevert(
-            abi.encodeWithSelector(StakingRegistry.StakingRegistry_CapacityRegistryAlreadySet.selector, capacity)
+            abi.encodeWithSelector(
+                StakingRegistry.StakingRegistry_CapacityRegistryAlreadySet.selector, capacity
+            )
         );
         registry.setCapacityRegistry(accounts[1]);
     }
@@ -253,10 +261,14 @@ contract StakingRegistrySortitionTest is Test {
         assertEq(registry.weightOf(accounts[0]), 0, "below the minimum: out of the draw");
         assertEq(token.balanceOf(address(registry)), registry.totalStaked(), "registry == staked");
         vm.prank(accounts[1]);
-        vm.expectRevert(abi.encodeWithSelector(StakingRegistry.StakingRegistry_NotMarket.selector, accounts[1]));
+        vm.expectRevert(
+            abi.encodeWithSelector(StakingRegistry.StakingRegistry_NotMarket.selector, accounts[1])
+        );
         registry.openDuty(accounts[0]);
         vm.prank(accounts[1]);
-        vm.expectRevert(abi.encodeWithSelector(StakingRegistry.StakingRegistry_NotMarket.selector, accounts[1]));
+        vm.expectRevert(
+            abi.encodeWithSelector(StakingRegistry.StakingRegistry_NotMarket.selector, accounts[1])
+        );
         registry.slash(accounts[0], 1, accounts[1]);
     }
 }

@@ -73,7 +73,10 @@ contract MarketInvariantTest is Test {
             handler.post(j, 10 ether, 10 ether);
             uint256 id = market.jobCount();
             for (
-                uint256 i = 0; i < 24 && uint8(market.statusOf(id)) < uint8(IJobMarket.Status.Cancelled); ++i) {
+                uint256 i = 0;
+                i < 24 && uint8(market.statusOf(id)) < uint8(IJobMarket.Status.Cancelled);
+                ++i
+            ) {
                 handler.advance(0, 8 * i + j, keccak256(abi.encode(i, j)));
             }
         }
@@ -90,7 +93,10 @@ contract MarketInvariantTest is Test {
             handler.selfDeal(j);
             uint256 id = market.jobCount();
             for (
-                uint256 i = 0; i < 12 && uint8(market.statusOf(id)) < uint8(IJobMarket.Status.Cancelled); ++i) {
+                uint256 i = 0;
+                i < 12 && uint8(market.statusOf(id)) < uint8(IJobMarket.Status.Cancelled);
+                ++i
+            ) {
                 handler.advance(0, 8 * i + 3 * j, keccak256(abi.encode("adv", i, j)));
             }
             handler.unbond(2 * j + 1, 1 ether);
@@ -165,7 +171,9 @@ contract MarketInvariantTest is Test {
 
     function invariant_RevealsFollowTheRules() public view {
         assertEq(handler.repeatsAccepted(), 0, "no repeated or late reveal accepted");
-        assertEq(handler.wrongSeeds(), 0, "every seed is keccak(consumer secret or 0, provider secret, jobId)");
+        assertEq(
+            handler.wrongSeeds(), 0, "every seed is keccak(consumer secret or 0, provider secret, jobId)"
+        );
     }
 
     /// @dev The sortition tree's total at the current block is the sum of the drawable stakes: weightOf is the

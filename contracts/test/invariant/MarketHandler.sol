@@ -192,7 +192,9 @@ contract MarketHandler is Test {
         vm.prank(job.provider);
         market.revealProviderSecret(jobId, _providerSecret[jobId]);
         bytes32 c = job.consumerRevealed ? _consumerSecret[jobId] : bytes32(0);
-        if (market.jobOf(jobId).seed != keccak256(abi.encode(c, _providerSecret[jobId], jobId))) ++wrongSeeds;
+        if (market.jobOf(jobId).seed != keccak256(abi.encode(c, _providerSecret[jobId], jobId))) {
+            ++wrongSeeds;
+        }
         ++calls["revealProvider"];
         // A repeated reveal must be refused.
         vm.prank(job.provider);
@@ -362,10 +364,10 @@ contract MarketHandler is Test {
             if (choice % 8 == 0) _commitTimeout(jobId);
             else _commit(jobId, uint64(choice));
         } else if (st == IJobMarket.Status.Committed) {
+            // c == 0: the provider withholds; c < 3: the consumer withholds (the provider waits out its window).
             uint256 c = choice % 10;
-            if (c == 0) _revealTimeout(jobId); // the provider withholds
-            else if (c < 3 || market.jobOf(jobId).consumerRevealed) _revealProvider(jobId, delay); // c < 3: the
-                // consumer withheld (the provider waits out its window)
+            if (c == 0) _revealTimeout(jobId);
+            else if (c < 3 || market.jobOf(jobId).consumerRevealed) _revealProvider(jobId, delay);
             else _revealConsumer(jobId, delay);
         } else if (st == IJobMarket.Status.Auditing) {
             if (choice % 8 == 0) _attestTimeout(jobId);
