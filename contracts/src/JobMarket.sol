@@ -32,8 +32,9 @@ import {Commitment} from "./libraries/Commitment.sol";
 /// stakes as they stood in the block before the commitment, so staking, registering or unbonding after anyone
 /// could know the seed changes nothing; each draw is independent (`j`), a pick that is a party to the job or no
 /// longer drawable is replaced by the next independent draw (no skip-to-neighbour). A provider and consumer
-/// that collude (one owner) can choose the seed; they only deal with themselves, and the verifier's pool share
-/// is capped by the job's own fee, so they cannot drain the pool.
+/// that collude (one owner) can choose the seed and so audit themselves with a Sybil verifier; the pool share
+/// that verifier takes is capped by the job's own fee, which bounds (but does not stop) what they can take from
+/// the pool per job: see "Bounds" in contracts/README.md.
 ///
 /// A fail is optimistic: the provider may contest with a bond, which draws a panel of `panelSize` seats from the
 /// same seed and snapshot (each seat an independent stake-weighted draw; never the provider, the consumer or the
@@ -831,8 +832,8 @@ contract JobMarket is IJobMarket, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev The pool share of a verifier whose verdict stands, capped by its job's own fee: a self-dealing job
-    /// takes from the pool at most what it put in as fee.
+    /// @dev The pool share of a verifier whose verdict stands, capped by its job's own fee: a dust job takes dust
+    /// (see "Bounds" in contracts/README.md for what a colluding owner can still take).
     function _takePoolShare(uint256 fee) private returns (uint256 share) {
         share = rewardPool * _params.poolShareBps / BPS;
         if (share > fee) share = fee;
