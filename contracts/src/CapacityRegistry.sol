@@ -213,7 +213,9 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
     /// @param disputer Who disputed.
     /// @param snapshotBlock The block whose closing stakes weight the panel draw.
     /// @param revealBy The attester's reveal deadline.
-    event CapacityDisputed(uint256 indexed id, address indexed disputer, uint64 snapshotBlock, uint64 revealBy);
+    event CapacityDisputed(
+        uint256 indexed id, address indexed disputer, uint64 snapshotBlock, uint64 revealBy
+    );
 
     /// @notice The attester revealed its secret; the disputer reveals its own until `revealBy`.
     /// @param id The attestation.
@@ -437,9 +439,13 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
     /// @param secret The attester's secret.
     function revealAttesterSecret(uint256 id, bytes32 secret) external {
         Attestation storage a = _existing(id);
-        if (a.status != Status.Disputed || a.attesterRevealed) revert CapacityRegistry_WrongStatus(id, a.status);
+        if (a.status != Status.Disputed || a.attesterRevealed) {
+            revert CapacityRegistry_WrongStatus(id, a.status);
+        }
         if (block.timestamp > a.deadline) revert CapacityRegistry_DeadlinePassed(id, a.deadline);
-        if (keccak256(abi.encode(secret)) != a.attesterSecret) revert CapacityRegistry_WrongPreimage(id, msg.sender);
+        if (keccak256(abi.encode(secret)) != a.attesterSecret) {
+            revert CapacityRegistry_WrongPreimage(id, msg.sender);
+        }
         uint64 revealBy = uint64(block.timestamp) + revealWindow;
         a.attesterSecret = secret;
         a.attesterRevealed = true;
@@ -462,7 +468,9 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
         (uint64 from, uint64 until) = _disputerRevealSpan(a);
         if (block.timestamp < from) revert CapacityRegistry_TooEarly(id, from);
         if (block.timestamp > until) revert CapacityRegistry_DeadlinePassed(id, until);
-        if (keccak256(abi.encode(secret)) != a.disputerSecret) revert CapacityRegistry_WrongPreimage(id, msg.sender);
+        if (keccak256(abi.encode(secret)) != a.disputerSecret) {
+            revert CapacityRegistry_WrongPreimage(id, msg.sender);
+        }
         bytes32 attesterSecret = a.attesterRevealed ? a.attesterSecret : bytes32(0);
         bytes32 seed = keccak256(abi.encode(attesterSecret, secret, id));
         a.disputerSecret = secret;
@@ -570,7 +578,9 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
         uint256 up = a.upholdVotes;
         uint256 down = a.overturnVotes;
         uint64 revealBy = a.deadline + revealWindow;
-        if (up + down < seats && block.timestamp <= revealBy) revert CapacityRegistry_TooEarly(id, revealBy + 1);
+        if (up + down < seats && block.timestamp <= revealBy) {
+            revert CapacityRegistry_TooEarly(id, revealBy + 1);
+        }
         uint256 slashed = up + down < seats ? _slashSilent(id) : 0;
         if (2 * up > seats) status = Status.Upheld;
         else if (2 * down > seats) status = Status.Overturned;
