@@ -434,6 +434,52 @@ contract CapacityRegistryAttackTest is CapacityBase {
         assertEq(_gpus(provider), VERIFIED_GPUS, "the false raise never applies");
     }
 
+    /// @dev Case 4, collusion: an attester and a disputer of one party know both secrets before the dispute, so
+    /// they can grind the disputer's secret until their other Sybils hold the panel and "uphold" a false raise.
+    /// A disputed raise never applies, so the ground panel wins them nothing.
+    function test_Attack_ColludingDisputerCannotPushARaise() public {
+        address sybil3 = vm.addr(0x5B3);
+        address sybil4 = vm.addr(0x5B4);
+        _stakeVerifier(sybil3, 50 ether);
+        _stakeVerifier(sybil4, 50 ether);
+        vm.roll(block.number + 1);
+        vm.prank(sybil1);
+        uint256 id =
+            capacity.attest(provider, GPU, 2 * VERIFIED_GPUS, 60_000, PPM, EV, _hash(ATTESTER_SECRET));
+        bytes32 ground;
+        for (uint256 k = 0; k < 1000 && ground == bytes32(0); ++k) {
+            bytes32 candidate = keccak256(abi.encode("ground", k));
+            address[] memory m = _predictPanel(id, ATTESTER_SECRET, candidate, sybil2);
+            uint256 sybilSeats;
+            for (uint256 i = 0; i < m.length; ++i) {
+                if (m[i] == sybil3 || m[i] == sybil4) ++sybilSeats;
+            }
+            if (m.length == 3 && 2 * sybilSeats > m.length) ground = candidate;
+        }
+        assertTrue(ground != bytes32(0), "the colluders found a Sybil-majority panel off chain");
+        vm.prank(sybil2);
+        capacity.dispute(id, _hash(ground));
+        capacity.revealAttesterSecret(id, ATTESTER_SECRET);
+        capacity.revealDisputerSecret(id, ground);
+        address[] memory members = capacity.panel(id);
+        for (uint256 i = 0; i < members.length; ++i) {
+            if (capacity.ballotOf(id, members[i]) == CapacityRegistry.Ballot.Pending) {
+                _commit(id, members[i], true);
+            }
+        }
+        vm.warp(capacity.attestation(id).deadline + 1);
+        for (uint256 i = 0; i < members.length; ++i) {
+            if (capacity.ballotOf(id, members[i]) == CapacityRegistry.Ballot.Committed) {
+                _revealBallot(id, members[i], true);
+            }
+        }
+        assertEq(
+            uint256(capacity.finalize(id)), uint256(CapacityRegistry.Status.Upheld), "their panel upholds"
+        );
+        assertEq(_gpus(provider), VERIFIED_GPUS, "but a disputed raise never applies");
+        _owedMatches();
+    }
+
     /// @dev Case 5: ballots were public, so a member could copy the majority. Now a committed ballot shows
     /// nothing, and nobody can reveal before the commit step ends.
     function test_Attack_CopycatSeesNoBallot() public {
@@ -598,7 +644,7 @@ contract CapacityRegistryInvariantTest is CapacityBase {
             if (a.provider != p || a.gpuClass != GPU) continue;
             bool standing = a.immediate
                 ? a.status != CapacityRegistry.Status.Overturned
-                : a.status == CapacityRegistry.Status.Final || a.status == CapacityRegistry.Status.Upheld;
+                : a.status == CapacityRegistry.Status.Final;
             if (standing) newest = id;
         }
         CapacityRegistry.Capacity memory c = capacity.capacity(p, GPU);
