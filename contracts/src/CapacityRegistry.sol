@@ -20,7 +20,11 @@ import {IStakingRegistry} from "./interfaces/IStakingRegistry.sol";
 /// - Kinds: an attestation in which nothing rises against the figure in force when it is posted (a failed
 ///   challenge, fewer GPUs, a slower GPU) is *immediate*: it stands AT ONCE, so a provider caught short stops
 ///   minting immediately (fail-safe), and keeps standing unless it is overturned. Any other attestation is a
-///   *raise*: it stands only once final (`disputeWindow` seconds without a dispute) or upheld.
+///   *raise*: it stands only once final (`disputeWindow` seconds without a dispute). A DISPUTED RAISE NEVER
+///   APPLIES, whatever the panel finds (doubt never raises capacity; the panel only settles the bonds): an
+///   attester and a disputer controlled by one party know both secrets before the dispute and could grind the
+///   disputer's secret until their Sybils hold the panel, so a panel's "upheld" must not be able to raise
+///   capacity. An honest raise disputed in bad faith costs the disputer its bond and is simply attested again.
 /// - Capacity in force: the figure of the NEWEST STANDING attestation of the (provider, class) (highest id), or
 ///   nothing (0 GPUs) when none stands. It is recomputed from the attestations still standing whenever one
 ///   stops standing (an overturned immediate attestation), never "restored" from a predecessor: two overturned
@@ -53,7 +57,9 @@ import {IStakingRegistry} from "./interfaces/IStakingRegistry.sol";
 ///   to the attester if nobody did).
 ///
 /// Limits (documented, not hidden): a panel is drawn by stake, so a cartel holding most verifier stake at the
-/// snapshot decides disputes; the walk that recomputes capacity passes over pending raises of the same
+/// snapshot decides disputes; one dispute per attestation, so a party that attests a false lowering and disputes
+/// it itself at once (grinding its own panel) keeps honest disputers out: the lowering then stands until a newer
+/// attestation (the provider's remedy is a fresh challenge, whose raise applies once final); the walk that recomputes capacity passes over pending raises of the same
 /// (provider, class), each of which keeps a bond locked (dead attestations are unlinked as the walk meets them).
 ///
 /// Invariant: `token.balanceOf(address(this)) == totalOwed()`, the bonds of every attestation not finalized.
@@ -213,7 +219,9 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
     /// @param disputer Who disputed.
     /// @param snapshotBlock The block whose closing stakes weight the panel draw.
     /// @param revealBy The attester's reveal deadline.
-    event CapacityDisputed(uint256 indexed id, address indexed disputer, uint64 snapshotBlock, uint64 revealBy);
+    event CapacityDisputed(
+        uint256 indexed id, address indexed disputer, uint64 snapshotBlock, uint64 revealBy
+    );
 
     /// @notice The attester revealed its secret; the disputer reveals its own until `revealBy`.
     /// @param id The attestation.
@@ -437,9 +445,13 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
     /// @param secret The attester's secret.
     function revealAttesterSecret(uint256 id, bytes32 secret) external {
         Attestation storage a = _existing(id);
-        if (a.status != Status.Disputed || a.attesterRevealed) revert CapacityRegistry_WrongStatus(id, a.status);
+        if (a.status != Status.Disputed || a.attesterRevealed) {
+            revert CapacityRegistry_WrongStatus(id, a.status);
+        }
         if (block.timestamp > a.deadline) revert CapacityRegistry_DeadlinePassed(id, a.deadline);
-        if (keccak256(abi.encode(secret)) != a.attesterSecret) revert CapacityRegistry_WrongPreimage(id, msg.sender);
+        if (keccak256(abi.encode(secret)) != a.attesterSecret) {
+            revert CapacityRegistry_WrongPreimage(id, msg.sender);
+        }
         uint64 revealBy = uint64(block.timestamp) + revealWindow;
         a.attesterSecret = secret;
         a.attesterRevealed = true;
@@ -462,7 +474,9 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
         (uint64 from, uint64 until) = _disputerRevealSpan(a);
         if (block.timestamp < from) revert CapacityRegistry_TooEarly(id, from);
         if (block.timestamp > until) revert CapacityRegistry_DeadlinePassed(id, until);
-        if (keccak256(abi.encode(secret)) != a.disputerSecret) revert CapacityRegistry_WrongPreimage(id, msg.sender);
+        if (keccak256(abi.encode(secret)) != a.disputerSecret) {
+            revert CapacityRegistry_WrongPreimage(id, msg.sender);
+        }
         bytes32 attesterSecret = a.attesterRevealed ? a.attesterSecret : bytes32(0);
         bytes32 seed = keccak256(abi.encode(attesterSecret, secret, id));
         a.disputerSecret = secret;
@@ -570,7 +584,9 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
         uint256 up = a.upholdVotes;
         uint256 down = a.overturnVotes;
         uint64 revealBy = a.deadline + revealWindow;
-        if (up + down < seats && block.timestamp <= revealBy) revert CapacityRegistry_TooEarly(id, revealBy + 1);
+        if (up + down < seats && block.timestamp <= revealBy) {
+            revert CapacityRegistry_TooEarly(id, revealBy + 1);
+        }
         uint256 slashed = up + down < seats ? _slashSilent(id) : 0;
         if (2 * up > seats) status = Status.Upheld;
         else if (2 * down > seats) status = Status.Overturned;
@@ -656,18 +672,18 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
     }
 
     /// @dev Whether `a` stands (counts for the capacity in force): an immediate one unless overturned, a raise
-    /// once final or upheld.
+    /// once final (undisputed).
     function _standing(Attestation storage a) private view returns (bool) {
         Status s = a.status;
         if (a.immediate) return s != Status.Overturned;
-        return s == Status.Final || s == Status.Upheld;
+        return s == Status.Final;
     }
 
-    /// @dev Whether `a` can never stand again (finalized and not standing).
+    /// @dev Whether `a` can never stand again: an overturned immediate one, a raise that was disputed and ended.
     function _dead(Attestation storage a) private view returns (bool) {
         Status s = a.status;
         if (a.immediate) return s == Status.Overturned;
-        return s == Status.Overturned || s == Status.Void || s == Status.Forfeited;
+        return uint8(s) > uint8(Status.Final) && s != Status.Voting;
     }
 
     /// @dev Sets the final status and updates the capacity in force: a raise that now stands and is newer than

@@ -24,7 +24,9 @@ contract CapacityClaimsCapTest is ClaimsBase {
 
     function test_SeriesStatesGpuHoursAndNormalizedUnits() public {
         vm.prank(verifier);
-        capacity.attest(provider, GPU, GPUS, 30_000, 500_000, keccak256("half an H100"), _hash(ATTESTER_SECRET));
+        capacity.attest(
+            provider, GPU, GPUS, 30_000, 500_000, keccak256("half an H100"), _hash(ATTESTER_SECRET)
+        );
         uint256 id = _createAt(START, START + 10 hours, 40);
         CapacityClaims.Series memory s = claims.series(id);
         assertEq(s.supply, 40, "40 GPU-hours");
@@ -105,7 +107,9 @@ contract CapacityClaimsCapTest is ClaimsBase {
         vm.prank(verifier);
         capacity.attest(provider, GPU, 1, 60_000, PPM, keccak256("one GPU"), _hash(ATTESTER_SECRET));
         uint64 start = uint64(T0 - 277 hours);
-        vm.expectRevert(abi.encodeWithSelector(CapacityClaims.CapacityClaims_WindowInPast.selector, start, T0));
+        vm.expectRevert(
+            abi.encodeWithSelector(CapacityClaims.CapacityClaims_WindowInPast.selector, start, T0)
+        );
         _createAt(start, uint64(T0 + 1 hours), 278);
         vm.expectRevert(
             abi.encodeWithSelector(
@@ -123,7 +127,13 @@ contract CapacityClaimsCapTest is ClaimsBase {
         vm.warp(T0 + 1 hours);
         vm.expectRevert(
             abi.encodeWithSelector(
-                CapacityClaims.CapacityClaims_CapacityExceeded.selector, provider, GPU, T0 + 1 hours, 20, 20, 20
+                CapacityClaims.CapacityClaims_CapacityExceeded.selector,
+                provider,
+                GPU,
+                T0 + 1 hours,
+                20,
+                20,
+                20
             )
         );
         _createAt(uint64(T0 + 1 hours), uint64(T0 + 3 hours), 40);

@@ -69,7 +69,9 @@ contract CapacityClaimsFuzzTest is ClaimsBase {
             // Inside the window, but one GPU-hour on the series' reserved GPUs no longer ends by windowEnd.
             uint256 finish = t + (3600 + _gpusOf(start, end) - 1) / _gpusOf(start, end);
             vm.expectRevert(
-                abi.encodeWithSelector(CapacityClaims.CapacityClaims_WorkExceedsWindow.selector, id, finish, end)
+                abi.encodeWithSelector(
+                    CapacityClaims.CapacityClaims_WorkExceedsWindow.selector, id, finish, end
+                )
             );
             claims.redeem(id, 1, SPEC, 0, 0, _hash(SECRET));
             assertEq(claims.balanceOf(alice, id), 5, "nothing burnt when the work cannot end in the window");

@@ -73,7 +73,9 @@ contract CapacityClaimsScheduleTest is ClaimsBase {
         vm.prank(bob);
         claims.redeem(id, 1, SPEC, 0, 0, _hash(SECRET));
         vm.warp(START + WINDOW);
-        assertEq(claims.releaseCollateral(id), (SUPPLY - 16) * CPT, "the provider gets the unserved part back");
+        assertEq(
+            claims.releaseCollateral(id), (SUPPLY - 16) * CPT, "the provider gets the unserved part back"
+        );
     }
 
     /// @dev Random redemptions at random times: each is accepted exactly when an independent model of the queue

@@ -5,6 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {CapacityRegistry} from "../src/CapacityRegistry.sol";
 import {IStakingRegistry} from "../src/interfaces/IStakingRegistry.sol";
 import {CapacityBase} from "./claims/CapacityBase.sol";
+import {CapacityHandler} from "./claims/CapacityHandler.sol";
 
 /// @notice Capacity attestations: posted by staked verifiers with a bond and a committed secret, raises wait out
 /// the dispute window, lowerings apply at once, disputes go to a panel drawn from both parties' secrets whose
@@ -138,7 +139,9 @@ contract CapacityRegistryTest is CapacityBase {
         assertEq(_gpus(provider), 0, "the failure stands");
         assertEq(token.balanceOf(verifier), verifierBefore + BOND + BOND - BOND / 2, "attester: bond + half");
         uint256 each = (BOND / 2 + ABSENT_SLASH) / 2;
-        assertEq(token.balanceOf(members[1]), 50 ether + each, "the majority shares half a bond and the slash");
+        assertEq(
+            token.balanceOf(members[1]), 50 ether + each, "the majority shares half a bond and the slash"
+        );
         assertEq(registry.stakerOf(members[2]).active, silentStake - ABSENT_SLASH, "silent member slashed");
         assertEq(token.balanceOf(members[2]), 50 ether, "silent member not paid");
         _owedMatches();
@@ -149,16 +152,22 @@ contract CapacityRegistryTest is CapacityBase {
         uint256 providerBefore = token.balanceOf(provider);
         uint256 verifierBefore = token.balanceOf(verifier);
         uint256 revealBy = T0 + VOTE_WINDOW + REVEAL_WINDOW;
-        vm.expectRevert(abi.encodeWithSelector(CapacityRegistry.CapacityRegistry_TooEarly.selector, id, revealBy + 1));
+        vm.expectRevert(
+            abi.encodeWithSelector(CapacityRegistry.CapacityRegistry_TooEarly.selector, id, revealBy + 1)
+        );
         capacity.finalize(id);
         vm.warp(revealBy + 1);
         assertEq(uint256(capacity.finalize(id)), uint256(CapacityRegistry.Status.Void), "no quorum: void");
         assertEq(token.balanceOf(provider), providerBefore + BOND, "disputer refunded");
         assertEq(
-            token.balanceOf(verifier), verifierBefore + BOND + 3 * ABSENT_SLASH, "attester refunded (+ slashes)"
+            token.balanceOf(verifier),
+            verifierBefore + BOND + 3 * ABSENT_SLASH,
+            "attester refunded (+ slashes)"
         );
         for (uint256 i = 0; i < members.length; ++i) {
-            assertEq(registry.stakerOf(members[i]).active, 50 ether - ABSENT_SLASH, "every silent seat slashed");
+            assertEq(
+                registry.stakerOf(members[i]).active, 50 ether - ABSENT_SLASH, "every silent seat slashed"
+            );
         }
         assertEq(_gpus(provider), 0, "doubt never raises capacity: the lowering stays");
         _owedMatches();
@@ -212,7 +221,9 @@ contract CapacityRegistryTest is CapacityBase {
         vm.expectRevert(abi.encodeWithSelector(CapacityRegistry.CapacityRegistry_TooEarly.selector, id, from));
         capacity.revealDisputerSecret(id, secret);
         vm.expectRevert(
-            abi.encodeWithSelector(CapacityRegistry.CapacityRegistry_WrongPreimage.selector, id, address(this))
+            abi.encodeWithSelector(
+                CapacityRegistry.CapacityRegistry_WrongPreimage.selector, id, address(this)
+            )
         );
         capacity.revealAttesterSecret(id, keccak256("wrong"));
         vm.warp(T0 + 10);
@@ -226,12 +237,16 @@ contract CapacityRegistryTest is CapacityBase {
         );
         capacity.revealAttesterSecret(id, ATTESTER_SECRET);
         vm.expectRevert(
-            abi.encodeWithSelector(CapacityRegistry.CapacityRegistry_WrongPreimage.selector, id, address(this))
+            abi.encodeWithSelector(
+                CapacityRegistry.CapacityRegistry_WrongPreimage.selector, id, address(this)
+            )
         );
         capacity.revealDisputerSecret(id, keccak256("another secret chosen after seeing the attester's"));
         capacity.revealDisputerSecret(id, secret);
         CapacityRegistry.Attestation memory a = capacity.attestation(id);
-        assertEq(a.seed, keccak256(abi.encode(ATTESTER_SECRET, secret, id)), "seed of both secrets and the id");
+        assertEq(
+            a.seed, keccak256(abi.encode(ATTESTER_SECRET, secret, id)), "seed of both secrets and the id"
+        );
         assertEq(uint256(a.status), uint256(CapacityRegistry.Status.Voting), "voting");
     }
 
@@ -291,7 +306,9 @@ contract CapacityRegistryTest is CapacityBase {
         lone.revealAttesterSecret(id, ATTESTER_SECRET);
         uint256 before = token.balanceOf(extra[0]);
         lone.revealDisputerSecret(id, "d");
-        assertEq(uint256(lone.attestation(id).status), uint256(CapacityRegistry.Status.Void), "no panel: void");
+        assertEq(
+            uint256(lone.attestation(id).status), uint256(CapacityRegistry.Status.Void), "no panel: void"
+        );
         assertEq(token.balanceOf(extra[0]), before + BOND, "disputer refunded");
         assertEq(token.balanceOf(address(lone)), lone.totalOwed(), "balance == owed");
     }
@@ -359,7 +376,9 @@ contract CapacityRegistryAttackTest is CapacityBase {
         assertLt(2 * sybilSeats, members.length, "the Sybils' 2/11 of the stake hold no majority here");
         for (uint256 i = 0; i < members.length; ++i) {
             bool sybil = members[i] == sybil1 || members[i] == sybil2;
-            if (capacity.ballotOf(id, members[i]) == CapacityRegistry.Ballot.Pending) _commit(id, members[i], !sybil);
+            if (capacity.ballotOf(id, members[i]) == CapacityRegistry.Ballot.Pending) {
+                _commit(id, members[i], !sybil);
+            }
         }
         vm.warp(capacity.attestation(id).deadline + 1);
         for (uint256 i = 0; i < members.length; ++i) {
@@ -369,8 +388,12 @@ contract CapacityRegistryAttackTest is CapacityBase {
             }
         }
         uint256 verifierBefore = token.balanceOf(verifier);
-        assertEq(uint256(capacity.finalize(id)), uint256(CapacityRegistry.Status.Upheld), "honest failure upheld");
-        assertGe(token.balanceOf(verifier), verifierBefore + BOND + BOND / 2, "honest attester keeps its bond");
+        assertEq(
+            uint256(capacity.finalize(id)), uint256(CapacityRegistry.Status.Upheld), "honest failure upheld"
+        );
+        assertGe(
+            token.balanceOf(verifier), verifierBefore + BOND + BOND / 2, "honest attester keeps its bond"
+        );
         assertEq(_gpus(provider), 0, "the 0-GPU result stands");
         _owedMatches();
     }
@@ -386,7 +409,9 @@ contract CapacityRegistryAttackTest is CapacityBase {
         capacity.dispute(id, _hash("withheld"));
         capacity.revealAttesterSecret(id, ATTESTER_SECRET);
         (, uint64 until) = capacity.disputerRevealSpan(id);
-        vm.expectRevert(abi.encodeWithSelector(CapacityRegistry.CapacityRegistry_TooEarly.selector, id, until + 1));
+        vm.expectRevert(
+            abi.encodeWithSelector(CapacityRegistry.CapacityRegistry_TooEarly.selector, id, until + 1)
+        );
         capacity.finalize(id);
         vm.warp(until + 1);
         assertEq(uint256(capacity.finalize(id)), uint256(CapacityRegistry.Status.Forfeited), "forfeited");
@@ -400,12 +425,59 @@ contract CapacityRegistryAttackTest is CapacityBase {
     /// without a panel) gains nothing: a forfeited raise never applies.
     function test_Attack_SelfDisputedRaiseNeverApplies() public {
         vm.prank(sybil1);
-        uint256 id = capacity.attest(provider, GPU, 2 * VERIFIED_GPUS, 60_000, PPM, EV, _hash(ATTESTER_SECRET));
+        uint256 id =
+            capacity.attest(provider, GPU, 2 * VERIFIED_GPUS, 60_000, PPM, EV, _hash(ATTESTER_SECRET));
         vm.prank(sybil2);
         capacity.dispute(id, _hash("silent"));
         vm.warp(T0 + 2 * REVEAL_WINDOW + 1);
         assertEq(uint256(capacity.finalize(id)), uint256(CapacityRegistry.Status.Forfeited), "forfeited");
         assertEq(_gpus(provider), VERIFIED_GPUS, "the false raise never applies");
+    }
+
+    /// @dev Case 4, collusion: an attester and a disputer of one party know both secrets before the dispute, so
+    /// they can grind the disputer's secret until their other Sybils hold the panel and "uphold" a false raise.
+    /// A disputed raise never applies, so the ground panel wins them nothing.
+    function test_Attack_ColludingDisputerCannotPushARaise() public {
+        address sybil3 = vm.addr(0x5B3);
+        address sybil4 = vm.addr(0x5B4);
+        _stakeVerifier(sybil3, 50 ether);
+        _stakeVerifier(sybil4, 50 ether);
+        vm.roll(block.number + 1);
+        vm.prank(sybil1);
+        uint256 id =
+            capacity.attest(provider, GPU, 2 * VERIFIED_GPUS, 60_000, PPM, EV, _hash(ATTESTER_SECRET));
+        bytes32 ground;
+        for (uint256 k = 0; k < 1000 && ground == bytes32(0); ++k) {
+            bytes32 candidate = keccak256(abi.encode("ground", k));
+            address[] memory m = _predictPanel(id, ATTESTER_SECRET, candidate, sybil2);
+            uint256 sybilSeats;
+            for (uint256 i = 0; i < m.length; ++i) {
+                if (m[i] == sybil3 || m[i] == sybil4) ++sybilSeats;
+            }
+            if (m.length == 3 && 2 * sybilSeats > m.length) ground = candidate;
+        }
+        assertTrue(ground != bytes32(0), "the colluders found a Sybil-majority panel off chain");
+        vm.prank(sybil2);
+        capacity.dispute(id, _hash(ground));
+        capacity.revealAttesterSecret(id, ATTESTER_SECRET);
+        capacity.revealDisputerSecret(id, ground);
+        address[] memory members = capacity.panel(id);
+        for (uint256 i = 0; i < members.length; ++i) {
+            if (capacity.ballotOf(id, members[i]) == CapacityRegistry.Ballot.Pending) {
+                _commit(id, members[i], true);
+            }
+        }
+        vm.warp(capacity.attestation(id).deadline + 1);
+        for (uint256 i = 0; i < members.length; ++i) {
+            if (capacity.ballotOf(id, members[i]) == CapacityRegistry.Ballot.Committed) {
+                _revealBallot(id, members[i], true);
+            }
+        }
+        assertEq(
+            uint256(capacity.finalize(id)), uint256(CapacityRegistry.Status.Upheld), "their panel upholds"
+        );
+        assertEq(_gpus(provider), VERIFIED_GPUS, "but a disputed raise never applies");
+        _owedMatches();
     }
 
     /// @dev Case 5: ballots were public, so a member could copy the majority. Now a committed ballot shows
@@ -416,17 +488,23 @@ contract CapacityRegistryAttackTest is CapacityBase {
         address[] memory members = _disputeAndDraw(id, provider);
         _commit(id, members[0], true);
         assertEq(
-            uint256(capacity.ballotOf(id, members[0])), uint256(CapacityRegistry.Ballot.Committed), "only committed"
+            uint256(capacity.ballotOf(id, members[0])),
+            uint256(CapacityRegistry.Ballot.Committed),
+            "only committed"
         );
         CapacityRegistry.Attestation memory a = capacity.attestation(id);
         assertEq(uint256(a.upholdVotes) + a.overturnVotes, 0, "no tally during the commit step");
         vm.prank(members[0]);
-        vm.expectRevert(abi.encodeWithSelector(CapacityRegistry.CapacityRegistry_TooEarly.selector, id, a.deadline + 1));
+        vm.expectRevert(
+            abi.encodeWithSelector(CapacityRegistry.CapacityRegistry_TooEarly.selector, id, a.deadline + 1)
+        );
         capacity.revealVote(id, true, SALT);
         _commit(id, members[1], false);
         vm.warp(a.deadline + 1);
         vm.prank(members[1]);
-        vm.expectRevert(abi.encodeWithSelector(CapacityRegistry.CapacityRegistry_WrongPreimage.selector, id, members[1]));
+        vm.expectRevert(
+            abi.encodeWithSelector(CapacityRegistry.CapacityRegistry_WrongPreimage.selector, id, members[1])
+        );
         capacity.revealVote(id, true, SALT); // switching to the side revealed first is impossible
     }
 
@@ -496,9 +574,11 @@ contract CapacityRegistryAttackTest is CapacityBase {
     /// final and applies as soon as the newer lowering is overturned.
     function test_Attack_LaterLoweringDoesNotCancelEarlierRaise() public {
         vm.prank(verifier);
-        uint256 raise = capacity.attest(provider, GPU, VERIFIED_GPUS + 8, 60_000, PPM, EV, _hash(ATTESTER_SECRET));
+        uint256 raise =
+            capacity.attest(provider, GPU, VERIFIED_GPUS + 8, 60_000, PPM, EV, _hash(ATTESTER_SECRET));
         vm.prank(sybil1);
-        uint256 lowering = capacity.attest(provider, GPU, 1, 60_000, PPM, keccak256("1"), _hash(ATTESTER_SECRET));
+        uint256 lowering =
+            capacity.attest(provider, GPU, 1, 60_000, PPM, keccak256("1"), _hash(ATTESTER_SECRET));
         assertEq(_gpus(provider), 1, "the lowering applies at once");
         address[] memory members = _disputeAndDraw(lowering, provider);
         vm.warp(T0 + DISPUTE_WINDOW);
@@ -509,5 +589,94 @@ contract CapacityRegistryAttackTest is CapacityBase {
         assertEq(_gpus(provider), VERIFIED_GPUS + 8, "the raise applies once the lowering falls");
         assertEq(uint256(capacity.capacity(provider, GPU).attestationId), raise, "set by the raise");
         _owedMatches();
+    }
+}
+
+/// @notice Invariants of CapacityRegistry under random attest / dispute / reveal / vote / finalize sequences with
+/// Sybil verifiers and withheld reveals (see CapacityHandler): the registry holds exactly the bonds it owes, the
+/// capacity in force is always the newest standing attestation, and every drawn seat holds one duty exactly while
+/// its vote is open.
+contract CapacityRegistryInvariantTest is CapacityBase {
+    CapacityHandler internal handler;
+
+    function setUp() public override {
+        super.setUp();
+        address[] memory vs = new address[](8);
+        for (uint256 i = 0; i < vs.length; ++i) {
+            vs[i] = vm.addr(0x8000 + i);
+            _stakeVerifier(vs[i], 200 ether);
+        }
+        address[] memory ps = new address[](2);
+        for (uint256 i = 0; i < ps.length; ++i) {
+            ps[i] = vm.addr(0x9000 + i);
+            vm.prank(alice);
+            token.transfer(ps[i], 1000 ether);
+            vm.prank(ps[i]);
+            token.approve(address(capacity), type(uint256).max);
+        }
+        vm.roll(block.number + 1);
+        handler = new CapacityHandler(capacity, IERC20(address(token)), vs, ps);
+        targetContract(address(handler));
+    }
+
+    function invariant_BondsOwedAndCapacityFromStandingAttestations() public view {
+        _owedMatches();
+        uint256 n = capacity.attestationCount();
+        uint256 owed;
+        for (uint256 id = 1; id <= n; ++id) {
+            CapacityRegistry.Status s = capacity.attestation(id).status;
+            if (s == CapacityRegistry.Status.Pending) owed += BOND;
+            if (s == CapacityRegistry.Status.Disputed || s == CapacityRegistry.Status.Voting) {
+                owed += 2 * BOND;
+            }
+        }
+        // Before the handler's first call, ClaimsBase's own attestation is final.
+        assertEq(capacity.totalOwed(), owed, "owed == bonds of unfinished attestations");
+        for (uint256 i = 0; i < handler.providerCount(); ++i) {
+            _checkNewestStanding(handler.providers(i), n);
+        }
+    }
+
+    function _checkNewestStanding(address p, uint256 n) internal view {
+        uint256 newest;
+        for (uint256 id = n; id >= 1 && newest == 0; --id) {
+            CapacityRegistry.Attestation memory a = capacity.attestation(id);
+            if (a.provider != p || a.gpuClass != GPU) continue;
+            bool standing = a.immediate
+                ? a.status != CapacityRegistry.Status.Overturned
+                : a.status == CapacityRegistry.Status.Final;
+            if (standing) newest = id;
+        }
+        CapacityRegistry.Capacity memory c = capacity.capacity(p, GPU);
+        assertEq(uint256(c.attestationId), newest, "in force: the newest standing attestation");
+        if (newest == 0) {
+            assertEq(uint256(c.gpus), 0, "nothing stands: no capacity");
+        } else {
+            CapacityRegistry.Attestation memory a = capacity.attestation(newest);
+            assertEq(uint256(c.gpus), uint256(a.gpus), "its GPUs");
+            assertEq(uint256(c.ppmPerGpu), uint256(a.ppmPerGpu), "its throughput");
+        }
+    }
+
+    function invariant_DutiesFollowOpenVotes() public view {
+        uint256 n = capacity.attestationCount();
+        for (uint256 id = 1; id <= n; ++id) {
+            address[] memory panel = capacity.panel(id);
+            for (uint256 i = 0; i < panel.length; ++i) {
+                uint256 open;
+                for (uint256 other = 1; other <= n; ++other) {
+                    if (capacity.attestation(other).status != CapacityRegistry.Status.Voting) continue;
+                    address[] memory seats = capacity.panel(other);
+                    for (uint256 j = 0; j < seats.length; ++j) {
+                        if (seats[j] == panel[i]) ++open;
+                    }
+                }
+                assertEq(registry.dutiesOf(panel[i]), open, "one duty per seat of an open vote");
+            }
+        }
+    }
+
+    function afterInvariant() public view {
+        assertGt(handler.calls("attest") + handler.calls("warp"), 0, "handler did something");
     }
 }

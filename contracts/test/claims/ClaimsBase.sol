@@ -116,7 +116,13 @@ abstract contract ClaimsBase is Test {
         uint256 t = block.timestamp;
         vm.prank(verifier);
         aid = capacity.attest(
-            who, GPU, gpus, 60_000, ppm, keccak256(abi.encode("evidence", who, gpus, t)), _hash(ATTESTER_SECRET)
+            who,
+            GPU,
+            gpus,
+            60_000,
+            ppm,
+            keccak256(abi.encode("evidence", who, gpus, t)),
+            _hash(ATTESTER_SECRET)
         );
         vm.warp(t + DISPUTE_WINDOW);
         capacity.finalize(aid);

@@ -153,7 +153,9 @@ contract ClaimsHandler {
         uint64 start = uint64(block.timestamp - ago);
         uint64 end = uint64(block.timestamp + _bound(length, 1, 2 hours));
         vm.prank(p);
-        try claims.createSeries(keccak256("H100-SXM-80GB"), 60_000, bytes8("EU"), start, end, _bound(supply, 1, 500), 1 ether) {
+        try claims.createSeries(
+            keccak256("H100-SXM-80GB"), 60_000, bytes8("EU"), start, end, _bound(supply, 1, 500), 1 ether
+        ) {
             backdatedAccepted = true;
         } catch {}
         ++calls["backdated"];
