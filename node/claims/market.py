@@ -351,12 +351,14 @@ def redeem(
     spec_json: str,
     spec_hash: bytes,
     kind: str,
+    n_units: int,
 ) -> Redemption:
     """Burn ``amount`` claims for a prepaid job with the series' provider; record it as our consumer job.
 
     The job then runs like any job: the provider's daemon sees ``PrepaidJobOpened`` for it, and the
     spec (whose hash is on chain) reaches it from the consumer like any other job's. The holder pays
-    the market's minimum fee (its auditor's pay) and its job carries the spec's unit count as bounds.
+    the market's minimum fee (its auditor's pay) and its job carries ``n_units`` (the spec's unit
+    count) as its unit bounds, so a provider cannot commit fewer or more leaves.
     """
     series = chain.claims.series(series_id)
     if int(series.provider, 16) == 0:
@@ -371,10 +373,7 @@ def redeem(
     if held < amount:
         raise ClaimsInputError("--amount", f"{holder.address} holds {held} claims of series {series_id}")
     from node.chain.market import commitment, new_secret
-    from node.roles.outputs import unit_count
-    from node.workloads.spec import load_spec
 
-    n_units = unit_count(load_spec(spec_json))
     # The holder's audit secret is kept before it goes on chain; its node reveals it after the commit.
     secret = new_secret()
     store.put_secret(commitment(secret), secret, job_id="", purpose="consumer")
