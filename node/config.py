@@ -76,10 +76,17 @@ class P2PSection:
 class ChainSection:
     """The settlement chain."""
 
-    rpc_url: str = _opt("http://127.0.0.1:8545", "JSON-RPC endpoint of the chain")
+    rpc_url: str = _opt("", "JSON-RPC endpoint of the chain (empty: the one in the deployment record)")
     keystore: str = _opt("keystore.json", "encrypted eth-account keystore (relative to the home)", path=True)
-    confirmations: int = _opt(1, "blocks to wait before a transaction counts as final", min=0)
+    confirmations: int = _opt(
+        1, "confirmations a block needs before the node acts on it (1: on inclusion)", min=1
+    )
     deployment: str = _opt("deployment.json", "contract addresses (relative to the home)", path=True)
+    max_fee_per_gas: int = _opt(0, "most this node pays per gas, wei (0: no cap)", min=0)
+    replace_after_blocks: int = _opt(
+        3, "blocks a transaction may wait in the pool before it is re-sent with a higher fee (0: never)",
+        min=0,
+    )
 
 
 @dataclass(frozen=True)
@@ -102,7 +109,8 @@ class VerifierSection:
     detection_target: float = _opt(0.99, "probability of catching a provider that cheats on 10% of units",
                                    min=0.0, max=1.0)
     max_units_per_audit: int = _opt(64, "most units recomputed in one audit", min=1)
-    challenge_n: int = _opt(2048, "matrix size of a capacity challenge (n x n fp32)", min=16, max=32768)
+    challenge_n: int = _opt(2048, "largest matrix size of a capacity challenge this node sends (n x n)",
+                            min=16, max=32768)
     challenge_threshold: float = _opt(0.5, "achieved / advertised TFLOP/s below which a challenge fails",
                                       min=0.0, max=1.0)
 

@@ -147,7 +147,29 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
     """,
-    # 5: audit secrets and ballot salts, written BEFORE the transaction that commits their hash, so
+    # 5: the chain follower (node.chain.follower): each follower's cursor, the hashes of blocks it
+    # stood on (to find where a reorg forked) and the raw logs it delivered (to undo them)
+    """
+    CREATE TABLE chain_cursor (
+        name        TEXT PRIMARY KEY,
+        block       INTEGER NOT NULL,
+        hash        TEXT NOT NULL
+    );
+    CREATE TABLE chain_checkpoints (
+        name        TEXT NOT NULL,
+        block       INTEGER NOT NULL,
+        hash        TEXT NOT NULL,
+        PRIMARY KEY (name, block)
+    );
+    CREATE TABLE chain_logs (
+        name        TEXT NOT NULL,
+        block       INTEGER NOT NULL,
+        log_index   INTEGER NOT NULL,
+        log_json    TEXT NOT NULL,
+        PRIMARY KEY (name, block, log_index)
+    );
+    """,
+    # 6: audit secrets and ballot salts, written BEFORE the transaction that commits their hash, so
     # that a crash between the two never leaves a party unable to reveal (and so defaulted).
     """
     CREATE TABLE secrets (

@@ -13,6 +13,8 @@
 * ``probe_result`` (session) — one tiny CPU probe for every provider (the advert is what matters).
 * ``book`` (function) — a claims order book in a temp node store.
 
+``--slow`` also runs the tests marked ``slow`` (skipped otherwise; ``scripts/test --slow``).
+
 Tests that need the chain but not the contracts can use ``anvil`` and ``chain_snapshot`` directly.
 """
 
@@ -34,6 +36,24 @@ from node.chain.deployment import Deployment
 from node.claims.book import OrderBook
 from tests.claims.helpers import open_book
 from tests.roles.conftest import Nodes
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--slow",
+        action="store_true",
+        help="also run the tests marked slow (job lifecycles on Hardhat and on clocked chains)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` run only with ``--slow`` (``scripts/test --slow``)."""
+    if config.getoption("--slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with scripts/test --slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -85,9 +85,10 @@ def plot_forward(path: Path, *, gpu: GpuClass, curve: Sequence[ForwardPoint]) ->
 
 
 def plot_simulation(path: Path, report: dict[str, Any]) -> Path:
-    """Price and utilization per epoch, and each strategy's profit (tokens), from :func:`run_simulation`."""
-    fig = Figure(figsize=(12, 4.5))
-    a, b, c = fig.subplots(1, 3)
+    """Price, utilization and reward pool per epoch, and each strategy's profit (tokens), from
+    :func:`tokenomics.simulation.run_simulation`."""
+    fig = Figure(figsize=(16, 4.8))
+    a, b, pool, c = fig.subplots(1, 4)
     epochs = report["epochs"]
     xs = [e["epoch"] for e in epochs]
     a.plot(xs, [e["price_usd"] for e in epochs], label="market price")
@@ -101,13 +102,19 @@ def plot_simulation(path: Path, report: dict[str, Any]) -> Path:
     b.set_title("utilization")
     b.set_xlabel("epoch")
     b.grid(alpha=0.3)
+    pool.plot(xs, [units_to_float(e["reward_pool"]) for e in epochs])
+    pool.set_title("verifier reward pool (tokens)")
+    pool.set_xlabel("epoch")
+    pool.grid(alpha=0.3)
     names = list(report["strategies"])
     profits = [units_to_float(report["strategies"][n]["profit"]) for n in names]
     colors = ["tab:green" if v >= 0 else "tab:red" for v in profits]
     c.bar(names, profits, color=colors)
     c.axhline(0, color="black", linewidth=0.8)
     c.set_title(f"profit by strategy (tokens), seed {report['params']['seed']}")
-    c.tick_params(axis="x", labelrotation=20)
+    c.tick_params(axis="x", labelrotation=35)
+    for label in c.get_xticklabels():
+        label.set_horizontalalignment("right")
     c.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     return _save(fig, path)

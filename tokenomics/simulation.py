@@ -5,18 +5,26 @@ model spot price of the class (:mod:`tokenomics.depreciation`; elasticity > 1 is
 regime of Zhang & Zhang), providers offer their capacity, and the price moves towards the level
 that clears the market at the target utilization (never below the providers' cash cost). Demand is
 cut into jobs of ``job_hours``; each job goes to a provider drawn in proportion to its free
-capacity (consumers cannot tell cheaters apart before an audit).
+capacity (consumers cannot tell cheaters apart before an audit). A share ``prepaid_bps`` of the jobs
+are redeemed claims: the provider was paid the hours when the claim sold, the redeemer pays
+``min_fee`` as the job's price, all of it fee.
 
-Every job settles by the contracts' rules, in integer token base units: the consumer escrows the
-price, the provider posts collateral; with probability ``p`` (bps, as ``auditProbabilityBps``) the
-job is audited with ``k`` samples (``verifier.detection.plan_samples``); a provider that corrupted
-``b`` units is caught with ``d(b)`` (``verifier.detection.detection_probability``). Pass or not
-audited → provider paid price minus fee (the fee goes to the drawn verifier on an audit, to the
-verifier reward pool otherwise); caught → consumer gets the price back and the collateral minus
-``accuserRewardBps`` of it, which goes to the verifier; every audit also pays the verifier
-``poolShareBps`` of the pool (``JobMarket``'s rules). A cheater saves the share ``b/N`` of the
-full cost of the hours (capex and power: the worst case is a provider with no GPU at all); it
-never contests (it would also lose the bond). Everything is drawn from one
+Every job settles by ``JobMarket``'s rules, in integer token base units (:mod:`tokenomics.audit`
+states them): a posted job's fee must reach ``min_fee`` (the price is raised to it) and its
+collateral ``min_collateral``; with probability ``p`` the job is audited by a verifier drawn by
+stake; a verdict that stands pays its verifier the fee (pass) or ``accuserRewardBps`` of the
+collateral (fail) plus ``min(pool·poolShareBps, fee)`` from the reward pool, which the fees of
+unaudited jobs fill. A provider that corrupted ``b`` units is caught with ``d(b)``
+(``verifier.detection``). A cheater saves the share ``b/N`` of the full cost of the hours (capex and
+power: the worst case is a provider with no GPU at all).
+
+Strategies: ``cheat_fraction`` of every job's units; ``withhold`` (``"audited"``, ``"caught"``):
+when the provider, which knows the seed before it reveals, withholds its reveal and defaults
+(price and collateral to the consumer); ``sybil_share_bps``: Sybil verifiers with that share of the
+stake, which pass the group's own jobs when drawn and, on an honest fail, sit on the panel — the
+provider contests exactly when the panel it already knows is a Sybil majority, and then is paid and
+its seats split the fee and the accuser's slashed stake. Sybil audits of other providers' jobs are
+honest and counted apart (``sybil_income_elsewhere``). Everything is drawn from one
 ``random.Random(seed)``: same seed, same result.
 
 Bounds: at most :data:`MAX_EPOCHS` epochs and :data:`MAX_JOBS` jobs per run.
@@ -27,30 +35,45 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
-from tokenomics.audit import AuditTerms, detection, n_bad_for_fraction, verifier_economics
+from tokenomics.audit import (
+    WITHHOLD_POLICIES,
+    AuditTerms,
+    Withhold,
+    detection,
+    expected_gain,
+    min_price,
+    n_bad_for_fraction,
+    panel_majority_probability,
+    pool_equilibrium,
+    pool_share,
+    verifier_economics,
+)
 from tokenomics.costs import OperatingCosts
 from tokenomics.depreciation import DepreciationModel
 from tokenomics.errors import ParameterError
 from tokenomics.market_data import HOURS_PER_YEAR, load_market_data
 from tokenomics.provider import ProviderTerms
-from tokenomics.units import BPS, check_fraction, check_positive, units_to_tokens, usd_to_units
+from tokenomics.units import BPS, UNIT, check_fraction, check_positive, units_to_tokens, usd_to_units
 from verifier.detection import plan_samples
 from verifier.errors import InvalidArgument
 
 MAX_EPOCHS = 1000
 MAX_JOBS = 500_000
-_MICRO = 10**6
 
 
 @dataclass(frozen=True)
 class Strategy:
-    """A group of providers that corrupt ``cheat_fraction`` of every job's units (0 = honest)."""
+    """A group of providers (one owner) that corrupt ``cheat_fraction`` of every job's units (0 = honest),
+    withhold their reveal per ``withhold`` and hold ``sybil_share_bps`` of the verifier stake."""
 
     name: str
     cheat_fraction: float
     providers: int
+    withhold: Withhold = "never"
+    sybil_share_bps: int = 0
 
 
 DEFAULT_STRATEGIES = (
@@ -58,6 +81,8 @@ DEFAULT_STRATEGIES = (
     Strategy("cheat_sparse", 0.05, 3),
     Strategy("cheat_half", 0.5, 3),
     Strategy("cheat_all", 1.0, 3),
+    Strategy("cheat_half_withhold", 0.5, 3, withhold="audited"),
+    Strategy("cheat_all_sybil", 1.0, 3, sybil_share_bps=1000),
 )
 
 
@@ -80,6 +105,11 @@ class SimulationParams:
     fee_bps: int = 500
     accuser_reward_bps: int = 2000
     pool_share_bps: int = 1000
+    min_fee: int = 6 * UNIT // 10
+    min_collateral: int = UNIT
+    prepaid_bps: int = 2000
+    panel_size: int = 3
+    false_accuser_slash: int = 50 * UNIT
     verifiers: int = 3
     target_utilization: float = 0.7
     demand_elasticity: float = field(
@@ -101,7 +131,13 @@ class SimulationParams:
         _check_int("fee_bps", self.fee_bps, 0, BPS)
         _check_int("accuser_reward_bps", self.accuser_reward_bps, 0, BPS)
         _check_int("pool_share_bps", self.pool_share_bps, 0, BPS)
+        _check_int("min_fee", self.min_fee, 1, 10**30)
+        _check_int("min_collateral", self.min_collateral, 0, 10**30)
+        _check_int("prepaid_bps", self.prepaid_bps, 0, BPS)
+        _check_int("panel_size", self.panel_size, 1, 31)
+        _check_int("false_accuser_slash", self.false_accuser_slash, 0, 10**30)
         _check_int("verifiers", self.verifiers, 1, 1000)
+        min_price(self.min_fee, self.fee_bps)  # a fee of 0 bps can never reach min_fee
         check_fraction("target_utilization", self.target_utilization, allow_zero=False)
         check_positive("demand_elasticity", self.demand_elasticity)
         check_positive("demand_noise", self.demand_noise, allow_zero=True)
@@ -114,6 +150,13 @@ class SimulationParams:
         for s in self.strategies:
             check_fraction(f"strategies.{s.name}.cheat_fraction", s.cheat_fraction)
             _check_int(f"strategies.{s.name}.providers", s.providers, 1, 1000)
+            _check_int(f"strategies.{s.name}.sybil_share_bps", s.sybil_share_bps, 0, BPS - 1)
+            if s.withhold not in WITHHOLD_POLICIES:
+                raise ParameterError(
+                    f"strategies.{s.name}.withhold", f"must be one of {', '.join(WITHHOLD_POLICIES)}"
+                )
+        if sum(s.sybil_share_bps for s in self.strategies) >= BPS:
+            raise ParameterError("strategies", "Sybil shares must leave stake to the honest verifiers")
         total = sum(s.providers for s in self.strategies) * self.gpus_per_provider * self.epoch_hours
         if total * self.epochs // self.job_hours > MAX_JOBS:
             raise ParameterError(
@@ -126,23 +169,70 @@ class _Account:
     """Running totals of one provider (base units)."""
 
     strategy: Strategy
+    group: int
     n_bad: int
     capacity_hours: int
     revenue: int = 0
     compute_cost: int = 0
     slashed: int = 0
+    contest_income: int = 0
+    sybil_income: int = 0
     jobs: int = 0
+    prepaid: int = 0
     audited: int = 0
     caught: int = 0
+    withheld: int = 0
+    panels: int = 0
+    contests_won: int = 0
+
+
+@dataclass
+class _Verifier:
+    """A stake in the sortition: an honest verifier (``group`` -1) or a strategy group's Sybils."""
+
+    group: int
+    weight: int
+    rewards: int = 0
+    cost: int = 0
+    audits: int = 0
+    slashed: int = 0
+
+
+@dataclass
+class _Market:
+    """The market's books: the reward pool and the tokens that went in and out (``totalOwed``)."""
+
+    verifiers: list[_Verifier]
+    pool: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    consumer_paid: int = 0
+    consumer_refunds: int = 0
+
+    def draw(self, rng: random.Random, exclude: _Verifier | None = None) -> _Verifier:
+        """A stake-weighted draw (each draw independent), never ``exclude``."""
+        total = sum(v.weight for v in self.verifiers if v is not exclude)
+        r = rng.randrange(total)
+        for v in self.verifiers:
+            if v is exclude:
+                continue
+            if r < v.weight:
+                return v
+            r -= v.weight
+        raise AssertionError("unreachable: r < total")
+
+    def pay_out(self, amount: int) -> None:
+        self.tokens_out += amount
 
 
 def run_simulation(params: SimulationParams | None = None) -> dict[str, Any]:
     """Run the market and return a JSON-ready report (integers are base units).
 
-        Keys: ``params``, ``audit`` (k, detection, the audit condition), ``epochs`` (price, demand,
-        utilization per epoch), ``strategies`` (name → profit and counters), ``verifiers``,
-        ``consumers``, ``reward_pool`` (left in the market at the end) and ``conservation`` (tokens in
-    minus tokens out minus the pool: always 0, as the contract's ``totalOwed`` invariant).
+    Keys: ``params``, ``audit`` (k, detection, the audit condition, the verifier's threshold),
+    ``epochs`` (price, demand, utilization, reward pool per epoch), ``strategies`` (name → profit,
+    counters and the model's expected gain per job), ``verifiers`` (the honest ones), ``consumers``,
+    ``reward_pool`` (left in the market at the end) and ``conservation`` (tokens in minus tokens out
+    minus the pool: always 0, as the contract's ``totalOwed`` invariant).
     """
     p = params or SimulationParams()
     rng = random.Random(p.seed)
@@ -164,21 +254,26 @@ def run_simulation(params: SimulationParams | None = None) -> dict[str, Any]:
     k = plan.k
 
     accounts: list[_Account] = []
-    for s in p.strategies:
+    for g, s in enumerate(p.strategies):
         n_bad = n_bad_for_fraction(s.cheat_fraction, p.units_per_job) if s.cheat_fraction > 0 else 0
         for _ in range(s.providers):
-            accounts.append(_Account(s, n_bad, p.gpus_per_provider * p.epoch_hours))
+            accounts.append(_Account(s, g, n_bad, p.gpus_per_provider * p.epoch_hours))
     capacity = sum(a.capacity_hours for a in accounts)
     base_demand = p.target_utilization * capacity
 
-    verifier_rewards = [0] * p.verifiers
-    verifier_costs = [0] * p.verifiers
-    verifier_audits = [0] * p.verifiers
-    consumer_paid = consumer_refunds = reward_pool = 0
-    escrow_in = 0  # tokens into the market (price + collateral)
-    escrow_out = 0  # tokens out of it (payments, fees, refunds, slashes, returned collateral)
+    # weights: each honest verifier BPS - sum(s), each Sybil group s * verifiers: shares exactly s
+    honest_weight = BPS - sum(s.sybil_share_bps for s in p.strategies)
+    verifiers = [_Verifier(-1, honest_weight) for _ in range(p.verifiers)]
+    sybils = {
+        g: _Verifier(g, s.sybil_share_bps * p.verifiers)
+        for g, s in enumerate(p.strategies)
+        if s.sybil_share_bps > 0
+    }
+    market = _Market(verifiers + list(sybils.values()))
+    price_floor = min_price(p.min_fee, p.fee_bps)
     price_usd = gpu.spot_usd_per_hour.value
     epochs: list[dict[str, Any]] = []
+    first_terms: AuditTerms | None = None
     sigma = p.demand_noise
 
     for epoch in range(p.epochs):
@@ -187,60 +282,42 @@ def run_simulation(params: SimulationParams | None = None) -> dict[str, Any]:
         shock = math.exp(sigma * rng.gauss(0.0, 1.0) - sigma * sigma / 2) if sigma else 1.0
         demand = base_demand * (price_usd / reference) ** (-p.demand_elasticity) * shock
         n_jobs = min(int(demand // p.job_hours), capacity // p.job_hours)
-        hour_units = usd_to_units(f"{price_usd:.6f}")
-        job_price = hour_units * p.job_hours
+        hours_value = usd_to_units(f"{price_usd:.6f}") * p.job_hours
         job_cost = cost_per_hour * p.job_hours
-        audit_terms = AuditTerms(
-            price=job_price,
+        posted = AuditTerms(
+            price=max(hours_value, price_floor),
             compute_cost=job_cost,
-            collateral=job_price * p.collateral_bps // BPS,
+            collateral=max(hours_value * p.collateral_bps // BPS, p.min_collateral),
             n_units=p.units_per_job,
             samples=k,
             audit_probability_bps=p.audit_probability_bps,
             fee_bps=p.fee_bps,
             accuser_reward_bps=p.accuser_reward_bps,
+            pool_share_bps=p.pool_share_bps,
+            min_fee=p.min_fee,
+            min_collateral=p.min_collateral,
+            panel_size=p.panel_size,
+            false_accuser_slash=p.false_accuser_slash,
         )
+        prepaid = posted.with_(price=p.min_fee, prepaid=True)
+        first_terms = first_terms or posted
         free = [a.capacity_hours for a in accounts]
-        audits = caught = 0
+        counts = {"audits": 0, "caught": 0, "withheld": 0, "prepaid": 0}
         for _ in range(n_jobs):
             i = rng.choices(range(len(accounts)), weights=free)[0]
             free[i] -= p.job_hours
             acct = accounts[i]
+            is_prepaid = rng.randrange(BPS) < p.prepaid_bps
+            job = prepaid if is_prepaid else posted
+            if is_prepaid:
+                counts["prepaid"] += 1
+                acct.prepaid += 1
+                acct.revenue += hours_value  # the claim's sale, outside the market
+                market.consumer_paid += hours_value
             acct.jobs += 1
-            consumer_paid += job_price
-            escrow_in += job_price + audit_terms.collateral
             acct.compute_cost += job_cost - job_cost * acct.n_bad // p.units_per_job
-            audited = rng.randrange(BPS) < p.audit_probability_bps
-            fail = False
-            v = -1
-            if audited:
-                audits += 1
-                acct.audited += 1
-                v = rng.randrange(p.verifiers)
-                verifier_audits[v] += 1
-                verifier_costs[v] += audit_terms.audit_cost
-                pool_share = reward_pool * p.pool_share_bps // BPS
-                reward_pool -= pool_share
-                verifier_rewards[v] += pool_share
-                escrow_out += pool_share
-                fail = acct.n_bad > 0 and rng.random() < detection(p.units_per_job, acct.n_bad, k)
-            if fail:
-                caught += 1
-                acct.caught += 1
-                acct.slashed += audit_terms.collateral
-                share = audit_terms.verifier_share
-                verifier_rewards[v] += share
-                refund = job_price + audit_terms.collateral - share
-                consumer_refunds += refund
-                escrow_out += share + refund
-            else:
-                acct.revenue += audit_terms.paid
-                if audited:
-                    verifier_rewards[v] += audit_terms.fee
-                    escrow_out += audit_terms.fee
-                else:
-                    reward_pool += audit_terms.fee
-                escrow_out += audit_terms.paid + audit_terms.collateral
+            outcome = _settle(rng, market, acct, job, sybils.get(acct.group), p)
+            counts[outcome] = counts.get(outcome, 0) + 1
         sold = n_jobs * p.job_hours
         epochs.append(
             {
@@ -251,37 +328,20 @@ def run_simulation(params: SimulationParams | None = None) -> dict[str, Any]:
                 "sold_hours": sold,
                 "utilization": round(sold / capacity, 6),
                 "jobs": n_jobs,
-                "audits": audits,
-                "caught": caught,
+                "prepaid": counts["prepaid"],
+                "audits": counts.get("pass", 0) + counts.get("caught", 0) + counts.get("overturned", 0),
+                "caught": counts.get("caught", 0),
+                "withheld": counts.get("withheld", 0),
+                "reward_pool": market.pool,
             }
         )
         ratio = (demand / capacity) / p.target_utilization
         step = min(max(ratio**p.price_adjust, 0.8), 1.25)
         price_usd = max(price_usd * step, floor_usd)
 
-    strategies: dict[str, dict[str, Any]] = {}
-    for s in p.strategies:
-        group = [a for a in accounts if a.strategy is s]
-        revenue = sum(a.revenue for a in group)
-        cost = sum(a.compute_cost for a in group)
-        slashed = sum(a.slashed for a in group)
-        jobs = sum(a.jobs for a in group)
-        profit = revenue - cost - slashed
-        strategies[s.name] = {
-            "profit": profit,
-            "profit_tokens": units_to_tokens(profit),
-            "profit_per_job": profit // jobs if jobs else 0,
-            "cheat_fraction": s.cheat_fraction,
-            "providers": s.providers,
-            "providers_in_profit": sum(1 for a in group if a.revenue - a.compute_cost - a.slashed > 0),
-            "jobs": jobs,
-            "audited": sum(a.audited for a in group),
-            "caught": sum(a.caught for a in group),
-            "revenue": revenue,
-            "compute_cost": cost,
-            "slashed": slashed,
-        }
-    v_econ = verifier_economics(audit_terms)  # the last epoch's terms (epochs >= 1)
+    assert first_terms is not None  # epochs >= 1
+    honest = [v for v in market.verifiers if v.group < 0]
+    v_econ = verifier_economics(first_terms, pool=market.pool)
     return {
         "params": _params_json(p),
         "audit": {
@@ -293,31 +353,183 @@ def run_simulation(params: SimulationParams | None = None) -> dict[str, Any]:
             "cost_per_gpu_hour": cost_per_hour,
             "verifier_audit_cost_per_job": v_econ.audit_cost,
             "verifier_fee_per_job": v_econ.fee,
+            "verifier_min_fee": v_econ.min_fee,
+            "diligence_min_cheat_rate": v_econ.min_cheat_rate_for_diligence,
+            "pool_equilibrium": pool_equilibrium(first_terms),
         },
         "epochs": epochs,
-        "strategies": strategies,
+        "strategies": {
+            s.name: _strategy_report(p, g, s, accounts, sybils.get(g), first_terms, honest_weight)
+            for g, s in enumerate(p.strategies)
+        },
         "verifiers": {
             "count": p.verifiers,
-            "audits": sum(verifier_audits),
-            "rewards": sum(verifier_rewards),
-            "cost": sum(verifier_costs),
-            "profit": sum(verifier_rewards) - sum(verifier_costs),
-            "profit_tokens": units_to_tokens(sum(verifier_rewards) - sum(verifier_costs)),
+            "audits": sum(v.audits for v in honest),
+            "rewards": sum(v.rewards for v in honest),
+            "cost": sum(v.cost for v in honest),
+            "slashed": sum(v.slashed for v in honest),
+            "profit": sum(v.rewards - v.cost - v.slashed for v in honest),
+            "profit_tokens": units_to_tokens(sum(v.rewards - v.cost - v.slashed for v in honest)),
         },
         "consumers": {
-            "paid": consumer_paid,
-            "refunded": consumer_refunds,
-            "net_spend": consumer_paid - consumer_refunds,
+            "paid": market.consumer_paid,
+            "refunded": market.consumer_refunds,
+            "net_spend": market.consumer_paid - market.consumer_refunds,
         },
-        "reward_pool": reward_pool,
-        "conservation": escrow_in - escrow_out - reward_pool,
+        "reward_pool": market.pool,
+        "conservation": market.tokens_in - market.tokens_out - market.pool,
+    }
+
+
+def _settle(
+    rng: random.Random,
+    market: _Market,
+    acct: _Account,
+    job: AuditTerms,
+    own_sybil: _Verifier | None,
+    p: SimulationParams,
+) -> str:
+    """One job from escrow to settlement by ``JobMarket``'s rules; returns how it ended."""
+    price, collateral, fee = job.price, job.collateral, job.fee
+    market.tokens_in += price + collateral
+    market.consumer_paid += price
+    audited = rng.randrange(BPS) < p.audit_probability_bps
+    auditor = market.draw(rng) if audited else None
+    hit = audited and acct.n_bad > 0 and rng.random() < detection(p.units_per_job, acct.n_bad, job.samples)
+    honest_auditor = auditor is not None and auditor is not own_sybil
+    seats = 0
+    if hit and honest_auditor and own_sybil is not None:
+        # the provider knows the panel before it reveals: contest only when its Sybils hold the majority
+        acct.panels += 1
+        seats = sum(market.draw(rng, exclude=auditor) is own_sybil for _ in range(p.panel_size))
+    panel_wins = 2 * seats > p.panel_size
+    policy = acct.strategy.withhold
+    would_lose = hit and honest_auditor and not panel_wins
+    if acct.n_bad > 0 and ((policy == "audited" and audited) or (policy == "caught" and would_lose)):
+        acct.withheld += 1
+        acct.slashed += collateral
+        market.consumer_refunds += price + collateral
+        market.pay_out(price + collateral)
+        return "withheld"
+    if auditor is None:
+        market.pool += fee
+        _pay_provider(market, acct, job)
+        return "unaudited"
+    acct.audited += 1
+    if honest_auditor:
+        auditor.audits += 1
+        auditor.cost += job.audit_cost
+    if not (hit and honest_auditor):
+        _reward(market, auditor, acct, fee + _take_pool_share(market, fee, p))
+        _pay_provider(market, acct, job)
+        return "pass"
+    if panel_wins:
+        # overturned: the accuser is slashed, the fee and the stake go to the majority's seats (all Sybil)
+        assert auditor is not None
+        slashed = p.false_accuser_slash
+        auditor.slashed += slashed
+        market.tokens_in += slashed
+        per_seat = (fee + slashed) // seats
+        market.pool += fee + slashed - per_seat * seats
+        acct.contest_income += per_seat * seats
+        acct.contests_won += 1
+        market.pay_out(per_seat * seats)
+        _pay_provider(market, acct, job)
+        return "overturned"
+    acct.caught += 1
+    acct.slashed += collateral
+    accuser_paid = job.verifier_share + _take_pool_share(market, fee, p)
+    _reward(market, auditor, acct, accuser_paid)
+    refund = price + collateral - job.verifier_share
+    market.consumer_refunds += refund
+    market.pay_out(refund)
+    return "caught"
+
+
+def _take_pool_share(market: _Market, fee: int, p: SimulationParams) -> int:
+    share = pool_share(market.pool, fee, p.pool_share_bps)
+    market.pool -= share
+    return share
+
+
+def _pay_provider(market: _Market, acct: _Account, job: AuditTerms) -> None:
+    acct.revenue += job.paid
+    market.pay_out(job.paid + job.collateral)
+
+
+def _reward(market: _Market, auditor: _Verifier, acct: _Account, amount: int) -> None:
+    if auditor.group == acct.group:
+        acct.sybil_income += amount
+    auditor.rewards += amount
+    market.pay_out(amount)
+
+
+def _strategy_report(
+    p: SimulationParams,
+    g: int,
+    s: Strategy,
+    accounts: list[_Account],
+    sybil: _Verifier | None,
+    terms: AuditTerms,
+    honest_weight: int,
+) -> dict[str, Any]:
+    group = [a for a in accounts if a.group == g]
+    revenue = sum(a.revenue for a in group)
+    cost = sum(a.compute_cost for a in group)
+    slashed = sum(a.slashed for a in group)
+    contest_income = sum(a.contest_income for a in group)
+    sybil_income = sum(a.sybil_income for a in group)
+    jobs = sum(a.jobs for a in group)
+    profit = revenue - cost - slashed + contest_income
+    n_bad = group[0].n_bad
+    total_weight = p.verifiers * BPS
+    panel_share = Fraction(s.sybil_share_bps * p.verifiers, total_weight - honest_weight)
+    model_terms = terms.with_(
+        sybil_share_bps=s.sybil_share_bps,
+        accuser_stake_bps=honest_weight // p.verifiers,
+    )
+    return {
+        "profit": profit,
+        "profit_tokens": units_to_tokens(profit),
+        "profit_per_job": profit // jobs if jobs else 0,
+        "cheat_fraction": s.cheat_fraction,
+        "withhold": s.withhold,
+        "sybil_share_bps": s.sybil_share_bps,
+        "providers": s.providers,
+        "providers_in_profit": sum(
+            1 for a in group if a.revenue - a.compute_cost - a.slashed + a.contest_income > 0
+        ),
+        "jobs": jobs,
+        "prepaid": sum(a.prepaid for a in group),
+        "audited": sum(a.audited for a in group),
+        "caught": sum(a.caught for a in group),
+        "withheld": sum(a.withheld for a in group),
+        "panels_drawn": sum(a.panels for a in group),
+        "contests_won": sum(a.contests_won for a in group),
+        "revenue": revenue,
+        "compute_cost": cost,
+        "slashed": slashed,
+        "contest_income": contest_income,
+        "sybil_income": sybil_income,
+        "sybil_income_elsewhere": (sybil.rewards - sybil_income) if sybil else 0,
+        "panel_majority_probability": float(panel_majority_probability(p.panel_size, panel_share))
+        if s.sybil_share_bps
+        else 0.0,
+        "expected_gain_per_job": round(expected_gain(model_terms, n_bad, withhold=s.withhold)),
     }
 
 
 def _params_json(p: SimulationParams) -> dict[str, Any]:
     out: dict[str, Any] = {f: getattr(p, f) for f in p.__dataclass_fields__ if f != "strategies"}
     out["strategies"] = [
-        {"name": s.name, "cheat_fraction": s.cheat_fraction, "providers": s.providers} for s in p.strategies
+        {
+            "name": s.name,
+            "cheat_fraction": s.cheat_fraction,
+            "providers": s.providers,
+            "withhold": s.withhold,
+            "sybil_share_bps": s.sybil_share_bps,
+        }
+        for s in p.strategies
     ]
     return out
 

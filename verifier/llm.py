@@ -71,7 +71,9 @@ def check_sequence(
         return _fail("shape")
     k = (cols - 1) // 2
     c = committed.detach().to("cpu", torch.float64)
-    r = logits.detach().to("cpu", torch.float64)
+    # The (T, V) logits stay float32 (max, gather, scatter are exact in it); the differences are
+    # taken in float64 on the small gathered results.
+    r = logits.detach().to("cpu", torch.float32)
     if not bool(torch.isfinite(c).all()):
         return _fail("malformed")
     ids = c[:, : 1 + k]
@@ -85,25 +87,28 @@ def check_sequence(
             return _fail("malformed")
     if not bool(torch.isfinite(r).all()):
         return _fail("malformed")  # the verifier's own logits: a model that overflows is not checkable
-    scale = r.abs().amax(dim=1).clamp(min=1.0)
+    top = r.amax(dim=1).double()
+    scale = r.abs().amax(dim=1).double().clamp(min=1.0)
     tau = tolerance * scale
-    val_err = (vals - r.gather(1, idx)).abs().amax(dim=1)
+    val_err = (vals - r.gather(1, idx).double()).abs().amax(dim=1)
     if bool((val_err > tau).any()):
         return _fail("topk_values", float((val_err / scale).max()))
     if k < vocab:
-        rest = r.scatter(1, idx, -math.inf).amax(dim=1)
+        rest = r.scatter(1, idx, -math.inf).amax(dim=1).double()
         if bool((rest > vals[:, -1] + tau).any()):
             return _fail("topk_incomplete", float(((rest - vals[:, -1]) / scale).max()))
     if temperature is None:
         if bool((idx[:, 0] != token).any()):
             return _fail("token")
-        scores, limit = r, tau
+        gap = top - r.gather(1, token[:, None])[:, 0].double()
+        limit = tau
     else:
         assert noise is not None
         if tuple(noise.shape) != (steps, vocab):
             raise InvalidArgument("noise", f"expected {(steps, vocab)}, got {tuple(noise.shape)}")
-        scores, limit = r / temperature + noise.detach().to("cpu", torch.float64), tau / temperature
-    gap = scores.amax(dim=1) - scores.gather(1, token[:, None])[:, 0]
+        scores = r.double() / temperature + noise.detach().to("cpu", torch.float64)
+        gap = scores.amax(dim=1) - scores.gather(1, token[:, None])[:, 0]
+        limit = tau / temperature
     scaled = float(torch.maximum(val_err / scale, gap / scale).max()) if steps else 0.0
     if bool((gap > limit).any()):
         return _fail("token", scaled)

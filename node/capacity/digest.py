@@ -10,13 +10,13 @@ every int32 ``*`` wraps modulo 2^32, ``>>`` is the arithmetic shift)::
 
     Q        = 2^(floor(log2(sqrt(cols) / 3)) - QUANTUM_BITS[d])   a power of two (see "Quantum")
     q_ij     = int32(trunc(float32(C_ij) / Q))                      C quantised, towards zero
-    mix(x)   = (((x ^ key) * k1) ^ ((x ^ key) * k1 >> 15)) * k2 >> 27     in [-16, 15]
+    mix(x)   = ((x ^ key) * k) >> 27                                 in [-16, 15]
     S        = mix_col(q) @ M1          M1: cols × 64, entries 0..31   (rows × 64, exact)
     T        = mix_lane(S)ᵀ @ M2        M2: rows × 64, entries 0..31   (64 × 64, exact)
     digest   = SHA-256("ccm-capacity-digest/3" || d || rows || cols (4 bytes BE) || T as int32 LE)
 
 ``mix_col`` xors column j's key into every element of column j, ``mix_lane`` lane l's key into
-every element of lane l, each with its own odd multipliers. The keys and multipliers come from the
+every element of lane l, each with its own odd multiplier k. The keys and multipliers come from the
 nonce (:func:`element_keys`: they exist only once the timed phase has started); M1 and M2 from the
 challenge's seed (:func:`lane_matrices`: built in the untimed phase). The products are float32
 matmuls of small integers (|Y| ≤ 16, M ≤ 31, at most 16384 terms: every partial sum is an integer
@@ -25,13 +25,14 @@ the operands gives the same exact result on every device; the host only hashes 1
 
 Why it cannot be computed without C. A linear checksum can: uᵀ(A·B)v = (uᵀA)·(Bv), and any
 ⟨W, C⟩ passes through the product in O(n²). Here every element goes through ``mix``: its int32 bits
-are multiplied (carries), xor-shifted and multiplied again, and only the top 5 bits of the result
-are kept, so Y_ij depends non-linearly on all bits of q_ij and on the key, which is unknown until
-the nonce. No identity carries ``mix`` through a sum, so S (and T) require every q_ij, that is every
-element of C to within Q. A provider that answers from a shortcut (uᵀA·Bv), from a previous nonce's
-C or from a product computed in a cheaper precision has the wrong q for almost every element: its
-digest differs, and the C it sends later either fails the digest or Freivalds
-(``tests/capacity/test_digest.py`` tries each).
+are xored with a key and multiplied by an odd key modulo 2^32 (a bijection whose top bits depend on
+every input bit through the carries), and only the top 5 bits are kept, so Y_ij depends
+non-linearly on all bits of q_ij and on keys that are unknown until the nonce. No identity carries
+``mix`` through a sum, so S (and T) require every q_ij, that is every element of C to within Q. A
+provider that answers from a shortcut (uᵀA·Bv), from a previous nonce's C or from a product
+computed in a cheaper precision has the wrong q for almost every element: its digest differs, and
+the C it sends later either fails the digest or Freivalds (``tests/capacity/test_digest.py`` tries
+each).
 
 Quantum. C is hashed to within Q, not bit for bit, because Freivalds accepts any C within its
 tolerance: with raw bits, a provider could answer the digest of a cheap approximation C' in the
@@ -53,7 +54,7 @@ when it lies within the tolerance of a bucket edge. Q is set between two bounds,
   a proof: the residual risk is stated, and a cryptographic hash kernel on the device (or spot
   checks of single elements) would close it.
 
-Cost: one pass over C in blocks of rows (about ten elementwise operations and a 64-wide matmul per
+Cost: one pass over C in blocks of rows (six elementwise operations and a 64-wide matmul per
 element; in cache-sized blocks on a CPU), against the n³ of the product.
 """
 
@@ -61,6 +62,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
@@ -84,7 +88,9 @@ TORCH_DTYPES: dict[str, torch.dtype] = {
 
 _MASK31 = 0x7FFFFFFF
 # Elements per block of rows: in cache on a CPU, large enough to keep a GPU busy.
-_BLOCK_ELEMENTS = {"cpu": 1 << 17, "cuda": 1 << 24}
+_BLOCK_ELEMENTS = {"cpu": 1 << 19, "cuda": 1 << 24}
+# On a CPU each elementwise step covers fewer elements than ATen's grain size (32768): one core each.
+_SERIAL_ELEMENTS = 1 << 14
 
 
 def hash_ints(seed: bytes, salt: int, count: int, device: torch.device) -> torch.Tensor:
@@ -123,11 +129,11 @@ class LaneMatrices:
 
 @dataclass(frozen=True)
 class ElementKeys:
-    """What the nonce brings: per-column and per-lane keys and four odd multipliers (int32)."""
+    """What the nonce brings: per-column and per-lane keys and two odd multipliers (int32)."""
 
     col: torch.Tensor
     lane: torch.Tensor
-    k: tuple[int, int, int, int]
+    k: tuple[int, int]
 
 
 def lane_matrices(seed: bytes, rows: int, cols: int, *, device: str | torch.device = "cpu") -> LaneMatrices:
@@ -146,20 +152,17 @@ def element_keys(nonce: bytes, cols: int, *, device: str | torch.device = "cpu")
     dev = torch.device(device)
     col = hash_ints(key, 31, cols, dev).to(torch.int32)
     lane = hash_ints(key, 32, LANES, dev).to(torch.int32)
-    words = [int.from_bytes(key[12 + 4 * i : 16 + 4 * i], "big") | 1 for i in range(4)]
-    signed = tuple(w - (1 << 32) if w >= 1 << 31 else w for w in words)
-    return ElementKeys(col=col, lane=lane, k=(signed[0], signed[1], signed[2], signed[3]))
+    words = [int.from_bytes(key[12 + 4 * i : 16 + 4 * i], "big") | 1 for i in range(2)]
+    k1, k2 = (w - (1 << 32) if w >= 1 << 31 else w for w in words)
+    return ElementKeys(col=col, lane=lane, k=(k1, k2))
 
 
-def _mix(x: torch.Tensor, key: torch.Tensor, k1: int, k2: int, tmp: torch.Tensor, out: torch.Tensor) -> None:
+def _mix(x: torch.Tensor, key: torch.Tensor, k: int, out: torch.Tensor) -> None:
     """``out`` = float32(mix(x)) for int32 ``x`` (modified in place); ``key`` broadcasts over rows."""
     x.bitwise_xor_(key)
-    x.mul_(k1)
-    torch.bitwise_right_shift(x, 15, out=tmp)
-    x.bitwise_xor_(tmp)
-    x.mul_(k2)
-    torch.bitwise_right_shift(x, 27, out=tmp)
-    out.copy_(tmp)
+    x.mul_(k)
+    x.bitwise_right_shift_(27)
+    out.copy_(x)
 
 
 def result_digest(c: torch.Tensor, *, dtype: str, lanes: LaneMatrices, keys: ElementKeys,
@@ -168,6 +171,10 @@ def result_digest(c: torch.Tensor, *, dtype: str, lanes: LaneMatrices, keys: Ele
 
     ``block_rows``: rows per block (default: cache-sized on a CPU, large on a GPU); any value gives
     the same bytes, since every step is exact.
+
+    On a CPU the blocks are spread over a pool of threads (one per core) and each elementwise step
+    works on fewer elements than ATen parallelises, so no OpenMP team is started per step: on a
+    loaded 2-core machine those teams stalled on descheduled threads and doubled the digest's time.
     """
     expected = TORCH_DTYPES.get(dtype)
     if expected is None or c.dtype != expected or c.dim() != 2:
@@ -179,28 +186,56 @@ def result_digest(c: torch.Tensor, *, dtype: str, lanes: LaneMatrices, keys: Ele
     dev = c.device
     m1, m2 = lanes.m1.to(dev), lanes.m2.to(dev)
     col, lane = keys.col.to(dev), keys.lane.to(dev)
-    k1, k2, k3, k4 = keys.k
+    k1, k2 = keys.k
     inv_q = 1.0 / quantum(cols, dtype)
     if block_rows is None:
         block_rows = _BLOCK_ELEMENTS.get(dev.type, 1 << 24) // cols
     block = max(1, min(rows, block_rows))
-    fbuf = torch.empty(block, cols, dtype=torch.float32, device=dev)
-    xbuf = torch.empty(block, cols, dtype=torch.int32, device=dev)
-    tbuf = torch.empty(block, cols, dtype=torch.int32, device=dev)
     s = torch.empty(rows, LANES, dtype=torch.float32, device=dev)
-    for r0 in range(0, rows, block):
-        r1 = min(rows, r0 + block)
-        f, x, t = fbuf[: r1 - r0], xbuf[: r1 - r0], tbuf[: r1 - r0]
-        torch.mul(c[r0:r1], inv_q, out=f)  # a power of two: exact (bf16 and fp16 widen exactly)
-        x.copy_(f)  # truncation towards zero
-        _mix(x, col, k1, k2, t, f)
-        torch.mm(f, m1, out=s[r0:r1])
-    x2 = s.to(torch.int32)
-    t2 = torch.empty_like(x2)
     y2 = torch.empty_like(s)
-    _mix(x2, lane, k3, k4, t2, y2)
+
+    def lane_sums(r0: int) -> None:
+        r1 = min(rows, r0 + block)
+        f = torch.empty(r1 - r0, cols, dtype=torch.float32, device=dev)
+        x = torch.empty(r1 - r0, cols, dtype=torch.int32, device=dev)
+        step = max(1, _SERIAL_ELEMENTS // cols) if dev.type == "cpu" else r1 - r0
+        for a in range(0, r1 - r0, step):
+            fa, xa, ca = f[a : a + step], x[a : a + step], c[r0 + a : min(r1, r0 + a + step)]
+            if c.dtype == torch.float32:
+                torch.mul(ca, inv_q, out=fa)  # a power of two: exact
+            else:  # widen first (exact): a mixed-dtype mul into fa is many times slower on a CPU
+                fa.copy_(ca)
+                fa.mul_(inv_q)
+            xa.copy_(fa)  # truncation towards zero
+            _mix(xa, col, k1, fa)
+        torch.mm(f, m1, out=s[r0:r1])
+        lanes_step = max(1, _SERIAL_ELEMENTS // LANES) if dev.type == "cpu" else r1 - r0
+        for a in range(r0, r1, lanes_step):
+            b = min(r1, a + lanes_step)
+            xs = s[a:b].to(torch.int32)
+            _mix(xs, lane, k2, y2[a:b])
+
+    starts = range(0, rows, block)
+    if dev.type == "cpu" and len(starts) > 1:
+        list(_pool().map(lane_sums, starts))
+    else:
+        for r0 in starts:
+            lane_sums(r0)
     t = torch.mm(y2.t(), m2).to(torch.int32).to("cpu").contiguous()
     body = t.numpy().astype("<i4", copy=False).tobytes()
     name = dtype.encode()
     head = DOMAIN + len(name).to_bytes(1, "big") + name + rows.to_bytes(4, "big") + cols.to_bytes(4, "big")
     return hashlib.sha256(head + body).digest()
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One process-wide pool of digest threads (one per core), made on first use."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="ccm-digest")
+        return _POOL

@@ -89,7 +89,7 @@ def _anvil_args(binary: Path, port: int, chain_id: int, extra: tuple[str, ...]) 
     ]
 
 
-def _wait_answering(
+def wait_answering(
     proc: subprocess.Popen[bytes], rpc_url: str, log_path: Path | None, timeout: float
 ) -> None:
     deadline = time.monotonic() + timeout
@@ -141,9 +141,9 @@ def _start(
             if not isinstance(log, int):
                 log.close()
         try:
-            _wait_answering(proc, rpc_url, log_path, timeout)
+            wait_answering(proc, rpc_url, log_path, timeout)
         except AnvilError as exc:
-            _terminate(proc)
+            terminate(proc)
             last_error = exc
             continue
         return proc, rpc_url
@@ -151,7 +151,7 @@ def _start(
     raise last_error
 
 
-def _terminate(proc: subprocess.Popen[bytes], *, grace: float = 5.0) -> None:
+def terminate(proc: subprocess.Popen[bytes], *, grace: float = 5.0) -> None:
     if proc.poll() is not None:
         return
     proc.send_signal(signal.SIGTERM)
@@ -208,7 +208,7 @@ class AnvilProcess:
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after a grace period; idempotent."""
         if self._proc is not None:
-            _terminate(self._proc)
+            terminate(self._proc)
             self._proc = None
 
     def __enter__(self) -> AnvilProcess:

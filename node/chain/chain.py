@@ -10,18 +10,25 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from node.chain.artifacts import CONTRACT_NAMES, load_artifact
 from node.chain.capacity import CapacityRegistry
 from node.chain.claims import Claims
 from node.chain.client import ChainClient
+from node.chain.confirm import check_deploy_block
 from node.chain.contract import BoundContract
 from node.chain.deployment import DEPLOYMENT_FILE, Deployment
 from node.chain.events import EventDecoder, EventWatcher
+from node.chain.follower import CursorStore, Follower
 from node.chain.market import Market
 from node.chain.registry import Registry
 from node.chain.token import Token
 from node.errors import ConfigError
+
+if TYPE_CHECKING:
+    from node.config import ChainSection
+    from node.store import Store
 
 
 @dataclass(frozen=True)
@@ -38,11 +45,30 @@ class Chain:
 
     @classmethod
     def connect(
-        cls, deployment: Deployment, *, rpc_url: str | None = None, client: ChainClient | None = None
+        cls,
+        deployment: Deployment,
+        *,
+        rpc_url: str | None = None,
+        client: ChainClient | None = None,
+        settings: ChainSection | None = None,
     ) -> Chain:
-        """Bind every contract of ``deployment``; checks the endpoint serves the recorded chain id."""
-        client = client or ChainClient(rpc_url or deployment.rpc_url, expected_chain_id=deployment.chain_id)
+        """Bind every contract of ``deployment``; checks the endpoint serves the recorded chain id
+        (ChainIdMismatch) and still holds the recorded deploy block (ChainReset).
+
+        The endpoint: ``rpc_url``, else ``settings.rpc_url`` (the node's ``[chain] rpc_url``) when
+        set, else the one in the record. ``settings`` also gives the fee cap and replacement policy.
+        """
+        if client is None:
+            url = rpc_url or (settings.rpc_url if settings is not None else "") or deployment.rpc_url
+            expected, block_time = deployment.chain_id, deployment.block_time_s
+            if settings is not None:
+                client = ChainClient.from_config(
+                    settings, rpc_url=url, expected_chain_id=expected, block_time_s=block_time
+                )
+            else:
+                client = ChainClient(url, expected_chain_id=expected, block_time_s=block_time)
         client.chain_id  # noqa: B018 - fail now, not at the first transaction, on a wrong endpoint
+        check_deploy_block(client, deployment)
         bound = {n: BoundContract.named(client, n, deployment.address(n)) for n in CONTRACT_NAMES}
         token = Token(bound["ComputeToken"])
         market = Market(bound["JobMarket"], token)
@@ -67,6 +93,19 @@ class Chain:
         decoder = EventDecoder({self.deployment.address(n): load_artifact(n) for n in CONTRACT_NAMES})
         start = self.deployment.deploy_block if from_block is None else from_block
         return EventWatcher(self.client, decoder, next_block=start, confirmations=confirmations)
+
+    def follower(self, store: Store, *, name: str = "events", confirmations: int = 1) -> Follower:
+        """The node's follower of every event of the deployment's contracts, its cursor in ``store``
+        under ``name``, paced by the deployment's block time (see :mod:`node.chain.follower`)."""
+        decoder = EventDecoder({self.deployment.address(n): load_artifact(n) for n in CONTRACT_NAMES})
+        return Follower(
+            self.client,
+            decoder,
+            CursorStore(store, name),
+            start_block=self.deployment.deploy_block,
+            confirmations=confirmations,
+            block_time_s=self.deployment.block_time_s,
+        )
 
     # -- devnet only ----------------------------------------------------------------------------
 

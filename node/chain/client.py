@@ -20,6 +20,22 @@ the transaction signed again, at most :data:`NONCE_RETRIES` times. A
 transaction that vanishes from the node while its nonce is taken by another is signed again the
 same way; one that may still be mined never is. (Two senders signing byte-identical
 transactions, same nonce and fees, make one transaction: the chain cannot tell them apart.)
+
+A transaction that *vanished* (a reorg dropped the block it was in, or the node evicted it) while
+its nonce is still free is signed again with a fresh nonce from ``pending``. One that waits behind a
+gap (a reorg dropped this sender's *earlier* transactions, so the node's count went back) is not
+copied: the gap is filled with empty self-transfers, so the waiting transaction is mined once, as
+signed. What the dropped transactions did is gone; the roles decide again from the chain's state.
+
+Fees (EIP-1559): ``maxFeePerGas = 2 x base fee + tip``, never above ``max_fee_per_gas`` (0: no cap);
+a transaction still pending ``replace_after_blocks`` blocks after it was sent is replaced (same
+nonce) with fees raised by an eighth (what geth and Anvil require of a replacement), up to the cap.
+A revert that the node answers at ``eth_sendRawTransaction`` (Hardhat: JSON-RPC code 3, where Anvil
+would mine the failure) becomes the same :class:`ContractRevert` as a mined one.
+
+Requests: web3's validation middleware (one ``eth_chainId`` before every call and estimate) is
+removed: the chain id is read once and cached, and transactions are signed with it. ``requests``
+counts every JSON-RPC request by method (``scripts/bench chain`` reads it).
 """
 
 from __future__ import annotations
@@ -27,21 +43,31 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from eth_utils import to_checksum_address
-from web3 import Web3
-from web3.exceptions import ContractLogicError, TransactionNotFound, Web3Exception, Web3RPCError
-from web3.types import Nonce, TxParams, TxReceipt
+from web3 import HTTPProvider, Web3
+from web3.exceptions import (
+    BlockNotFound,
+    ContractLogicError,
+    TransactionNotFound,
+    Web3Exception,
+    Web3RPCError,
+)
+from web3.types import Nonce, RPCEndpoint, RPCResponse, TxParams, TxReceipt
 
 from node.chain.artifacts import Artifact
 from node.chain.errors import ChainIdMismatch, ContractRevert, RpcError, TransactionFailed
 from node.chain.revert import ErrorDecoder, revert_data
+
+if TYPE_CHECKING:
+    from node.config import ChainSection
 
 T = TypeVar("T")
 
@@ -63,6 +89,55 @@ ALREADY_KNOWN = ("already known", "already imported")
 
 #: While waiting for a receipt, how often (seconds) to ask whether the transaction is still known.
 DROP_CHECK_INTERVAL = 1.0
+
+#: A replacement raises both fees by at least this fraction (geth and Anvil refuse less than 10 %).
+FEE_BUMP_NUM, FEE_BUMP_DEN = 9, 8
+
+#: Gas of an empty self-transfer (what fills a nonce gap).
+FILLER_GAS = 21_000
+
+#: Receipt polls per block while waiting for a transaction on a chain with a block time.
+RECEIPT_POLLS_PER_BLOCK = 4
+
+#: JSON-RPC error code of "execution reverted" (EIP-1474), answered by Hardhat at send.
+REVERT_CODE = 3
+
+
+class TxVanished(RpcError):
+    """A sent transaction is no longer known and its nonce is free again (a reorg or an eviction).
+
+    Raised inside :meth:`ChainClient.send` to make it sign again with a fresh nonce.
+    """
+
+    def __init__(self, message: str, *, address: str, nonce: int) -> None:
+        self.address = address
+        self.nonce = nonce
+        super().__init__(message)
+
+
+class _CountingProvider(HTTPProvider):
+    """An HTTP provider that counts its requests by method (thread-safe)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.counts: Counter[str] = Counter()
+        self._count_lock = threading.Lock()
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        with self._count_lock:
+            self.counts[str(method)] += 1
+        return super().make_request(method, params)
+
+
+@dataclass(frozen=True)
+class BlockHeader:
+    """What the node reads of a block: where it is, what it follows, when, and its base fee."""
+
+    number: int
+    hash: str
+    parent_hash: str
+    timestamp: int
+    base_fee: int
 
 
 class NonceConflict(RpcError):
@@ -158,6 +233,10 @@ class ChainClient:
     """A connection to one Ethereum RPC endpoint (HTTP), with signing and revert decoding.
 
     ``expected_chain_id`` (if given) is checked on first use; a mismatch raises ChainIdMismatch.
+    ``max_fee_per_gas`` caps the fee (0: no cap); ``replace_after_blocks`` is how many blocks a
+    transaction may stay pending before it is replaced with a higher fee (0: never);
+    ``block_time_s`` paces the receipt polls (0: a chain that mines on demand, polled every
+    ``poll_interval``).
     Thread-safe: the wrappers and the trio facade call it from several threads at once.
     """
 
@@ -169,15 +248,47 @@ class ChainClient:
         request_timeout: float = 30.0,
         receipt_timeout: float = 120.0,
         poll_interval: float = 0.05,
+        max_fee_per_gas: int = 0,
+        replace_after_blocks: int = 0,
+        block_time_s: float = 0.0,
     ) -> None:
         self.rpc_url = rpc_url
-        self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": request_timeout}))
+        self._provider = _CountingProvider(rpc_url, request_kwargs={"timeout": request_timeout})
+        self.w3 = Web3(self._provider)
+        self.w3.middleware_onion.remove("validation")  # an eth_chainId before every call: cached here
         self.errors = ErrorDecoder()
         self.nonces = NonceManager(self._pending_count)
         self._receipt_timeout = receipt_timeout
-        self._poll = poll_interval
+        # A receipt cannot come faster than a block: poll a few times a block, not every 50 ms.
+        self._poll = max(poll_interval, block_time_s / RECEIPT_POLLS_PER_BLOCK)
         self._chain_id: int | None = None
         self._expected = expected_chain_id
+        self.max_fee_per_gas = max_fee_per_gas
+        self.replace_after_blocks = replace_after_blocks
+
+    @classmethod
+    def from_config(
+        cls,
+        settings: ChainSection,
+        *,
+        rpc_url: str,
+        expected_chain_id: int | None = None,
+        block_time_s: float = 0.0,
+    ) -> ChainClient:
+        """A client with the node's ``[chain]`` settings (fee cap, replacement after N blocks)."""
+        return cls(
+            rpc_url,
+            expected_chain_id=expected_chain_id,
+            max_fee_per_gas=settings.max_fee_per_gas,
+            replace_after_blocks=settings.replace_after_blocks,
+            block_time_s=block_time_s,
+        )
+
+    @property
+    def requests(self) -> Counter[str]:
+        """JSON-RPC requests sent so far, by method (a copy)."""
+        with self._provider._count_lock:
+            return Counter(self._provider.counts)
 
     # -- basics ---------------------------------------------------------------------------------
 
@@ -211,6 +322,28 @@ class ChainClient:
 
     def timestamp(self, block: int | str = "latest") -> int:
         return self.rpc(lambda: int(self.w3.eth.get_block(block)["timestamp"]))  # type: ignore[arg-type]
+
+    def block(self, ref: int | str = "latest") -> BlockHeader | None:
+        """The header of block ``ref`` (a number or ``"latest"``), or None if there is none yet."""
+
+        def lookup() -> BlockHeader | None:
+            try:
+                raw = self.w3.eth.get_block(ref)  # type: ignore[arg-type]
+            except BlockNotFound:
+                return None
+            return BlockHeader(
+                number=int(raw["number"]),
+                hash=_hex(raw["hash"]),
+                parent_hash=_hex(raw["parentHash"]),
+                timestamp=int(raw["timestamp"]),
+                base_fee=int(raw.get("baseFeePerGas", 0) or 0),
+            )
+
+        return self.rpc(lookup)
+
+    def code_at(self, address: str) -> bytes:
+        """The runtime code at ``address`` (empty for an account without code)."""
+        return bytes(self.rpc(lambda: self.w3.eth.get_code(to_checksum_address(address))))
 
     def eth_balance(self, address: str) -> int:
         return self.rpc(lambda: int(self.w3.eth.get_balance(to_checksum_address(address))))
@@ -249,47 +382,81 @@ class ChainClient:
             base["to"] = to
         chain_id = self.chain_id
 
-        def submit(nonce: int) -> tuple[bytes, int]:
+        def sign(tx: dict[str, Any]) -> tuple[bytes, bytes]:
+            signed = account.sign_transaction(tx)
+            return bytes(signed.raw_transaction), bytes(signed.hash)
+
+        def submit(nonce: int) -> _Sent:
             estimate = gas or self._estimate(contract, function, {**base, "nonce": Nonce(nonce)})
-            fees = self._fees()
             tx: dict[str, Any] = {
                 **base,
                 "nonce": nonce,
                 "gas": estimate if gas else estimate * GAS_MARGIN_NUM // GAS_MARGIN_DEN,
                 "chainId": chain_id,
                 "type": 2,
-                **fees,
+                **self._fees(),
             }
             tx.pop("from")
             if to is None:
                 tx.pop("to", None)
-            signed = account.sign_transaction(tx)
+            raw, tx_hash = sign(tx)
+            self._send_raw(contract, function, raw, tx_hash, sender=sender, nonce=nonce)
+            return _Sent(tx=tx, hashes=(tx_hash,), block=self.block_number())
+
+        def fill_gap(first: int, end: int) -> None:
+            for nonce in range(first, end):
+                filler = {"to": sender, "value": 0, "gas": FILLER_GAS, "nonce": nonce, "chainId": chain_id}
+                raw, _ = sign({**filler, "type": 2, **self._fees()})
+                try:
+                    self.rpc(lambda r=raw: self.w3.eth.send_raw_transaction(r))  # type: ignore[misc]
+                except RpcError:
+                    pass  # another thread filled it, or the nonce got used meanwhile: either way filled
+
+        def replace(sent: _Sent) -> _Sent | None:
+            tx = self._bumped(sent.tx)
+            if tx is None:
+                return None
+            raw, tx_hash = sign(tx)
             try:
-                return bytes(
-                    self.rpc(lambda: self.w3.eth.send_raw_transaction(signed.raw_transaction))
-                ), nonce
-            except RpcError as exc:
-                if _answer_is(exc, ALREADY_KNOWN) or (
-                    _answer_is(exc, NONCE_TAKEN) and self._known(bytes(signed.hash))
-                ):
-                    return bytes(signed.hash), nonce  # this very transaction is in: never send it twice
-                if _answer_is(exc, NONCE_TAKEN):
-                    raise NonceConflict(
-                        f"{contract}.{function}: nonce {nonce} of {sender} taken by another sender",
-                        address=sender,
-                        nonce=nonce,
-                    ) from exc
-                raise
+                self._send_raw(contract, function, raw, tx_hash, sender=sender, nonce=int(tx["nonce"]))
+            except NonceConflict:
+                return None  # the original (or another) got in meanwhile: keep waiting for it
+            return _Sent(tx=tx, hashes=(*sent.hashes, tx_hash), block=self.block_number())
 
         for attempt in range(NONCE_RETRIES + 1):
-            tx_hash, nonce = self.nonces.send(sender, submit)
+            sent = self.nonces.send(sender, submit)
             try:
-                return self._wait(contract, function, tx_hash, base, sender=sender, nonce=nonce)
-            except NonceConflict:
+                return self._wait(
+                    contract, function, sent, base, sender=sender, replace=replace, fill_gap=fill_gap
+                )
+            except (NonceConflict, TxVanished):
                 self.nonces.reset(sender)
                 if attempt == NONCE_RETRIES:
                     raise
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _send_raw(
+        self, contract: str, function: str, raw: bytes, tx_hash: bytes, *, sender: ChecksumAddress, nonce: int
+    ) -> None:
+        """``eth_sendRawTransaction``; a revert answered at send is decoded, a taken nonce is a
+        NonceConflict, and "already known" (this very transaction) is success."""
+        try:
+            self.rpc(lambda: self.w3.eth.send_raw_transaction(raw))
+        except ContractLogicError as exc:
+            raise self._revert(contract, function, exc) from None
+        except RpcError as exc:
+            reverted = _send_revert(exc)
+            if reverted is not None:
+                raise self.errors.revert(contract, function, reverted) from None
+            if _answer_is(exc, ALREADY_KNOWN) or (_answer_is(exc, NONCE_TAKEN) and self._known(tx_hash)):
+                return  # this very transaction is in: never send it twice
+            if _answer_is(exc, NONCE_TAKEN):
+                raise NonceConflict(
+                    f"{contract}.{function}: nonce {nonce} of {sender} taken by another sender",
+                    address=sender,
+                    nonce=nonce,
+                ) from exc
+            raise
 
     def deploy(self, account: LocalAccount, artifact: Artifact, *args: Any) -> Receipt:
         """Deploy ``artifact`` with constructor ``args``; the receipt carries the address."""
@@ -314,9 +481,24 @@ class ChainClient:
             raise self._revert(contract, function, exc) from None
 
     def _fees(self) -> dict[str, int]:
+        """EIP-1559 fees for the next block: twice the base fee plus the tip, within the cap."""
         base_fee = self.rpc(lambda: int(self.w3.eth.get_block("pending").get("baseFeePerGas", 0) or 0))
         tip = self.rpc(lambda: int(self.w3.eth.max_priority_fee))
-        return {"maxFeePerGas": 2 * base_fee + tip, "maxPriorityFeePerGas": tip}
+        max_fee = 2 * base_fee + tip
+        if self.max_fee_per_gas:
+            max_fee = min(max_fee, self.max_fee_per_gas)
+            tip = min(tip, max_fee)
+        return {"maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip}
+
+    def _bumped(self, tx: dict[str, Any]) -> dict[str, Any] | None:
+        """``tx`` with both fees raised by an eighth (and at least to today's), or None at the cap."""
+        fees = self._fees()
+        old_max, old_tip = int(tx["maxFeePerGas"]), int(tx["maxPriorityFeePerGas"])
+        tip = max(fees["maxPriorityFeePerGas"], old_tip * FEE_BUMP_NUM // FEE_BUMP_DEN + 1)
+        max_fee = max(fees["maxFeePerGas"], old_max * FEE_BUMP_NUM // FEE_BUMP_DEN + 1, tip)
+        if self.max_fee_per_gas and max_fee > self.max_fee_per_gas:
+            return None
+        return {**tx, "maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip}
 
     def _known(self, tx_hash: bytes) -> bool:
         """Whether the node knows this transaction (pending in its pool or mined)."""
@@ -340,43 +522,79 @@ class ChainClient:
         return self.rpc(lookup)
 
     def _wait_receipt(
-        self, contract: str, function: str, tx_hash: bytes, *, sender: ChecksumAddress, nonce: int
-    ) -> TxReceipt:
-        """Poll for the receipt. A transaction the node no longer knows, whose nonce another
-        transaction has taken, can never be mined: NonceConflict (so it is signed again)."""
-        hex_hash = "0x" + tx_hash.hex()
+        self,
+        contract: str,
+        function: str,
+        sent: _Sent,
+        *,
+        sender: ChecksumAddress,
+        replace: Callable[[_Sent], _Sent | None],
+        fill_gap: Callable[[int, int], None],
+    ) -> tuple[bytes, TxReceipt]:
+        """Poll for a receipt of any of the sent versions (an original and its replacements).
+
+        Every :data:`DROP_CHECK_INTERVAL`: a transaction the node no longer knows whose nonce another
+        took can never be mined (NonceConflict); one whose nonce is free again vanished
+        (TxVanished); either way it is signed again. One waiting behind a gap (the node's pending
+        count has not reached it) gets the gap filled. One pending for ``replace_after_blocks``
+        blocks is replaced.
+        """
+        nonce = int(sent.tx["nonce"])
+        hex_hash = "0x" + sent.hashes[-1].hex()
         deadline = time.monotonic() + self._receipt_timeout
         next_check = time.monotonic() + DROP_CHECK_INTERVAL
         while True:
-            raw = self._receipt(tx_hash)
-            if raw is not None:
-                return raw
+            for tx_hash in reversed(sent.hashes):
+                raw = self._receipt(tx_hash)
+                if raw is not None:
+                    return tx_hash, raw
             now = time.monotonic()
             if now >= deadline:
                 raise TransactionFailed(f"{contract}.{function}: no receipt for {hex_hash}", tx_hash=hex_hash)
             if now >= next_check:
                 next_check = now + DROP_CHECK_INTERVAL
                 mined = self.rpc(lambda: int(self.w3.eth.get_transaction_count(sender, "latest")))
-                if mined > nonce and not self._known(tx_hash) and self._receipt(tx_hash) is None:
+                known = any(self._known(h) for h in sent.hashes)
+                if not known and any(self._receipt(h) is not None for h in sent.hashes):
+                    continue  # mined between the two looks: the next pass returns it
+                if mined > nonce and not known:
                     raise NonceConflict(
                         f"{contract}.{function}: {hex_hash} was replaced (nonce {nonce} taken)",
                         address=sender,
                         nonce=nonce,
                     )
+                pending = self._pending_count(sender)
+                if known and pending < nonce:
+                    fill_gap(pending, nonce)
+                elif not known:
+                    raise TxVanished(
+                        f"{contract}.{function}: {hex_hash} vanished (nonce {nonce} free again)",
+                        address=sender,
+                        nonce=nonce,
+                    )
+                due = sent.block + self.replace_after_blocks
+                if self.replace_after_blocks and self.block_number() >= due:
+                    replaced = replace(sent)
+                    if replaced is not None:
+                        sent = replaced
+                        hex_hash = "0x" + sent.hashes[-1].hex()
             time.sleep(self._poll)
 
     def _wait(
         self,
         contract: str,
         function: str,
-        tx_hash: bytes,
+        sent: _Sent,
         base: TxParams,
         *,
         sender: ChecksumAddress,
-        nonce: int,
+        replace: Callable[[_Sent], _Sent | None],
+        fill_gap: Callable[[int, int], None],
     ) -> Receipt:
+        tx_hash, raw = self._wait_receipt(
+            contract, function, sent, sender=sender, replace=replace, fill_gap=fill_gap
+        )
         hex_hash = "0x" + tx_hash.hex()
-        raw = self._wait_receipt(contract, function, tx_hash, sender=sender, nonce=nonce)
         receipt = _to_receipt(hex_hash, raw)
         if raw["status"] == 1:
             return receipt
@@ -407,3 +625,27 @@ def _to_receipt(tx_hash: str, raw: TxReceipt) -> Receipt:
         contract_address=to_checksum_address(address) if address else None,
         logs=tuple(raw["logs"]),
     )
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """A transaction in flight: its fields (nonce, fees) and every hash it was sent under."""
+
+    tx: dict[str, Any]
+    hashes: tuple[bytes, ...]
+    block: int
+
+
+def _hex(value: Any) -> str:
+    return "0x" + bytes(value).hex() if isinstance(value, (bytes, bytearray)) else str(value)
+
+
+def _send_revert(exc: RpcError) -> bytes | None:
+    """The revert data of an "execution reverted" answer to a send (JSON-RPC code 3), or None."""
+    cause = exc.__cause__
+    if not isinstance(cause, Web3RPCError) or not isinstance(cause.rpc_response, dict):
+        return None
+    error = cause.rpc_response.get("error")
+    if not isinstance(error, dict) or error.get("code") != REVERT_CODE:
+        return None
+    return revert_data(error.get("data")) or b""

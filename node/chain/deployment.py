@@ -1,6 +1,6 @@
 """The deployment record (``<home>/deployment.json``): which chain, which addresses, since which block.
 
-Written by ``ccm devnet up`` (or by hand for a real chain), read by every role to bind the contracts.
+Written by ``ccm devnet up`` and ``ccm chain deploy``, read by every role to bind the contracts.
 JSON so that other tools (a wallet, ``cast``) can read it too.
 """
 
@@ -26,7 +26,10 @@ class Deployment:
 
     ``contracts`` maps contract name (``ComputeToken``, ``StakingRegistry``, ``JobMarket``,
     ``CapacityClaims``) to its checksummed address; ``deploy_block`` is where event scans start;
-    ``devnet`` marks a local Anvil (dev accounts allowed); ``params`` records the deploy parameters.
+    ``devnet`` marks a local Anvil (dev accounts allowed); ``params`` records the deploy parameters;
+    ``block_time_s`` is the chain's block time the deployment was made for (0: mines on demand), which
+    paces the node's polls; ``deploy_block_hash`` is the hash of ``deploy_block``: it tells this
+    chain from another one that happens to have the same id and addresses (a fresh devnet).
     """
 
     chain_id: int
@@ -35,6 +38,8 @@ class Deployment:
     deploy_block: int
     devnet: bool
     params: dict[str, Any] = field(default_factory=dict)
+    block_time_s: float = 0.0
+    deploy_block_hash: str = ""
 
     def address(self, name: str) -> str:
         try:
@@ -50,6 +55,8 @@ class Deployment:
             "deploy_block": self.deploy_block,
             "devnet": self.devnet,
             "params": dict(self.params),
+            "block_time_s": self.block_time_s,
+            "deploy_block_hash": self.deploy_block_hash,
         }
 
     @classmethod
@@ -71,6 +78,8 @@ class Deployment:
                 deploy_block=int(data.get("deploy_block", 0)),
                 devnet=bool(data.get("devnet", False)),
                 params=dict(data.get("params", {})),
+                block_time_s=float(data.get("block_time_s", 0.0)),
+                deploy_block_hash=str(data.get("deploy_block_hash", "")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise DeploymentMissingError(path, f"is malformed ({type(exc).__name__}: {exc})") from None

@@ -8,6 +8,10 @@ Files in the home folder:
 * ``devnet/left-running.json`` — other processes left running on this devnet (the demo's dashboard
   after ``--keep``; :func:`leave_running`), each stopped by ``down``.
 
+``up`` deploys through the same path as ``ccm chain deploy``
+(:func:`node.chain.confirm.deploy_confirmed`); ``block_time_s`` > 0 starts Anvil with
+``--block-time`` (a chain that mines on a clock, as a real one does) instead of mining on demand.
+
 ``up`` is idempotent: with a live Anvil recorded and a deployment that matches it, it reports
 "already up" and returns the same deployment. ``down`` is idempotent too. A failed deploy stops the
 Anvil it started, so no orphan process is left behind.
@@ -25,7 +29,8 @@ from pathlib import Path
 from node.chain.accounts import devnet_accounts
 from node.chain.anvil import DEVNET_CHAIN_ID, is_answering, pid_alive, start_detached, stop_pid
 from node.chain.client import ChainClient
-from node.chain.deploy import DeployParams, deploy_all
+from node.chain.confirm import deploy_confirmed
+from node.chain.deploy import DeployParams
 from node.chain.deployment import DEPLOYMENT_FILE, Deployment
 from node.chain.errors import DeploymentMissingError
 from node.errors import DevnetError
@@ -71,8 +76,13 @@ def _live(record: dict[str, object] | None) -> tuple[int, str] | None:
     return pid, rpc_url
 
 
-def up(home: Path, *, params: DeployParams | None = None) -> tuple[Deployment, bool]:
-    """Start Anvil and deploy, or find it running. Returns ``(deployment, already_up)``."""
+def up(
+    home: Path, *, params: DeployParams | None = None, block_time_s: float = 0.0, confirmations: int = 1
+) -> tuple[Deployment, bool]:
+    """Start Anvil and deploy, or find it running. Returns ``(deployment, already_up)``.
+
+    A running devnet is reused only when it was started with the same ``block_time_s``.
+    """
     home.mkdir(parents=True, exist_ok=True)
     live = _live(_read_record(home))
     if live is not None:
@@ -80,19 +90,27 @@ def up(home: Path, *, params: DeployParams | None = None) -> tuple[Deployment, b
             deployment = Deployment.load(home / DEPLOYMENT_FILE)
         except DeploymentMissingError:
             deployment = None
-        if deployment is not None and deployment.devnet and deployment.rpc_url == live[1]:
+        if (
+            deployment is not None
+            and deployment.devnet
+            and deployment.rpc_url == live[1]
+            and deployment.block_time_s == block_time_s
+        ):
             return deployment, True
-        stop_pid(live[0])  # an Anvil without its deployment is useless: start over
-    anvil = start_detached(log_path=_dir(home) / "anvil.log", chain_id=DEVNET_CHAIN_ID)
+        stop_pid(live[0])  # an Anvil without its deployment (or another block time): start over
+    extra = ("--block-time", f"{block_time_s:g}") if block_time_s > 0 else ()
+    anvil = start_detached(log_path=_dir(home) / "anvil.log", chain_id=DEVNET_CHAIN_ID, extra_args=extra)
     try:
         client = ChainClient(anvil.rpc_url, expected_chain_id=DEVNET_CHAIN_ID)
         accounts = devnet_accounts(devnet=True)
-        deployment = deploy_all(
+        deployment, _seen = deploy_confirmed(
             client,
             accounts[0].account,
             holders=[a.address for a in accounts],
             params=params or DeployParams(),
             devnet=True,
+            confirmations=confirmations,
+            block_time_s=block_time_s,
         )
         record = {"pid": anvil.pid, "rpc_url": anvil.rpc_url, "chain_id": anvil.chain_id}
         tmp = _record_path(home).with_suffix(".tmp")

@@ -12,7 +12,9 @@ Hierarchy (bases from :mod:`node.errors`)::
     ├── RpcError                 the node could not be reached or answered an RPC call with an error
     ├── ContractRevert           a call or transaction reverted; carries the decoded custom error
     ├── TransactionFailed        a transaction was mined but failed without revert data, or timed out
-    └── ChainIdMismatch          the RPC serves another chain than the deployment or signature expects
+    ├── ChainIdMismatch          the RPC serves another chain than the deployment or signature expects
+    ├── NotConfirmed             a transaction did not reach the wanted confirmations (or a reorg dropped it)
+    └── ChainReset               the deployment's block is gone: the chain was reset or replaced
 
 ``str(err)`` is always one line, ready for the CLI.
 """
@@ -105,3 +107,26 @@ class ContractRevert(ChainError):
         self.tx_hash = tx_hash
         rendered = ", ".join(f"{k}={_fmt_arg(v)}" for k, v in self.error_args.items())
         super().__init__(f"{contract}.{function} reverted: {error_name}({rendered})")
+
+
+class NotConfirmed(ChainError):
+    """A block did not get ``wanted`` confirmations in time, or a reorg dropped what it held."""
+
+    def __init__(self, message: str, *, block: int, wanted: int, seen: int) -> None:
+        self.block = block
+        self.wanted = wanted
+        self.seen = seen
+        super().__init__(message)
+
+
+class ChainReset(ChainError):
+    """The endpoint's block at the deployment's ``deploy_block`` is not the recorded one."""
+
+    def __init__(self, *, block: int, expected: str, actual: str) -> None:
+        self.block = block
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"block {block} is {actual[:18]}..., the deployment recorded {expected[:18]}...: "
+            "the chain was reset or this is another chain (deploy again)"
+        )

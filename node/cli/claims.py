@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,9 +35,11 @@ from node.cli._parsers import command_group
 
 if TYPE_CHECKING:
     from node.chain.chain import Chain
+    from node.chain.market import JobStatus
     from node.claims.book import OrderBook, OrderState
     from node.claims.orders import OrderMessage
     from node.roles.context import NodeContext
+    from node.workloads.spec import JobSpec
 
 # Heavy modules (web3, libp2p, tokenomics' numpy) are imported inside the handlers: every CLI module
 # is imported for every command.
@@ -465,7 +466,6 @@ def _redeem(args: argparse.Namespace) -> int:
     from node.claims.timespec import parse_amount
     from node.errors import ConfigError
     from node.roles.outputs import unit_count
-    from node.roles.settle import advance
     from node.workloads.spec import blob_fields, canonical_json, load_spec, spec_hash, to_dict
 
     series_id = _series_arg(args.series)
@@ -493,20 +493,7 @@ def _redeem(args: argparse.Namespace) -> int:
             n_units=unit_count(spec),
         )
         _say(f"redeemed {amount} claims of series {series_id}: prepaid job {redemption.job_id}")
-        delivered = _deliver(ctx, redemption.job_id, to_dict(spec), digest, _peers(args, ctx.home))
-        status = ctx.chain.market.status_of(redemption.job_id)
-        if args.wait:
-            deadline = time.monotonic() + args.timeout
-            while not status.terminal and time.monotonic() < deadline:
-                time.sleep(1.0)
-                advance(ctx.chain, ctx.account, redemption.job_id, store=ctx.store)  # reveals our secret
-                new = ctx.chain.market.status_of(redemption.job_id)
-                if new != status:
-                    _say(f"job {redemption.job_id}: {new.name}")
-                status = new
-            if not status.terminal:
-                raise ClaimsInputError("--timeout", f"job {redemption.job_id} still {status.name}")
-            ctx.store.set_job_status(str(redemption.job_id), status.name.lower())
+        delivered, status, outputs = _deliver(ctx, args, redemption.job_id, spec)
     finally:
         ctx.close()
     result = {
@@ -518,6 +505,7 @@ def _redeem(args: argparse.Namespace) -> int:
         "delivered": delivered,
         "status": status.name.lower(),
         "completed": status == JobStatus.COMPLETED,
+        "outputs_verified": outputs,
     }
     if args.json:
         emit_json(result)
@@ -529,30 +517,36 @@ def _redeem(args: argparse.Namespace) -> int:
     return 0
 
 
-def _deliver(ctx: NodeContext, job_id: int, spec: dict[str, Any], digest: bytes, peers: list[str]) -> bool:
-    """Hand the prepaid job's spec to its provider over the job protocol; True once one peer accepted."""
-    from node.errors import ProtocolError
-    from node.p2p.messages import JobProposal
-    from node.p2p.reqresp import request
-    from node.roles.wire import JOB
+def _deliver(
+    ctx: NodeContext, args: argparse.Namespace, job_id: int, spec: JobSpec
+) -> tuple[bool, JobStatus, bool]:
+    """Hand the prepaid job to its provider through the consumer role (as ``ccm job submit`` does),
+    then with ``--wait`` follow it to the end, outputs fetched and checked against the root.
 
-    job = ctx.chain.market.job(job_id)
-    proposal = JobProposal(
-        spec=spec, spec_hash=digest, price=0, consumer=ctx.address, deadline=job.commit_by, job_id=job_id
-    )
+    Returns ``(delivered, status, outputs_verified)``; the provider's peer is kept with the job, so
+    ``ccm job result`` fetches the outputs later from this home.
+    """
+    import functools
 
-    async def run(host: Any) -> bool:
-        for addr in peers:
-            try:
-                peer_id = await host.connect(addr)
-                answer = await request(host, peer_id, JOB, proposal)
-            except ProtocolError as err:
-                _say(f"peer {addr}: {err}")
-                continue
-            if answer.accepted:
-                _say(f"provider {answer.provider} took job {job_id}")
-                return True
-            _say(f"peer {addr} refused job {job_id}: {answer.reason}")
-        return False
+    import trio
 
-    return bool(peers) and bool(_with_host(run))
+    from node.claims.errors import ClaimsInputError
+    from node.roles.consumer import Consumer
+    from node.roles.runtime import run_trio
+
+    async def main() -> tuple[bool, JobStatus, bool]:
+        async with trio.open_nursery() as nursery:
+            consumer = await nursery.start(functools.partial(Consumer(ctx, say=_say).run))
+            offer = await consumer.deliver(job_id, spec, _peers(args, ctx.home))
+            outputs = False
+            if offer is not None and args.wait:
+                report = await consumer.follow(job_id, timeout=args.timeout)
+                outputs = report.outputs_verified
+            status = await ctx.achain.run(ctx.chain.market.status_of, job_id)
+            nursery.cancel_scope.cancel()
+        return offer is not None, status, outputs
+
+    try:
+        return run_trio(main)
+    except trio.TooSlowError:
+        raise ClaimsInputError("--timeout", f"job {job_id} not final after {args.timeout:g} s") from None

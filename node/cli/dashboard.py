@@ -27,11 +27,12 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
 def _dashboard(args: argparse.Namespace) -> int:
     from node.dashboard.serve import run
     from node.dashboard.source import discover
+    from node.errors import ConfigError
     from node.roles.runtime import setup_logging
 
     setup_logging("warning", debug=args.debug)
     if not 0 <= args.port <= 65535:
-        raise SystemExit(f"ccm dashboard: error: --port {args.port} is not a port")
+        raise ConfigError(f"--port {args.port} is not a port (0 to 65535)")
     sources = discover(args.home, account_index=args.account_index, rpc_url=args.rpc_url, first=args.node)
     run(sources, port=args.port, announce=lambda url: print(f"{ANNOUNCE}{url}", flush=True))
     return 0

@@ -1,6 +1,7 @@
 """``ccm devnet up|status|down``: a local Anvil with the contracts deployed, for development and demos.
 
-``up`` starts Anvil detached on a free 127.0.0.1 port, deploys with the devnet defaults (every job
+``up`` starts Anvil detached on a free 127.0.0.1 port (mining on demand, or every ``--block-time``
+seconds), deploys through the same path as ``ccm chain deploy`` with the devnet defaults (every job
 audited, short windows, tokens minted to Anvil's PUBLIC dev accounts) and records the deployment in
 ``<home>/deployment.json``; run twice, it reports the running devnet instead of starting another.
 ``status`` says whether it is up; ``down`` stops it (and is happy if nothing was running).
@@ -27,6 +28,9 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         subparsers, "devnet", parents=parents, help="local Anvil devnet with the contracts", metavar="ACTION"
     )
     up = sub.add_parser("up", parents=parents, help="start Anvil and deploy (idempotent)")
+    up.add_argument(
+        "--block-time", type=float, default=0.0, help="seconds per block (default 0: mine on demand)"
+    )
     up.add_argument("--json", action="store_true", help="print one JSON object")
     up.set_defaults(func=_up)
     st = sub.add_parser("status", parents=parents, help="is the devnet up; block and addresses")
@@ -43,6 +47,7 @@ def _object(deployment: Deployment, **extra: Any) -> dict[str, Any]:
         "contracts": dict(deployment.contracts),
         "deploy_block": deployment.deploy_block,
         "devnet": deployment.devnet,
+        "block_time_s": deployment.block_time_s,
         **extra,
     }
 
@@ -53,13 +58,16 @@ def _print_contracts(deployment: Deployment) -> None:
 
 def _up(args: argparse.Namespace) -> int:
     from node.chain import devnet
+    from node.errors import ConfigError
     from node.progress import Progress
 
+    if args.block_time < 0:
+        raise ConfigError(f"--block-time must be at least 0, got {args.block_time:g}")
     if args.json:
-        deployment, already = devnet.up(args.home)
+        deployment, already = devnet.up(args.home, block_time_s=args.block_time)
     else:
         with Progress("devnet: Anvil and the contracts"):
-            deployment, already = devnet.up(args.home)
+            deployment, already = devnet.up(args.home, block_time_s=args.block_time)
     if args.json:
         if already:  # stdout stays the same object either way; the note goes to stderr
             print(f"devnet already up at {deployment.rpc_url}", file=sys.stderr)

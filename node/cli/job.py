@@ -12,6 +12,7 @@
   final (outputs fetched and checked against the committed root, due chain steps taken). Progress on
   stderr; ``--json`` prints one JSON object (the job report) on stdout.
 - ``ccm job status ID [--json]``: the job's report from the chain (taking any step that is due).
+- ``ccm job cancel ID``: take back the escrow of this home's job while no provider has accepted it.
 - ``ccm job result ID --out DIR``: write the verified outputs (one ``unit-NNNNN.bin`` per unit plus
   ``manifest.json`` with dtype, shape and hashes), fetching them first if needed.
 
@@ -31,6 +32,8 @@ from node.cli._parsers import add_node_options, command_group
 from node.errors import ConfigError, JobSpecError
 
 if TYPE_CHECKING:  # node.workloads imports torch: only the handlers that need it import it
+    from collections.abc import Callable
+
     from node.workloads.spec import JobSpec
 
 
@@ -126,7 +129,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
 
     setup_logging("warning", debug=args.debug)
     spec = _read_spec(args.spec)
-    say = say_stderr
+    say: Callable[[str], None] = say_stderr  # the steps go through a Progress once the job starts
     ctx = open_context(args.home, account_index=args.account_index, rpc_url=args.rpc_url, say=say)
     max_price = ctx.config.consumer.max_price if args.max_price is None else args.max_price
     wait_s = (
@@ -146,7 +149,12 @@ def _cmd_submit(args: argparse.Namespace) -> int:
                 )
                 offers = await consumer.discover(peers=args.peer, wait_s=wait_s, challenge=args.challenge)
                 ranked = rank_offers(
-                    offers, kind=spec.kind, n_units=n_units, max_price=max_price, provider=args.provider
+                    offers,
+                    kind=spec.kind,
+                    n_units=n_units,
+                    max_price=max_price,
+                    provider=args.provider,
+                    prefer_verified=ctx.config.consumer.prefer_verified,
                 )
                 if not ranked:
                     raise NoOfferError(
@@ -166,7 +174,11 @@ def _cmd_submit(args: argparse.Namespace) -> int:
                 nursery.cancel_scope.cancel()
             return report.to_dict()
 
-        report = run_trio(main)
+        from node.progress import Progress
+
+        with Progress(f"{spec.kind} job of {n_units} units") as shown:
+            say = shown  # main() reads it when it runs: steps above a live bar on a terminal
+            report = run_trio(main)
     finally:
         ctx.close()
     _print_report(report, as_json=args.json)
@@ -193,6 +205,34 @@ def _cmd_status(args: argparse.Namespace) -> int:
     finally:
         ctx.close()
     _print_report(report, as_json=args.json)
+    return 0
+
+
+def _cmd_cancel(args: argparse.Namespace) -> int:
+    from node.roles.consumer import Consumer
+    from node.roles.context import open_context
+    from node.roles.runtime import run_trio, setup_logging
+
+    setup_logging("warning", debug=args.debug)
+    ctx = open_context(args.home, account_index=args.account_index, rpc_url=args.rpc_url, say=lambda _l: None)
+    try:
+        job = ctx.chain.market.job(args.job_id)
+        if job.consumer.lower() != ctx.address.lower():
+            raise JobSpecError("", f"job {args.job_id} is not this node's ({ctx.address}) to cancel")
+
+        async def main() -> bool:
+            return await Consumer(ctx).cancel(args.job_id)
+
+        cancelled = run_trio(main)
+        status = ctx.chain.market.status_of(args.job_id).name.lower()
+    finally:
+        ctx.close()
+    if args.json:
+        emit_json({"job_id": args.job_id, "cancelled": cancelled, "status": status})
+    elif cancelled:
+        print(f"job {args.job_id} cancelled; its escrow is back")
+    else:
+        raise JobSpecError("", f"job {args.job_id} is {status}, not open: it cannot be cancelled")
     return 0
 
 
@@ -301,6 +341,13 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     p.add_argument("--rpc-url", help="chain endpoint (default: the one in deployment.json)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_status)
+
+    p = sub.add_parser("cancel", parents=parents, help="take back the escrow of a job nobody accepted")
+    p.add_argument("job_id", type=int, help="on-chain job id")
+    p.add_argument("--account-index", type=int, help="DEVNET: use Anvil's PUBLIC dev account N")
+    p.add_argument("--rpc-url", help="chain endpoint (default: the one in deployment.json)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_cancel)
 
     p = sub.add_parser("result", parents=parents, help="write a job's verified outputs")
     p.add_argument("job_id", type=int, help="on-chain job id")

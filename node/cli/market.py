@@ -49,10 +49,10 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     add_node_options(challenge)
     challenge.add_argument("--n", type=int, help="matrix size (default: about 0.5 s at the claimed speed)")
     challenge.add_argument(
-        "--max-n", type=int, default=4096, help="largest default size (default 4096)"
+        "--max-n", type=int, help="largest default size (default: verifier.challenge_n)"
     )
     challenge.add_argument(
-        "--threshold", type=float, default=0.5, help="achieved/claimed ratio needed to pass (default 0.5)"
+        "--threshold", type=float, help="achieved/claimed to pass (default: verifier.challenge_threshold)"
     )
     challenge.add_argument("--json", action="store_true", help="print one JSON object")
     challenge.set_defaults(func=_challenge)
@@ -86,7 +86,7 @@ def _offers(args: argparse.Namespace) -> int:
         ctx.close()
     from node.query.market import offer_rows
 
-    rows = offer_rows(found)
+    rows = offer_rows(found, prefer_verified=ctx.config.consumer.prefer_verified)
     if args.json:
         emit_json({"offers": rows})
         return 0
@@ -133,8 +133,9 @@ def _challenge(args: argparse.Namespace) -> int:
                 node = Consumer(ctx, listen=args.listen, bootstrap=args.bootstrap, say=say)
                 consumer = await nursery.start(functools.partial(node.run))
                 offer = await consumer.offer_from(args.peer)
+                given = {"max_n": args.max_n, "threshold": args.threshold}  # else the config's
                 result = await consumer.challenge(
-                    offer, n=args.n, max_n=args.max_n, threshold=args.threshold
+                    offer, n=args.n, **{k: v for k, v in given.items() if v is not None}
                 )
                 nursery.cancel_scope.cancel()
             return offer, result

@@ -53,7 +53,7 @@ def _start(args: argparse.Namespace) -> int:
     from node.roles.runtime import cached_probe, run_daemon, setup_logging
 
     config = load_config(args.home)
-    setup_logging("warning", debug=args.debug)
+    setup_logging(config.node.log_level, debug=args.debug)
     ctx = open_context(args.home, account_index=args.account_index, rpc_url=args.rpc_url)
     try:
         device = args.device or config.provider.device

@@ -27,8 +27,8 @@ def _start(args: argparse.Namespace) -> int:
     from node.roles.runtime import run_daemon, setup_logging
     from node.roles.verifier import VerifierDaemon
 
-    setup_logging("warning", debug=args.debug)
     ctx = open_context(args.home, account_index=args.account_index, rpc_url=args.rpc_url)
+    setup_logging(ctx.config.node.log_level, debug=args.debug)
     try:
         daemon = VerifierDaemon(
             ctx, device=args.device, listen=args.listen, bootstrap=args.bootstrap, poll=args.poll

@@ -113,9 +113,17 @@ def run(*, home: Path, keep: bool, mode: str, cheat_fraction: str) -> DemoReport
         )
         report = dataclasses.replace(report, index=index, notes=tuple(notes))
         if keep and mode == "market":
-            url = start_dashboard(home)
-            say(f"dashboard of the market's nodes: {url}")
-            report = dataclasses.replace(report, dashboard=url)
+            from node.demo.procs import ChildError
+
+            try:
+                url = start_dashboard(home)
+            except ChildError as exc:  # the market ran: report it, without a dashboard
+                say(f"no dashboard: {exc}")
+                notes.append(f"the dashboard did not start: {exc}")
+                report = dataclasses.replace(report, notes=tuple(notes))
+            else:
+                say(f"dashboard of the market's nodes: {url}")
+                report = dataclasses.replace(report, dashboard=url)
         say(f"done in {time.monotonic() - t0:.0f} s")
         return report
     finally:

@@ -2,15 +2,24 @@
 
 Each spec has eight units, so an audit samples half of them (``samples_k`` = 4 on the devnet) and
 a provider that corrupts half its units escapes one audit with probability 1/70 (hypergeometric).
+
+``llm`` needs a model: :func:`build_llm_model` makes a small random one from a config (nothing can
+be downloaded here) and :func:`llm_demo` returns the spec and the blobs that name it. The tensor
+kinds need no blobs: :data:`KINDS` lists those, :data:`ALL_KINDS` every kind of the registry.
 """
 
 from __future__ import annotations
 
+import json
+import random
+from pathlib import Path
 from typing import Any
 
+from node.workloads.jobkinds import KINDS as ALL_KINDS
+from node.workloads.llm_files import llm_spec, model_dir_files
 from node.workloads.spec import JobSpec, parse_spec
 
-KINDS = ("matmul", "inference", "train")
+KINDS = tuple(k for k in ALL_KINDS if k != "llm")
 
 _LIMITS = {"max_units": 64, "max_bytes": 1 << 26, "max_seconds": 120, "max_memory_bytes": 1 << 28}
 _MLP = {"d_in": 16, "d_hidden": 32, "d_out": 8, "layers": 2}
@@ -57,3 +66,70 @@ def spec_dict(kind: str, *, seed: int = 1) -> dict[str, Any]:
 def demo_spec(kind: str, *, seed: int = 1) -> JobSpec:
     """The demo spec of ``kind``, parsed and validated."""
     return parse_spec(spec_dict(kind, seed=seed))
+
+
+LLM_SIZES: dict[str, dict[str, int]] = {
+    "tiny": {"hidden": 64, "layers": 2, "heads": 4, "vocab": 512},
+    "small": {"hidden": 256, "layers": 4, "heads": 8, "vocab": 8192},
+    "medium": {"hidden": 512, "layers": 8, "heads": 8, "vocab": 32000},
+}
+"""Random Llama models for the demo and ``scripts/bench llm`` (medium is ~58 M parameters)."""
+
+
+def build_llm_model(path: Path, size: str = "tiny", *, model_type: str = "llama", seed: int = 0) -> Path:
+    """Save a random causal LM of ``size`` into ``path`` with ``save_pretrained(safe_serialization=True)``."""
+    import torch
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+    s = LLM_SIZES[size]
+    common: dict[str, Any] = {
+        "vocab_size": s["vocab"],
+        "bos_token_id": 0,
+        "eos_token_id": 1,
+        "pad_token_id": 0,
+    }
+    if model_type == "gpt2":
+        cfg: Any = transformers.GPT2Config(
+            n_embd=s["hidden"], n_layer=s["layers"], n_head=s["heads"], n_positions=2048, **common
+        )
+        cls: Any = transformers.GPT2LMHeadModel
+    else:
+        cfg = transformers.LlamaConfig(
+            hidden_size=s["hidden"],
+            intermediate_size=s["hidden"] * 8 // 3,
+            num_hidden_layers=s["layers"],
+            num_attention_heads=s["heads"],
+            num_key_value_heads=s["heads"],
+            max_position_embeddings=2048,
+            **common,
+        )
+        cls = transformers.LlamaForCausalLM
+    cfg.initializer_range = 0.2  # logits with a real spread (the default 0.02 makes them nearly flat)
+    torch.manual_seed(seed)
+    cls(cfg).save_pretrained(path, safe_serialization=True)
+    return path
+
+
+def llm_prompts(n: int, *, vocab: int, seed: int = 1, length: int = 16) -> bytes:
+    """``n`` JSONL prompts of ``length`` seeded token ids."""
+    rnd = random.Random(seed)
+    return "".join(
+        json.dumps({"tokens": [rnd.randrange(2, vocab) for _ in range(length)]}) + "\n" for _ in range(n)
+    ).encode()
+
+
+def llm_demo(
+    model_dir: Path, *, sequences: int = 16, group: int = 2, max_new_tokens: int = 16, seed: int = 1
+) -> tuple[JobSpec, dict[str, bytes]]:
+    """The demo's llm job over the model in ``model_dir`` (eight units of two sequences) and its blobs."""
+    files = model_dir_files(model_dir)
+    vocab = int(json.loads(files["config.json"])["vocab_size"])
+    d, blobs = llm_spec(
+        files,
+        llm_prompts(sequences, vocab=vocab, seed=seed),
+        max_new_tokens=max_new_tokens,
+        group=group,
+        limits=_LIMITS,
+    )
+    return parse_spec(d), blobs

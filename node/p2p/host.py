@@ -178,6 +178,7 @@ class Host:
         enable_mdns: bool = False,
         gossip: Any = None,
         handshake_timeout: float = 5.0,
+        request_timeout: float = 10.0,
     ) -> None:
         self.key_pair = key_pair
         self.listen_addrs = tuple(listen_addrs)
@@ -185,6 +186,7 @@ class Host:
         self.enable_mdns = enable_mdns
         self.gossip = gossip
         self.handshake_timeout = handshake_timeout
+        self.request_timeout = request_timeout  # dials and stream opens (``p2p.request_timeout_s``)
         self._handlers: dict[str, StreamHandler] = {}
         self._libp2p: IHost | None = None
         self._stop = trio.Event()
@@ -291,11 +293,12 @@ class Host:
         if self._libp2p is not None:
             self._libp2p.set_stream_handler(TProtocol(protocol_id), handler)
 
-    async def connect(self, addr: str, *, timeout: float = 10.0) -> str:
+    async def connect(self, addr: str, *, timeout: float | None = None) -> str:
         """Make sure a connection to the peer at full multiaddr ``addr`` exists; return its peer id.
 
-        An open connection is reused (no new dial).
+        An open connection is reused (no new dial). ``timeout`` defaults to ``request_timeout``.
         """
+        timeout = self.request_timeout if timeout is None else timeout
         try:
             info = info_from_p2p_addr(multiaddr.Multiaddr(addr))
         except (ValueError, BaseLibp2pError) as err:
@@ -324,13 +327,17 @@ class Host:
         """How many connections to ``peer_id`` are open (reuse keeps this at one)."""
         return len(self.libp2p.get_network().connections.get(ID.from_base58(peer_id)) or [])
 
-    async def open_stream(self, peer_id: str, protocol_id: str, *, timeout: float = 10.0) -> INetStream:
-        """Open a stream to a peer we know an address of, negotiating ``protocol_id``."""
+    async def open_stream(
+        self, peer_id: str, protocol_id: str, *, timeout: float | None = None
+    ) -> INetStream:
+        """Open a stream to a peer we know an address of, negotiating ``protocol_id`` (within
+        ``timeout``, default ``request_timeout``)."""
+        timeout = self.request_timeout if timeout is None else timeout
         try:
             with trio.fail_after(timeout):
                 return await self.libp2p.new_stream(ID.from_base58(peer_id), [TProtocol(protocol_id)])
         except trio.TooSlowError:
-            raise DialError(f"opening {protocol_id} to {peer_id} timed out") from None
+            raise DialError(f"opening {protocol_id} to {peer_id} timed out after {timeout:g} s") from None
         except (OSError, BaseLibp2pError, ValueError) as err:
             raise DialError(f"cannot open {protocol_id} to {peer_id}", describe_exceptions(err)) from None
         except BaseExceptionGroup as group:

@@ -9,8 +9,10 @@ The ledger (:class:`LedgerEntry`): one line per event that moved the account's t
 ``payment`` (``Paid`` by the market: price, refunds, collateral back, rewards), ``stake``,
 ``unbond`` (moves stake, not tokens), ``withdraw``, ``slashed`` (``Slashed`` by the registry: stake
 taken), ``claims sale`` / ``claims purchase`` (``OrderFilled``), ``series collateral`` /
-``collateral released`` (``CapacityClaims``), ``transfer in`` / ``transfer out`` (plain ERC-20
-transfers between accounts). ``delta`` is the change of the wallet balance (0 for stake moves).
+``collateral released`` (``CapacityClaims``), ``capacity bond`` / ``capacity payout`` (a capacity
+attestation's or dispute's bond, and what ``CapacityRegistry`` pays back or awards), ``transfer in`` /
+``transfer out``
+(plain ERC-20 transfers between accounts). ``delta`` is the change of the wallet balance (0 for stake moves).
 
 Settled jobs (:func:`job_settlements`; the demo's report uses the same definitions):
 
@@ -188,6 +190,7 @@ def ledger(view: EventScan, address: str, records: Mapping[int, Job] | None = No
     """The account's ledger (see the module docstring), in chain order."""
     records = job_records(view) if records is None else records
     contracts = {a.lower() for a in view.chain.deployment.contracts.values()}
+    capacity = view.chain.capacity.address.lower()
     # A token transfer inside a transaction of another contract (a claims fill pays the seller
     # directly) is that contract's line; only plain ``transfer`` calls get lines of their own.
     busy = {e.tx_hash for e in view.events if e.contract != "ComputeToken"}
@@ -248,6 +251,14 @@ def ledger(view: EventScan, address: str, records: Mapping[int, Job] | None = No
             add(e, "collateral released", int(a["amount"]), int(a["amount"]), series_id=int(a["seriesId"]))
         elif name == "Transfer" and e.contract == "ComputeToken":
             src, dst, value = str(a["from"]), str(a["to"]), int(a["value"])
+            if capacity in (src.lower(), dst.lower()) and value:
+                # Capacity attestations and disputes carry no amount in their events: the bond is
+                # the token transfer itself (to the registry; back, or awarded, at finalization).
+                if same(src, address):
+                    add(e, "capacity bond", value, -value, counterparty=checksum(dst))
+                elif same(dst, address):
+                    add(e, "capacity payout", value, value, counterparty=checksum(src))
+                continue
             if src.lower() in contracts or dst.lower() in contracts or value == 0 or e.tx_hash in busy:
                 continue  # a market, registry or claims movement: already a line above
             if same(dst, address):

@@ -46,6 +46,8 @@ class JobReport:
     root: str
     n_units: int
     wall_s: float = 0.0
+    local_status: str = ""
+    error: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -79,6 +81,8 @@ def job_report(ctx: NodeContext, job_id: int, outputs_verified: bool | None = No
         outputs_verified=outputs_verified,
         root="0x" + job.root.hex(),
         n_units=job.n_units,
+        local_status=record.status if record else "",
+        error=record.error if record else "",
     )
 
 

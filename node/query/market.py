@@ -24,11 +24,11 @@ if TYPE_CHECKING:
     from node.store import Store
 
 
-def offer_rows(offers: Iterable[FoundOffer]) -> list[dict[str, Any]]:
+def offer_rows(offers: Iterable[FoundOffer], *, prefer_verified: bool = True) -> list[dict[str, Any]]:
     """The offers table's rows in the market's one ranking (:func:`node.roles.consumer.order_offers`)."""
     from node.roles.consumer import order_offers
 
-    return [offer_row(o) for o in order_offers(offers)]
+    return [offer_row(o) for o in order_offers(offers, prefer_verified=prefer_verified)]
 
 
 def offer_row(offer: Any) -> dict[str, Any]:

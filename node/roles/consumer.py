@@ -31,6 +31,7 @@ import dataclasses
 import functools
 import json
 import logging
+import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -51,12 +52,11 @@ from node.p2p.host import DialError, peer_id_from_addr
 from node.p2p.messages import OFFERS_TOPIC, JobProposal
 from node.p2p.reqresp import request
 from node.query.jobs import JobReport, job_report
-from node.roles.context import NodeContext, open_host, say_stderr
+from node.roles.context import NodeContext, offer_row, open_host, say_stderr
 from node.roles.outputs import load_manifest, root_of_units, save_manifest, unit_count
 from node.roles.settle import advance, chain_now
 from node.roles.wire import JOB, JOBINFO, OFFER, JobInfoRequest, OfferBody, OfferRequest
 from node.store import Job as StoredJob
-from node.store import Offer as StoredOffer
 from node.workloads.spec import JobSpec, blob_fields, canonical_json, spec_hash, to_dict
 
 if TYPE_CHECKING:
@@ -67,7 +67,23 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ROLE = "consumer"
+POST_TRIES = 5
+RECOVER_AFTER_S = 180.0
+"""A job posted this long ago and still not accepted is given up (the proposal's timeout is 60 s)."""
 ZERO_ADDRESS = "0x" + "0" * 40
+
+
+def _expired_open_jobs(ctx: NodeContext) -> list[int]:
+    """Blocking: this account's Open jobs on chain whose acceptance deadline has passed."""
+    me = ctx.address.lower()
+    posted = [
+        int(e.args["jobId"])
+        for e in ctx.chain.event_watcher().poll()
+        if e.contract == "JobMarket" and e.name == "JobPosted" and str(e.args["consumer"]).lower() == me
+    ]
+    now = chain_now(ctx.chain)
+    jobs = [ctx.chain.market.job(job_id) for job_id in posted]
+    return [j.job_id for j in jobs if j.status == JobStatus.OPEN and j.accept_by < now]
 
 
 class NoOfferError(CcmError):
@@ -103,10 +119,12 @@ def rank_offers(
     n_units: int,
     max_price: int = 0,
     provider: str | None = None,
+    prefer_verified: bool = True,
 ) -> list[FoundOffer]:
     """Offers that can take the job, best first (see the module docstring for the order).
 
-    ``max_price`` 0 means no limit; ``provider`` (a peer id or an address) keeps only that provider.
+    ``max_price`` 0 means no limit; ``provider`` (a peer id or an address) keeps only that provider;
+    ``prefer_verified`` (``consumer.prefer_verified``): see :func:`order_offers`.
     """
     fit = [
         o
@@ -120,21 +138,22 @@ def rank_offers(
             or provider.lower() == o.body.provider.lower()
         )
     ]
-    return order_offers(fit)
+    return order_offers(fit, prefer_verified=prefer_verified)
 
 
-def order_offers(offers: Iterable[FoundOffer]) -> list[FoundOffer]:
+def order_offers(offers: Iterable[FoundOffer], *, prefer_verified: bool = True) -> list[FoundOffer]:
     """The market's one ranking, best first (see the module docstring); ``ccm market offers`` shows it.
 
     The price compared is per unit: for a given job every offer's price is that times the same unit
-    count, so the order is the job's order too.
+    count, so the order is the job's order too. ``prefer_verified`` False (``consumer.prefer_verified``)
+    ranks equal prices by the claimed figure alone (a failed challenge still ranks last).
     """
     return sorted(
         offers,
         key=lambda o: (
             o.verified.failed,
             o.body.price_per_unit,
-            -o.verified.rank_value,
+            -o.verified.rank_value if prefer_verified else 0,
             -o.body.gflops,
             o.peer_id,
         ),
@@ -158,7 +177,9 @@ class Consumer:
     ) -> None:
         self.ctx = ctx
         self.say = say
-        self.challenge_options = dict(challenge_options or {})
+        verifier = ctx.config.verifier  # challenge size cap and pass threshold from the config
+        defaults = {"max_n": verifier.challenge_n, "threshold": verifier.challenge_threshold}
+        self.challenge_options = {**defaults, **dict(challenge_options or {})}
         self.host, self.gossip = open_host(ctx, listen=listen, bootstrap=bootstrap)
         BlobServer(ctx.blobs).register(self.host)
         self.offers: dict[str, FoundOffer] = {}
@@ -168,8 +189,15 @@ class Consumer:
         async with trio.open_nursery() as nursery:
             await nursery.start(functools.partial(self.host.run))
             nursery.start_soon(self._collect_gossip)
+            nursery.start_soon(self._recover_quietly)
             nursery.start_soon(self._reveal_loop)
             task_status.started(self)
+
+    async def _recover_quietly(self) -> None:
+        try:
+            await self.recover()
+        except CcmError as err:
+            logger.warning("recovering open jobs failed: %s", err)
 
     async def _reveal_loop(self, interval: float = 1.0) -> None:
         """Reveal the audit secret of every job this node posted as soon as its root is committed, whether
@@ -208,15 +236,7 @@ class Consumer:
         verified = await trio.to_thread.run_sync(self.ctx.store.verified_figure, env.peer_id)
         found = FoundOffer(envelope=env, body=body, peer_id=env.peer_id, verified=verified)
         self.offers[env.peer_id] = found
-        stored = StoredOffer(
-            offer_id=env.peer_id,
-            peer_id=env.peer_id,
-            address=body.provider,
-            price_per_unit=body.price_per_unit,
-            body_json=canonical_json(body.to_body()).decode(),
-            expires_at=env.expires,
-        )
-        await trio.to_thread.run_sync(self.ctx.store.put_offer, stored)
+        await trio.to_thread.run_sync(self.ctx.store.put_offer, offer_row(env, body))
         return found
 
     # --- discovery ------------------------------------------------------------------------------
@@ -336,7 +356,7 @@ class Consumer:
             min_units=n_units,
             max_units=n_units,
         )
-        job_id = await ctx.achain.run(ctx.chain.market.post_job, ctx.account, terms)
+        job_id = await self._post(terms)
         self.say(f"posted job {job_id}: {spec.kind}, {n_units} units, price {price} escrowed")
         record = StoredJob(
             job_id=str(job_id),
@@ -349,37 +369,124 @@ class Consumer:
             price=price,
         )
         await trio.to_thread.run_sync(ctx.store.put_job, record)
+        try:
+            await self.propose(job_id, spec, offer, price=price, deadline=terms.commit_by)
+        except ProposalRefused:
+            await self.cancel(job_id)
+            raise
+        return job_id
+
+    async def propose(
+        self, job_id: int, spec: JobSpec, offer: FoundOffer, *, price: int, deadline: int
+    ) -> None:
+        """Send on-chain job ``job_id`` to ``offer``'s provider; once it accepts, the job's row in the
+        store names the provider's peer (where ``follow`` and ``ccm job result`` fetch the outputs).
+
+        Raises :class:`ProposalRefused` when it refuses or does not answer (nothing is cancelled here).
+        """
+        ctx = self.ctx
         proposal = JobProposal(
-            spec=to_dict(spec),
-            spec_hash=digest,
-            price=price,
-            consumer=ctx.address,
-            deadline=terms.commit_by,
-            job_id=job_id,
+            spec=to_dict(spec), spec_hash=spec_hash(spec), price=price, consumer=ctx.address,
+            deadline=deadline, job_id=job_id,
         )
         try:
             if not self.host.is_connected(offer.peer_id) and offer.body.addrs:
                 await self.host.connect(offer.body.addrs[0])
             answer = await request(self.host, offer.peer_id, JOB, proposal)
         except ProtocolError as err:
-            await self._cancel(job_id)
             raise ProposalRefused(job_id, f"no answer: {err}") from None
         if not answer.accepted:
-            await self._cancel(job_id)
             raise ProposalRefused(job_id, answer.reason)
-        await trio.to_thread.run_sync(functools.partial(ctx.store.set_job_status, str(job_id), "accepted"))
+        record = await trio.to_thread.run_sync(ctx.store.get_job, str(job_id))
+        if record is not None:
+            accepted = dataclasses.replace(record, status="accepted", peer_id=offer.peer_id)
+            await trio.to_thread.run_sync(ctx.store.put_job, accepted)
         self.say(f"job {job_id} accepted by {offer.body.provider} (peer {offer.peer_id})")
-        return job_id
 
-    async def _cancel(self, job_id: int) -> None:
+    async def deliver(self, job_id: int, spec: JobSpec, peers: Sequence[str]) -> FoundOffer | None:
+        """Hand a prepaid job (a redeemed capacity claim) to its provider, found among ``peers``
+        (multiaddrs); the provider that accepted it, or ``None`` when none of them did."""
+        job = await self.ctx.achain.run(self.ctx.chain.market.job, job_id)
+        for addr in peers:
+            try:
+                offer = await self.offer_from(addr)
+            except ProtocolError as err:
+                self.say(f"peer {addr}: {err}")
+                continue
+            if offer.body.provider.lower() != job.provider.lower():
+                continue
+            try:
+                await self.propose(job_id, spec, offer, price=0, deadline=job.commit_by)
+            except ProposalRefused as err:
+                self.say(f"peer {addr}: {err.reason}")
+                continue
+            return offer
+        return None
+
+    async def _post(self, terms: JobTerms) -> int:
+        """Post ``terms`` with an EIP-2612 permit for exactly its price, in one transaction.
+
+        No shared allowance is read and then spent, so concurrent submits from one account (tasks or
+        processes) do not take each other's escrow; two permits signed over the same token nonce
+        make one of the posts revert, and that one is signed again and resent.
+        """
         ctx = self.ctx
+        for attempt in range(1, POST_TRIES + 1):
+            now = await ctx.achain.run(chain_now, ctx.chain)
+            post = functools.partial(
+                ctx.chain.market.post_job_with_permit, ctx.account, terms, permit_deadline=now + 600
+            )
+            try:
+                job_id: int = await ctx.achain.run(post)
+                return job_id
+            except ContractRevert as err:
+                if attempt == POST_TRIES:
+                    raise
+                logger.info("post attempt %d reverted (%s): signing a fresh permit", attempt, err.error_name)
+                await trio.sleep(random.uniform(0.1, 0.5) * attempt)
+        raise AssertionError("unreachable")
+
+    async def cancel(self, job_id: int) -> bool:
+        """Take back the escrow of this consumer's job while it is Open; True if it was cancelled now.
+
+        A job a provider already accepted is not Open any more: it goes on (and is followed).
+        """
+        ctx = self.ctx
+        cancelled = False
         try:
             status = await ctx.achain.run(ctx.chain.market.status_of, job_id)
             if status == JobStatus.OPEN:
                 await ctx.achain.run(ctx.chain.market.cancel_job, ctx.account, job_id)
+                cancelled = True
         except ContractRevert as err:
             logger.warning("job %s: cancel failed: %s", job_id, err)
-        await trio.to_thread.run_sync(functools.partial(ctx.store.set_job_status, str(job_id), "cancelled"))
+        status = await ctx.achain.run(ctx.chain.market.status_of, job_id)
+        if await trio.to_thread.run_sync(ctx.store.get_job, str(job_id)) is not None:
+            local = "cancelled" if status == JobStatus.CANCELLED else status.name.lower()
+            await trio.to_thread.run_sync(functools.partial(ctx.store.set_job_status, str(job_id), local))
+        return cancelled
+
+    async def recover(self, *, older_than: float = RECOVER_AFTER_S) -> list[int]:
+        """Take back the escrow of this account's jobs that were posted but never accepted: the
+        consumer died between posting and proposing, or before it even recorded the job.
+
+        Cancelled: jobs this home recorded as ``posted`` more than ``older_than`` seconds ago (a
+        younger one may still be in the hands of a process proposing it), and any Open job of this
+        account on chain whose acceptance deadline has passed (nobody can accept it any more).
+        """
+        ctx = self.ctx
+        stale = await trio.to_thread.run_sync(
+            functools.partial(ctx.store.list_jobs, role=ROLE, statuses=("posted",))
+        )
+        cutoff = time.time() - older_than
+        candidates = [int(r.job_id) for r in stale if r.created_at <= cutoff]
+        candidates += await ctx.achain.run(_expired_open_jobs, ctx)
+        cancelled = []
+        for job_id in dict.fromkeys(candidates):
+            if await self.cancel(job_id):
+                self.say(f"job {job_id}: posted but never accepted; cancelled, escrow back")
+                cancelled.append(job_id)
+        return cancelled
 
     async def fetch_outputs(self, job_id: int, *, attempts: int = 3) -> bool:
         """Fetch the outputs of a committed job and check them against the on-chain root.

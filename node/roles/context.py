@@ -6,7 +6,8 @@
 * a devnet deployment and no keystore in the home: a dev account allocated to this home (recorded
   in ``<home>/devnet-account.json``, so a restart keeps it; different homes on one machine get
   different accounts through a small lock-protected allocation file in the temp folder, keyed by the
-  deployment's token address) — announced loudly;
+  chain: its id and the hash of the deployment's block, so a fresh devnet at the same addresses
+  starts with every account free) — announced loudly;
 * otherwise the encrypted keystore (``ccm init``), password from ``$CCM_PASSWORD`` or a prompt.
 
 The libp2p identity lives in ``<home>/p2p/identity.json``: encrypted with the same password outside
@@ -52,10 +53,13 @@ from node.claims.book import OrderBook
 from node.claims.service import ClaimsService
 from node.config import Config, load_config
 from node.errors import ConfigError
-from node.p2p.gossip import Gossip, IsBound
+from node.p2p.gossip import Gossip, IsBound, SignedEnvelope
 from node.p2p.host import Host
 from node.p2p.identity import identity_path, load_identity, load_or_create_identity
+from node.roles.wire import OfferBody
+from node.store import Offer as StoredOffer
 from node.store import Store
+from node.workloads.spec import canonical_json
 
 DEVNET_ACCOUNT_FILE = "devnet-account.json"
 LISTEN_PORT_FILE = "listen-port"
@@ -69,8 +73,11 @@ def say_stderr(line: str) -> None:
 
 
 def password_from_env() -> str | None:
-    """The node password from ``$CCM_PASSWORD``, or ``None``."""
-    return os.environ.get(PASSWORD_ENV) or None
+    """The node password from ``$CCM_PASSWORD_FILE`` or ``$CCM_PASSWORD`` (taken once, then scrubbed
+    from the environment: :func:`node.keys.take_password`), or ``None``."""
+    from node.keys import take_password
+
+    return take_password()
 
 
 @dataclass
@@ -103,22 +110,29 @@ class NodeContext:
         self.store.close()
 
 
-def _allocation_file(deployment: Deployment) -> Path:
-    token = deployment.address("ComputeToken").lower()
-    return Path(tempfile.gettempdir()) / f"ccm-devnet-accounts-{deployment.chain_id}-{token}.json"
+def chain_key(chain: Chain) -> str:
+    """What tells this chain from any other: its id and the hash of the deployment's block."""
+    deployment = chain.deployment
+    block_hash = deployment.deploy_block_hash
+    if not block_hash:
+        header = chain.client.block(deployment.deploy_block)
+        block_hash = header.hash if header is not None else "none"
+    return f"{deployment.chain_id}-{block_hash.removeprefix('0x')[:16]}"
 
 
-def devnet_index_for_home(home: Path, deployment: Deployment) -> int:
+def devnet_index_for_home(home: Path, chain: Chain) -> int:
     """The dev account index of ``home`` (allocated on first use; index 0, the deployer, last)."""
     record = home / DEVNET_ACCOUNT_FILE
-    token = deployment.address("ComputeToken")
+    token = chain.deployment.address("ComputeToken")
+    key_of_chain = chain_key(chain)
     try:
         data = json.loads(record.read_text())
-        if data.get("token") == token and isinstance(data.get("index"), int):
+        same = data.get("chain", key_of_chain) == key_of_chain and data.get("token") == token
+        if same and isinstance(data.get("index"), int):  # (a record without "chain": the token's)
             return int(data["index"])
     except (FileNotFoundError, ValueError, OSError):
         pass
-    path = _allocation_file(deployment)
+    path = Path(tempfile.gettempdir()) / f"ccm-devnet-accounts-{key_of_chain}.json"
     key = str(home.resolve())
     with open(path, "a+", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -143,7 +157,7 @@ def devnet_index_for_home(home: Path, deployment: Deployment) -> int:
             handle.truncate()
             handle.write(json.dumps(taken, sort_keys=True))
     home.mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps({"index": index, "token": token}) + "\n")
+    record.write_text(json.dumps({"index": index, "token": token, "chain": key_of_chain}) + "\n")
     return index
 
 
@@ -159,11 +173,13 @@ def open_context(
 
     ``chain`` lets in-process callers (tests) share one connected :class:`Chain`.
     """
-    home = Path(home).expanduser()
+    from node.keys import private_home
+
+    home = private_home(Path(home).expanduser())
     config = load_config(home)
     if chain is None:
         deployment = Deployment.load(config.deployment_path)
-        chain = Chain.connect(deployment, rpc_url=rpc_url)
+        chain = Chain.connect(deployment, rpc_url=rpc_url, settings=config.chain)
     devnet = chain.deployment.devnet
     password = password_from_env()
     if account_index is not None:
@@ -172,7 +188,7 @@ def open_context(
         account = devnet_account(account_index, devnet=True)
         label = f"devnet account #{account_index} {account.address} (PUBLIC TEST KEY, devnet only)"
     elif devnet and not config.keystore_path.exists():
-        index = devnet_index_for_home(home, chain.deployment)
+        index = devnet_index_for_home(home, chain)
         account = devnet_account(index, devnet=True)
         label = f"devnet account #{index} {account.address} (PUBLIC TEST KEY, devnet only)"
     else:
@@ -199,6 +215,18 @@ def open_context(
         key_pair=key_pair,
         store=store,
         blobs=BlobStore(home / "blobs"),
+    )
+
+
+def offer_row(envelope: SignedEnvelope, body: OfferBody) -> StoredOffer:
+    """A validated offer as the store keeps it (one row per provider peer: where to reach it later)."""
+    return StoredOffer(
+        offer_id=envelope.peer_id,
+        peer_id=envelope.peer_id,
+        address=body.provider,
+        price_per_unit=body.price_per_unit,
+        body_json=canonical_json(body.to_body()).decode(),
+        expires_at=envelope.expires,
     )
 
 
@@ -329,6 +357,7 @@ def open_host(
         listen_addrs=stable_listen(ctx.home, addrs) if stable else addrs,
         bootstrap=tuple(bootstrap) if bootstrap is not None else p2p.bootstrap,
         gossip=gossip,
+        request_timeout=p2p.request_timeout_s,
     )
     return host, gossip
 

@@ -507,6 +507,9 @@ class ProviderDaemon:
             await self._set_status(key, TERMINAL_NAMES[status])
             if status == JobStatus.COMPLETED:
                 self.say(f"job {job_id}: paid")
+            elif status in (JobStatus.SLASHED, JobStatus.DEFAULTED):
+                logger.warning("job %s: %s: this provider's collateral is lost", job_id, status.name)
+                self.say(f"job {job_id}: {status.name} - this provider lost the job's collateral")
         elif status >= JobStatus.COMMITTED and record.status != "committed":
             await self._set_status(key, "committed")
 

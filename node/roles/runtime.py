@@ -32,12 +32,13 @@ PROBE_FILE = "probe.json"
 
 
 def setup_logging(level: str = "info", *, debug: bool = False) -> None:
-    """Send log records to stderr; quiet py-libp2p unless ``debug``."""
+    """Send log records to stderr; the node's loggers at ``level`` (``node.log_level``); quiet
+    py-libp2p unless ``debug``."""
+    chosen = logging.DEBUG if debug else getattr(logging, level.upper(), logging.INFO)
     logging.basicConfig(
-        level=logging.DEBUG if debug else getattr(logging, level.upper(), logging.INFO),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=chosen, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("node").setLevel(chosen)
     if not debug:
         for noisy in ("libp2p", "multiaddr", "web3", "urllib3", "async_service"):
             logging.getLogger(noisy).setLevel(logging.WARNING)

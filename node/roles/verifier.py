@@ -57,6 +57,7 @@ from node.roles.context import (
     NodeContext,
     daemon_lock,
     ensure_staked,
+    offer_row,
     open_host,
     peer_id_from_bytes,
     say_stderr,
@@ -169,6 +170,9 @@ class VerifierDaemon:
                 body = OfferBody.from_body(item.envelope.body)
             except ProtocolError:
                 continue
+            if self.provider_addrs.get(item.envelope.peer_id) != body.addrs:
+                # Kept in the store too: a restarted verifier still knows where each provider listens.
+                await trio.to_thread.run_sync(self.ctx.store.put_offer, offer_row(item.envelope, body))
             self.provider_addrs[item.envelope.peer_id] = body.addrs
 
     async def _watch(self, watcher: object) -> None:

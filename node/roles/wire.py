@@ -197,7 +197,8 @@ class CapacityNonce:
 
 @dataclass(frozen=True)
 class CapacityDigest:
-    """The provider's timed answer: SHA-256 of C; ``size`` bytes of C follow as data frames.
+    """The provider's timed answer: the digest of C (:mod:`node.capacity.digest`, computed on its device);
+    ``size`` bytes of C follow as data frames.
 
     ``compute_ms`` is the provider's own timing (informational: the challenger keeps its own clock).
     """

@@ -19,10 +19,10 @@ top-1); seeded sampling picks ``argmax(logit / temperature + gumbel)``, with Gum
 (sequence = the prompt's line in the job), so a sampled token is a function of the seed and
 the distribution.
 
-Audit (:meth:`LlmWorkload.audit_check`): per sequence of a sampled unit, ONE forward pass over
-prompt + committed tokens (minus the last), logits kept only at the T generated positions, then
-:func:`verifier.llm.check_sequence`. That is a prefill of the whole sequence, much cheaper than
-T decoding steps; the figures are in node/workloads/README.md.
+Audit (:meth:`LlmWorkload.audit_check`): ONE forward pass over prompt + committed tokens (minus the
+last) for the unit's sequences together (left-padded, split only to bound the logits' memory),
+logits kept only at the T generated positions, then :func:`verifier.llm.check_sequence` a
+sequence. That is a prefill, much cheaper than T decoding steps; figures in node/workloads/README.md.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from node.errors import JobSpecError
+from node.errors import JobSpecError, WorkloadError
 from node.workloads import rng
 from node.workloads.jobkinds.llm import INDEX_FILE, LlmSpec
 from node.workloads.kinds import Workload, resolve_blob
@@ -59,19 +59,32 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 CACHE_SIZE = 2
+MAX_AUDIT_LOGITS_BYTES = 256 << 20
+"""A verifier's teacher-forced pass keeps at most this many bytes of float32 logits (sequences per pass)."""
 ATTENTION = ("sdpa", "eager")
 _ITEMSIZE = {"float32": 4, "bfloat16": 2, "float16": 2}
 _CACHE: OrderedDict[tuple[Any, ...], nn.Module] = OrderedDict()
 
 
 def load_model(
-    files: Mapping[str, bytes], *, dtype: torch.dtype, device: torch.device, attn: str = "sdpa"
+    files: Mapping[str, bytes],
+    *,
+    dtype: torch.dtype,
+    device: torch.device,
+    attn: str = "sdpa",
+    digests: Mapping[str, str] | None = None,
 ) -> nn.Module:
-    """The model of vetted ``files`` (name → bytes), loaded offline in ``dtype`` on ``device``; cached."""
+    """The model of vetted ``files`` (name → bytes), loaded offline in ``dtype`` on ``device``; cached.
+
+    ``digests`` (name → SHA-256 hex, already checked by the caller) spares hashing the files again.
+    """
+    if attn not in ATTENTION:
+        raise WorkloadError(f"attention implementation must be one of {', '.join(ATTENTION)}, got {attn!r}")
     cfg = vet_config(files["config.json"])
     weights = sorted(n for n in files if n.endswith(".safetensors"))
+    names = [n for n in ("config.json", INDEX_FILE, *weights) if n in files]
     key = (
-        tuple(sorted((n, hash_of(files[n])) for n in ("config.json", INDEX_FILE, *weights) if n in files)),
+        tuple((n, digests[n] if digests is not None else hash_of(files[n])) for n in names),
         str(dtype),
         str(device),
         attn,
@@ -85,9 +98,8 @@ def load_model(
     transformers.utils.logging.disable_progress_bar()
     cls = getattr(transformers, MODEL_TYPES[cfg["model_type"]])
     with tempfile.TemporaryDirectory(prefix="ccm-llm-") as tmp:
-        for name in ("config.json", INDEX_FILE, *weights):
-            if name in files:
-                Path(tmp, name).write_bytes(files[name])
+        for name in names:
+            Path(tmp, name).write_bytes(files[name])
         model = cls.from_pretrained(
             tmp,
             local_files_only=True,
@@ -138,8 +150,6 @@ class LlmWorkload(Workload):
         b = spec.body
         assert isinstance(b, LlmSpec)
         self.body = b
-        if attn not in ATTENTION:
-            raise JobSpecError("attn", f"attention implementation must be one of {', '.join(ATTENTION)}")
         files = {name: resolve_blob(blobs, f"llm.model.{name}.blob", digest) for name, digest in b.files}
         self.config = vet_config(files["config.json"])
         if INDEX_FILE in files:
@@ -164,7 +174,7 @@ class LlmWorkload(Workload):
             )
         self.n_units = -(-b.sequences // b.group)
         self.weight_bytes = sum(len(files[n]) for n in b.weight_files)
-        self.model = load_model(files, dtype=self.dtype, device=device, attn=attn)
+        self.model = load_model(files, dtype=self.dtype, device=device, attn=attn, digests=b.file_map())
         self.vocab = _embedding_shape(self.model, "get_output_embeddings")[0]
         self.n_params = sum(p.numel() for p in self.model.parameters())
         d = b.decoding
@@ -267,37 +277,59 @@ class LlmWorkload(Workload):
 
     # ------------------------------------------------------------------------------ verifier
 
-    def forced_logits(self, prompt: Sequence[int], tokens: Sequence[int]) -> torch.Tensor:
-        """Float32 logits ``(len(tokens), V)`` at the generated positions, by one teacher-forced pass."""
-        seq = torch.tensor([*prompt, *tokens[:-1]], dtype=torch.long, device=self.device)[None]
+    def forced_logits(
+        self, prompts: Sequence[Sequence[int]], tokens: Sequence[Sequence[int]]
+    ) -> torch.Tensor:
+        """Float32 logits ``(n, T, V)`` at the generated positions of ``n`` sequences, by ONE
+        teacher-forced pass over prompt + tokens[:-1] (left-padded batch, no KV cache)."""
+        seqs = [[*p, *t[:-1]] for p, t in zip(prompts, tokens, strict=True)]
+        steps = len(tokens[0])
+        width = max(len(q) for q in seqs)
+        ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for r, q in enumerate(seqs):
+            ids[r, width - len(q) :] = torch.tensor(q, dtype=torch.long)
+            mask[r, width - len(q) :] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        pos = (mask.cumsum(dim=1) - 1).clamp(min=0)
         with torch.no_grad():
-            logits = self.model(input_ids=seq, use_cache=False, logits_to_keep=len(tokens)).logits
-        return logits[0].to(torch.float32)
+            out = self.model(
+                input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False, logits_to_keep=steps
+            )
+        return out.logits.to(torch.float32)
 
     def check_unit(self, index: int, observed: torch.Tensor) -> Comparison:
-        """Audit revealed unit ``index`` against one teacher-forced pass per sequence."""
+        """Audit revealed unit ``index``: teacher-forced passes over its sequences (batched, at most
+        :data:`MAX_AUDIT_LOGITS_BYTES` of logits a pass), then :func:`verifier.llm.check_sequence`."""
         self._check_index(index)
         inf = math.inf
         shape = self.unit_shape(index)
         if observed.dtype != torch.float32 or tuple(observed.shape) != shape:
             return Comparison(False, False, inf, inf, "shape")
+        toks = observed[:, :, 0]
+        ok = bool(torch.isfinite(toks).all()) and bool((toks == toks.round()).all())
+        if not ok or float(toks.min()) < 0 or float(toks.max()) >= self.vocab:
+            return Comparison(False, False, inf, inf, "malformed")
         tol = float(self.spec.tolerance_value)
+        rows = list(self.rows(index))
+        steps = shape[1]
+        per_pass = max(1, MAX_AUDIT_LOGITS_BYTES // (steps * self.vocab * 4))
         worst, worst_abs = 0.0, 0.0
-        for r, row in enumerate(self.rows(index)):
-            toks = observed[r, :, 0]
-            ok = bool(torch.isfinite(toks).all()) and bool((toks == toks.round()).all())
-            if not ok or float(toks.min()) < 0 or float(toks.max()) >= self.vocab:
-                return Comparison(False, False, inf, inf, "malformed")
-            logits = self.forced_logits(self.prompts[row], [int(t) for t in toks.tolist()])
-            noise = None
-            if self.temperature is not None:
-                noise = torch.stack([self.noise(row, t) for t in range(shape[1])])
-            res = check_sequence(
-                logits, observed[r], tolerance=tol, temperature=self.temperature, noise=noise
+        for start in range(0, len(rows), per_pass):
+            part = range(start, min(start + per_pass, len(rows)))
+            logits = self.forced_logits(
+                [self.prompts[rows[r]] for r in part], [[int(t) for t in toks[r].tolist()] for r in part]
             )
-            if not res.passed:
-                return res
-            worst, worst_abs = max(worst, res.scaled_error), max(worst_abs, res.max_abs_diff)
+            for n, r in enumerate(part):
+                noise = None
+                if self.temperature is not None:
+                    noise = torch.stack([self.noise(rows[r], t) for t in range(steps)])
+                res = check_sequence(
+                    logits[n], observed[r], tolerance=tol, temperature=self.temperature, noise=noise
+                )
+                if not res.passed:
+                    return res
+                worst, worst_abs = max(worst, res.scaled_error), max(worst_abs, res.max_abs_diff)
         return Comparison(True, False, worst, worst_abs, "within_tolerance")
 
     def audit_check(self) -> Callable[[int, torch.Tensor], Comparison]:

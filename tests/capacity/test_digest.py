@@ -50,10 +50,8 @@ def _i32(v: int) -> int:
     return v - (1 << 32) if v >= 1 << 31 else v
 
 
-def _mix(x: int, key: int, k1: int, k2: int) -> int:
-    x = _i32((x ^ key) * k1)
-    x = _i32(x ^ (x >> 15))  # Python's >> on a negative int is the arithmetic shift
-    return _i32(x * k2) >> 27
+def _mix(x: int, key: int, k: int) -> int:
+    return _i32((x ^ key) * k) >> 27  # Python's >> on a negative int is the arithmetic shift
 
 
 def _reference(c: torch.Tensor, *, dtype: str, seed: bytes, nonce: bytes) -> bytes:
@@ -62,14 +60,14 @@ def _reference(c: torch.Tensor, *, dtype: str, seed: bytes, nonce: bytes) -> byt
     m1 = ((hash_ints(seed, 21, cols * LANES, torch.device("cpu")) >> 7) & 31).reshape(cols, LANES).tolist()
     m2 = ((hash_ints(seed, 22, rows * LANES, torch.device("cpu")) >> 7) & 31).reshape(rows, LANES).tolist()
     keys = element_keys(nonce, cols)
-    col, lane, (k1, k2, k3, k4) = keys.col.tolist(), keys.lane.tolist(), keys.k
+    col, lane, (k1, k2) = keys.col.tolist(), keys.lane.tolist(), keys.k
     values = c.to(torch.float64).tolist()
     s = [[0] * LANES for _ in range(rows)]
     for i in range(rows):
-        y = [_mix(math.trunc(values[i][j] / q), col[j], k1, k2) for j in range(cols)]
+        y = [_mix(math.trunc(values[i][j] / q), col[j], k1) for j in range(cols)]
         for lane_i in range(LANES):
             s[i][lane_i] = sum(y[j] * m1[j][lane_i] for j in range(cols))
-    y2 = [[_mix(s[i][k], lane[k], k3, k4) for k in range(LANES)] for i in range(rows)]
+    y2 = [[_mix(s[i][k], lane[k], k2) for k in range(LANES)] for i in range(rows)]
     t = [[sum(y2[i][a] * m2[i][b] for i in range(rows)) for b in range(LANES)] for a in range(LANES)]
     body = b"".join(v.to_bytes(4, "little", signed=True) for row in t for v in row)
     name = dtype.encode()

@@ -189,3 +189,16 @@ def test_token_transfer_and_its_refusals(
     assert [(e["amount"], e["counterparty"]) for e in outgoing] == [
         (str(2_250_000_000_000_000_000), chain.client.w3.to_checksum_address(to))
     ]
+
+
+def test_capacity_bonds_are_ledger_lines(chain: Chain, roles: Roles) -> None:
+    from node.claims.capacity import devnet_verify
+
+    verifier = roles.verifiers[0]
+    devnet_verify(
+        chain, verifier, provider=roles.provider.address, gpu_class="H100", gpus=2, gflops_per_gpu=50_000
+    )
+    view = account_view(chain, verifier.address)
+    kinds = [e.kind for e in view.ledger]
+    assert "capacity bond" in kinds and "capacity payout" in kinds
+    assert sum(e.delta for e in view.ledger) == chain.token.balance_of(verifier.address)

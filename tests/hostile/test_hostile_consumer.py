@@ -6,15 +6,18 @@ once accepted, ends as that job's recorded outcome; the provider then still take
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
 import trio
 
 from node.capacity.probe import ProbeResult
 from node.chain.chain import Chain
 from node.chain.market import JobStatus
+from node.cli import main
 from node.p2p.messages import JobProposal
 from node.p2p.reqresp import request
 from node.roles.consumer import Consumer
@@ -134,7 +137,7 @@ def cuda_oom(
 
 
 async def test_a_job_that_raises_in_torch_is_its_own_outcome_and_the_provider_goes_on(
-    chain: Chain, nodes: Nodes, probe_result: ProbeResult
+    chain: Chain, nodes: Nodes, probe_result: ProbeResult, capsys: pytest.CaptureFixture[str]
 ) -> None:
     provider_ctx, consumer_ctx = nodes("provider", 2), nodes("consumer", 1)
     with trio.fail_after(120):
@@ -161,6 +164,12 @@ async def test_a_job_that_raises_in_torch_is_its_own_outcome_and_the_provider_go
     job = provider_ctx.store.get_job(str(bad))
     assert job is not None and job.status == "error"
     assert job.error.startswith("RuntimeError: CUDA out of memory"), job.error
+    # ccm job status on the provider's home shows the job's outcome.
+    capsys.readouterr()
+    home = str(provider_ctx.home)
+    code = main(["job", "status", str(bad), "--home", home, "--account-index", "2", "--json"])
+    shown = json.loads(capsys.readouterr().out)
+    assert code == 0 and shown["local_status"] == "error" and "CUDA out of memory" in shown["error"]
 
 
 def _honest(

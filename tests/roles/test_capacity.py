@@ -178,10 +178,11 @@ async def test_challenge_during_a_running_job_is_answered_and_the_job_completes(
             job_id = await consumer.submit(spec, offer)
             while not provider.capacity.lock.locked():  # the job is computing
                 await trio.sleep(0.01)
-            result = await consumer.challenge(offer, n=256)
+            # The verifier may be recomputing beside the timed window: speed is not what is tested here.
+            result = await consumer.challenge(offer, n=256, threshold=0.001)
             report = await consumer.follow(job_id, timeout=180, poll=0.2)
             nursery.cancel_scope.cancel()
-    assert result.passed, result.reason
+    assert result.passed and result.correct and result.in_time, result.reason
     assert provider.capacity.waited == 1 and provider.capacity.answered == 1
     assert report.status == "completed" and report.outputs_verified, report
 

@@ -31,6 +31,15 @@ from verifier.sampling import sample_indices
 CPU = torch.device("cpu")
 
 
+@pytest.fixture(autouse=True)
+def one_thread() -> Any:
+    """One torch thread unless a test says otherwise: see :func:`_honest_cases`."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("llm")
@@ -290,19 +299,26 @@ def test_text_prompt_without_a_tokenizer_and_wrong_counts_are_refused(models: di
 # ---------------------------------------------------------------------------- honest runs
 
 
-def _honest_cases() -> list[tuple[str, dict[str, Any], int, int, str]]:
-    """(model, spec kwargs, provider threads, verifier threads, verifier attention)."""
+def _honest_cases() -> list[tuple[str, dict[str, Any], int, int, int, str, int]]:
+    """(model, spec kwargs, units, group, provider threads, verifier attention, verifier threads).
+
+    The provider uses SDPA attention; group 8 means the provider generates 8 sequences in one
+    left-padded batch while the verifier checks each alone. Most units run on one thread: two
+    OpenMP threads on a shared, loaded 2-core machine are ~10x slower for models this small.
+    """
     greedy: dict[str, Any] = {"decoding": {"name": "greedy"}}
     sample: dict[str, Any] = {"decoding": {"name": "sample", "temperature": "0.8", "seed": 3}}
     return [
-        ("llama", {"dtype": "float32", **greedy}, 1, 2, "eager"),
-        ("qwen2", {"dtype": "float32", **greedy}, 2, 1, "sdpa"),
-        ("gpt2", {"dtype": "float32", **greedy}, 1, 2, "eager"),
-        ("mistral", {"dtype": "float32", **greedy}, 2, 1, "eager"),
-        ("llama", {"dtype": "bfloat16", **greedy}, 1, 2, "eager"),
-        ("qwen2", {"dtype": "float16", **greedy}, 2, 1, "eager"),
-        ("llama", {"dtype": "float32", **sample}, 1, 2, "eager"),
-        ("gpt2", {"dtype": "bfloat16", **sample}, 2, 1, "eager"),
+        ("llama", {"dtype": "float32", **greedy}, 512, 1, 1, "eager", 1),
+        ("qwen2", {"dtype": "float32", **greedy}, 128, 8, 1, "sdpa", 1),
+        ("gpt2", {"dtype": "float32", **greedy}, 384, 1, 1, "eager", 1),
+        ("mistral", {"dtype": "float32", **greedy}, 384, 1, 1, "sdpa", 1),
+        ("llama", {"dtype": "bfloat16", **greedy}, 192, 1, 1, "eager", 1),
+        ("qwen2", {"dtype": "float16", **greedy}, 192, 1, 1, "eager", 1),
+        ("llama", {"dtype": "float32", **sample}, 256, 1, 1, "eager", 1),
+        ("gpt2", {"dtype": "bfloat16", **sample}, 64, 4, 1, "eager", 1),
+        ("llama", {"dtype": "float32", **greedy}, 64, 1, 2, "eager", 1),
+        ("mistral", {"dtype": "bfloat16", **greedy}, 32, 1, 1, "sdpa", 2),
     ]
 
 
@@ -310,18 +326,16 @@ HONEST_UNITS = int(os.environ.get("CCM_LLM_HONEST_UNITS", "2048"))
 
 
 def test_honest_runs_never_fail_an_audit(models: dict[str, Path]) -> None:
-    """Threads, attention implementation, batch composition (the provider generates 8 sequences in
-    a left-padded batch where the unit is larger than one, the verifier checks each alone) and dtype."""
+    """0 false alarms over >= 2,048 audited honest units (CCM_LLM_HONEST_UNITS scales it), across
+    model types, threads, attention implementation, batch composition, dtype and decoding."""
     cases = _honest_cases()
-    per_case = -(-HONEST_UNITS // len(cases))
+    scale = HONEST_UNITS / 2048
     audited = 0
-    for n, (model, kwargs, p_threads, v_threads, attn) in enumerate(cases):
-        group = 8 if n % 4 == 3 else 1
-        prompts = lm.token_prompts(per_case * group, seed=n, lo=2, hi=10)
+    for n, (model, kwargs, units, group, p_threads, attn, v_threads) in enumerate(cases):
+        units = max(2, math.ceil(units * scale))
+        prompts = lm.token_prompts(units * group, seed=n, lo=2, hi=10)
         spec, blobs = _spec(models[model], prompts, max_new_tokens=8, group=group, **kwargs)
-        result = _with_threads(
-            p_threads, lambda spec=spec, blobs=blobs: run_job(spec, device="cpu", blobs=blobs)
-        )
+        result = _with_threads(p_threads, lambda s=spec, b=blobs: run_job(s, device="cpu", blobs=b))
         work = LlmWorkload(spec, CPU, blobs, attn=attn)
         indices = list(range(result.n_units))
         revealed = reveal(result.outputs, result.tree, indices, needs_prev=False)
@@ -458,10 +472,10 @@ def test_detection_rate_matches_the_hypergeometric_prediction(models: dict[str, 
 # ----------------------------------------------------------------------- audit cost, ties
 
 
-def test_audit_is_one_forward_pass_a_sequence_against_one_a_token(models: dict[str, Path]) -> None:
+def test_audit_is_one_forward_pass_against_one_a_token(models: dict[str, Path]) -> None:
     """The cost figure as a count: generating a unit of g sequences and T tokens calls the model T
     times (a prefill, then T-1 decoding steps, all g sequences batched); auditing it calls the model
-    g times, once per sequence over prompt + tokens. Seconds are in ``scripts/bench llm``."""
+    once, over the g prompts + tokens together. Seconds are in ``scripts/bench llm``."""
     spec, blobs = _spec(models["llama"], lm.token_prompts(4, seed=8), max_new_tokens=16, group=4)
     work = prepare(spec, device="cpu", blobs=blobs)
     assert isinstance(work, LlmWorkload)
@@ -478,7 +492,7 @@ def test_audit_is_one_forward_pass_a_sequence_against_one_a_token(models: dict[s
     finally:
         hook.remove()
     assert len(generated) == 16 and all(s[0] == 4 for s in generated)
-    assert len(audited) == 4 and all(s[0] == 1 for s in audited)
+    assert len(audited) == 1 and audited[0][0] == 4
 
 
 def _row(token: int, ids: list[int], vals: list[float]) -> list[float]:

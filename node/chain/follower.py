@@ -1,0 +1,311 @@
+"""Following the chain: one event follower per node, with a persisted cursor, that survives reorgs.
+
+What it guarantees:
+
+* **Confirmations.** Events are delivered only from blocks with ``confirmations`` (``[chain]
+  confirmations``; 1 = the head block counts) — the *safe* block is ``head - confirmations + 1``.
+* **A cursor that survives restarts.** The last block delivered and its hash live in the node's
+  store (``chain_cursor``), with the hashes of earlier cursor positions (``chain_checkpoints``) and
+  the raw logs delivered (``chain_logs``); a restarted node resumes where it stopped, not from a
+  fixed look-back.
+* **Reorgs are detected by block hash.** Each poll checks that the cursor's block still has the
+  stored hash (free when the new head's parent is the cursor). If not, the checkpoints are walked
+  back to the newest one the chain still holds (the fork point); every log delivered after it is
+  undone (returned in :attr:`FollowUpdate.dropped`, deleted from the store) and the blocks after it
+  are read again. Logs of blocks the reorg did not change (same block hash, same index) are neither
+  dropped nor delivered twice.
+* **Few requests.** A poll that finds no new block costs one request (``eth_getBlockByNumber``);
+  a poll that finds some costs two or three (plus one when ``confirmations`` > 1). Polls are paced
+  by the block time (:meth:`Follower.interval`): once a block while the node has work in flight,
+  every ``max(IDLE_FLOOR_S, 2 blocks)`` when idle; :meth:`Follower.wake` polls at once (after this
+  node's own transaction). The chain id is never asked again (the client caches it).
+
+A role consumes updates with :meth:`Follower.run` (trio) and must treat each event as "this
+happened on the chain as far as ``confirmations`` can tell" and each dropped event as "this did not
+happen after all": undo what it derived and decide its next step from the chain's state.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from node.chain.client import BlockHeader, ChainClient
+from node.chain.events import DecodedEvent, EventDecoder
+
+if TYPE_CHECKING:
+    from trio_typing import TaskStatus
+
+    from node.chain.aio import AsyncChain
+    from node.store import Store
+
+#: Seconds between polls of an idle node, at least (a 2 s chain: 5 polls a minute).
+IDLE_FLOOR_S = 10.0
+#: Seconds between polls on a chain that mines on demand (block time 0): active, idle.
+ON_DEMAND_ACTIVE_S, ON_DEMAND_IDLE_S = 0.25, 2.0
+#: Checkpoints (earlier cursor positions) kept per follower to find a fork point.
+CHECKPOINTS_KEPT = 256
+#: Most blocks read by one ``eth_getLogs`` (providers cap the range).
+MAX_LOG_RANGE = 2_000
+
+
+@dataclass(frozen=True)
+class FollowUpdate:
+    """What one poll found: new confirmed events (chain order), events undone by a reorg (newest
+    first), the head it saw and the block the cursor now stands on."""
+
+    events: tuple[DecodedEvent, ...]
+    dropped: tuple[DecodedEvent, ...]
+    head: BlockHeader
+    cursor: int
+    #: What :meth:`Follower.ack` writes: the fork point to rewind to (if a reorg), the new cursor
+    #: and the raw logs delivered.
+    fork: tuple[int, str] | None = field(default=None, repr=False)
+    cursor_hash: str = field(default="", repr=False)
+    logs: tuple[Mapping[str, Any], ...] = field(default=(), repr=False)
+    moved: bool = field(default=False, repr=False)
+
+    @property
+    def reorged(self) -> bool:
+        return bool(self.dropped)
+
+
+def _log_json(log: Mapping[str, Any]) -> str:
+    def plain(value: Any) -> Any:
+        if isinstance(value, (bytes, bytearray)):
+            return "0x" + bytes(value).hex()
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return value
+
+    keys = ("address", "topics", "data", "blockNumber", "blockHash", "transactionHash", "logIndex")
+    return json.dumps({k: plain(log[k]) for k in keys})
+
+
+def _identity(log: Mapping[str, Any]) -> tuple[str, int]:
+    block_hash = log["blockHash"]
+    text = "0x" + bytes(block_hash).hex() if isinstance(block_hash, (bytes, bytearray)) else str(block_hash)
+    return text.lower(), int(log["logIndex"])
+
+
+class CursorStore:
+    """The follower's rows in the node's store (tables of store migration 5), under one ``name``."""
+
+    def __init__(self, store: Store, name: str) -> None:
+        self.store = store
+        self.name = name
+
+    def cursor(self) -> tuple[int, str] | None:
+        with self.store.transaction() as conn:
+            row = conn.execute("SELECT block, hash FROM chain_cursor WHERE name = ?", (self.name,)).fetchone()
+        return (int(row[0]), str(row[1])) if row is not None else None
+
+    def checkpoints(self) -> list[tuple[int, str]]:
+        """Earlier cursor positions, newest first."""
+        with self.store.transaction() as conn:
+            rows = conn.execute(
+                "SELECT block, hash FROM chain_checkpoints WHERE name = ? ORDER BY block DESC", (self.name,)
+            ).fetchall()
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    def advance(self, block: int, block_hash: str, logs: Sequence[Mapping[str, Any]]) -> None:
+        """Record delivered ``logs`` and move the cursor to ``block`` — one transaction."""
+        with self.store.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO chain_logs (name, block, log_index, log_json) VALUES (?, ?, ?, ?)",
+                [(self.name, int(log["blockNumber"]), int(log["logIndex"]), _log_json(log)) for log in logs],
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO chain_cursor (name, block, hash) VALUES (?, ?, ?)",
+                (self.name, block, block_hash),
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO chain_checkpoints (name, block, hash) VALUES (?, ?, ?)",
+                (self.name, block, block_hash),
+            )
+            conn.execute(
+                "DELETE FROM chain_checkpoints WHERE name = ? AND block NOT IN (SELECT block FROM "
+                "chain_checkpoints WHERE name = ? ORDER BY block DESC LIMIT ?)",
+                (self.name, self.name, CHECKPOINTS_KEPT),
+            )
+
+    def logs_after(self, block: int) -> list[dict[str, Any]]:
+        """The delivered logs of blocks after ``block``, newest first."""
+        with self.store.transaction() as conn:
+            rows = conn.execute(
+                "SELECT log_json FROM chain_logs WHERE name = ? AND block > ? "
+                "ORDER BY block DESC, log_index DESC",
+                (self.name, block),
+            ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def rewind_and_advance(
+        self, fork: tuple[int, str] | None, block: int, block_hash: str, logs: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Undo everything after the fork point (if any), then :meth:`advance` — one transaction."""
+        with self.store.transaction() as conn:
+            if fork is not None:
+                conn.execute("DELETE FROM chain_logs WHERE name = ? AND block > ?", (self.name, fork[0]))
+                conn.execute(
+                    "DELETE FROM chain_checkpoints WHERE name = ? AND block > ?", (self.name, fork[0])
+                )
+            self.advance(block, block_hash, logs)
+
+
+class Follower:
+    """Delivers a deployment's confirmed events in order, undoing those a reorg removed.
+
+    ``start_block`` is where a fresh cursor starts (the deployment block); ``block_time_s`` paces
+    the polls (0: a chain that mines on demand).
+    """
+
+    def __init__(
+        self,
+        client: ChainClient,
+        decoder: EventDecoder,
+        cursor: CursorStore,
+        *,
+        start_block: int,
+        confirmations: int = 1,
+        block_time_s: float = 0.0,
+    ) -> None:
+        if confirmations < 1:
+            raise ValueError(f"confirmations must be at least 1, got {confirmations}")
+        self.client = client
+        self.decoder = decoder
+        self.store = cursor
+        self.start_block = start_block
+        self.confirmations = confirmations
+        self.block_time_s = block_time_s
+        self.head: BlockHeader | None = None
+        self._wake = trio.Event()
+
+    # -- one poll (blocking; from trio through AsyncChain.run) ------------------------------------
+
+    def poll(self) -> FollowUpdate:
+        """:meth:`fetch` and :meth:`ack` at once (for a reader that acts on the update at once)."""
+        update = self.fetch()
+        self.ack(update)
+        return update
+
+    def fetch(self) -> FollowUpdate:
+        """Read the head, find a reorg if there was one, and what became confirmed; writes nothing.
+
+        Delivery is at least once: until :meth:`ack`, the same update comes again (after a crash).
+        """
+        head = self.client.block("latest")
+        assert head is not None  # "latest" always exists
+        self.head = head
+        safe = head.number - self.confirmations + 1
+        cursor = self.store.cursor() or (self.start_block - 1, "")
+        fork: tuple[int, str] | None = None
+        undone: list[dict[str, Any]] = []
+        if cursor[1] and not self._still_canonical(cursor, head):
+            fork = self._fork_point(cursor)
+            undone = self.store.logs_after(fork[0])
+            cursor = fork
+        fresh: list[Mapping[str, Any]] = []
+        block, block_hash = cursor
+        moved = fork is not None
+        if safe > block:
+            fresh, block, block_hash = self._read(block + 1, safe, head)
+            moved = moved or block != cursor[0]
+        undone_ids = {_identity(log) for log in undone}
+        fresh_ids = {_identity(log) for log in fresh}
+        events = tuple(self.decoder.decode_logs(log for log in fresh if _identity(log) not in undone_ids))
+        dropped = tuple(self.decoder.decode_logs(log for log in undone if _identity(log) not in fresh_ids))
+        return FollowUpdate(
+            events=events,
+            dropped=dropped,
+            head=head,
+            cursor=block,
+            fork=fork,
+            cursor_hash=block_hash,
+            logs=tuple(fresh),
+            moved=moved,
+        )
+
+    def ack(self, update: FollowUpdate) -> None:
+        """Persist what ``update`` delivered and undid (one transaction)."""
+        if update.moved:
+            self.store.rewind_and_advance(update.fork, update.cursor, update.cursor_hash, update.logs)
+
+    def _still_canonical(self, cursor: tuple[int, str], head: BlockHeader) -> bool:
+        number, block_hash = cursor
+        if number == head.number:
+            return head.hash == block_hash
+        if number == head.number - 1:
+            return head.parent_hash == block_hash
+        if number > head.number:
+            return False  # the chain got shorter than our cursor: a reorg to a shorter branch
+        now = self.client.block(number)
+        return now is not None and now.hash == block_hash
+
+    def _fork_point(self, cursor: tuple[int, str]) -> tuple[int, str]:
+        """The newest checkpoint below ``cursor`` that the chain still holds (else before the start)."""
+        for number, block_hash in self.store.checkpoints():
+            if number >= cursor[0]:
+                continue
+            now = self.client.block(number)
+            if now is not None and now.hash == block_hash:
+                return number, block_hash
+        return self.start_block - 1, ""
+
+    def _read(
+        self, first: int, safe: int, head: BlockHeader
+    ) -> tuple[list[Mapping[str, Any]], int, str]:
+        """Logs of ``first..safe`` (at most MAX_LOG_RANGE blocks) and the block/hash read up to."""
+        last = min(safe, first + MAX_LOG_RANGE - 1)
+        params = {"address": list(self.decoder.addresses), "fromBlock": first, "toBlock": last}
+        got = self.client.rpc(lambda: self.client.w3.eth.get_logs(params))  # type: ignore[arg-type]
+        logs: list[Mapping[str, Any]] = list(got)
+        if last == head.number:
+            last_hash = head.hash
+        else:
+            header = self.client.block(last)
+            last_hash = header.hash if header is not None else ""
+        # A log of the last block from another branch than its header: read it again next poll.
+        if any(int(log["blockNumber"]) == last and _identity(log)[0] != last_hash.lower() for log in logs):
+            keep = [log for log in logs if int(log["blockNumber"]) < last]
+            previous = self.client.block(last - 1)
+            return keep, last - 1, previous.hash if previous is not None else ""
+        return logs, last, last_hash
+
+    # -- pacing and the trio loop -----------------------------------------------------------------
+
+    def interval(self, *, active: bool) -> float:
+        """Seconds to the next poll: a block while work is in flight, else the idle pace."""
+        if self.block_time_s <= 0:
+            return ON_DEMAND_ACTIVE_S if active else ON_DEMAND_IDLE_S
+        return self.block_time_s if active else max(IDLE_FLOOR_S, 2 * self.block_time_s)
+
+    def wake(self) -> None:
+        """Poll now (call after sending a transaction whose events the node waits for)."""
+        self._wake.set()
+
+    async def run(
+        self,
+        achain: AsyncChain,
+        handle: Callable[[FollowUpdate], Awaitable[None]],
+        *,
+        active: Callable[[], bool] = lambda: False,
+        task_status: TaskStatus[Follower] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Poll forever; ``handle`` each update that has events or dropped events, then :meth:`ack`
+        it (so the handler must be idempotent: after a crash the same events come again).
+
+        ``active()`` says whether the node has work in flight (polls once a block) or is idle.
+        """
+        task_status.started(self)
+        while True:
+            update = await achain.run(self.fetch)
+            if update.events or update.dropped:
+                await handle(update)
+            await achain.run(self.ack, update)  # after the handler: a crash in it delivers again
+            with trio.move_on_after(self.interval(active=active())):
+                await self._wake.wait()
+            self._wake = trio.Event()
