@@ -153,10 +153,12 @@ def run_one(block_time_s: float, *, idle_s: float, latency_s: float, say: Any) -
         job_id = int(result.get("job_id", 0))  # type: ignore[call-overload]
         blocks, steps = _job_span(chain, job_id)
         time.sleep(max(2.0, 2 * block_time_s))  # the daemons' last steps of the job settle first
-        idle_from = {k: proxies[k].total() for k in ("provider-1", "verifier-1")}
+        daemons = ("provider-1", "verifier-1")
+        idle_from = {k: proxies[k].snapshot() for k in daemons}
         say(f"block time {block_time_s:g} s: job {job_id} {result.get('status')}; idle for {idle_s:g} s")
         time.sleep(idle_s)
-        idle = {k: round((proxies[k].total() - idle_from[k]) * 60 / idle_s, 1) for k in idle_from}
+        idle_counts = {k: proxies[k].snapshot() - idle_from[k] for k in daemons}
+        idle = {k: round(sum(c.values()) * 60 / idle_s, 1) for k, c in idle_counts.items()}
         return {
             "block_time_s": block_time_s,
             "rpc_latency_ms": round(latency_s * 1000),
@@ -167,6 +169,9 @@ def run_one(block_time_s: float, *, idle_s: float, latency_s: float, say: Any) -
             "requests_per_job": {**per_job, "total": sum(per_job.values())},
             "idle_per_minute": idle,
             "methods_per_job": dict(methods.most_common(8)),
+            "idle_methods_per_minute": {
+                k: {m: round(n * 60 / idle_s, 1) for m, n in c.most_common(5)} for k, c in idle_counts.items()
+            },
         }
     finally:
         sup.close()

@@ -9,8 +9,7 @@ Usage::
 
     achain = AsyncChain(chain)
     balance = await achain.run(chain.token.balance_of, address)
-    async with trio.open_nursery() as nursery:
-        events = await nursery.start(achain.watch_events, watcher)   # a ReceiveChannel
+    await nursery.start(follower.run, achain, handle)   # node.chain.follower: events as they confirm
 
 Cancellation: a cancelled ``run`` abandons nothing — the thread finishes its RPC call (which has
 its own timeout) before the cancellation is delivered, so a half-sent transaction is never lost
@@ -20,16 +19,10 @@ track of by the nonce manager.
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import trio
-
-from node.chain.events import DecodedEvent, EventWatcher
-
-if TYPE_CHECKING:
-    from trio_typing import TaskStatus
 
 T = TypeVar("T")
 
@@ -52,24 +45,3 @@ class AsyncChain:
         """``fn(*args, **kwargs)`` in a worker thread; its exceptions propagate unchanged."""
         call = functools.partial(fn, *args, **kwargs)
         return await trio.to_thread.run_sync(call, limiter=self._limiter)
-
-    async def watch_events(
-        self,
-        watcher: EventWatcher,
-        *,
-        interval: float = 1.0,
-        buffer: int | float = math.inf,
-        task_status: TaskStatus[trio.MemoryReceiveChannel[DecodedEvent]] = trio.TASK_STATUS_IGNORED,
-    ) -> None:
-        """Poll ``watcher`` every ``interval`` seconds, sending each confirmed event to a channel.
-
-        Started with ``nursery.start``, which returns the receive side. Runs until cancelled; the
-        channel is closed on exit so readers see the end.
-        """
-        send, receive = trio.open_memory_channel[DecodedEvent](buffer)
-        task_status.started(receive)
-        async with send:
-            while True:
-                for event in await self.run(watcher.poll):
-                    await send.send(event)
-                await trio.sleep(interval)

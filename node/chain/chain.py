@@ -94,10 +94,14 @@ class Chain:
         start = self.deployment.deploy_block if from_block is None else from_block
         return EventWatcher(self.client, decoder, next_block=start, confirmations=confirmations)
 
-    def follower(self, store: Store, *, name: str = "events", confirmations: int = 1) -> Follower:
+    def follower(
+        self, store: Store, *, name: str = "events", confirmations: int = 1, events: bool = True
+    ) -> Follower:
         """The node's follower of every event of the deployment's contracts, its cursor in ``store``
-        under ``name``, paced by the deployment's block time (see :mod:`node.chain.follower`)."""
-        decoder = EventDecoder({self.deployment.address(n): load_artifact(n) for n in CONTRACT_NAMES})
+        under ``name``, paced by the deployment's block time (see :mod:`node.chain.follower`).
+        ``events=False``: no events, only reorgs (of the head and of this node's own transactions)."""
+        contracts = CONTRACT_NAMES if events else ()
+        decoder = EventDecoder({self.deployment.address(n): load_artifact(n) for n in contracts})
         return Follower(
             self.client,
             decoder,

@@ -43,7 +43,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -92,6 +92,9 @@ DROP_CHECK_INTERVAL = 1.0
 
 #: A replacement raises both fees by at least this fraction (geth and Anvil refuse less than 10 %).
 FEE_BUMP_NUM, FEE_BUMP_DEN = 9, 8
+
+#: Blocks of this client's own mined transactions remembered for the followers to check.
+LANDED_KEPT = 256
 
 #: Gas of an empty self-transfer (what fills a nonce gap).
 FILLER_GAS = 21_000
@@ -265,6 +268,9 @@ class ChainClient:
         self._expected = expected_chain_id
         self.max_fee_per_gas = max_fee_per_gas
         self.replace_after_blocks = replace_after_blocks
+        # Where this client's transactions were mined (block, hash): a follower checks them, since
+        # a reorg can drop a node's own transaction before its follower ever stood on that block.
+        self.landed: deque[tuple[int, str]] = deque(maxlen=LANDED_KEPT)
 
     @classmethod
     def from_config(
@@ -596,6 +602,7 @@ class ChainClient:
         )
         hex_hash = "0x" + tx_hash.hex()
         receipt = _to_receipt(hex_hash, raw)
+        self.landed.append((receipt.block_number, _hex(raw["blockHash"])))
         if raw["status"] == 1:
             return receipt
         # Mined but failed: replay at that block to get the revert data.

@@ -14,6 +14,7 @@ every contract has code and the record of the chain it was deployed on (block ha
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import time
 from collections.abc import Sequence
 
@@ -96,8 +97,9 @@ def deploy_confirmed(
 ) -> tuple[Deployment, int]:
     """Deploy through :func:`deploy_all`, wait for ``confirmations`` on the last step, check the code.
 
-    Returns ``(deployment, confirmations seen)``; the record carries the deploy block's hash and
-    ``block_time_s``. ``timeout`` defaults to a generous 10 blocks more than needed (at least 60 s).
+    Returns ``(deployment, confirmations seen)``; the record carries the deploy block's hash,
+    ``block_time_s`` and a random ``instance`` id. ``timeout`` defaults to a generous 10 blocks more
+    than needed (at least 60 s).
     """
     deployment = deploy_all(client, deployer, holders=holders, params=params, devnet=devnet)
     last = client.block("latest")
@@ -122,5 +124,7 @@ def deploy_confirmed(
             )
     first = client.block(deployment.deploy_block)
     assert first is not None
-    record = dataclasses.replace(deployment, deploy_block_hash=first.hash, block_time_s=block_time_s)
+    record = dataclasses.replace(
+        deployment, deploy_block_hash=first.hash, block_time_s=block_time_s, instance=secrets.token_hex(8)
+    )
     return record, seen

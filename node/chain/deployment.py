@@ -29,7 +29,9 @@ class Deployment:
     ``devnet`` marks a local Anvil (dev accounts allowed); ``params`` records the deploy parameters;
     ``block_time_s`` is the chain's block time the deployment was made for (0: mines on demand), which
     paces the node's polls; ``deploy_block_hash`` is the hash of ``deploy_block``: it tells this
-    chain from another one that happens to have the same id and addresses (a fresh devnet).
+    chain from another one that happens to have the same id and addresses (a fresh devnet);
+    ``instance`` is a random id given at deployment, shared by every home that copies the record
+    (two devnets started in the same second can even share block hashes).
     """
 
     chain_id: int
@@ -40,6 +42,7 @@ class Deployment:
     params: dict[str, Any] = field(default_factory=dict)
     block_time_s: float = 0.0
     deploy_block_hash: str = ""
+    instance: str = ""
 
     def address(self, name: str) -> str:
         try:
@@ -57,6 +60,7 @@ class Deployment:
             "params": dict(self.params),
             "block_time_s": self.block_time_s,
             "deploy_block_hash": self.deploy_block_hash,
+            "instance": self.instance,
         }
 
     @classmethod
@@ -80,6 +84,7 @@ class Deployment:
                 params=dict(data.get("params", {})),
                 block_time_s=float(data.get("block_time_s", 0.0)),
                 deploy_block_hash=str(data.get("deploy_block_hash", "")),
+                instance=str(data.get("instance", "")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise DeploymentMissingError(path, f"is malformed ({type(exc).__name__}: {exc})") from None

@@ -1,16 +1,14 @@
-"""Event decoding and polling with a confirmation depth.
+"""Event decoding, and one-off scans of a block range (:class:`EventWatcher`, for read models).
 
 Why polling: filters (``eth_newFilter``) vanish when a node restarts and are not offered by every
 provider; ``eth_getLogs`` over explicit block ranges works everywhere and is easy to resume from a
-stored block number. Events are yielded only once ``confirmations`` blocks sit on top of them, so a
-short reorg on a real chain does not produce an event that later disappears (Anvil never reorgs;
-the devnet uses depth 0).
+stored block number. A node that *acts* on events follows the chain with
+:class:`node.chain.follower.Follower` instead (confirmations, a persisted cursor, reorgs undone).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -152,11 +150,3 @@ class EventWatcher:
             self.next_block = to_block + 1
         self._seen += len(found)
         return found
-
-    def follow(
-        self, *, interval: float = 1.0, stop: Callable[[], bool] = lambda: False
-    ) -> Iterator[DecodedEvent]:
-        """Yield events as they are confirmed, polling every ``interval`` seconds until ``stop()``."""
-        while not stop():
-            yield from self.poll()
-            time.sleep(interval)

@@ -14,6 +14,10 @@ What it guarantees:
   undone (returned in :attr:`FollowUpdate.dropped`, deleted from the store) and the blocks after it
   are read again. Logs of blocks the reorg did not change (same block hash, same index) are neither
   dropped nor delivered twice.
+* **The node's own transactions.** A reorg can drop a block holding one of this node's
+  transactions before the cursor ever reached it; the client remembers where its transactions
+  were mined and each poll checks those blocks (until ``confirmations`` deep): a lost one is
+  reported as a reorg (:attr:`FollowUpdate.fork`) even when no delivered event was undone.
 * **Few requests.** A poll that finds no new block costs one request (``eth_getBlockByNumber``);
   a poll that finds some costs two or three (plus one when ``confirmations`` > 1). Polls are paced
   by the block time (:meth:`Follower.interval`): once a block while the node has work in flight,
@@ -28,6 +32,7 @@ happen after all": undo what it derived and decide its next step from the chain'
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -36,6 +41,7 @@ import trio
 
 from node.chain.client import BlockHeader, ChainClient
 from node.chain.events import DecodedEvent, EventDecoder
+from node.errors import ChainError
 
 if TYPE_CHECKING:
     from trio_typing import TaskStatus
@@ -43,12 +49,16 @@ if TYPE_CHECKING:
     from node.chain.aio import AsyncChain
     from node.store import Store
 
+logger = logging.getLogger(__name__)
+
 #: Seconds between polls of an idle node, at least (a 2 s chain: 5 polls a minute).
 IDLE_FLOOR_S = 10.0
 #: Seconds between polls on a chain that mines on demand (block time 0): active, idle.
-ON_DEMAND_ACTIVE_S, ON_DEMAND_IDLE_S = 0.25, 2.0
+ON_DEMAND_ACTIVE_S, ON_DEMAND_IDLE_S = 0.25, 1.0
 #: Checkpoints (earlier cursor positions) kept per follower to find a fork point.
 CHECKPOINTS_KEPT = 256
+#: Own transactions' blocks further than this below the head are no longer checked.
+LANDED_HORIZON = 256
 #: Most blocks read by one ``eth_getLogs`` (providers cap the range).
 MAX_LOG_RANGE = 2_000
 
@@ -182,6 +192,7 @@ class Follower:
         self.confirmations = confirmations
         self.block_time_s = block_time_s
         self.head: BlockHeader | None = None
+        self._settled: set[tuple[int, str]] = set()  # own blocks checked deep enough, or reported
         self._wake = trio.Event()
 
     # -- one poll (blocking; from trio through AsyncChain.run) ------------------------------------
@@ -206,6 +217,12 @@ class Follower:
         undone: list[dict[str, Any]] = []
         if cursor[1] and not self._still_canonical(cursor, head):
             fork = self._fork_point(cursor)
+        lost = self._lost_own_block(head)
+        if lost is not None and fork is None:
+            # A block with one of this node's transactions is gone: a reorg, even if the cursor's
+            # block survived (or was never reached). Rewind below it if it was delivered.
+            fork = self._fork_point((lost, "")) if lost <= cursor[0] else cursor
+        if fork is not None:
             undone = self.store.logs_after(fork[0])
             cursor = fork
         fresh: list[Mapping[str, Any]] = []
@@ -245,6 +262,30 @@ class Follower:
         now = self.client.block(number)
         return now is not None and now.hash == block_hash
 
+    def _lost_own_block(self, head: BlockHeader) -> int | None:
+        """The lowest block that held a transaction of this client and is no longer canonical.
+
+        Each such block is checked until it is ``confirmations`` deep (then the chain's choice is
+        taken as final); the cost is a request per block still shallow, only after this node sent.
+        """
+        lost: int | None = None
+        for number, block_hash in list(self.client.landed):
+            if (number, block_hash) in self._settled or number < head.number - LANDED_HORIZON:
+                continue
+            if number > head.number:
+                canonical = False
+            elif number == head.number:
+                canonical = head.hash == block_hash
+            else:
+                now = self.client.block(number)
+                canonical = now is not None and now.hash == block_hash
+            if not canonical:
+                lost = number if lost is None else min(lost, number)
+                self._settled.add((number, block_hash))  # reported once
+            elif head.number - number + 1 >= self.confirmations:
+                self._settled.add((number, block_hash))
+        return lost
+
     def _fork_point(self, cursor: tuple[int, str]) -> tuple[int, str]:
         """The newest checkpoint below ``cursor`` that the chain still holds (else before the start)."""
         for number, block_hash in self.store.checkpoints():
@@ -260,9 +301,10 @@ class Follower:
     ) -> tuple[list[Mapping[str, Any]], int, str]:
         """Logs of ``first..safe`` (at most MAX_LOG_RANGE blocks) and the block/hash read up to."""
         last = min(safe, first + MAX_LOG_RANGE - 1)
-        params = {"address": list(self.decoder.addresses), "fromBlock": first, "toBlock": last}
-        got = self.client.rpc(lambda: self.client.w3.eth.get_logs(params))  # type: ignore[arg-type]
-        logs: list[Mapping[str, Any]] = list(got)
+        logs: list[Mapping[str, Any]] = []
+        if self.decoder.addresses:  # a follower without contracts watches its own blocks only
+            params = {"address": list(self.decoder.addresses), "fromBlock": first, "toBlock": last}
+            logs = list(self.client.rpc(lambda: self.client.w3.eth.get_logs(params)))  # type: ignore[arg-type]
         if last == head.number:
             last_hash = head.hash
         else:
@@ -295,17 +337,23 @@ class Follower:
         active: Callable[[], bool] = lambda: False,
         task_status: TaskStatus[Follower] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Poll forever; ``handle`` each update that has events or dropped events, then :meth:`ack`
+        """Poll forever; ``handle`` each update that has events, dropped events or a reorg (``fork``:
+        what a node derived from its own transactions may be gone too), then :meth:`ack`
         it (so the handler must be idempotent: after a crash the same events come again).
 
-        ``active()`` says whether the node has work in flight (polls once a block) or is idle.
+        ``active()`` says whether the node has work in flight (polls once a block) or is idle. A
+        chain error (the endpoint down, a bad answer) in a poll or in ``handle`` is logged and the
+        poll tried again at the next interval, unacknowledged: the follower outlives an outage.
         """
         task_status.started(self)
         while True:
-            update = await achain.run(self.fetch)
-            if update.events or update.dropped:
-                await handle(update)
-            await achain.run(self.ack, update)  # after the handler: a crash in it delivers again
+            try:
+                update = await achain.run(self.fetch)
+                if update.events or update.dropped or update.fork is not None:
+                    await handle(update)
+                await achain.run(self.ack, update)  # after the handler: a crash in it delivers again
+            except ChainError as err:  # the endpoint is down or answered badly: the same poll again later
+                logger.warning("chain follower %s: %s; retrying", self.store.name, err)
             with trio.move_on_after(self.interval(active=active())):
                 await self._wake.wait()
             self._wake = trio.Event()

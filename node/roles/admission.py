@@ -139,10 +139,18 @@ def fits_deadline(estimate: Estimate, *, queued_s: float, now: float, commit_by:
         )
 
 
+PROPOSAL_RATE = 5.0
+"""Proposals per second one peer may send on average (a consumer submitting many jobs at once stays under)."""
+PROPOSAL_BURST = 20
+"""Proposals one peer may send at once before the rate applies."""
+
+
 class ProposalLimiter:
     """A token bucket per peer: ``rate`` proposals per second, bursts of ``burst``."""
 
-    def __init__(self, *, rate: float = 2.0, burst: int = 5, max_peers: int = 4096) -> None:
+    def __init__(
+        self, *, rate: float = PROPOSAL_RATE, burst: int = PROPOSAL_BURST, max_peers: int = 4096
+    ) -> None:
         self.rate = rate
         self.burst = burst
         self.max_peers = max_peers

@@ -69,6 +69,8 @@ logger = logging.getLogger(__name__)
 ROLE = "consumer"
 POST_TRIES = 5
 RECOVER_AFTER_S = 180.0
+RECOVER_SCAN_BLOCKS = 50_000
+"""How far back a starting consumer looks on chain for its own Open jobs it never recorded."""
 """A job posted this long ago and still not accepted is given up (the proposal's timeout is 60 s)."""
 ZERO_ADDRESS = "0x" + "0" * 40
 
@@ -76,9 +78,11 @@ ZERO_ADDRESS = "0x" + "0" * 40
 def _expired_open_jobs(ctx: NodeContext) -> list[int]:
     """Blocking: this account's Open jobs on chain whose acceptance deadline has passed."""
     me = ctx.address.lower()
+    head = ctx.chain.client.block_number()
+    start = max(ctx.chain.deployment.deploy_block, head - RECOVER_SCAN_BLOCKS)
     posted = [
         int(e.args["jobId"])
-        for e in ctx.chain.event_watcher().poll()
+        for e in ctx.chain.event_watcher(from_block=start).poll()
         if e.contract == "JobMarket" and e.name == "JobPosted" and str(e.args["consumer"]).lower() == me
     ]
     now = chain_now(ctx.chain)

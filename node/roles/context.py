@@ -111,8 +111,11 @@ class NodeContext:
 
 
 def chain_key(chain: Chain) -> str:
-    """What tells this chain from any other: its id and the hash of the deployment's block."""
+    """What tells this chain from any other: its id and the deployment's random instance id (a
+    record without one: the hash of the deployment's block)."""
     deployment = chain.deployment
+    if deployment.instance:
+        return f"{deployment.chain_id}-{deployment.instance}"
     block_hash = deployment.deploy_block_hash
     if not block_hash:
         header = chain.client.block(deployment.deploy_block)
@@ -270,7 +273,11 @@ def ensure_staked(
         say(f"registered as {roles.name} with peer {ctx.peer_id}")
 
 
-def make_is_bound(achain: AsyncChain, chain: Chain, *, ttl: float = 5.0) -> IsBound:
+#: How long a staking check of a gossip signer is trusted: seconds at least, blocks on a clocked chain.
+IS_BOUND_TTL_S, IS_BOUND_TTL_BLOCKS = 5.0, 30
+
+
+def make_is_bound(achain: AsyncChain, chain: Chain, *, ttl: float = IS_BOUND_TTL_S) -> IsBound:
     """The gossip validator's check: ``address`` is staked (provider or verifier) and bound to ``peer_id``.
 
     Answers are cached for ``ttl`` seconds so that a burst of offers costs one RPC round per signer.
@@ -350,7 +357,10 @@ def open_host(
     listen address becomes this home's own port (:func:`stable_listen`), the same after a restart.
     """
     p2p = ctx.config.p2p
-    gossip = Gossip(is_bound=make_is_bound(ctx.achain, ctx.chain), max_per_second=p2p.gossip_rate)
+    # Staking changes only with blocks: on a chain with a block time the answer is kept for
+    # IS_BOUND_TTL_BLOCKS blocks (an idle node's gossip then costs a request a minute, not twelve).
+    ttl = max(IS_BOUND_TTL_S, IS_BOUND_TTL_BLOCKS * ctx.chain.deployment.block_time_s)
+    gossip = Gossip(is_bound=make_is_bound(ctx.achain, ctx.chain, ttl=ttl), max_per_second=p2p.gossip_rate)
     addrs = tuple(listen) if listen else p2p.listen
     host = Host(
         ctx.key_pair,

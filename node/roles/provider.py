@@ -7,7 +7,8 @@ Life of a job here (local status in the store's ``jobs`` table, role ``provider`
                                                                                 | defaulted
     (any step)  ─ commit deadline passed before the commit ─▶ abandoned (commit timeout claimed)
     (accepting) ─ the chain shows another provider ─▶ declined
-    (any step)  ─ the job cannot run ─▶ error (the consumer's refund follows the commit deadline)
+    (any step)  ─ the job cannot run ─▶ error ─ commit deadline passed, timeout claimed ─▶ defaulted
+                  (the error text is kept; the consumer is refunded, the collateral is lost)
 
 Every transition is written to SQLite before the next step starts, and the outputs (blobs), leaves
 (store) and manifest are on disk before the root goes on chain, so a node killed with SIGKILL at
@@ -87,6 +88,7 @@ if TYPE_CHECKING:
     from trio_typing import TaskStatus
 
     from node.capacity.probe import ProbeResult
+    from node.chain.follower import FollowUpdate
     from node.workloads.runner import Output, ProviderCaps
 
 logger = logging.getLogger(__name__)
@@ -193,6 +195,10 @@ class ProviderDaemon:
             self._nursery = nursery
             self.claims = await start_claims(nursery, ctx, self.host, self.gossip)
             nursery.start_soon(self._advertise_loop)
+            confirmations = ctx.config.chain.confirmations
+            reorgs = ctx.chain.follower(ctx.store, name="provider", confirmations=confirmations, events=False)
+            running = lambda: bool(self._running)  # noqa: E731 - a block's pace while a job runs
+            await nursery.start(functools.partial(reorgs.run, ctx.achain, self._on_chain, active=running))
             nursery.start_soon(self._settle_loop)
             task_status.started(self)
 
@@ -282,18 +288,18 @@ class ProviderDaemon:
             return answer(
                 False, f"{n_units} units exceed this provider's limit of {ctx.config.provider.max_units}"
             )
-        existing = await trio.to_thread.run_sync(ctx.store.get_job, str(job_id))
-        if existing is not None and existing.status not in ("declined", "accepting"):
-            # Only the job's own consumer hears about it; anyone else learns nothing of another's job.
-            if existing.role == ROLE and existing.peer_id == peer:
-                return answer(True, "already accepted")
-            return answer(False, f"job {job_id} is not open to this proposal")
+        known = await self._already_taken(job_id, peer)
+        if known is not None:
+            return answer(*known)
         try:
             job, prepaid = await self._check_posted(job_id, req, n_units)
             blobs = await fetch_inputs(self.host, peer, ctx.blobs, spec)
         except Refused as refusal:
             return answer(False, refusal.reason)
         async with self._accept_lock:
+            known = await self._already_taken(job_id, peer)  # the same job proposed twice at once
+            if known is not None:
+                return answer(*known)
             try:
                 estimate = await trio.to_thread.run_sync(
                     functools.partial(admit, spec, blobs, caps=self._caps(), device=self.device)
@@ -325,6 +331,16 @@ class ProviderDaemon:
         self.say(f"accepted job {job_id} ({spec.kind}, {n_units} units, price {job.price})")
         self._start(job_id)
         return answer(True)
+
+    async def _already_taken(self, job_id: int, peer: str) -> tuple[bool, str] | None:
+        """The answer for a job this provider already took, or ``None`` when it did not."""
+        existing = await trio.to_thread.run_sync(self.ctx.store.get_job, str(job_id))
+        if existing is None or existing.status in ("declined", "accepting"):
+            return None
+        # Only the job's own consumer hears about it; anyone else learns nothing of another's job.
+        if existing.role == ROLE and existing.peer_id == peer:
+            return True, "already accepted"
+        return False, f"job {job_id} is not open to this proposal"
 
     async def _check_posted(self, job_id: int, req: JobProposal, n_units: int) -> tuple[Job, bool]:
         """The on-chain job behind a proposal, if this provider may take it: ``(job, prepaid)``."""
@@ -470,7 +486,9 @@ class ProviderDaemon:
 
     async def _settle_loop(self) -> None:
         while True:
-            jobs = await trio.to_thread.run_sync(lambda: self.ctx.store.list_jobs(role=ROLE, statuses=ACTIVE))
+            jobs = await trio.to_thread.run_sync(
+                lambda: self.ctx.store.list_jobs(role=ROLE, statuses=(*ACTIVE, "error"))
+            )
             for record in jobs:
                 try:
                     await self._settle(int(record.job_id), record)
@@ -488,7 +506,12 @@ class ProviderDaemon:
             if record.status == "accepting":
                 await self._set_status(key, "declined")
             return
-        if job.status == JobStatus.ACCEPTED and record.status != "committed":
+        if job.status == JobStatus.ACCEPTED and record.status == "error":
+            # It failed here and is not retried: after its commit deadline the timeout is claimed (the
+            # consumer is refunded; the collateral is lost either way) so that nothing stays locked.
+            if await ctx.achain.run(chain_now, ctx.chain) <= job.commit_by:
+                return
+        elif job.status == JobStatus.ACCEPTED and record.status != "committed":
             now = await ctx.achain.run(chain_now, ctx.chain)
             if now <= job.commit_by:
                 self._start(job_id)
@@ -504,7 +527,7 @@ class ProviderDaemon:
             self.say(f"job {job_id}: {step.name.replace('_', ' ')} -> {step.status.name}")
         status = step.status
         if status in TERMINAL_NAMES:
-            await self._set_status(key, TERMINAL_NAMES[status])
+            await self._set_status(key, TERMINAL_NAMES[status], error=record.error)
             if status == JobStatus.COMPLETED:
                 self.say(f"job {job_id}: paid")
             elif status in (JobStatus.SLASHED, JobStatus.DEFAULTED):
@@ -512,6 +535,24 @@ class ProviderDaemon:
                 self.say(f"job {job_id}: {status.name} - this provider lost the job's collateral")
         elif status >= JobStatus.COMMITTED and record.status != "committed":
             await self._set_status(key, "committed")
+
+    async def _on_chain(self, update: FollowUpdate) -> None:
+        """After a reorg, put each job's local state back to what the chain now says: a job whose
+        commitment is gone (ACCEPTED again) is committed again from the outputs on disk, one back
+        from a terminal state is settled again."""
+        if update.fork is None:
+            return
+        ctx = self.ctx
+        for record in await trio.to_thread.run_sync(lambda: ctx.store.list_jobs(role=ROLE)):
+            if record.status in ("accepting", "accepted", "computed", "error", "declined"):
+                continue
+            job_id = int(record.job_id)
+            status = await ctx.achain.run(ctx.chain.market.status_of, job_id)
+            if status == JobStatus.ACCEPTED:
+                self.say(f"job {job_id}: its commitment was undone by a reorg; committing again")
+                await self._set_status(record.job_id, "computed")
+            elif status not in TERMINAL_NAMES and record.status != "committed":
+                await self._set_status(record.job_id, "committed")
 
     # --- serving the job's data -----------------------------------------------------------------
 

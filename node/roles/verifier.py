@@ -1,9 +1,12 @@
 """The verifier daemon: stake, watch for audits and panels, fetch what is needed, recompute, attest or vote.
 
 Watching: ``AuditDrawn`` events naming this node's address start an audit (verdict by ``attest``),
-``PanelDrawn`` events listing it start the same audit for a contest (verdict by ``vote``). The
-watcher starts a little before the current head, and the store's ``audits`` table remembers what
-was already judged, so a restarted daemon neither misses a recent draw nor judges one twice.
+``PanelDrawn`` events listing it start the same audit for a contest (verdict by ``vote``). They come
+from the node's chain follower (:mod:`node.chain.follower`: ``[chain] confirmations`` deep, its
+cursor in the store, polls paced by the block time): each draw is recorded (``judging``) before the
+follower moves on, so a restarted daemon resumes the audits it had not finished and judges none
+twice. A draw that a reorg undid puts its audit back to ``judging``: the redrawn one (with its new
+seed and units) is judged again, never the old verdict kept.
 
 One audit (:meth:`VerifierDaemon.check`):
 
@@ -75,11 +78,18 @@ from verifier.errors import VerifierError
 if TYPE_CHECKING:
     from trio_typing import TaskStatus
 
+    from node.chain.events import DecodedEvent
+    from node.chain.follower import FollowUpdate
+
 logger = logging.getLogger(__name__)
 
 MAX_UNIT_BYTES = 256 << 20
+DRAW_PENDING = frozenset({"ResultCommitted", "Contested"})
+"""Events after which a draw (an audit, a panel) follows within a few blocks."""
+DRAW_SETTLED = frozenset(
+    {"AuditDrawn", "PanelDrawn", "RevealTimedOut", "JobCompleted", "JobDefaulted", "JobSlashed"}
+)
 MAX_AUDIT_BYTES = 1 << 30
-LOOKBACK_BLOCKS = 2000
 ATTEST_MARGIN_S = 10.0
 """Seconds kept before the chain's deadline for sending the verdict (no more retries after that)."""
 RETRY_FIRST_S = 0.5
@@ -135,6 +145,8 @@ class VerifierDaemon:
         self.host, self.gossip = open_host(ctx, listen=listen, bootstrap=bootstrap, stable=True)
         self.provider_addrs: dict[str, tuple[str, ...]] = {}
         self._busy: set[tuple[int, str]] = set()
+        self._redo: set[tuple[int, str]] = set()  # undone by a reorg while being judged
+        self._awaiting_draw: set[int] = set()  # committed jobs whose audit is not drawn yet
         self._compute_lock = trio.Lock()
         self._nursery: trio.Nursery | None = None
         self.judged: list[tuple[int, str, bool, str]] = []
@@ -147,16 +159,20 @@ class VerifierDaemon:
     async def _run(self, task_status: TaskStatus[VerifierDaemon]) -> None:
         ctx = self.ctx
         await ctx.achain.run(ensure_staked, ctx, Role.VERIFIER, say=self.say)
-        head = await ctx.achain.run(ctx.chain.client.block_number)
-        watcher = ctx.chain.event_watcher(
-            from_block=max(ctx.chain.deployment.deploy_block, head - LOOKBACK_BLOCKS)
-        )
+        confirmations = ctx.config.chain.confirmations
+        follower = ctx.chain.follower(ctx.store, name="verifier", confirmations=confirmations)
         async with trio.open_nursery() as nursery:
             await nursery.start(functools.partial(self.host.run))
             self._nursery = nursery
             self.claims = await start_claims(nursery, ctx, self.host, self.gossip)
             nursery.start_soon(self._collect_offers)
-            nursery.start_soon(self._watch, watcher)
+            for audit in await trio.to_thread.run_sync(ctx.store.list_audits):
+                if audit.status == "judging" and audit.auditor.startswith(self.auditor):
+                    mode = "vote" if audit.auditor.endswith("/panel") else "attest"
+                    self._spawn(int(audit.job_id), mode)  # drawn before a restart, not judged yet
+            # The follower polls once a block while this node judges or a draw is coming, else slowly.
+            busy = lambda: bool(self._busy or self._awaiting_draw)  # noqa: E731
+            await nursery.start(functools.partial(follower.run, ctx.achain, self._on_chain, active=busy))
             nursery.start_soon(self._settle_loop)
             task_status.started(self)
 
@@ -175,21 +191,74 @@ class VerifierDaemon:
                 await trio.to_thread.run_sync(self.ctx.store.put_offer, offer_row(item.envelope, body))
             self.provider_addrs[item.envelope.peer_id] = body.addrs
 
-    async def _watch(self, watcher: object) -> None:
-        from node.chain.events import EventWatcher
-
-        assert isinstance(watcher, EventWatcher)
+    def _draw_for_me(self, event: DecodedEvent) -> str:
+        """``attest`` / ``vote`` when ``event`` draws this node for an audit / a panel, else ``""``."""
         me = self.ctx.address.lower()
-        while True:
-            for event in await self.ctx.achain.run(watcher.poll):
-                if event.contract != "JobMarket":
-                    continue
-                job_id = int(event.args.get("jobId", 0))
-                if event.name == "AuditDrawn" and str(event.args["verifier"]).lower() == me:
-                    self._spawn(job_id, "attest")
-                elif event.name == "PanelDrawn" and me in (str(a).lower() for a in event.args["panel"]):
-                    self._spawn(job_id, "vote")
-            await trio.sleep(self.poll)
+        if event.contract != "JobMarket":
+            return ""
+        if event.name == "AuditDrawn" and str(event.args["verifier"]).lower() == me:
+            return "attest"
+        if event.name == "PanelDrawn" and me in (str(a).lower() for a in event.args["panel"]):
+            return "vote"
+        return ""
+
+    def _verdict_of_mine(self, event: DecodedEvent) -> str:
+        """``attest`` / ``vote`` when ``event`` is this node's own verdict on chain, else ``""``."""
+        me = self.ctx.address.lower()
+        if event.contract != "JobMarket":
+            return ""
+        if event.name == "Attested" and str(event.args["verifier"]).lower() == me:
+            return "attest"
+        if event.name in ("Voted", "BallotCommitted") and str(event.args["member"]).lower() == me:
+            return "vote"
+        return ""
+
+    async def _on_chain(self, update: FollowUpdate) -> None:
+        """The follower's update: undo what a reorg removed (a draw of this node, or its verdict: the
+        audit is judged again, on the chain's new state), record and start the new draws."""
+        store = self.ctx.store
+        for event in update.dropped:
+            mode = self._draw_for_me(event) or self._verdict_of_mine(event)
+            if mode:
+                job_id = int(event.args["jobId"])
+                self.say(f"job {job_id}: {event.name} undone by a reorg; judged again on the new chain")
+                undone = Audit(job_id=str(job_id), auditor=self._audit_key(mode), status="judging")
+                await trio.to_thread.run_sync(store.put_audit, undone)
+                if (job_id, mode) in self._busy:
+                    self._redo.add((job_id, mode))
+                else:
+                    self._spawn(job_id, mode)
+        if update.fork is not None:
+            await self._recheck_verdicts()
+        for event in update.events:
+            if event.contract == "JobMarket" and event.name in DRAW_PENDING:
+                self._awaiting_draw.add(int(event.args["jobId"]))
+            elif event.contract == "JobMarket" and event.name in DRAW_SETTLED:
+                self._awaiting_draw.discard(int(event.args["jobId"]))
+            mode = self._draw_for_me(event)
+            if not mode:
+                continue
+            job_id = int(event.args["jobId"])
+            known = await trio.to_thread.run_sync(store.get_audit, str(job_id), self._audit_key(mode))
+            if known is None:  # recorded before the follower moves on: a restart resumes it
+                drawn = Audit(job_id=str(job_id), auditor=self._audit_key(mode), status="judging")
+                await trio.to_thread.run_sync(store.put_audit, drawn)
+            self._spawn(job_id, mode)
+
+    async def _recheck_verdicts(self) -> None:
+        """After a reorg: a verdict this node recorded that the chain no longer holds (the job is
+        back to waiting for it) is judged again, whether or not the follower had seen it."""
+        ctx = self.ctx
+        for audit in await trio.to_thread.run_sync(ctx.store.list_audits):
+            done = ("attested", "voted", "final")
+            if audit.status not in done or not audit.auditor.startswith(self.auditor):
+                continue
+            mode = "vote" if audit.auditor.endswith("/panel") else "attest"
+            status = await ctx.achain.run(ctx.chain.market.status_of, int(audit.job_id))
+            if status == (JobStatus.AUDITING if mode == "attest" else JobStatus.VOTING):
+                again = Audit(job_id=audit.job_id, auditor=audit.auditor, status="judging")
+                await trio.to_thread.run_sync(ctx.store.put_audit, again)
+                self._spawn(int(audit.job_id), mode)
 
     def _spawn(self, job_id: int, mode: str) -> None:
         if (job_id, mode) in self._busy or self._nursery is None:
@@ -218,6 +287,9 @@ class VerifierDaemon:
                 logger.error("job %s: cannot record the failed %s: %s", job_id, mode, store_err)
         finally:
             self._busy.discard((job_id, mode))
+            if (job_id, mode) in self._redo:  # its draw was undone meanwhile: judge the new one
+                self._redo.discard((job_id, mode))
+                self._spawn(job_id, mode)
 
     async def _judge_once(self, job_id: int, mode: str) -> None:
         ctx = self.ctx

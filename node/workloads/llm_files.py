@@ -321,3 +321,32 @@ DEFAULT_LIMITS = {
     "max_seconds": 24 * 3600,
     "max_memory_bytes": 1 << 40,
 }
+
+
+def model_card(files: Mapping[str, bytes]) -> dict[str, Any]:
+    """``{"family", "params", "weight_bytes"}`` of a model's files, from the config and the
+    safetensors headers alone (no torch): what a provider advertises about a model it serves."""
+    cfg = vet_config(files["config.json"])
+    params = 0
+    for name, data in files.items():
+        if not name.endswith(".safetensors"):
+            continue
+        field = f"llm.model.{name}"
+        if len(data) < 8:
+            raise UnsafeModelError(field, "", "not a safetensors file")
+        size = int.from_bytes(data[:8], "little")
+        if size > min(len(data) - 8, 100 << 20):
+            raise UnsafeModelError(field, "", "safetensors header length out of range")
+        header = _json_object(data[8 : 8 + size], field)
+        for key, entry in header.items():
+            if key == "__metadata__":
+                continue
+            shape = entry.get("shape") if isinstance(entry, dict) else None
+            if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
+                raise UnsafeModelError(field, key, "tensor without a valid shape")
+            n = 1
+            for d in shape:
+                n *= d
+            params += n
+    weight_bytes = sum(len(d) for n, d in files.items() if n.endswith(".safetensors"))
+    return {"family": cfg["model_type"], "params": params, "weight_bytes": weight_bytes}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from node.chain import devnet
-from node.chain.accounts import PASSWORD_ENV, create_keystore, devnet_account
+from node.chain.accounts import PASSWORD_ENV, create_keystore, devnet_account, devnet_accounts
 from node.chain.anvil import AnvilProcess
 from node.chain.chain import Chain
 from node.chain.client import ChainClient
@@ -132,3 +132,33 @@ def test_devnet_up_cli_block_time(tmp_path: Path, capsys: pytest.CaptureFixture[
         assert again["block_time_s"] == 0.0 and again["rpc_url"] != obj["rpc_url"]
     finally:
         devnet.down(tmp_path)
+
+
+def test_dev_account_allocation_is_per_chain_not_per_token_address(tmp_path: Path) -> None:
+    from node.chain.confirm import deploy_confirmed
+    from node.roles.context import devnet_index_for_home
+
+    accounts = [a.account for a in devnet_accounts(devnet=True)]
+
+    def fresh_chain(anvil: AnvilProcess) -> Chain:
+        client = ChainClient(anvil.rpc_url)
+        holders = [a.address for a in accounts]
+        deployment, _ = deploy_confirmed(
+            client,
+            accounts[0],
+            holders=holders,
+            params=DeployParams(),
+            devnet=True,
+            confirmations=1,
+            block_time_s=0.0,
+        )
+        return Chain.connect(deployment)
+
+    with AnvilProcess() as first:
+        chain = fresh_chain(first)
+        taken = {devnet_index_for_home(tmp_path / f"a{i}", chain) for i in range(10)}
+        assert taken == set(range(10))  # every dev account handed out once on this chain
+    with AnvilProcess() as second:
+        again = fresh_chain(second)  # the same deployer and nonces: the same token address
+        assert again.deployment.address("ComputeToken") == chain.deployment.address("ComputeToken")
+        assert devnet_index_for_home(tmp_path / "b0", again) == 1  # a new chain: all free again

@@ -26,7 +26,9 @@ from node.chain.chain import Chain
 from node.chain.deployment import Deployment
 from node.chain.errors import ArtifactMissingError, ChainIdMismatch, DeploymentMissingError, KeystoreError
 from node.chain.events import DecodedEvent
+from node.chain.follower import FollowUpdate
 from node.errors import ConfigError
+from node.store import Store
 
 
 def test_artifact_loads_abi_and_bytecode() -> None:
@@ -112,24 +114,31 @@ def test_devnet_helpers_refuse_a_real_deployment(deployment: Deployment) -> None
         real.increase_time(10)
 
 
-async def test_async_facade_runs_calls_and_watches_events(
-    chain: Chain, dev_accounts: tuple[LocalAccount, ...]
+async def test_async_facade_runs_calls_and_follows_events(
+    chain: Chain, dev_accounts: tuple[LocalAccount, ...], tmp_path: Path
 ) -> None:
     achain = AsyncChain(chain)
     sender, receiver = dev_accounts[4], dev_accounts[9]
-    watcher = chain.event_watcher(from_block=chain.client.block_number() + 1)
-    async with trio.open_nursery() as nursery:
-        events = await nursery.start(functools.partial(achain.watch_events, watcher, interval=0.05))
-        async with trio.open_nursery() as senders:  # concurrent transactions from trio tasks
-            for _ in range(3):
-                senders.start_soon(achain.run, chain.token.transfer, sender, receiver.address, 1)
-        got: list[DecodedEvent] = []
-        with trio.fail_after(10):
-            while len(got) < 3:
-                event = await events.receive()
-                if event.name == "Transfer":
-                    got.append(event)
-        nursery.cancel_scope.cancel()
+    got: list[DecodedEvent] = []
+    done = trio.Event()
+
+    async def handle(update: FollowUpdate) -> None:
+        got.extend(e for e in update.events if e.name == "Transfer" and e.args["to"] == receiver.address)
+        if len(got) >= 3:
+            done.set()
+
+    with Store.open(tmp_path / "node.db") as store:
+        follower = chain.follower(store)
+        await achain.run(follower.poll)  # the deployment's history first
+        async with trio.open_nursery() as nursery:
+            await nursery.start(functools.partial(follower.run, achain, handle))
+            async with trio.open_nursery() as senders:  # concurrent transactions from trio tasks
+                for _ in range(3):
+                    senders.start_soon(achain.run, chain.token.transfer, sender, receiver.address, 1)
+            follower.wake()
+            with trio.fail_after(10):
+                await done.wait()
+            nursery.cancel_scope.cancel()
     assert [e.args["value"] for e in got] == [1, 1, 1]
     assert await achain.run(chain.token.balance_of, receiver.address) == chain.token.balance_of(
         receiver.address

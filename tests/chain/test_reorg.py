@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import trio
 from eth_account.signers.local import LocalAccount
 
 from node.chain.accounts import devnet_accounts
@@ -158,3 +159,23 @@ def test_delivery_is_at_least_once_until_acknowledged(
     assert _transfers(first.events) == _transfers(again.events) == [(accounts[2].address, 6)]
     follower.ack(again)
     assert follower.fetch().events == ()
+
+
+async def test_follower_outlives_an_unreachable_endpoint(
+    fresh: tuple[Chain, tuple[LocalAccount, ...]], store: Store
+) -> None:
+    from node.chain.aio import AsyncChain
+    from node.chain.follower import CursorStore, Follower
+
+    chain, _ = fresh
+    dead = ChainClient("http://127.0.0.1:9")  # nothing listens there
+    decoder = chain.follower(store).decoder
+    follower = Follower(dead, decoder, CursorStore(store, "dead"), start_block=0)
+    calls: list[object] = []
+
+    async def handle(update: object) -> None:
+        calls.append(update)
+
+    with trio.move_on_after(1.0):  # several polls, each an RpcError: logged, never raised
+        await follower.run(AsyncChain(chain), handle)
+    assert calls == [] and CursorStore(store, "dead").cursor() is None

@@ -3,8 +3,9 @@ of several jobs and restarted each time with the same command on the same home; 
 ``ccm job submit --wait`` killed at random points and run again.
 
 Every job must end Completed (audited, passed), nobody honest slashed, and each contract must hold
-exactly what it owes. The default run is small (3 kills per role, 2 jobs); ``CCM_CRASH_KILLS=30``
-(and ``CCM_CRASH_JOBS``) make it as long as wanted.
+exactly what it owes. The default run is small (3 kills each of provider and verifier over 2 jobs, 2
+of the consumer); ``CCM_CRASH_KILLS=30``, ``CCM_CRASH_JOBS``, ``CCM_CRASH_CONSUMER_KILLS`` and
+``CCM_CRASH_SEED`` make it as long and as varied as wanted.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from tests.roles.conftest import Nodes, matmul_spec
 CCM = str(Path(sys.executable).parent / "ccm")
 KILLS = int(os.environ.get("CCM_CRASH_KILLS", "3"))
 JOBS = int(os.environ.get("CCM_CRASH_JOBS", "2"))
+CONSUMER_KILLS = int(os.environ.get("CCM_CRASH_CONSUMER_KILLS", "2"))
 
 
 class Daemon:
@@ -154,7 +156,7 @@ async def test_consumer_killed_at_random_points_leaves_nothing_stuck(
     consumer_address = devnet_account(1, devnet=True).address
     before = token.balance_of(consumer_address)
     rng = random.Random(int(os.environ.get("CCM_CRASH_SEED", "11")))
-    kills = max(1, KILLS)
+    kills = max(1, CONSUMER_KILLS)
 
     def submit(addr: str, *, kill_after: float | None) -> subprocess.CompletedProcess[str] | None:
         argv = [CCM, "job", "submit", str(spec_file), "--home", str(consumer_home), "--account-index", "1",

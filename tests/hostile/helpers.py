@@ -51,6 +51,31 @@ async def post_and_propose(
     """Post ``spec`` with the given unit bounds (default: exactly the spec's) and propose it. The
     consumer's audit secret is kept in its store, so its daemon reveals it after the commitment."""
     ctx = consumer.ctx
+    job_id = await post_only(
+        consumer, offer, spec, min_units=min_units, max_units=max_units, commit_window=commit_window
+    )
+    job = await ctx.achain.run(ctx.chain.market.job, job_id)
+    terms_commit_by, price = job.commit_by, job.price
+    proposal = JobProposal(
+        spec=to_dict(spec), spec_hash=spec_hash(spec), price=price, consumer=ctx.address,
+        deadline=terms_commit_by, job_id=job_id,
+    )
+    await consumer.host.connect(offer.body.addrs[0])
+    answer = await request(consumer.host, offer.peer_id, JOB, proposal)
+    return job_id, answer
+
+
+async def post_only(
+    consumer: Consumer,
+    offer: FoundOffer,
+    spec: JobSpec,
+    *,
+    min_units: int | None = None,
+    max_units: int | None = None,
+    commit_window: int = 300,
+) -> int:
+    """Post ``spec`` on chain at ``offer``'s price (no proposal); the job id."""
+    ctx = consumer.ctx
     n = unit_count(spec)
     price = offer.price_for(n)
     now = await ctx.achain.run(chain_now, ctx.chain)
@@ -80,17 +105,7 @@ async def post_and_propose(
         price=price,
     )
     await trio.to_thread.run_sync(ctx.store.put_job, record)
-    proposal = JobProposal(
-        spec=to_dict(spec),
-        spec_hash=terms.spec_hash,
-        price=price,
-        consumer=ctx.address,
-        deadline=terms.commit_by,
-        job_id=job_id,
-    )
-    await consumer.host.connect(offer.body.addrs[0])
-    answer = await request(consumer.host, offer.peer_id, JOB, proposal)
-    return job_id, answer
+    return job_id
 
 
 async def judged(verifier: VerifierDaemon, job_id: int, *, timeout: float = 90.0) -> tuple[bool, str]:

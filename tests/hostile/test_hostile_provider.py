@@ -207,7 +207,7 @@ async def test_silent_provider_is_withheld_only_at_the_end_of_the_window(
             passed, reason = await judged(verifier, job_id)
             waited = trio.current_time() - started
             nursery.cancel_scope.cancel()
-    assert passed is False and reason.startswith("withheld: no complete answer within 2 s"), reason
+    assert passed is False and reason.startswith("withheld: no complete answer within "), reason
     tries = int(reason.split("(")[-1].split(" tries")[0])
     assert tries >= 3, reason
     assert waited >= 6.0, waited  # not at the first timeout: it retried through the window

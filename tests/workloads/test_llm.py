@@ -515,3 +515,60 @@ def test_near_ties_pass_within_tolerance_and_fail_beyond_it() -> None:
     res = check_sequence(wide, torch.tensor([_row(2, [0, 1], [5.0, 4.9])]), tolerance=1e-4)
     assert not res.passed and res.reason == "token"
     assert check_sequence(wide, torch.tensor([_row(0, [0, 1], [5.0, 4.9])]), tolerance=1e-4).passed
+
+
+def test_demo_llm_job_pays_the_honest_provider_and_catches_the_cheater(tmp_path: Path) -> None:
+    """The demo's llm job (node.demo.specs): a random Llama built from a config, eight units; the
+    honest run passes a 4-unit audit, a provider that corrupts half its units fails it."""
+    from node.demo.specs import build_llm_model, llm_demo
+
+    spec, blobs = llm_demo(build_llm_model(tmp_path / "demo", "tiny"))
+    assert spec.kind == "llm" and unit_count(spec) == 8
+    work = prepare(spec, device="cpu", blobs=blobs)
+    indices = sample_indices(b"\x01" * 32, 1, 8, 4)
+    honest = run_job(spec, device="cpu", blobs=blobs)
+    revealed = reveal(honest.outputs, honest.tree, indices, needs_prev=False)
+    assert audit_job(work, root=honest.root, indices=indices, revealed=revealed).passed
+    run = run_dishonest(spec, Cheat("corrupt", fraction="1/2", seed=3), device="cpu", blobs=blobs)
+    revealed = reveal(run.revealed, run.tree, indices, needs_prev=False)
+    outcome = audit_job(work, root=run.root, indices=indices, revealed=revealed)
+    assert set(indices) & run.cheated  # these seeds sample a cheated unit (missed with p = 1/70)
+    assert not outcome.passed
+
+
+def test_model_card_reads_family_and_size_without_torch(models: dict[str, Path]) -> None:
+    from node.workloads.llm_files import model_card
+
+    for name in ("gpt2", "sharded"):
+        files = model_dir_files(models[name])
+        spec, blobs = _spec(models[name], lm.token_prompts(1), max_new_tokens=2)
+        work = prepare(spec, device="cpu", blobs=blobs)
+        assert isinstance(work, LlmWorkload)
+        card = model_card(files)
+        assert card["family"] == ("gpt2" if name == "gpt2" else "llama")
+        assert card["params"] == work.n_params  # tied embeddings are stored and counted once
+    bad = dict(model_dir_files(models["gpt2"]))
+    bad["model.safetensors"] = b"\xff" * 16
+    with pytest.raises(UnsafeModelError):
+        model_card(bad)
+
+
+def test_audit_splits_its_pass_to_bound_the_logits(
+    models: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import node.workloads.llm as llm_mod
+
+    spec, blobs = _spec(models["llama"], lm.token_prompts(4, seed=8), max_new_tokens=6, group=4)
+    work = prepare(spec, device="cpu", blobs=blobs)
+    assert isinstance(work, LlmWorkload)
+    y = work.generate(0)
+    monkeypatch.setattr(llm_mod, "MAX_AUDIT_LOGITS_BYTES", 2 * 6 * work.vocab * 4)  # two sequences a pass
+    calls: list[int] = []
+    hook = work.model.register_forward_hook(
+        lambda m, a, kw, o: calls.append(kw["input_ids"].shape[0]), with_kwargs=True
+    )
+    try:
+        assert work.check_unit(0, y).passed
+    finally:
+        hook.remove()
+    assert calls == [2, 2]
