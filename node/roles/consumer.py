@@ -164,6 +164,10 @@ def order_offers(offers: Iterable[FoundOffer], *, prefer_verified: bool = True) 
     )
 
 
+OUTPUTS_GRACE_S = 30.0
+"""Seconds a consumer keeps asking a final job's provider for the outputs (it may be restarting)."""
+
+
 class Consumer:
     """The consumer role (start with ``nursery.start(consumer.run)``; see the module docstring).
 
@@ -551,15 +555,20 @@ class Consumer:
         ctx = self.ctx
         started = time.monotonic()
         outputs_ok: bool | None = None
+        ended_at: float | None = None  # when the chain first showed the job final
         with trio.fail_after(timeout):
             while True:
                 job = await ctx.achain.run(ctx.chain.market.job, job_id)
+                if job.status.terminal and ended_at is None:
+                    ended_at = time.monotonic()
                 if outputs_ok is None and job.root != b"\0" * 32:
                     try:
                         outputs_ok = await self.fetch_outputs(job_id)
                     except (ProtocolError, WorkloadError) as err:
                         self.say(f"job {job_id}: outputs not received yet: {err}")
-                        if job.status.terminal:
+                        # A provider restarting when its job ends still holds the outputs: keep asking
+                        # for a while before reporting them missing.
+                        if ended_at is not None and time.monotonic() - ended_at > OUTPUTS_GRACE_S:
                             outputs_ok = False
                 never_committed = job.status in (JobStatus.CANCELLED, JobStatus.DEFAULTED)
                 if job.status.terminal and (outputs_ok is not None or never_committed):
