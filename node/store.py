@@ -169,6 +169,18 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (name, block, log_index)
     );
     """,
+    # 6: audit secrets and ballot salts, written BEFORE the transaction that commits their hash, so
+    # that a crash between the two never leaves a party unable to reveal (and so defaulted).
+    """
+    CREATE TABLE secrets (
+        commitment  TEXT PRIMARY KEY,
+        secret      TEXT NOT NULL,
+        job_id      TEXT NOT NULL,
+        purpose     TEXT NOT NULL,
+        created_at  REAL NOT NULL
+    );
+    CREATE INDEX secrets_job ON secrets (job_id, purpose);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -573,6 +585,29 @@ class Store:
         else:
             rows = self._read("SELECT * FROM audits WHERE status = ? ORDER BY created_at", (status,))
         return [_audit(r) for r in rows]
+
+    # -- audit secrets and ballot salts -------------------------------------------------------------
+
+    def put_secret(self, commitment: bytes, secret: bytes, *, job_id: str, purpose: str) -> None:
+        """Keep ``secret`` under its on-chain ``commitment`` (hex keys); idempotent."""
+        self._write(
+            """INSERT INTO secrets (commitment, secret, job_id, purpose, created_at) VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT (commitment) DO NOTHING""",
+            ("0x" + commitment.hex(), "0x" + secret.hex(), job_id, purpose, time.time()),
+        )
+
+    def secret_for(self, commitment: bytes) -> bytes | None:
+        """The secret behind an on-chain commitment, if this node made it."""
+        rows = self._read("SELECT secret FROM secrets WHERE commitment = ?", ("0x" + commitment.hex(),))
+        return bytes.fromhex(rows[0]["secret"][2:]) if rows else None
+
+    def secrets_of(self, job_id: str, purpose: str) -> list[tuple[bytes, bytes]]:
+        """``(commitment, secret)`` pairs kept for ``job_id`` with ``purpose``, oldest first."""
+        rows = self._read(
+            "SELECT commitment, secret FROM secrets WHERE job_id = ? AND purpose = ? ORDER BY created_at",
+            (job_id, purpose),
+        )
+        return [(bytes.fromhex(r["commitment"][2:]), bytes.fromhex(r["secret"][2:])) for r in rows]
 
     # -- capacity challenge results -----------------------------------------------------------------
 

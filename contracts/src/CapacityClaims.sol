@@ -24,6 +24,9 @@ import {IStakingRegistry} from "./interfaces/IStakingRegistry.sol";
 /// `CapacityRegistry` at creation; and a `region` (jurisdiction code, ASCII left-aligned, e.g. "DE", "US-CA",
 /// "EU") that the provider declares by signing the creating transaction. A region is declared, not proven.
 ///
+/// No reservation in the past: `windowStart` must not be before the creating block's timestamp
+/// ({CapacityClaims_WindowInPast}), so a series cannot spread its GPU-hours over time already gone.
+///
 /// Issuance cap: a series reserves `ceil(supply * 3600 / (windowEnd - windowStart))` GPUs over its whole window
 /// (its GPU-hours spread evenly). `createSeries` refuses ({CapacityClaims_CapacityExceeded}) when, at any future
 /// instant of the new window, the GPUs reserved by the provider's live series of the class plus the new series'
@@ -40,7 +43,22 @@ import {IStakingRegistry} from "./interfaces/IStakingRegistry.sol";
 ///   hash, chain id and this contract in the EIP-712 domain).
 /// - `redeem` during `[windowStart, windowEnd)`: burns tokens and opens a prepaid job with the provider in the
 ///   JobMarket, handing it `amount * collateralPerToken` as the job's provider collateral. The market returns it
-///   to the provider on an honest result and pays it to the holder (and verifiers) when the provider fails.
+///   to the provider on an honest result and pays it to the holder (and verifiers) when the provider fails. The
+///   redeemer pays the job's auditor fee, `market.params().minFee`, on top (approved to this contract): the
+///   claims paid for the work, the fee pays the verifier that audits it. A redemption whose collateral is below
+///   `market.params().minCollateral` is refused ({CapacityClaims_CollateralTooLow}); redeem more tokens at once.
+///
+/// Schedule (no redemption is due faster than the reserved GPUs can deliver it): a series reserves
+/// `g = reservedGpus` GPUs over its window, i.e. `g * (windowEnd - windowStart)` GPU-seconds. Its redemptions
+/// are served one after another on those g GPUs: the series keeps a frontier `F` of GPU-seconds since
+/// `windowStart` already promised (or let idle). A redemption of `x` GPU-hours at time `t` starts at
+/// `max(F, (t - windowStart) * g)` (capacity left idle in the past is gone) and ends `x * 3600` GPU-seconds
+/// later; its job's `commitBy` is `windowStart + ceil(end / g) + COMMIT_SLACK` (the slack is the time to build
+/// and commit the Merkle root after the compute). So the GPU-hours due from all redemptions in any interval never
+/// exceed what g GPUs deliver in it, and one redemption of many GPU-hours gets a deadline that scales with its
+/// work. A redemption whose work cannot end by `windowEnd` is refused ({CapacityClaims_WorkExceedsWindow}): a
+/// holder that waits lets reserved GPU-time pass unused and can no longer redeem all of it (like any
+/// reservation); the provider gets the collateral of unredeemed tokens back after the window.
 /// - `releaseCollateral` from `windowEnd` on: unredeemed tokens are worthless and the collateral still locked
 ///   goes back to the provider, once.
 ///
@@ -117,6 +135,10 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
     /// the cap check, which looks at each of them.
     uint256 public constant MAX_LIVE_SERIES = 64;
 
+    /// @notice Seconds a redeemed job's provider has after its scheduled compute ends to commit the result
+    /// (Merkle tree, transaction inclusion): `commitBy` = end of the scheduled work + COMMIT_SLACK.
+    uint64 public constant COMMIT_SLACK = 10 minutes;
+
     uint256 private _seriesCount;
     uint256 private _totalOwed;
 
@@ -125,6 +147,9 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
     mapping(bytes32 orderHash => bool) private _cancelled;
     mapping(address seller => uint256 nonce) private _minNonce;
     mapping(address provider => mapping(bytes32 gpuClass => uint256[] seriesIds)) private _live;
+    /// @dev GPU-seconds of the series' reserved GPU-time, counted from windowStart, promised to redemptions or
+    /// passed unused (the schedule frontier F, see the contract notes).
+    mapping(uint256 seriesId => uint256 gpuSeconds) private _scheduled;
 
     /// @notice A provider created a series and locked its collateral.
     /// @param seriesId The new series (= token id).
@@ -183,13 +208,17 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
     /// @param specHash keccak256 of the canonical job spec.
     /// @param jobId The prepaid job opened in the market.
     /// @param collateral Collateral handed to the market for the job.
+    /// @param fee Auditor fee paid by the holder (the job's price).
+    /// @param commitBy The job's commit deadline: end of its scheduled work + COMMIT_SLACK.
     event Redeemed(
         uint256 indexed seriesId,
         address indexed holder,
         uint256 amount,
         bytes32 specHash,
         uint256 indexed jobId,
-        uint256 collateral
+        uint256 collateral,
+        uint256 fee,
+        uint64 commitBy
     );
 
     /// @notice The collateral of a finished series went back to its provider.
@@ -236,6 +265,23 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
     /// @param windowEnd Requested end.
     /// @param nowTime Current block time.
     error CapacityClaims_InvalidWindow(uint64 windowStart, uint64 windowEnd, uint256 nowTime);
+
+    /// @notice The window starts before the current block's timestamp: no reservation in the past.
+    /// @param windowStart Requested start.
+    /// @param nowTime Current block time.
+    error CapacityClaims_WindowInPast(uint64 windowStart, uint256 nowTime);
+
+    /// @notice The redemption's work, scheduled after the series' earlier redemptions on its reserved GPUs, would
+    /// not end by the window's end.
+    /// @param seriesId The series.
+    /// @param finish When the work would end.
+    /// @param windowEnd First second after the window.
+    error CapacityClaims_WorkExceedsWindow(uint256 seriesId, uint256 finish, uint64 windowEnd);
+
+    /// @notice The redeemed tokens' collateral is below the market's minimum job collateral.
+    /// @param collateral amount x collateralPerToken.
+    /// @param minCollateral `market.params().minCollateral`.
+    error CapacityClaims_CollateralTooLow(uint256 collateral, uint256 minCollateral);
 
     /// @notice A token amount (supply, fill or redemption) was zero.
     error CapacityClaims_ZeroAmount();
@@ -308,8 +354,8 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
     /// @notice The job spec hash was zero.
     error CapacityClaims_ZeroSpecHash();
 
-    /// @notice The market did not take exactly the collateral of the redeemed claims.
-    /// @param expected Collateral that should have left this contract.
+    /// @notice The market did not take exactly the collateral of the redeemed claims plus the fee.
+    /// @param expected Collateral plus fee that should have left this contract.
     /// @param taken What actually left.
     error CapacityClaims_CollateralMismatch(uint256 expected, uint256 taken);
 
@@ -341,7 +387,7 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
     /// Requirements:
     /// - the caller is a staked provider (`registry.isProvider`);
     /// - `gpuClass` is non-zero, `supply` and `collateralPerToken` are non-zero;
-    /// - `windowStart < windowEnd` and `windowEnd` is in the future;
+    /// - `block.timestamp <= windowStart < windowEnd`;
     /// - the caller has verified GPUs of the class and the series fits under the cap (see the contract notes),
     ///   with fewer than MAX_LIVE_SERIES live series of the class;
     /// - the caller has approved `supply * collateralPerToken` ComputeToken to this contract;
@@ -370,6 +416,7 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
         if (windowStart >= windowEnd || windowEnd <= block.timestamp) {
             revert CapacityClaims_InvalidWindow(windowStart, windowEnd, block.timestamp);
         }
+        if (windowStart < block.timestamp) revert CapacityClaims_WindowInPast(windowStart, block.timestamp);
         if (supply == 0) revert CapacityClaims_ZeroAmount();
         if (collateralPerToken == 0) revert CapacityClaims_ZeroCollateral();
         uint256 collateral = supply * collateralPerToken;
@@ -493,45 +540,101 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
 
     // ---------------------------------------------------------------------------------------------- redeem
 
-    /// @notice Burns `amount` of the caller's claims and opens a prepaid job with the series' provider.
-    /// @dev Hands `amount * collateralPerToken` to the market as the job's provider collateral (the market pulls
-    /// it with `transferFrom`). Emits {TransferSingle} (burn) and {Redeemed}; the market emits
+    /// @notice Burns `amount` of the caller's claims and opens a prepaid job with the series' provider, scheduled
+    /// on the series' reserved GPUs after its earlier redemptions (see the contract notes).
+    /// @dev Pulls the auditor fee `market.params().minFee` from the caller and hands it, with
+    /// `amount * collateralPerToken` as the job's provider collateral, to the market (which pulls both with
+    /// `transferFrom`). Emits {TransferSingle} (burn) and {Redeemed}; the market emits
     /// {IJobMarket-PrepaidJobOpened}. {Redeemed} is emitted after the market call because it carries the job id;
     /// the call is to the trusted market and the function is `nonReentrant`.
     /// Requirements:
-    /// - `amount` is non-zero and at most the caller's balance; `specHash` is non-zero;
+    /// - `amount` is non-zero and at most the caller's balance; `specHash` and `secretHash` are non-zero;
     /// - the series exists and `windowStart <= block.timestamp < windowEnd`;
-    /// - the caller is not the series' provider.
+    /// - the caller is not the series' provider;
+    /// - the work fits: it ends by `windowEnd` after the series' earlier redemptions;
+    /// - `amount * collateralPerToken >= market.params().minCollateral`;
+    /// - `minUnits <= maxUnits` unless `maxUnits` is 0 (checked by the market);
+    /// - the caller approved `market.params().minFee` ComputeToken to this contract.
     /// @param seriesId The series to redeem.
     /// @param amount GPU-hours (tokens) to redeem.
     /// @param specHash keccak256 of the canonical job spec the holder wants run.
+    /// @param minUnits Least number of units the provider's commitment may have (0: at least 1).
+    /// @param maxUnits Most units the commitment may have (0: no upper bound).
+    /// @param secretHash keccak256(abi.encode(secret)) of the holder's fresh random audit secret, revealed after
+    /// the provider's commitment (`JobMarket.revealConsumerSecret`).
     /// @return jobId The prepaid job opened in the market.
-    function redeem(uint256 seriesId, uint256 amount, bytes32 specHash)
-        external
-        nonReentrant
-        returns (uint256 jobId)
-    {
+    function redeem(
+        uint256 seriesId,
+        uint256 amount,
+        bytes32 specHash,
+        uint64 minUnits,
+        uint64 maxUnits,
+        bytes32 secretHash
+    ) external nonReentrant returns (uint256 jobId) {
         if (amount == 0) revert CapacityClaims_ZeroAmount();
         if (specHash == bytes32(0)) revert CapacityClaims_ZeroSpecHash();
         Series storage s = _existing(seriesId);
         if (block.timestamp < s.windowStart) revert CapacityClaims_WindowNotStarted(seriesId, s.windowStart);
         if (block.timestamp >= s.windowEnd) revert CapacityClaims_WindowEnded(seriesId, s.windowEnd);
-        address provider = s.provider;
-        if (msg.sender == provider) revert CapacityClaims_ProviderRedeem(seriesId);
-        uint256 collateral = amount * s.collateralPerToken;
+        if (msg.sender == s.provider) revert CapacityClaims_ProviderRedeem(seriesId);
+        IJobMarket.Params memory p = market.params();
+        IJobMarket.JobTerms memory terms;
+        terms.specHash = specHash;
+        terms.price = p.minFee;
+        terms.collateral = amount * s.collateralPerToken;
+        if (terms.collateral < p.minCollateral) {
+            revert CapacityClaims_CollateralTooLow(terms.collateral, p.minCollateral);
+        }
+        terms.commitBy = _schedule(seriesId, s, amount);
+        terms.minUnits = minUnits;
+        terms.maxUnits = maxUnits;
+        terms.secretHash = secretHash;
 
         _burn(msg.sender, seriesId, amount);
         s.redeemed += amount;
-        _totalOwed -= collateral;
+        _totalOwed -= terms.collateral;
 
+        jobId = _openJob(s.provider, terms);
+
+        emit Redeemed(
+            seriesId, msg.sender, amount, specHash, jobId, terms.collateral, terms.price, terms.commitBy
+        );
+    }
+
+    /// @dev Pulls the fee from the redeemer and opens the prepaid job; checks that the market took exactly the
+    /// fee and the collateral.
+    function _openJob(address provider, IJobMarket.JobTerms memory terms) private returns (uint256 jobId) {
         IERC20 token_ = token;
+        uint256 due = terms.price + terms.collateral;
+        if (terms.price != 0) token_.safeTransferFrom(msg.sender, address(this), terms.price);
         uint256 before = token_.balanceOf(address(this));
-        token_.forceApprove(address(market), collateral);
-        jobId = market.openPrepaidJob(msg.sender, provider, specHash, collateral);
+        token_.forceApprove(address(market), due);
+        jobId = market.openPrepaidJob(msg.sender, provider, terms);
         uint256 taken = before - token_.balanceOf(address(this));
-        if (taken != collateral) revert CapacityClaims_CollateralMismatch(collateral, taken);
+        if (taken != due) revert CapacityClaims_CollateralMismatch(due, taken);
+    }
 
-        emit Redeemed(seriesId, msg.sender, amount, specHash, jobId, collateral);
+    /// @dev Books `amount` GPU-hours on the series' schedule and returns the job's commit deadline.
+    function _schedule(uint256 seriesId, Series storage s, uint256 amount) private returns (uint64 commitBy) {
+        uint256 finish;
+        (_scheduled[seriesId], finish) = _plan(seriesId, s, amount);
+        if (finish > s.windowEnd) revert CapacityClaims_WorkExceedsWindow(seriesId, finish, s.windowEnd);
+        // finish <= windowEnd, a uint64.
+        return uint64(finish) + COMMIT_SLACK;
+    }
+
+    /// @dev The frontier after a redemption of `amount` now, and the second at which its work ends.
+    function _plan(uint256 seriesId, Series storage s, uint256 amount)
+        private
+        view
+        returns (uint256 frontier, uint256 finish)
+    {
+        uint256 gpus = _reserve(s.supply, s.windowStart, s.windowEnd);
+        uint256 elapsed = block.timestamp > s.windowStart ? (block.timestamp - s.windowStart) * gpus : 0;
+        frontier = _scheduled[seriesId];
+        if (elapsed > frontier) frontier = elapsed;
+        frontier += amount * 3600;
+        finish = s.windowStart + Math.ceilDiv(frontier, gpus);
     }
 
     // ---------------------------------------------------------------------------------------------- views
@@ -636,6 +739,39 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
     /// @return The series ids.
     function liveSeries(address provider, bytes32 gpuClass) external view returns (uint256[] memory) {
         return _live[provider][gpuClass];
+    }
+
+    /// @notice When the series' reserved GPUs are free again: the end of the work already scheduled (never before
+    /// now, since unused past capacity is gone). A redemption now starts there.
+    /// @param seriesId The series.
+    /// @return The unix second (0 for an unknown id).
+    function busyUntil(uint256 seriesId) external view returns (uint64) {
+        Series storage s = _series[seriesId];
+        if (s.provider == address(0)) return 0;
+        (, uint256 finish) = _plan(seriesId, s, 0);
+        // finish <= max(now, windowEnd): fits in uint64.
+        return uint64(finish);
+    }
+
+    /// @notice The commit deadline a redemption of `amount` tokens of the series would get now.
+    /// @param seriesId The series.
+    /// @param amount GPU-hours to redeem.
+    /// @return commitBy End of its scheduled work + COMMIT_SLACK; 0 when the series is unknown or the work would
+    /// not end by `windowEnd`.
+    function redemptionDeadline(uint256 seriesId, uint256 amount) external view returns (uint64 commitBy) {
+        Series storage s = _series[seriesId];
+        if (s.provider == address(0)) return 0;
+        (, uint256 finish) = _plan(seriesId, s, amount);
+        if (finish > s.windowEnd) return 0;
+        return uint64(finish) + COMMIT_SLACK;
+    }
+
+    /// @notice GPU-seconds of the series' reserved GPU-time, counted from `windowStart`, promised to redemptions
+    /// or passed unused before the last redemption (the schedule frontier).
+    /// @param seriesId The series.
+    /// @return The GPU-seconds.
+    function scheduledGpuSeconds(uint256 seriesId) external view returns (uint256) {
+        return _scheduled[seriesId];
     }
 
     /// @notice The ComputeToken this contract owes: the locked collateral of every unreleased series.

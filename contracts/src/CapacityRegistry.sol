@@ -13,114 +13,170 @@ import {IStakingRegistry} from "./interfaces/IStakingRegistry.sol";
 /// checked by Freivalds; `node/capacity/challenge.py`), attested by staked verifiers, posted with a bond and open
 /// to dispute, like an audit. `CapacityClaims` caps a provider's claim issuance by the capacity in force here.
 ///
-/// Protocol (the simplest form that keeps one verifier from deciding alone):
+/// Protocol:
 /// - `attest`: a staked verifier (not the provider) posts (provider, GPU class, GPUs, measured GFLOP/s per GPU,
-///   H100e ppm per GPU, evidence hash) and locks `bond`. `gpus == 0` records a failed challenge.
-/// - Effect: a figure in which nothing rises (no component above the one in force: a failed challenge, fewer
-///   GPUs, a slower GPU) takes effect AT ONCE, so a provider caught short stops minting immediately (fail-safe).
-///   A raise takes effect only at `finalize`, after `disputeWindow` seconds without a dispute.
-/// - `dispute`: during the window anyone but the attester locks the same bond; `panelSize` verifiers (never the
-///   attester, the disputer or the provider) are drawn from the staking registry with `block.prevrandao`, and
-///   vote within `voteWindow` (re-running the challenge off chain against the same evidence).
-/// - `finalize` (anyone, once): undisputed after the window: the bond goes back, a raise applies. Disputed, after
-///   the vote window or once every panel member voted: the majority wins. Upheld: the attester gets its bond
-///   back and half the disputer's; a raise applies. Overturned: the disputer gets its bond back and half the
-///   attester's; a lowering that is still the figure in force is rolled back to the one before it. The other
-///   half of the loser's bond is shared by the majority's voters (the remainder of the division goes to the
-///   winner). A tie (no votes included) voids the attestation: both bonds go back, a raise never applies, a
-///   lowering stays (doubt never raises capacity).
-/// - Order: attestations apply in id order; an older one finalizing after a newer one applied changes nothing.
+///   H100e ppm per GPU, evidence hash), the hash of a fresh random secret, and locks `bond`. `gpus == 0` records a
+///   failed challenge.
+/// - Kinds: an attestation in which nothing rises against the figure in force when it is posted (a failed
+///   challenge, fewer GPUs, a slower GPU) is *immediate*: it stands AT ONCE, so a provider caught short stops
+///   minting immediately (fail-safe), and keeps standing unless it is overturned. Any other attestation is a
+///   *raise*: it stands only once final (`disputeWindow` seconds without a dispute). A DISPUTED RAISE NEVER
+///   APPLIES, whatever the panel finds (doubt never raises capacity; the panel only settles the bonds): an
+///   attester and a disputer controlled by one party know both secrets before the dispute and could grind the
+///   disputer's secret until their Sybils hold the panel, so a panel's "upheld" must not be able to raise
+///   capacity. An honest raise disputed in bad faith costs the disputer its bond and is simply attested again.
+/// - Capacity in force: the figure of the NEWEST STANDING attestation of the (provider, class) (highest id), or
+///   nothing (0 GPUs) when none stands. It is recomputed from the attestations still standing whenever one
+///   stops standing (an overturned immediate attestation), never "restored" from a predecessor: two overturned
+///   lowerings bring back the last figure that still stands. A raise that becomes final while a newer
+///   attestation stands does not apply (the newer measurement wins, and the provider can dispute it in its
+///   window); if that newer one is later overturned, the raise is the newest standing and applies then. So a
+///   later lowering never cancels an earlier raise for good: it only outranks it while it stands.
+/// - `dispute`: during the window anyone but the attester locks the same bond with the hash of its own secret.
+///   Nobody chooses the panel: the attester reveals its secret (`revealAttesterSecret`, within `revealWindow`;
+///   one that does not counts as 0), then the disputer reveals (`revealDisputerSecret`, within `revealWindow`
+///   of the attester's reveal or of its deadline), which fixes the seed
+///   `keccak256(abi.encode(attester secret or 0, disputer secret, id))` and draws the panel: `panelSize` seats,
+///   each an independent stake-weighted draw `registry.sample(seed, j, snapshot)` with `snapshot` the block
+///   before the dispute, redrawn (at most MAX_DRAWS_PER_SEAT tries a seat) when it hits the attester, the
+///   disputer, the provider or an account no longer drawable. A member may hold several seats; its ballot
+///   counts once per seat. Every seat opens a duty in the staking registry (no withdrawal mid-vote).
+/// - A disputer that does not reveal in time forfeits: its bond goes to the attester as if upheld, and the
+///   attestation ends `Forfeited`, which counts like `Void` for capacity (an immediate one keeps standing, a raise
+///   never applies): otherwise a provider's Sybil could dispute its own false raise, stay silent and get it
+///   applied without a panel. The disputer reveals last and could withhold after seeing the panel: that option
+///   costs its whole bond and never applies a raise.
+/// - Ballots: members commit `keccak256(abi.encode(id, member, uphold, salt))` until `voteWindow` after the draw,
+///   then reveal within `revealWindow`. A decision needs a strict majority of all seats (a quorum), not of the
+///   ballots revealed. Every seat whose member revealed nothing is slashed `absentSlash` stake.
+/// - `finalize` (anyone, once): undisputed after the window: `Final`, the bond goes back. Upheld: the attester
+///   gets its bond back and half the disputer's. Overturned: the disputer gets its bond back and half the
+///   attester's. The other half of the loser's bond, plus the stake slashed from silent members, is shared per
+///   seat by the majority (the remainder of the division goes to the winner). No quorum (or no seat drawn):
+///   `Void`, both bonds go back and what silent members lost is shared per seat by those who revealed (all of it
+///   to the attester if nobody did).
 ///
-/// Limits (documented, not hidden): panel members who do not vote lose nothing (only the job market may slash
-/// stake); a panel is drawn from whoever is staked, so a cartel holding most verifier stake decides disputes.
+/// Limits (documented, not hidden): a panel is drawn by stake, so a cartel holding most verifier stake at the
+/// snapshot decides disputes; one dispute per attestation, so a party that attests a false lowering and disputes
+/// it itself at once (grinding its own panel) keeps honest disputers out: the lowering then stands until a newer
+/// attestation (the provider's remedy is a fresh challenge, whose raise applies once final); the walk that recomputes capacity passes over pending raises of the same
+/// (provider, class), each of which keeps a bond locked (dead attestations are unlinked as the walk meets them).
 ///
 /// Invariant: `token.balanceOf(address(this)) == totalOwed()`, the bonds of every attestation not finalized.
 contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
-    /// @notice Where an attestation stands.
+    /// @notice Where an attestation stands. Numbers 0-6 are those of the first version; new states come after.
     enum Status {
         None,
-        Pending,
-        Disputed,
-        Final,
-        Upheld,
-        Overturned,
-        Void
+        Pending, // in its dispute window
+        Disputed, // disputed: the attester, then the disputer reveal their secrets
+        Final, // not disputed
+        Upheld, // the panel's majority found it right
+        Overturned, // the panel's majority found it wrong
+        Void, // no quorum, or no seat could be drawn
+        Voting, // the panel commits, then reveals its ballots
+        Forfeited // the disputer did not reveal its secret
+    }
+
+    /// @notice A panel member's ballot.
+    enum Ballot {
+        None, // not on the panel
+        Pending, // drawn, no ballot committed
+        Committed, // committed, not revealed
+        Uphold, // revealed: the attestation is right
+        Overturn // revealed: it is wrong
     }
 
     /// @notice One attested capacity-challenge result.
     /// @param verifier Who attested and bonded.
     /// @param disputeEnd First second at which it can no longer be disputed.
     /// @param gpus GPUs verified (0 = failed challenge).
-    /// @param ppmPerGpu H100e-hours per GPU-hour, in millionths.
     /// @param provider The provider measured.
-    /// @param voteEnd First second after the panel's vote (disputed only).
-    /// @param gflopsPerGpu Measured throughput per GPU in the challenge dtype (evidence for people, not used).
+    /// @param deadline Deadline of the current step: the attester's reveal (Disputed; after the attester revealed,
+    /// the disputer's reveal), the ballot commits (Voting; reveals end `revealWindow` later).
+    /// @param ppmPerGpu H100e-hours per GPU-hour, in millionths.
     /// @param disputer Who disputed (zero if nobody).
     /// @param status Where it stands.
-    /// @param panelSize Panel members drawn.
-    /// @param upholdVotes Votes that the attestation is right.
-    /// @param overturnVotes Votes that it is wrong.
-    /// @param applied Whether its figure was put in force.
-    /// @param prevGpus, prevPpm, prevId The figure in force before this one applied (for a rollback).
+    /// @param immediate Nothing rose against the figure in force when posted: it stood at once.
+    /// @param attesterRevealed Whether the attester revealed its secret.
+    /// @param seats Panel seats drawn.
+    /// @param upholdVotes Seats whose revealed ballot upholds it.
+    /// @param overturnVotes Seats whose revealed ballot overturns it.
+    /// @param gflopsPerGpu Measured throughput per GPU in the challenge dtype (evidence for people, not used).
+    /// @param snapshotBlock The block before the dispute: its closing stakes weight the panel draw.
+    /// @param olderId The previous attestation of the same (provider, class) still linked (0: none).
     /// @param gpuClass GPU class id.
     /// @param evidence Hash of the challenge transcript the verifier keeps (seed, size, timing, result digest).
+    /// @param attesterSecret The attester's secret hash, replaced by the secret once revealed.
+    /// @param disputerSecret The disputer's secret hash, replaced by the secret once revealed.
+    /// @param seed The panel seed (zero until the disputer revealed).
     struct Attestation {
         address verifier;
         uint64 disputeEnd;
         uint32 gpus;
         address provider;
-        uint64 voteEnd;
+        uint64 deadline;
         uint32 ppmPerGpu;
         address disputer;
         Status status;
-        uint8 panelSize;
+        bool immediate;
+        bool attesterRevealed;
+        uint8 seats;
         uint8 upholdVotes;
         uint8 overturnVotes;
-        bool applied;
-        uint32 prevGpus;
-        uint32 prevPpm;
-        uint64 prevId;
         uint64 gflopsPerGpu;
+        uint64 snapshotBlock;
+        uint64 olderId;
         bytes32 gpuClass;
         bytes32 evidence;
+        bytes32 attesterSecret;
+        bytes32 disputerSecret;
+        bytes32 seed;
     }
 
     /// @notice The capacity in force for one (provider, class).
     /// @param gpus GPUs verified.
     /// @param ppmPerGpu H100e ppm per GPU-hour.
-    /// @param attestationId The attestation that set it (0 = never).
+    /// @param attestationId The attestation that set it (0 = none stands).
+    /// @param latestId The newest attestation of the (provider, class) (0 = never attested).
     struct Capacity {
         uint32 gpus;
         uint32 ppmPerGpu;
         uint64 attestationId;
+        uint64 latestId;
     }
 
-    /// @notice Most panel members drawn for one dispute.
+    /// @notice Most panel seats drawn for one dispute.
     uint256 public constant MAX_PANEL = 15;
+    /// @notice Draws tried per seat before the panel is left short.
+    uint256 public constant MAX_DRAWS_PER_SEAT = 4;
 
     /// @notice The bond token (ComputeToken).
     IERC20 public immutable token;
-    /// @notice Who counts as a staked verifier.
+    /// @notice Who counts as a staked verifier; draws the panels, slashes silent members.
     IStakingRegistry public immutable registry;
     /// @notice What an attester, and a disputer, lock.
     uint256 public immutable bond;
+    /// @notice Stake slashed per seat from a panel member that reveals no ballot.
+    uint256 public immutable absentSlash;
     /// @notice Seconds an attestation can be disputed.
     uint64 public immutable disputeWindow;
-    /// @notice Seconds the panel has to vote.
+    /// @notice Seconds the panel has to commit its ballots.
     uint64 public immutable voteWindow;
-    /// @notice Panel members drawn per dispute (fewer when fewer verifiers are eligible).
+    /// @notice Seconds of each reveal step (attester's secret, disputer's secret, ballots).
+    uint64 public immutable revealWindow;
+    /// @notice Panel seats per dispute (fewer when draws keep hitting excluded accounts).
     uint8 public immutable panelSize;
 
     uint256 private _count;
     uint256 private _totalOwed;
     mapping(uint256 attestationId => Attestation) private _attestations;
     mapping(address provider => mapping(bytes32 gpuClass => Capacity)) private _capacity;
-    /// @dev 1 = drawn, 2 = drawn and voted.
-    mapping(uint256 attestationId => mapping(address member => uint8 state)) private _panel;
+    /// @dev One entry per seat, in draw order (a member holding several seats appears several times).
     mapping(uint256 attestationId => address[]) private _members;
-    mapping(uint256 attestationId => mapping(address member => bool uphold)) private _votedFor;
+    mapping(uint256 attestationId => mapping(address member => Ballot)) private _ballots;
+    mapping(uint256 attestationId => mapping(address member => bytes32 ballotHash)) private _ballotHashes;
 
     /// @notice A verifier attested a capacity-challenge result and locked its bond.
     /// @param id The attestation.
@@ -149,7 +205,7 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
     /// @param gpuClass GPU class id.
     /// @param gpus GPUs now in force.
     /// @param ppmPerGpu H100e ppm per GPU-hour now in force.
-    /// @param attestationId The attestation that set it (0 after a rollback to nothing).
+    /// @param attestationId The attestation that set it (0 when none stands any more).
     event CapacityChanged(
         address indexed provider,
         bytes32 indexed gpuClass,
@@ -158,26 +214,53 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
         uint256 attestationId
     );
 
-    /// @notice An attestation was disputed and a panel drawn.
+    /// @notice An attestation was disputed; the attester reveals its secret until `revealBy`.
     /// @param id The attestation.
     /// @param disputer Who disputed.
-    /// @param panel The members drawn.
-    /// @param voteEnd End of the vote.
-    event CapacityDisputed(uint256 indexed id, address indexed disputer, address[] panel, uint64 voteEnd);
+    /// @param snapshotBlock The block whose closing stakes weight the panel draw.
+    /// @param revealBy The attester's reveal deadline.
+    event CapacityDisputed(
+        uint256 indexed id, address indexed disputer, uint64 snapshotBlock, uint64 revealBy
+    );
 
-    /// @notice A panel member voted.
+    /// @notice The attester revealed its secret; the disputer reveals its own until `revealBy`.
+    /// @param id The attestation.
+    /// @param secret The attester's secret.
+    /// @param revealBy The disputer's reveal deadline.
+    event AttesterRevealed(uint256 indexed id, bytes32 secret, uint64 revealBy);
+
+    /// @notice The disputer revealed its secret, which fixed the seed and drew the panel (one address per seat).
+    /// Ballot commits are due by `voteEnd`, reveals `revealWindow` later.
+    /// @param id The attestation.
+    /// @param seed The panel seed.
+    /// @param panel The members, one per seat, in draw order.
+    /// @param voteEnd The ballot-commit deadline.
+    event PanelDrawn(uint256 indexed id, bytes32 seed, address[] panel, uint64 voteEnd);
+
+    /// @notice A panel member committed its ballot hash.
+    /// @param id The attestation.
+    /// @param member The member.
+    event BallotCommitted(uint256 indexed id, address indexed member);
+
+    /// @notice A panel member revealed its ballot (it counts once per seat the member holds).
     /// @param id The attestation.
     /// @param member The voter.
     /// @param uphold True if the attestation is right.
     event PanelVoted(uint256 indexed id, address indexed member, bool uphold);
 
+    /// @notice A panel member revealed no ballot in time and was slashed for one seat.
+    /// @param id The attestation.
+    /// @param member The member.
+    /// @param slashed Stake taken (to this contract, paid out with the dispute).
+    event BallotMissing(uint256 indexed id, address indexed member, uint256 slashed);
+
     /// @notice An attestation reached its final status and its bonds were paid out.
     /// @param id The attestation.
-    /// @param status Final, Upheld, Overturned or Void.
+    /// @param status Final, Upheld, Overturned, Void or Forfeited.
     event AttestationFinalized(uint256 indexed id, Status status);
 
     /// @notice A constructor argument is zero or out of range.
-    /// @param index 0 = token, 1 = registry, 2 = bond, 3 = panel size.
+    /// @param index 0 = token, 1 = registry, 2 = bond, 3 = panel size, 4 = reveal window.
     error CapacityRegistry_BadParameter(uint256 index);
     /// @notice The caller is not a drawable staked verifier.
     /// @param caller The caller.
@@ -185,7 +268,7 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
     /// @notice A verifier cannot attest its own capacity.
     /// @param account The provider and caller.
     error CapacityRegistry_SelfAttestation(address account);
-    /// @notice The provider address or GPU class was zero, or the evidence hash was zero.
+    /// @notice The provider address, GPU class, evidence hash or a secret hash was zero.
     error CapacityRegistry_ZeroField();
     /// @notice A passing attestation (gpus > 0) must give a non-zero normalized figure.
     error CapacityRegistry_ZeroThroughput();
@@ -203,60 +286,77 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
     /// @notice The attester cannot dispute itself.
     /// @param id The attestation.
     error CapacityRegistry_SelfDispute(uint256 id);
-    /// @notice No verifier is eligible for the panel, so the dispute could not be decided.
-    /// @param id The attestation.
-    error CapacityRegistry_NoPanel(uint256 id);
-    /// @notice The caller is not on the panel, or voted already.
+    /// @notice The caller is not on the panel.
     /// @param id The attestation.
     /// @param caller The caller.
     error CapacityRegistry_NotOnPanel(uint256 id, address caller);
-    /// @notice The vote window is over.
+    /// @notice The member already committed (commit step) or already revealed / never committed (reveal step).
     /// @param id The attestation.
-    /// @param voteEnd End of the vote.
-    error CapacityRegistry_VoteOver(uint256 id, uint64 voteEnd);
-    /// @notice Too early to finalize: the dispute or vote window is still open.
+    /// @param member The member.
+    error CapacityRegistry_AlreadyVoted(uint256 id, address member);
+    /// @notice The step's deadline has passed.
     /// @param id The attestation.
-    /// @param until First second at which it can be finalized.
-    error CapacityRegistry_TooEarly(uint256 id, uint64 until);
+    /// @param deadline The deadline.
+    error CapacityRegistry_DeadlinePassed(uint256 id, uint64 deadline);
+    /// @notice Too early for this step; it may happen from `from` on.
+    /// @param id The attestation.
+    /// @param from First second at which it may.
+    error CapacityRegistry_TooEarly(uint256 id, uint64 from);
+    /// @notice A revealed secret or ballot does not match its committed hash.
+    /// @param id The attestation.
+    /// @param caller The caller.
+    error CapacityRegistry_WrongPreimage(uint256 id, address caller);
 
-    /// @notice Sets the token, the staking registry and the dispute parameters.
-    /// @dev Requirements: non-zero token, registry and bond; 1 <= panelSize_ <= MAX_PANEL.
+    /// @notice Sets the token, the staking registry and the dispute parameters. The deployer must then call
+    /// `StakingRegistry.setCapacityRegistry(address(this))`, or no panel member can be slashed or given a duty
+    /// (disputes could not reach a panel).
+    /// @dev Requirements: non-zero token, registry, bond and reveal window; 1 <= panelSize_ <= MAX_PANEL.
     /// @param token_ The bond token.
-    /// @param registry_ The staking registry (who is a verifier).
+    /// @param registry_ The staking registry (who is a verifier, panel draws, slashing).
     /// @param bond_ Bond of an attestation and of a dispute.
     /// @param disputeWindow_ Seconds to dispute.
-    /// @param voteWindow_ Seconds for the panel to vote.
-    /// @param panelSize_ Panel members per dispute.
+    /// @param voteWindow_ Seconds for the panel to commit its ballots.
+    /// @param revealWindow_ Seconds for each reveal step.
+    /// @param panelSize_ Panel seats per dispute.
+    /// @param absentSlash_ Stake slashed per seat from a member that reveals no ballot.
     constructor(
         IERC20 token_,
         IStakingRegistry registry_,
         uint256 bond_,
         uint64 disputeWindow_,
         uint64 voteWindow_,
-        uint8 panelSize_
+        uint64 revealWindow_,
+        uint8 panelSize_,
+        uint256 absentSlash_
     ) {
         if (address(token_) == address(0)) revert CapacityRegistry_BadParameter(0);
         if (address(registry_) == address(0)) revert CapacityRegistry_BadParameter(1);
         if (bond_ == 0) revert CapacityRegistry_BadParameter(2);
         if (panelSize_ == 0 || panelSize_ > MAX_PANEL) revert CapacityRegistry_BadParameter(3);
+        if (revealWindow_ == 0) revert CapacityRegistry_BadParameter(4);
         token = token_;
         registry = registry_;
         bond = bond_;
         disputeWindow = disputeWindow_;
         voteWindow = voteWindow_;
+        revealWindow = revealWindow_;
         panelSize = panelSize_;
+        absentSlash = absentSlash_;
     }
 
-    /// @notice Posts a capacity-challenge result for `provider` and locks `bond`.
-    /// @dev Emits {CapacityAttested}; {CapacityChanged} when nothing in the figure rises, so it applies at once.
-    /// Requirements: the caller is a drawable verifier and not `provider`; `provider`, `gpuClass` and `evidence`
-    /// are non-zero; `ppmPerGpu > 0` when `gpus > 0`; the caller approved `bond`.
+    /// @notice Posts a capacity-challenge result for `provider` with the hash of the attester's secret, and locks
+    /// `bond`.
+    /// @dev Emits {CapacityAttested}; {CapacityChanged} when nothing in the figure rises, so it stands at once.
+    /// Requirements: the caller is a drawable verifier and not `provider`; `provider`, `gpuClass`, `evidence` and
+    /// `secretHash` are non-zero; `ppmPerGpu > 0` when `gpus > 0`; the caller approved `bond`.
     /// @param provider The provider challenged.
     /// @param gpuClass GPU class id.
     /// @param gpus GPUs verified; 0 records a failed challenge.
     /// @param gflopsPerGpu Measured GFLOP/s per GPU in the challenge dtype.
     /// @param ppmPerGpu H100e-hours per GPU-hour in millionths (`tokenomics.normalized`).
     /// @param evidence Hash of the challenge transcript.
+    /// @param secretHash keccak256(abi.encode(secret)) of a fresh random 32-byte secret, revealed only if the
+    /// attestation is disputed (`revealAttesterSecret`).
     /// @return id The attestation id, counting from 1.
     function attest(
         address provider,
@@ -264,13 +364,17 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
         uint32 gpus,
         uint64 gflopsPerGpu,
         uint32 ppmPerGpu,
-        bytes32 evidence
+        bytes32 evidence,
+        bytes32 secretHash
     ) external nonReentrant returns (uint256 id) {
         if (!registry.isVerifier(msg.sender)) {
             revert CapacityRegistry_NotVerifier(msg.sender);
         }
         if (msg.sender == provider) revert CapacityRegistry_SelfAttestation(provider);
-        if (provider == address(0) || gpuClass == bytes32(0) || evidence == bytes32(0)) {
+        if (
+            provider == address(0) || gpuClass == bytes32(0) || evidence == bytes32(0)
+                || secretHash == bytes32(0)
+        ) {
             revert CapacityRegistry_ZeroField();
         }
         if (gpus > 0 && ppmPerGpu == 0) revert CapacityRegistry_ZeroThroughput();
@@ -278,6 +382,7 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
 
         id = ++_count;
         uint64 disputeEnd = uint64(block.timestamp) + disputeWindow;
+        Capacity storage c = _capacity[provider][gpuClass];
         Attestation storage a = _attestations[id];
         a.verifier = msg.sender;
         a.disputeEnd = disputeEnd;
@@ -285,107 +390,211 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
         a.provider = provider;
         a.ppmPerGpu = ppmPerGpu;
         a.status = Status.Pending;
+        a.immediate = gpus <= c.gpus && ppmPerGpu <= c.ppmPerGpu;
         a.gflopsPerGpu = gflopsPerGpu;
+        a.olderId = c.latestId;
         a.gpuClass = gpuClass;
         a.evidence = evidence;
+        a.attesterSecret = secretHash;
+        // Ids count up from 1 by one per attestation: 2^64 of them is out of reach.
+        c.latestId = uint64(id);
         _totalOwed += bond;
 
         emit CapacityAttested(
             id, provider, gpuClass, msg.sender, gpus, gflopsPerGpu, ppmPerGpu, evidence, disputeEnd
         );
-
-        Capacity storage c = _capacity[provider][gpuClass];
-        if (gpus <= c.gpus && ppmPerGpu <= c.ppmPerGpu) _apply(id, a);
+        if (a.immediate) _setInForce(c, a, id);
 
         token.safeTransferFrom(msg.sender, address(this), bond);
     }
 
-    /// @notice Disputes a pending attestation, locks `bond` and draws the panel that decides.
+    /// @notice Disputes a pending attestation with the hash of the disputer's secret and locks `bond`. The verifier
+    /// stakes at the end of the previous block will weight the panel draw.
     /// @dev Emits {CapacityDisputed}.
-    /// Requirements: the attestation is pending and its dispute window open; the caller is not its attester; at
-    /// least one verifier other than the attester, the caller and the provider is drawable; the caller approved
-    /// `bond`.
+    /// Requirements: the attestation is pending and its dispute window open; the caller is not its attester;
+    /// `secretHash` is non-zero; the caller approved `bond`.
     /// @param id The attestation.
-    function dispute(uint256 id) external nonReentrant {
+    /// @param secretHash keccak256(abi.encode(secret)) of a fresh random 32-byte secret (`revealDisputerSecret`).
+    function dispute(uint256 id, bytes32 secretHash) external nonReentrant {
         Attestation storage a = _existing(id);
         if (a.status != Status.Pending) revert CapacityRegistry_WrongStatus(id, a.status);
         if (block.timestamp >= a.disputeEnd) revert CapacityRegistry_DisputeWindowOver(id, a.disputeEnd);
         if (msg.sender == a.verifier) revert CapacityRegistry_SelfDispute(id);
+        if (secretHash == bytes32(0)) revert CapacityRegistry_ZeroField();
 
-        address[] storage members = _members[id];
-        _drawPanel(id, a, members);
-        if (members.length == 0) revert CapacityRegistry_NoPanel(id);
-        uint64 voteEnd = uint64(block.timestamp) + voteWindow;
+        uint64 revealBy = uint64(block.timestamp) + revealWindow;
+        uint64 snapshot = uint64(block.number - 1);
         a.disputer = msg.sender;
         a.status = Status.Disputed;
-        a.voteEnd = voteEnd;
-        // At most MAX_PANEL (15) members: fits in uint8.
-        a.panelSize = uint8(members.length);
+        a.deadline = revealBy;
+        a.snapshotBlock = snapshot;
+        a.disputerSecret = secretHash;
         _totalOwed += bond;
 
-        emit CapacityDisputed(id, msg.sender, members, voteEnd);
+        emit CapacityDisputed(id, msg.sender, snapshot, revealBy);
 
         token.safeTransferFrom(msg.sender, address(this), bond);
     }
 
-    /// @notice A panel member's vote on a disputed attestation.
-    /// @dev Emits {PanelVoted}.
-    /// Requirements: the attestation is disputed, its vote open, the caller drawn for it and not yet voted.
+    /// @notice The attester reveals its secret after a dispute. Anyone may send it (the preimage is the
+    /// authorization).
+    /// @dev Emits {AttesterRevealed}.
+    /// Requirements: the attestation is disputed; the attester has not revealed; block.timestamp <= the reveal
+    /// deadline; keccak256(abi.encode(secret)) equals the committed hash.
     /// @param id The attestation.
-    /// @param uphold True if the attested figure is right.
-    function vote(uint256 id, bool uphold) external {
+    /// @param secret The attester's secret.
+    function revealAttesterSecret(uint256 id, bytes32 secret) external {
+        Attestation storage a = _existing(id);
+        if (a.status != Status.Disputed || a.attesterRevealed) {
+            revert CapacityRegistry_WrongStatus(id, a.status);
+        }
+        if (block.timestamp > a.deadline) revert CapacityRegistry_DeadlinePassed(id, a.deadline);
+        if (keccak256(abi.encode(secret)) != a.attesterSecret) {
+            revert CapacityRegistry_WrongPreimage(id, msg.sender);
+        }
+        uint64 revealBy = uint64(block.timestamp) + revealWindow;
+        a.attesterSecret = secret;
+        a.attesterRevealed = true;
+        a.deadline = revealBy;
+        emit AttesterRevealed(id, secret, revealBy);
+    }
+
+    /// @notice The disputer reveals its secret, which fixes the seed and draws the panel (see the contract's
+    /// notes); every seat gets a duty in the staking registry until `finalize`. With no seat drawn the attestation
+    /// is finalized `Void` at once. Anyone may send the preimage.
+    /// @dev Emits {PanelDrawn} (and the registry {IStakingRegistry-DutiesChanged} per seat); with an empty panel
+    /// {AttestationFinalized} (and {CapacityChanged} if the figure in force changes) instead.
+    /// Requirements: the attestation is disputed; the attester revealed or its reveal deadline passed;
+    /// block.timestamp <= the disputer's reveal deadline; keccak256(abi.encode(secret)) equals the committed hash.
+    /// @param id The attestation.
+    /// @param secret The disputer's secret.
+    function revealDisputerSecret(uint256 id, bytes32 secret) external nonReentrant {
         Attestation storage a = _existing(id);
         if (a.status != Status.Disputed) revert CapacityRegistry_WrongStatus(id, a.status);
-        if (block.timestamp >= a.voteEnd) revert CapacityRegistry_VoteOver(id, a.voteEnd);
-        if (_panel[id][msg.sender] != 1) revert CapacityRegistry_NotOnPanel(id, msg.sender);
-        _panel[id][msg.sender] = 2;
-        _votedFor[id][msg.sender] = uphold;
-        if (uphold) ++a.upholdVotes;
-        else ++a.overturnVotes;
+        (uint64 from, uint64 until) = _disputerRevealSpan(a);
+        if (block.timestamp < from) revert CapacityRegistry_TooEarly(id, from);
+        if (block.timestamp > until) revert CapacityRegistry_DeadlinePassed(id, until);
+        if (keccak256(abi.encode(secret)) != a.disputerSecret) {
+            revert CapacityRegistry_WrongPreimage(id, msg.sender);
+        }
+        bytes32 attesterSecret = a.attesterRevealed ? a.attesterSecret : bytes32(0);
+        bytes32 seed = keccak256(abi.encode(attesterSecret, secret, id));
+        a.disputerSecret = secret;
+        a.seed = seed;
+        address[] storage members = _members[id];
+        _drawPanel(id, a, seed, members);
+        uint256 seats = members.length;
+        if (seats == 0) {
+            _end(id, a, Status.Void);
+            _refundBoth(a);
+            return;
+        }
+        uint64 voteEnd = uint64(block.timestamp) + voteWindow;
+        a.status = Status.Voting;
+        a.deadline = voteEnd;
+        // At most MAX_PANEL (15) seats: fits in uint8.
+        a.seats = uint8(seats);
+        emit PanelDrawn(id, seed, members, voteEnd);
+        for (uint256 i = 0; i < seats; ++i) {
+            registry.openDuty(members[i]);
+        }
+    }
+
+    /// @notice A panel member commits its ballot: keccak256(abi.encode(id, member, uphold, salt)). Ballots stay
+    /// hidden until the commit step ends, so nobody can copy the majority. A member holding several seats commits
+    /// once.
+    /// @dev Emits {BallotCommitted}.
+    /// Requirements: the attestation is in its vote; block.timestamp <= the commit deadline; the caller is on
+    /// the panel and has not committed; `ballotHash` is non-zero.
+    /// @param id The attestation.
+    /// @param ballotHash The ballot's hash.
+    function commitVote(uint256 id, bytes32 ballotHash) external {
+        Attestation storage a = _existing(id);
+        if (a.status != Status.Voting) revert CapacityRegistry_WrongStatus(id, a.status);
+        if (block.timestamp > a.deadline) revert CapacityRegistry_DeadlinePassed(id, a.deadline);
+        Ballot ballot = _ballots[id][msg.sender];
+        if (ballot == Ballot.None) revert CapacityRegistry_NotOnPanel(id, msg.sender);
+        if (ballot != Ballot.Pending) revert CapacityRegistry_AlreadyVoted(id, msg.sender);
+        if (ballotHash == bytes32(0)) revert CapacityRegistry_ZeroField();
+        _ballots[id][msg.sender] = Ballot.Committed;
+        _ballotHashes[id][msg.sender] = ballotHash;
+        emit BallotCommitted(id, msg.sender);
+    }
+
+    /// @notice A panel member reveals its committed ballot, after the commit step.
+    /// @dev Emits {PanelVoted}.
+    /// Requirements: the attestation is in its vote; the commit deadline passed and the reveal deadline
+    /// (`revealWindow` later) has not; the caller committed and has not revealed; ballot and salt match the hash.
+    /// @param id The attestation.
+    /// @param uphold True if the member's own re-check found the attested figure right.
+    /// @param salt The ballot's random salt.
+    function revealVote(uint256 id, bool uphold, bytes32 salt) external {
+        Attestation storage a = _existing(id);
+        if (a.status != Status.Voting) revert CapacityRegistry_WrongStatus(id, a.status);
+        uint64 voteEnd = a.deadline;
+        if (block.timestamp <= voteEnd) revert CapacityRegistry_TooEarly(id, voteEnd + 1);
+        uint64 revealBy = voteEnd + revealWindow;
+        if (block.timestamp > revealBy) revert CapacityRegistry_DeadlinePassed(id, revealBy);
+        Ballot ballot = _ballots[id][msg.sender];
+        if (ballot == Ballot.None) revert CapacityRegistry_NotOnPanel(id, msg.sender);
+        if (ballot != Ballot.Committed) revert CapacityRegistry_AlreadyVoted(id, msg.sender);
+        if (keccak256(abi.encode(id, msg.sender, uphold, salt)) != _ballotHashes[id][msg.sender]) {
+            revert CapacityRegistry_WrongPreimage(id, msg.sender);
+        }
+        // At most MAX_PANEL seats: the tallies fit in uint8.
+        uint8 seats = uint8(_seatsOf(id, msg.sender));
+        if (uphold) {
+            _ballots[id][msg.sender] = Ballot.Uphold;
+            a.upholdVotes += seats;
+        } else {
+            _ballots[id][msg.sender] = Ballot.Overturn;
+            a.overturnVotes += seats;
+        }
         emit PanelVoted(id, msg.sender, uphold);
     }
 
-    /// @notice Ends an attestation: pays the bonds and puts its figure in force or rolls it back (see the
-    /// contract's notes). Anyone may call it, so no bond is ever stuck.
-    /// @dev Emits {AttestationFinalized}; {CapacityChanged} when the figure in force changes.
-    /// Requirements: pending with its dispute window over, or disputed with its vote over (or every member voted).
+    /// @notice Ends an attestation: pays the bonds, slashes silent panel members, closes the panel's duties and
+    /// recomputes the capacity in force (see the contract's notes). Anyone may call it, so no bond is ever stuck.
+    /// @dev Emits {AttestationFinalized}; {BallotMissing} per silent seat; {CapacityChanged} when the figure in
+    /// force changes; the registry emits {IStakingRegistry-Slashed} and {IStakingRegistry-DutiesChanged}.
+    /// Requirements: pending with its dispute window over; disputed with the disputer's reveal deadline passed;
+    /// or voting with every seat revealed or the ballot reveal deadline passed.
     /// @param id The attestation.
     /// @return status The final status.
     function finalize(uint256 id) external nonReentrant returns (Status status) {
         Attestation storage a = _existing(id);
-        if (a.status == Status.Pending) {
+        Status current = a.status;
+        if (current == Status.Pending) {
             if (block.timestamp < a.disputeEnd) revert CapacityRegistry_TooEarly(id, a.disputeEnd);
-            status = Status.Final;
-        } else if (a.status == Status.Disputed) {
-            uint256 voted = uint256(a.upholdVotes) + a.overturnVotes;
-            if (block.timestamp < a.voteEnd && voted < a.panelSize) {
-                revert CapacityRegistry_TooEarly(id, a.voteEnd);
-            }
-            if (a.upholdVotes > a.overturnVotes) status = Status.Upheld;
-            else if (a.overturnVotes > a.upholdVotes) status = Status.Overturned;
-            else status = Status.Void;
-        } else {
-            revert CapacityRegistry_WrongStatus(id, a.status);
-        }
-        a.status = status;
-        uint256 owed = status == Status.Final ? bond : 2 * bond;
-        _totalOwed -= owed;
-
-        if ((status == Status.Final || status == Status.Upheld) && !a.applied) {
-            if (id > _capacity[a.provider][a.gpuClass].attestationId) _apply(id, a);
-        } else if (status == Status.Overturned && a.applied) {
-            _rollback(id, a);
-        }
-        emit AttestationFinalized(id, status);
-
-        if (status == Status.Final) {
+            _end(id, a, Status.Final);
+            _totalOwed -= bond;
             token.safeTransfer(a.verifier, bond);
-        } else if (status == Status.Void) {
-            token.safeTransfer(a.verifier, bond);
-            token.safeTransfer(a.disputer, bond);
-        } else {
-            _payDispute(id, a, status == Status.Upheld);
+            return Status.Final;
         }
+        if (current == Status.Disputed) {
+            (, uint64 until) = _disputerRevealSpan(a);
+            if (block.timestamp <= until) revert CapacityRegistry_TooEarly(id, until + 1);
+            _end(id, a, Status.Forfeited);
+            _totalOwed -= 2 * bond;
+            token.safeTransfer(a.verifier, 2 * bond);
+            return Status.Forfeited;
+        }
+        if (current != Status.Voting) revert CapacityRegistry_WrongStatus(id, current);
+        uint256 seats = a.seats;
+        uint256 up = a.upholdVotes;
+        uint256 down = a.overturnVotes;
+        uint64 revealBy = a.deadline + revealWindow;
+        if (up + down < seats && block.timestamp <= revealBy) {
+            revert CapacityRegistry_TooEarly(id, revealBy + 1);
+        }
+        uint256 slashed = up + down < seats ? _slashSilent(id) : 0;
+        if (2 * up > seats) status = Status.Upheld;
+        else if (2 * down > seats) status = Status.Overturned;
+        else status = Status.Void;
+        _end(id, a, status);
+        if (status == Status.Void) _payVoid(id, a, slashed);
+        else _payDispute(id, a, status == Status.Upheld, slashed);
+        _closeDuties(id);
     }
 
     // ---------------------------------------------------------------------------------------------- views
@@ -403,7 +612,7 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
     /// @notice The capacity in force with the attestation that set it.
     /// @param provider The provider.
     /// @param gpuClass GPU class id.
-    /// @return The record (all zero if never verified).
+    /// @return The record (all zero if never attested).
     function capacity(address provider, bytes32 gpuClass) external view returns (Capacity memory) {
         return _capacity[provider][gpuClass];
     }
@@ -415,11 +624,27 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
         return _attestations[id];
     }
 
-    /// @notice The panel drawn for a disputed attestation.
+    /// @notice The panel drawn for a disputed attestation: one entry per seat.
     /// @param id The attestation.
-    /// @return The members, in draw order.
+    /// @return The members, in draw order (empty before the disputer's reveal).
     function panel(uint256 id) external view returns (address[] memory) {
         return _members[id];
+    }
+
+    /// @notice A panel member's ballot.
+    /// @param id The attestation.
+    /// @param member The member.
+    /// @return The ballot (None when not on the panel).
+    function ballotOf(uint256 id, address member) external view returns (Ballot) {
+        return _ballots[id][member];
+    }
+
+    /// @notice The window in which the disputer may reveal (meaningful while the attestation is Disputed).
+    /// @param id The attestation.
+    /// @return from First second it may reveal (the attester revealed, or the attester's window passed).
+    /// @return until Last second it may reveal.
+    function disputerRevealSpan(uint256 id) external view returns (uint64 from, uint64 until) {
+        return _disputerRevealSpan(_attestations[id]);
     }
 
     /// @notice Attestations posted; ids run from 1 to this value.
@@ -441,55 +666,154 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
         if (a.status == Status.None) revert CapacityRegistry_UnknownAttestation(id);
     }
 
-    function _apply(uint256 id, Attestation storage a) private {
+    function _disputerRevealSpan(Attestation storage a) private view returns (uint64 from, uint64 until) {
+        if (a.attesterRevealed) return (0, a.deadline);
+        return (a.deadline + 1, a.deadline + revealWindow);
+    }
+
+    /// @dev Whether `a` stands (counts for the capacity in force): an immediate one unless overturned, a raise
+    /// once final (undisputed).
+    function _standing(Attestation storage a) private view returns (bool) {
+        Status s = a.status;
+        if (a.immediate) return s != Status.Overturned;
+        return s == Status.Final;
+    }
+
+    /// @dev Whether `a` can never stand again: an overturned immediate one, a raise that was disputed and ended.
+    function _dead(Attestation storage a) private view returns (bool) {
+        Status s = a.status;
+        if (a.immediate) return s == Status.Overturned;
+        return uint8(s) > uint8(Status.Final) && s != Status.Voting;
+    }
+
+    /// @dev Sets the final status and updates the capacity in force: a raise that now stands and is newer than
+    /// the attestation in force applies; an attestation in force that stops standing makes way for the newest
+    /// one still standing.
+    function _end(uint256 id, Attestation storage a, Status status) private {
+        a.status = status;
+        emit AttestationFinalized(id, status);
         Capacity storage c = _capacity[a.provider][a.gpuClass];
-        a.applied = true;
-        a.prevGpus = c.gpus;
-        a.prevPpm = c.ppmPerGpu;
-        a.prevId = c.attestationId;
+        if (_standing(a)) {
+            if (id > c.attestationId) _setInForce(c, a, id);
+        } else if (c.attestationId == id) {
+            _recompute(c, a);
+        }
+    }
+
+    function _setInForce(Capacity storage c, Attestation storage a, uint256 id) private {
         c.gpus = a.gpus;
         c.ppmPerGpu = a.ppmPerGpu;
-        // Ids count up from 1 by one per attestation: 2^64 of them is out of reach.
         c.attestationId = uint64(id);
         emit CapacityChanged(a.provider, a.gpuClass, a.gpus, a.ppmPerGpu, id);
     }
 
-    /// @dev Restores the figure in force before `id` applied, unless a newer attestation applied since.
-    function _rollback(uint256 id, Attestation storage a) private {
-        Capacity storage c = _capacity[a.provider][a.gpuClass];
-        if (c.attestationId != id) return;
-        c.gpus = a.prevGpus;
-        c.ppmPerGpu = a.prevPpm;
-        c.attestationId = a.prevId;
-        emit CapacityChanged(a.provider, a.gpuClass, a.prevGpus, a.prevPpm, a.prevId);
+    /// @dev The attestation `from` (in force until now) stopped standing: walks the older attestations of its
+    /// (provider, class) to the newest that stands, unlinking dead ones on the way, and puts it in force (nothing
+    /// when none stands). Every attestation newer than `from` is a raise not yet standing (else it would be the one
+    /// in force), so the newest standing one is older.
+    function _recompute(Capacity storage c, Attestation storage from) private {
+        Attestation storage link = from;
+        uint256 cursor = from.olderId;
+        while (cursor != 0) {
+            Attestation storage o = _attestations[cursor];
+            if (_standing(o)) {
+                _setInForce(c, o, cursor);
+                return;
+            }
+            if (_dead(o)) {
+                link.olderId = o.olderId;
+            } else {
+                link = o;
+            }
+            cursor = o.olderId;
+        }
+        c.gpus = 0;
+        c.ppmPerGpu = 0;
+        c.attestationId = 0;
+        emit CapacityChanged(from.provider, from.gpuClass, 0, 0, 0);
     }
 
-    function _drawPanel(uint256 id, Attestation storage a, address[] storage members) private {
-        uint256 count = registry.verifierCount();
+    /// @dev Independent stake-weighted draws at the dispute's snapshot, up to MAX_DRAWS_PER_SEAT tries a seat;
+    /// a draw that is the attester, the disputer, the provider or no longer drawable is thrown away.
+    function _drawPanel(uint256 id, Attestation storage a, bytes32 seed, address[] storage members) private {
         uint256 want = panelSize;
-        uint256 tries = want * 4 + 8;
-        bytes32 seed = keccak256(abi.encode(block.prevrandao, id, msg.sender));
-        for (uint256 j = 0; j < tries && members.length < want && count > 0; ++j) {
-            address m = registry.verifierAt(uint256(keccak256(abi.encode(seed, j))) % count);
-            if (m == a.verifier || m == msg.sender || m == a.provider || _panel[id][m] != 0) continue;
-            _panel[id][m] = 1;
+        uint256 tries = want * MAX_DRAWS_PER_SEAT;
+        uint256 snapshot = a.snapshotBlock;
+        for (uint256 j = 0; j < tries && members.length < want; ++j) {
+            address m = registry.sample(seed, j, snapshot);
+            if (m == address(0)) break;
+            if (m == a.verifier || m == a.disputer || m == a.provider || !registry.isVerifier(m)) continue;
             members.push(m);
+            _ballots[id][m] = Ballot.Pending;
         }
     }
 
-    /// @dev Winner: its bond back plus half the loser's; the other half shared by the majority's voters.
-    function _payDispute(uint256 id, Attestation storage a, bool upheld) private {
-        address winner = upheld ? a.verifier : a.disputer;
-        uint256 voters = upheld ? a.upholdVotes : a.overturnVotes;
-        uint256 pool = bond / 2;
-        uint256 each = pool / voters;
-        uint256 toWinner = bond + (bond - pool) + (pool - each * voters);
+    function _seatsOf(uint256 id, address member) private view returns (uint256 seats) {
+        address[] storage members = _members[id];
+        for (uint256 i = 0; i < members.length; ++i) {
+            if (members[i] == member) ++seats;
+        }
+    }
+
+    /// @dev Slashes `absentSlash` per seat whose member revealed no ballot, into this contract.
+    function _slashSilent(uint256 id) private returns (uint256 total) {
+        uint256 amount = absentSlash;
         address[] storage members = _members[id];
         for (uint256 i = 0; i < members.length; ++i) {
             address m = members[i];
-            if (_panel[id][m] != 2 || each == 0) continue;
-            if (_votedFor[id][m] == upheld) token.safeTransfer(m, each);
+            Ballot ballot = _ballots[id][m];
+            if (ballot == Ballot.Uphold || ballot == Ballot.Overturn) continue;
+            uint256 slashed = amount == 0 ? 0 : registry.slash(m, amount, address(this));
+            total += slashed;
+            emit BallotMissing(id, m, slashed);
         }
-        token.safeTransfer(winner, toWinner);
+        _totalOwed += total;
+    }
+
+    function _closeDuties(uint256 id) private {
+        address[] storage members = _members[id];
+        for (uint256 i = 0; i < members.length; ++i) {
+            registry.closeDuty(members[i]);
+        }
+    }
+
+    function _refundBoth(Attestation storage a) private {
+        _totalOwed -= 2 * bond;
+        token.safeTransfer(a.verifier, bond);
+        token.safeTransfer(a.disputer, bond);
+    }
+
+    /// @dev Winner: its bond back plus half the loser's; the other half and the silent members' slashed stake
+    /// shared per seat by the majority, the remainder to the winner.
+    function _payDispute(uint256 id, Attestation storage a, bool upheld, uint256 slashed) private {
+        address winner = upheld ? a.verifier : a.disputer;
+        Ballot side = upheld ? Ballot.Uphold : Ballot.Overturn;
+        uint256 seats = upheld ? a.upholdVotes : a.overturnVotes;
+        uint256 pool = bond / 2 + slashed;
+        uint256 each = pool / seats;
+        _totalOwed -= 2 * bond + slashed;
+        _payPanel(id, side, side, each);
+        token.safeTransfer(winner, 2 * bond + slashed - each * seats);
+    }
+
+    /// @dev No quorum: both bonds back; the silent members' slashed stake shared per seat by those who revealed,
+    /// the remainder (all of it when nobody revealed) to the attester.
+    function _payVoid(uint256 id, Attestation storage a, uint256 slashed) private {
+        uint256 seats = uint256(a.upholdVotes) + a.overturnVotes;
+        uint256 each = seats == 0 ? 0 : slashed / seats;
+        _totalOwed -= 2 * bond + slashed;
+        _payPanel(id, Ballot.Uphold, Ballot.Overturn, each);
+        token.safeTransfer(a.verifier, bond + slashed - each * seats);
+        token.safeTransfer(a.disputer, bond);
+    }
+
+    /// @dev Pays `each` per seat whose member's ballot is `sideA` or `sideB`.
+    function _payPanel(uint256 id, Ballot sideA, Ballot sideB, uint256 each) private {
+        if (each == 0) return;
+        address[] storage members = _members[id];
+        for (uint256 i = 0; i < members.length; ++i) {
+            Ballot ballot = _ballots[id][members[i]];
+            if (ballot == sideA || ballot == sideB) token.safeTransfer(members[i], each);
+        }
     }
 }

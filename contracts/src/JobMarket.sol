@@ -4,49 +4,64 @@ pragma solidity 0.8.30;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IJobMarket} from "./interfaces/IJobMarket.sol";
 import {IStakingRegistry} from "./interfaces/IStakingRegistry.sol";
 import {Commitment} from "./libraries/Commitment.sol";
 
 /// @title JobMarket
-/// @notice Escrow and settlement of compute jobs with optimistic, randomly drawn audits.
+/// @notice Escrow and settlement of compute jobs with optimistic audits that no party can steer.
 ///
-/// Life cycle: a consumer posts a job and escrows the price; a staked provider accepts with collateral and commits
-/// the Merkle root of its unit outputs; in a later block anyone calls `drawAudit`, which fixes the seed
-/// `keccak256(abi.encode(block.prevrandao, jobId))`. A draw within `drawWindowBlocks` blocks of the commit block
-/// rolls the probability: the job is audited iff `uint256(seed) % 10000 < auditProbabilityBps`. A later draw is
-/// audited with certainty: `prevrandao` is known one block ahead, so a provider that could hold its draw back
-/// until the seed says "not audited" would otherwise dodge every audit. The committer's node should therefore call
-/// `drawAudit` right after its commit (anyone may). The verifier is
-/// `verifierAt(uint256(keccak256(abi.encode(seed, "verifier"))) % n)` of the registry's drawable set, moving to
-/// the next index (at most twice) while that is the provider or the consumer. The verifier checks the units of
-/// `sampledIndices(jobId)` and attests. A fail is optimistic: the provider may contest with a bond, which (in a
-/// later block) draws a panel that votes by majority.
+/// Life cycle: a consumer posts a job, escrows the price and commits to a secret (`terms.secretHash`); a staked
+/// provider accepts with collateral; the provider commits the Merkle root of its unit outputs together with the
+/// hash of a secret of its own. Then the consumer reveals its secret (`revealConsumerSecret`, within
+/// `revealWindow`), then the provider reveals its own (`revealProviderSecret`, within the next `revealWindow`;
+/// it may start once the consumer revealed or the consumer's window passed). The provider's reveal fixes the seed
+/// `keccak256(abi.encode(consumerSecret or 0, providerSecret, jobId))` and in the same transaction decides
+/// whether the job is audited (`uint256(seed) % 10000 < auditProbabilityBps`) and by whom.
 ///
-/// Duties: a drawn verifier and every panel member get a duty in the registry (`openDuty`) that ends when the job
-/// reaches a terminal state (`closeDuty`); the registry refuses `withdraw` while a duty is open, so a verifier
-/// cannot unbond its way out of a false-accuser or absent-verifier slash, nor vote with stake it already took out.
+/// Why nobody can steer it (threat model and bounds in contracts/README.md): before the root is on chain the
+/// provider knows only its own secret and the consumer only its own, so nobody knows the sampled units or the
+/// auditor; block producers contribute nothing to the seed (no `prevrandao`, no block hash), so the semantics of
+/// Ethereum L1, OP-stack or Arbitrum do not matter. The consumer reveals first, knowing nothing of the provider's
+/// secret, so withholding gains it nothing (its secret then counts as 0). The provider reveals last: it knows the
+/// seed before revealing, and its only option is to withhold, which defaults it exactly like being caught
+/// (price and collateral to the consumer). There is no draw to time: the outcome is fixed by the two secrets.
+/// Verifiers are drawn from the registry's stake-weighted sortition (`IStakingRegistry.sample`) with the
+/// stakes as they stood in the block before the commitment, so staking, registering or unbonding after anyone
+/// could know the seed changes nothing; each draw is independent (`j`), a pick that is a party to the job or no
+/// longer drawable is replaced by the next independent draw (no skip-to-neighbour). A provider and consumer
+/// that collude (one owner) can choose the seed and so audit themselves with a Sybil verifier; the pool share
+/// that verifier takes is capped by the job's own fee, which bounds (but does not stop) what they can take from
+/// the pool per job: see "Bounds" in contracts/README.md.
 ///
-/// Payouts (fee = price * protocolFeeBps / 10000):
+/// A fail is optimistic: the provider may contest with a bond, which draws a panel of `panelSize` seats from the
+/// same seed and snapshot (each seat an independent stake-weighted draw; never the provider, the consumer or the
+/// accuser). Members commit ballot hashes within `voteWindow`, then reveal within `revealWindow`; a member that
+/// reveals nothing is slashed `absentVerifierSlash` per seat. A decision needs a strict majority of all seats.
+///
+/// Duties: a drawn verifier and every panel seat get a duty in the registry (`openDuty`) that ends when the job
+/// reaches a terminal state (`closeDuty`); the registry refuses `withdraw` while a duty is open.
+///
+/// Payouts (fee = price * protocolFeeBps / 10000, a prepaid job's price is all fee; pool share = min(rewardPool *
+/// poolShareBps / 10000, fee)):
 /// - not audited, or no drawable verifier: provider gets price - fee + collateral; the fee funds the reward pool;
-/// - pass: provider gets price - fee + collateral; the verifier gets the fee plus poolShareBps of the pool;
+/// - pass: provider gets price - fee + collateral; the verifier gets the fee plus the pool share;
 /// - verifier misses its deadline: it is slashed absentVerifierSlash (to the pool) and the job completes as if
-///   not audited (the provider is not punished for an absent auditor);
+///   not audited;
 /// - fail stands (uncontested, upheld, or no quorum): the consumer gets the price back plus the collateral minus
-///   accuserRewardBps of it, which goes to the accuser together with poolShareBps of the pool; an upheld contest
-///   forfeits the bond to the majority voters; without quorum the bond goes back to the provider;
+///   accuserRewardBps of it, which goes to the accuser together with the pool share; an upheld contest forfeits
+///   the bond to the majority's seats; without quorum the bond goes back to the provider;
 /// - fail overturned: the accuser is slashed falseAccuserSlash; the provider gets price - fee + collateral + bond;
-///   the fee and the slashed stake are split among the majority voters;
-/// - nobody accepts: the consumer cancels and gets the price back; provider never commits: anyone triggers the
+///   the fee and the slashed stake are split among the majority's seats;
+/// - nobody accepts: the consumer cancels; the provider never commits, or never reveals: anyone triggers the
 ///   default and the consumer gets price and collateral.
-/// Draws have no deadline: anyone may call `drawAudit` / `drawPanel` at any later block, and each party that
-/// is owed money has a reason to (a late `drawAudit` only means a certain audit). Rounding dust of panel splits goes to the reward pool (overturn) or to the
-/// consumer (upheld).
+/// Rounding dust of panel splits goes to the reward pool (overturn) or to the consumer (upheld).
 ///
 /// Accounting: `totalOwed` = escrowed prices + locked collateral + bonds + reward pool, updated on every token
 /// movement; it equals the market's token balance (invariant-tested).
-contract JobMarket is IJobMarket, ReentrancyGuard {
+contract JobMarket is IJobMarket, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     uint256 private constant BPS = 10_000;
@@ -54,6 +69,10 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
     uint256 public constant MAX_PANEL_SIZE = 31;
     /// @notice Largest allowed sample count (bounds the `sampledIndices` view).
     uint256 public constant MAX_SAMPLES = 256;
+    /// @notice Independent sortition draws tried for the auditor before the job counts as "nobody drawable".
+    uint256 public constant MAX_AUDITOR_DRAWS = 16;
+    /// @notice Independent sortition draws tried per panel seat (bounds the panel loop).
+    uint256 public constant MAX_DRAWS_PER_SEAT = 4;
 
     /// @notice The payment token.
     IERC20 public immutable token;
@@ -71,16 +90,47 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
     /// @notice Number of jobs created; job ids are 1..jobCount.
     uint256 public jobCount;
 
+    /// @dev Storage form of {IJobMarket-Job}, the same fields packed into 12 slots instead of 14: each address
+    /// shares its slot with a 64-bit time or the flags, and price and collateral (at most 2^128 - 1 each) share
+    /// one. A job's life cycle then fills two fresh slots less (about 38k gas per job). `jobOf` returns the
+    /// {IJobMarket-Job} form.
+    struct JobRecord {
+        address consumer;
+        uint64 acceptBy;
+        Status status;
+        bool prepaid;
+        bool consumerRevealed;
+        address provider;
+        uint64 commitBy;
+        address verifier;
+        uint64 deadline;
+        uint64 minUnits;
+        uint64 maxUnits;
+        uint64 nUnits;
+        uint64 snapshotBlock;
+        bytes32 specHash;
+        bytes32 root;
+        bytes32 consumerSecret;
+        bytes32 providerSecret;
+        bytes32 seed;
+        bytes32 evidenceHash;
+        uint128 price;
+        uint128 collateral;
+        uint256 bond;
+    }
+
     Params private _params;
-    mapping(uint256 jobId => Job) private _jobs;
+    mapping(uint256 jobId => JobRecord) private _jobs;
     mapping(uint256 jobId => address[] members) private _panels;
     mapping(uint256 jobId => mapping(address member => Ballot)) private _ballots;
-    mapping(uint256 jobId => uint256 count) private _honestVotes;
-    mapping(uint256 jobId => uint256 count) private _cheatedVotes;
+    mapping(uint256 jobId => mapping(address member => bytes32 ballotHash)) private _ballotHashes;
+    mapping(uint256 jobId => uint256 seats) private _committedSeats;
+    mapping(uint256 jobId => uint256 seats) private _honestVotes;
+    mapping(uint256 jobId => uint256 seats) private _cheatedVotes;
 
     /// @notice Deploys the market.
     /// @dev Requirements: non-zero token and registry; bps values <= 10000; 1 <= samplesK <= MAX_SAMPLES;
-    /// 1 <= panelSize <= MAX_PANEL_SIZE; every window > 0 (drawWindowBlocks included).
+    /// 1 <= panelSize <= MAX_PANEL_SIZE; every window > 0; minFee > 0 (every audit must pay its auditor).
     /// @param token_ The payment token (the registry's staking token).
     /// @param registry_ The staking registry (whose `setMarket` must then be called with this market).
     /// @param params_ Deployment parameters.
@@ -100,9 +150,9 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
         }
         if (
             params_.attestWindow == 0 || params_.contestWindow == 0 || params_.voteWindow == 0
-                || params_.prepaidCommitWindow == 0
+                || params_.revealWindow == 0
         ) revert JobMarket_InvalidParams("window");
-        if (params_.drawWindowBlocks == 0) revert JobMarket_InvalidParams("drawWindowBlocks");
+        if (params_.minFee == 0) revert JobMarket_InvalidParams("minFee");
         token = token_;
         registry = registry_;
         deployer = msg.sender;
@@ -127,8 +177,9 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
 
     /// @notice Posts a job and escrows its price (pulled with `transferFrom`; approve first).
     /// @dev Emits {JobPosted}.
-    /// Requirements: non-zero specHash and price; block.timestamp <= acceptBy < commitBy; minUnits <= maxUnits
-    /// unless maxUnits is 0.
+    /// Requirements: non-zero specHash, secretHash and price; fee >= minFee; minCollateral <= collateral; price
+    /// and collateral below 2^128; block.timestamp <= acceptBy < commitBy; minUnits <= maxUnits unless maxUnits
+    /// is 0.
     /// @param terms What is asked for and on which terms.
     /// @return jobId The new job's id.
     function postJob(JobTerms calldata terms) external nonReentrant returns (uint256 jobId) {
@@ -161,7 +212,7 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
     /// Requirements: the job is Open; the caller is its consumer.
     /// @param jobId The job.
     function cancelJob(uint256 jobId) external nonReentrant {
-        Job storage job = _expect(jobId, Status.Open);
+        JobRecord storage job = _expect(jobId, Status.Open);
         if (msg.sender != job.consumer) revert JobMarket_NotConsumer(jobId, msg.sender);
         job.status = Status.Cancelled;
         emit JobCancelled(jobId);
@@ -174,7 +225,7 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
     /// consumer; the caller approved the collateral.
     /// @param jobId The job.
     function acceptJob(uint256 jobId) external nonReentrant {
-        Job storage job = _expect(jobId, Status.Open);
+        JobRecord storage job = _expect(jobId, Status.Open);
         if (block.timestamp > job.acceptBy) revert JobMarket_DeadlinePassed(jobId, job.acceptBy);
         if (!registry.isProvider(msg.sender)) revert JobMarket_NotStakedProvider(msg.sender);
         if (msg.sender == job.consumer) revert JobMarket_SelfDealing(msg.sender);
@@ -185,7 +236,7 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
     }
 
     /// @inheritdoc IJobMarket
-    function openPrepaidJob(address consumer, address provider, bytes32 specHash, uint256 collateral)
+    function openPrepaidJob(address consumer, address provider, JobTerms calldata terms)
         external
         nonReentrant
         returns (uint256 jobId)
@@ -193,77 +244,97 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
         if (msg.sender != claims || claims == address(0)) revert JobMarket_NotClaims(msg.sender);
         if (consumer == address(0) || provider == address(0)) revert JobMarket_ZeroAddress();
         if (consumer == provider) revert JobMarket_SelfDealing(consumer);
-        if (specHash == bytes32(0)) revert JobMarket_ZeroHash();
+        if (terms.commitBy <= block.timestamp) {
+            revert JobMarket_InvalidDeadlines(uint64(block.timestamp), terms.commitBy);
+        }
+        _checkTerms(terms, terms.price);
         jobId = ++jobCount;
-        Job storage job = _jobs[jobId];
-        uint64 commitBy = uint64(block.timestamp) + _params.prepaidCommitWindow;
-        job.consumer = consumer;
+        JobRecord storage job = _jobs[jobId];
+        _record(job, consumer, terms);
         job.provider = provider;
         job.status = Status.Accepted;
         job.prepaid = true;
         job.acceptBy = uint64(block.timestamp);
-        job.commitBy = commitBy;
-        job.specHash = specHash;
-        job.collateral = collateral;
-        emit PrepaidJobOpened(jobId, consumer, provider, specHash, collateral, commitBy);
-        _pull(msg.sender, collateral);
+        emit PrepaidJobOpened(
+            jobId, consumer, provider, terms.specHash, terms.price, terms.collateral, terms.commitBy
+        );
+        _pull(msg.sender, terms.price + terms.collateral);
     }
 
     // ------------------------------------------------------------------ commit and audit
 
-    /// @notice The provider commits the Merkle root over its `nUnits` unit outputs (v1 commitment rules).
+    /// @notice The provider commits the Merkle root over its `nUnits` unit outputs (v1 commitment rules) and the
+    /// hash of its audit secret. The verifier stakes at the end of the previous block become the job's snapshot.
     /// @dev Emits {ResultCommitted}.
-    /// Requirements: the job is Accepted; the caller is its provider; block.timestamp <= commitBy; `root` is
-    /// non-zero; minUnits <= nUnits (and >= 1) and nUnits <= maxUnits unless maxUnits is 0.
+    /// Requirements: the job is Accepted; the caller is its provider; block.timestamp <= commitBy; `root` and
+    /// `secretHash` are non-zero; minUnits <= nUnits (and >= 1) and nUnits <= maxUnits unless maxUnits is 0.
     /// @param jobId The job.
     /// @param root The Merkle root.
     /// @param nUnits Number of leaves.
-    function commitResult(uint256 jobId, bytes32 root, uint64 nUnits) external {
-        Job storage job = _expect(jobId, Status.Accepted);
+    /// @param secretHash keccak256(abi.encode(secret)) of a fresh random 32-byte secret.
+    function commitResult(uint256 jobId, bytes32 root, uint64 nUnits, bytes32 secretHash) external {
+        JobRecord storage job = _expect(jobId, Status.Accepted);
         if (msg.sender != job.provider) revert JobMarket_NotProvider(jobId, msg.sender);
         if (block.timestamp > job.commitBy) revert JobMarket_DeadlinePassed(jobId, job.commitBy);
-        if (root == bytes32(0)) revert JobMarket_ZeroHash();
+        if (root == bytes32(0) || secretHash == bytes32(0)) revert JobMarket_ZeroHash();
         if (nUnits == 0 || nUnits < job.minUnits || (job.maxUnits != 0 && nUnits > job.maxUnits)) {
             revert JobMarket_InvalidUnits(jobId, nUnits, job.minUnits, job.maxUnits);
         }
+        uint64 revealBy = uint64(block.timestamp) + _params.revealWindow;
         job.root = root;
         job.nUnits = nUnits;
-        job.pendingBlock = uint64(block.number);
+        job.providerSecret = secretHash;
+        job.snapshotBlock = uint64(block.number - 1);
+        job.deadline = revealBy;
         job.status = Status.Committed;
-        emit ResultCommitted(jobId, root, nUnits);
+        emit ResultCommitted(jobId, root, nUnits, revealBy);
     }
 
-    /// @notice Anyone ends an accepted job whose provider did not commit in time: the consumer gets the price
-    /// and the provider's collateral.
-    /// @dev Emits {JobDefaulted}, {Paid}.
-    /// Requirements: the job is Accepted; block.timestamp > commitBy.
+    /// @notice The consumer reveals its audit secret, after the provider's commitment. Anyone may send it (the
+    /// preimage is the authorization), so a consumer can hand it to a relay.
+    /// @dev Emits {ConsumerRevealed}.
+    /// Requirements: the job is Committed; the consumer has not revealed; block.timestamp <= the reveal deadline;
+    /// keccak256(abi.encode(secret)) equals the committed hash.
     /// @param jobId The job.
-    function claimCommitTimeout(uint256 jobId) external nonReentrant {
-        Job storage job = _expect(jobId, Status.Accepted);
-        if (block.timestamp <= job.commitBy) revert JobMarket_DeadlineNotReached(jobId, job.commitBy);
-        job.status = Status.Defaulted;
-        uint256 amount = job.price + job.collateral;
-        emit JobDefaulted(jobId, amount);
-        _pay(jobId, job.consumer, amount);
+    /// @param secret The consumer's secret.
+    function revealConsumerSecret(uint256 jobId, bytes32 secret) external {
+        JobRecord storage job = _expect(jobId, Status.Committed);
+        if (job.consumerRevealed) revert JobMarket_WrongStatus(jobId, job.status, Status.Committed);
+        if (block.timestamp > job.deadline) revert JobMarket_DeadlinePassed(jobId, job.deadline);
+        if (keccak256(abi.encode(secret)) != job.consumerSecret) {
+            revert JobMarket_WrongPreimage(jobId, msg.sender);
+        }
+        uint64 revealBy = uint64(block.timestamp) + _params.revealWindow;
+        job.consumerSecret = secret;
+        job.consumerRevealed = true;
+        job.deadline = revealBy;
+        emit ConsumerRevealed(jobId, secret, revealBy);
     }
 
-    /// @notice Anyone fixes the audit seed of a committed job, in a block after the commit, and so decides
-    /// whether it is audited and by whom. Within `drawWindowBlocks` blocks of the commit block the audit
-    /// probability is rolled from the seed; a later draw is audited with certainty (the verifier is still drawn
-    /// from the seed). Not audited (or nobody drawable): the job completes at once. Audited: the verifier gets a
-    /// duty in the registry until the job ends.
+    /// @notice The provider reveals its audit secret, which fixes the seed and draws the audit: rolled against
+    /// auditProbabilityBps and, if audited, a verifier drawn by stake at the job's snapshot (never the provider
+    /// or the consumer). Not audited (or nobody drawable): the job completes at once. Audited: the verifier gets
+    /// a duty in the registry until the job ends. Anyone may send the preimage.
     /// @dev Emits {AuditDrawn}; when not audited also {PoolFunded}, {JobCompleted}, {Paid}; when audited the
     /// registry emits {IStakingRegistry-DutiesChanged}.
-    /// Requirements: the job is Committed; block.number > the commit block.
+    /// Requirements: the job is Committed; the consumer revealed or its reveal deadline passed; block.timestamp
+    /// <= the provider's reveal deadline; keccak256(abi.encode(secret)) equals the committed hash.
     /// @param jobId The job.
-    function drawAudit(uint256 jobId) external nonReentrant {
-        Job storage job = _expect(jobId, Status.Committed);
-        if (block.number <= job.pendingBlock) revert JobMarket_TooEarly(jobId, job.pendingBlock);
-        bytes32 seed = keccak256(abi.encode(block.prevrandao, jobId));
+    /// @param secret The provider's secret.
+    function revealProviderSecret(uint256 jobId, bytes32 secret) external nonReentrant {
+        JobRecord storage job = _expect(jobId, Status.Committed);
+        (uint64 from, uint64 until) = _providerRevealSpan(job);
+        if (block.timestamp < from) revert JobMarket_TooEarly(jobId, from);
+        if (block.timestamp > until) revert JobMarket_DeadlinePassed(jobId, until);
+        if (keccak256(abi.encode(secret)) != job.providerSecret) {
+            revert JobMarket_WrongPreimage(jobId, msg.sender);
+        }
+        bytes32 consumerSecret = job.consumerRevealed ? job.consumerSecret : bytes32(0);
+        bytes32 seed = keccak256(abi.encode(consumerSecret, secret, jobId));
+        job.providerSecret = secret;
         job.seed = seed;
-        bool prompt = block.number - job.pendingBlock <= _params.drawWindowBlocks;
-        bool audited = !prompt || uint256(seed) % BPS < _params.auditProbabilityBps;
-        address verifier = audited ? _drawVerifier(seed, job.provider, job.consumer) : address(0);
+        bool audited = uint256(seed) % BPS < _params.auditProbabilityBps;
+        address verifier = audited ? _drawAuditor(job, seed) : address(0);
         emit AuditDrawn(jobId, seed, audited, verifier);
         if (verifier == address(0)) {
             _complete(jobId, job, false);
@@ -275,6 +346,35 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
         registry.openDuty(verifier);
     }
 
+    /// @notice Anyone ends a committed job whose provider did not reveal its secret in time: a provider that
+    /// withholds is treated as one caught cheating without an accuser, and the consumer gets price and collateral.
+    /// @dev Emits {RevealTimedOut}, {Paid}.
+    /// Requirements: the job is Committed; block.timestamp > the provider's reveal deadline.
+    /// @param jobId The job.
+    function claimRevealTimeout(uint256 jobId) external nonReentrant {
+        JobRecord storage job = _expect(jobId, Status.Committed);
+        (, uint64 until) = _providerRevealSpan(job);
+        if (block.timestamp <= until) revert JobMarket_DeadlineNotReached(jobId, until);
+        job.status = Status.Defaulted;
+        uint256 amount = uint256(job.price) + job.collateral;
+        emit RevealTimedOut(jobId, amount);
+        _pay(jobId, job.consumer, amount);
+    }
+
+    /// @notice Anyone ends an accepted job whose provider did not commit in time: the consumer gets the price
+    /// and the provider's collateral.
+    /// @dev Emits {JobDefaulted}, {Paid}.
+    /// Requirements: the job is Accepted; block.timestamp > commitBy.
+    /// @param jobId The job.
+    function claimCommitTimeout(uint256 jobId) external nonReentrant {
+        JobRecord storage job = _expect(jobId, Status.Accepted);
+        if (block.timestamp <= job.commitBy) revert JobMarket_DeadlineNotReached(jobId, job.commitBy);
+        job.status = Status.Defaulted;
+        uint256 amount = uint256(job.price) + job.collateral;
+        emit JobDefaulted(jobId, amount);
+        _pay(jobId, job.consumer, amount);
+    }
+
     /// @notice The drawn verifier attests the audit's verdict.
     /// @dev Emits {Attested}; on pass also {JobCompleted}, {Paid}.
     /// Requirements: the job is Auditing; the caller is its verifier; block.timestamp <= the attest deadline; a
@@ -283,7 +383,7 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
     /// @param passed Whether every sampled unit checked out.
     /// @param evidenceHash Hash of the audit report (required for a fail).
     function attest(uint256 jobId, bool passed, bytes32 evidenceHash) external nonReentrant {
-        Job storage job = _expect(jobId, Status.Auditing);
+        JobRecord storage job = _expect(jobId, Status.Auditing);
         if (msg.sender != job.verifier) revert JobMarket_NotVerifier(jobId, msg.sender);
         if (block.timestamp > job.deadline) revert JobMarket_DeadlinePassed(jobId, job.deadline);
         if (!passed && evidenceHash == bytes32(0)) revert JobMarket_ZeroHash();
@@ -304,7 +404,7 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
     /// Requirements: the job is Auditing; block.timestamp > the attest deadline.
     /// @param jobId The job.
     function claimAttestTimeout(uint256 jobId) external nonReentrant {
-        Job storage job = _expect(jobId, Status.Auditing);
+        JobRecord storage job = _expect(jobId, Status.Auditing);
         if (block.timestamp <= job.deadline) revert JobMarket_DeadlineNotReached(jobId, job.deadline);
         address verifier = job.verifier;
         _complete(jobId, job, false);
@@ -322,95 +422,124 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
     /// Requirements: the job is Failed; block.timestamp > the contest deadline.
     /// @param jobId The job.
     function finalizeFail(uint256 jobId) external nonReentrant {
-        Job storage job = _expect(jobId, Status.Failed);
+        JobRecord storage job = _expect(jobId, Status.Failed);
         if (block.timestamp <= job.deadline) revert JobMarket_DeadlineNotReached(jobId, job.deadline);
         _slashProvider(jobId, job, 0);
         registry.closeDuty(job.verifier);
     }
 
-    /// @notice The accused provider contests a fail by posting the contest bond (pulled with `transferFrom`).
-    /// @dev Emits {Contested}.
+    /// @notice The accused provider contests a fail by posting the contest bond (pulled with `transferFrom`),
+    /// which draws the panel: `panelSize` seats, each an independent stake-weighted draw from the job's seed and
+    /// snapshot, never the provider, the consumer or the accuser, nor an account that left the verifier set since.
+    /// Each seat gets a duty until the contest is resolved.
+    /// @dev Emits {Contested}, {PanelDrawn}; the registry emits {IStakingRegistry-DutiesChanged} per seat.
     /// Requirements: the job is Failed; the caller is its provider; block.timestamp <= the contest deadline; the
     /// caller approved the bond.
     /// @param jobId The job.
     function contest(uint256 jobId) external nonReentrant {
-        Job storage job = _expect(jobId, Status.Failed);
+        JobRecord storage job = _expect(jobId, Status.Failed);
         if (msg.sender != job.provider) revert JobMarket_NotProvider(jobId, msg.sender);
         if (block.timestamp > job.deadline) revert JobMarket_DeadlinePassed(jobId, job.deadline);
         uint256 bond = _params.contestBond;
         job.bond = bond;
-        job.status = Status.Contested;
-        job.pendingBlock = uint64(block.number);
+        job.status = Status.Voting;
+        uint64 voteBy = uint64(block.timestamp) + _params.voteWindow;
+        job.deadline = voteBy;
         emit Contested(jobId, bond);
-        _pull(msg.sender, bond);
-    }
-
-    /// @notice Anyone draws the contest panel, in a block after the contest: up to panelSize drawable verifiers
-    /// other than the provider, the accuser and the consumer, walking the set from `uint256(seed) % n` where
-    /// seed = keccak256(abi.encode(block.prevrandao, jobId, "panel")). Each member gets a duty until the contest
-    /// is resolved.
-    /// @dev Emits {PanelDrawn}; the registry emits {IStakingRegistry-DutiesChanged} per member.
-    /// Requirements: the job is Contested; block.number > the contest block.
-    /// @param jobId The job.
-    function drawPanel(uint256 jobId) external nonReentrant {
-        Job storage job = _expect(jobId, Status.Contested);
-        if (block.number <= job.pendingBlock) revert JobMarket_TooEarly(jobId, job.pendingBlock);
-        bytes32 seed = keccak256(abi.encode(block.prevrandao, jobId, "panel"));
-        uint256 n = registry.verifierCount();
-        uint256 size = _params.panelSize;
+        bytes32 seed = keccak256(abi.encode(job.seed, "panel"));
         address[] storage panel = _panels[jobId];
-        uint256 start = n == 0 ? 0 : uint256(seed) % n;
-        for (uint256 i = 0; i < n && panel.length < size; ++i) {
-            address member = registry.verifierAt((start + i) % n);
+        uint256 size = _params.panelSize;
+        uint256 tries = size * MAX_DRAWS_PER_SEAT;
+        for (uint256 j = 0; j < tries && panel.length < size; ++j) {
+            address member = registry.sample(seed, j, job.snapshotBlock);
+            if (member == address(0)) break;
             if (member == job.provider || member == job.verifier || member == job.consumer) continue;
+            if (!registry.isVerifier(member)) continue;
             panel.push(member);
             _ballots[jobId][member] = Ballot.Pending;
         }
-        job.status = Status.Voting;
-        job.deadline = uint64(block.timestamp) + _params.voteWindow;
-        emit PanelDrawn(jobId, seed, panel);
+        emit PanelDrawn(jobId, seed, panel, voteBy);
         for (uint256 i = 0; i < panel.length; ++i) {
             registry.openDuty(panel[i]);
         }
+        _pull(msg.sender, bond);
     }
 
-    /// @notice A panel member votes on a contested fail.
-    /// @dev Emits {Voted}.
+    /// @notice A panel member commits its ballot: keccak256(abi.encode(jobId, member, providerHonest, salt)).
+    /// Ballots stay hidden until the vote window ends, so nobody can copy the majority without re-running the
+    /// audit. A member holding several seats commits once; its ballot counts once per seat.
+    /// @dev Emits {BallotCommitted}.
     /// Requirements: the job is Voting; block.timestamp <= the vote deadline; the caller is on the panel and has
-    /// not voted.
+    /// not committed; `ballotHash` is non-zero.
     /// @param jobId The job.
-    /// @param providerHonest True when the member's own audit found the provider's units correct.
-    function vote(uint256 jobId, bool providerHonest) external {
-        Job storage job = _expect(jobId, Status.Voting);
+    /// @param ballotHash The ballot's hash.
+    function commitVote(uint256 jobId, bytes32 ballotHash) external {
+        JobRecord storage job = _expect(jobId, Status.Voting);
         if (block.timestamp > job.deadline) revert JobMarket_DeadlinePassed(jobId, job.deadline);
         Ballot ballot = _ballots[jobId][msg.sender];
         if (ballot == Ballot.None) revert JobMarket_NotPanelMember(jobId, msg.sender);
         if (ballot != Ballot.Pending) revert JobMarket_AlreadyVoted(jobId, msg.sender);
+        if (ballotHash == bytes32(0)) revert JobMarket_ZeroHash();
+        _ballots[jobId][msg.sender] = Ballot.Committed;
+        _ballotHashes[jobId][msg.sender] = ballotHash;
+        _committedSeats[jobId] += _seatsOf(jobId, msg.sender);
+        emit BallotCommitted(jobId, msg.sender);
+    }
+
+    /// @notice A panel member reveals its committed ballot, once the vote window is over or every seat has
+    /// committed (then no ballot can change any more, so nothing is left to copy).
+    /// @dev Emits {Voted}.
+    /// Requirements: the job is Voting; the vote deadline passed or every seat committed; the reveal deadline
+    /// (revealWindow after the vote deadline) has not passed; the caller committed and has not revealed; the
+    /// ballot and salt match the committed hash.
+    /// @param jobId The job.
+    /// @param providerHonest True when the member's own audit found the provider's units correct.
+    /// @param salt The ballot's random salt.
+    function revealVote(uint256 jobId, bool providerHonest, bytes32 salt) external {
+        JobRecord storage job = _expect(jobId, Status.Voting);
+        uint64 voteBy = job.deadline;
+        if (block.timestamp <= voteBy && _committedSeats[jobId] < _panels[jobId].length) {
+            revert JobMarket_TooEarly(jobId, voteBy + 1);
+        }
+        uint64 revealBy = voteBy + _params.revealWindow;
+        if (block.timestamp > revealBy) revert JobMarket_DeadlinePassed(jobId, revealBy);
+        Ballot ballot = _ballots[jobId][msg.sender];
+        if (ballot == Ballot.None) revert JobMarket_NotPanelMember(jobId, msg.sender);
+        if (ballot != Ballot.Committed) revert JobMarket_AlreadyVoted(jobId, msg.sender);
+        if (
+            keccak256(abi.encode(jobId, msg.sender, providerHonest, salt)) != _ballotHashes[jobId][msg.sender]
+        ) {
+            revert JobMarket_WrongPreimage(jobId, msg.sender);
+        }
+        uint256 seats = _seatsOf(jobId, msg.sender);
         if (providerHonest) {
             _ballots[jobId][msg.sender] = Ballot.Honest;
-            ++_honestVotes[jobId];
+            _honestVotes[jobId] += seats;
         } else {
             _ballots[jobId][msg.sender] = Ballot.Cheated;
-            ++_cheatedVotes[jobId];
+            _cheatedVotes[jobId] += seats;
         }
         emit Voted(jobId, msg.sender, providerHonest);
     }
 
-    /// @notice Anyone resolves a contest once every panel member voted or the vote deadline passed. A strict
-    /// majority of the panel (not of the votes) decides; otherwise there is no quorum and the fail stands. The
-    /// duties of the accuser and of every panel member end.
-    /// @dev Emits {ContestResolved}, then {JobCompleted} or {JobSlashed}, and {Paid} for each payout; the
-    /// registry emits {IStakingRegistry-DutiesChanged} per duty closed.
-    /// Requirements: the job is Voting; all members voted or block.timestamp > the vote deadline.
+    /// @notice Anyone resolves a contest once every seat revealed or the reveal deadline passed. A strict
+    /// majority of all seats (not of the ballots revealed) decides; otherwise there is no quorum and the fail
+    /// stands. Members that revealed nothing are slashed absentVerifierSlash per seat (to the reward pool). The
+    /// duties of the accuser and of every seat end.
+    /// @dev Emits {BallotMissing} per silent member, {ContestResolved}, then {JobCompleted} or {JobSlashed}, and
+    /// {Paid} for each payout; the registry emits {IStakingRegistry-DutiesChanged} per duty closed.
+    /// Requirements: the job is Voting; all seats revealed or block.timestamp > the reveal deadline.
     /// @param jobId The job.
     function resolveContest(uint256 jobId) external nonReentrant {
-        Job storage job = _expect(jobId, Status.Voting);
+        JobRecord storage job = _expect(jobId, Status.Voting);
         uint256 size = _panels[jobId].length;
         uint256 honest = _honestVotes[jobId];
         uint256 cheated = _cheatedVotes[jobId];
-        if (honest + cheated < size && block.timestamp <= job.deadline) {
-            revert JobMarket_DeadlineNotReached(jobId, job.deadline);
+        uint64 revealBy = job.deadline + _params.revealWindow;
+        if (honest + cheated < size && block.timestamp <= revealBy) {
+            revert JobMarket_DeadlineNotReached(jobId, revealBy);
         }
+        if (honest + cheated < size) _slashSilentMembers(jobId);
         if (2 * honest > size) {
             emit ContestResolved(jobId, Outcome.Overturned, honest, cheated);
             _overturn(jobId, job);
@@ -430,9 +559,31 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
 
     /// @notice The full record of a job (all zero for an unknown id).
     /// @param jobId The job.
-    /// @return The job.
-    function jobOf(uint256 jobId) external view returns (Job memory) {
-        return _jobs[jobId];
+    /// @return job The job.
+    function jobOf(uint256 jobId) external view returns (Job memory job) {
+        JobRecord storage r = _jobs[jobId];
+        job.consumer = r.consumer;
+        job.provider = r.provider;
+        job.verifier = r.verifier;
+        job.status = r.status;
+        job.prepaid = r.prepaid;
+        job.consumerRevealed = r.consumerRevealed;
+        job.acceptBy = r.acceptBy;
+        job.commitBy = r.commitBy;
+        job.deadline = r.deadline;
+        job.minUnits = r.minUnits;
+        job.maxUnits = r.maxUnits;
+        job.nUnits = r.nUnits;
+        job.snapshotBlock = r.snapshotBlock;
+        job.specHash = r.specHash;
+        job.root = r.root;
+        job.consumerSecret = r.consumerSecret;
+        job.providerSecret = r.providerSecret;
+        job.seed = r.seed;
+        job.evidenceHash = r.evidenceHash;
+        job.price = r.price;
+        job.collateral = r.collateral;
+        job.bond = r.bond;
     }
 
     /// @inheritdoc IJobMarket
@@ -453,6 +604,14 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
         return _panels[jobId];
     }
 
+    /// @notice The window in which the provider may reveal its secret (meaningful while the job is Committed).
+    /// @param jobId The job.
+    /// @return from First second it may reveal (the consumer revealed, or the consumer's window passed).
+    /// @return until Last second it may reveal.
+    function providerRevealSpan(uint256 jobId) external view returns (uint64 from, uint64 until) {
+        return _providerRevealSpan(_jobs[jobId]);
+    }
+
     /// @notice A panel member's ballot.
     /// @param jobId The job.
     /// @param member The member.
@@ -461,10 +620,10 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
         return _ballots[jobId][member];
     }
 
-    /// @notice Votes cast so far.
+    /// @notice Seats whose ballots were revealed so far.
     /// @param jobId The job.
-    /// @return honest Votes that the provider is honest.
-    /// @return cheated Votes that the fail stands.
+    /// @return honest Seats that found the provider honest.
+    /// @return cheated Seats that found the fail standing.
     function tallyOf(uint256 jobId) external view returns (uint256 honest, uint256 cheated) {
         return (_honestVotes[jobId], _cheatedVotes[jobId]);
     }
@@ -474,11 +633,11 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
     /// @param jobId The job.
     /// @return The amount held.
     function heldFor(uint256 jobId) external view returns (uint256) {
-        Job storage job = _jobs[jobId];
+        JobRecord storage job = _jobs[jobId];
         Status status = job.status;
         if (status == Status.None || uint8(status) >= uint8(Status.Cancelled)) return 0;
         if (status == Status.Open) return job.price;
-        return job.price + job.collateral + job.bond;
+        return uint256(job.price) + job.collateral + job.bond;
     }
 
     /// @notice The unit indices the audit of `jobId` must check: k = min(samplesK, nUnits) distinct indices by the
@@ -487,7 +646,7 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
     /// @param jobId The job.
     /// @return The indices, in draw order.
     function sampledIndices(uint256 jobId) external view returns (uint256[] memory) {
-        Job storage job = _jobs[jobId];
+        JobRecord storage job = _jobs[jobId];
         if (job.seed == bytes32(0)) revert JobMarket_NoSeed(jobId);
         uint256 k = _params.samplesK < job.nUnits ? _params.samplesK : job.nUnits;
         return Commitment.sampleIndices(job.seed, jobId, job.nUnits, k);
@@ -508,7 +667,7 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
         bytes32 dataHash,
         bytes32[] calldata proof
     ) external view returns (bool) {
-        Job storage job = _jobs[jobId];
+        JobRecord storage job = _jobs[jobId];
         if (job.root == bytes32(0)) revert JobMarket_WrongStatus(jobId, job.status, Status.Committed);
         if (index >= job.nUnits) revert JobMarket_IndexOutOfRange(jobId, index, job.nUnits);
         return Commitment.verify(job.root, index, metaHash, dataHash, proof);
@@ -517,56 +676,102 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
     // ------------------------------------------------------------------ internals
 
     function _post(JobTerms calldata terms) private returns (uint256 jobId) {
-        if (terms.specHash == bytes32(0)) revert JobMarket_ZeroHash();
-        if (terms.price == 0) revert JobMarket_ZeroAmount();
         if (terms.acceptBy < block.timestamp || terms.commitBy <= terms.acceptBy) {
             revert JobMarket_InvalidDeadlines(terms.acceptBy, terms.commitBy);
         }
-        if (terms.maxUnits != 0 && terms.minUnits > terms.maxUnits) {
-            revert JobMarket_InvalidUnitBounds(terms.minUnits, terms.maxUnits);
-        }
+        _checkTerms(terms, terms.price * _params.protocolFeeBps / BPS);
         jobId = ++jobCount;
-        Job storage job = _jobs[jobId];
-        job.consumer = msg.sender;
+        JobRecord storage job = _jobs[jobId];
+        _record(job, msg.sender, terms);
         job.status = Status.Open;
         job.acceptBy = terms.acceptBy;
-        job.commitBy = terms.commitBy;
-        job.minUnits = terms.minUnits;
-        job.maxUnits = terms.maxUnits;
-        job.specHash = terms.specHash;
-        job.price = terms.price;
-        job.collateral = terms.collateral;
         emit JobPosted(jobId, msg.sender, terms.specHash, terms.price, terms.collateral);
         _pull(msg.sender, terms.price);
     }
 
-    function _expect(uint256 jobId, Status expected) private view returns (Job storage job) {
+    function _checkTerms(JobTerms calldata terms, uint256 fee) private view {
+        if (terms.specHash == bytes32(0) || terms.secretHash == bytes32(0)) revert JobMarket_ZeroHash();
+        if (terms.price == 0) revert JobMarket_ZeroAmount();
+        if (fee < _params.minFee) revert JobMarket_FeeTooLow(fee, _params.minFee);
+        if (terms.collateral < _params.minCollateral) {
+            revert JobMarket_CollateralTooLow(terms.collateral, _params.minCollateral);
+        }
+        if (terms.maxUnits != 0 && terms.minUnits > terms.maxUnits) {
+            revert JobMarket_InvalidUnitBounds(terms.minUnits, terms.maxUnits);
+        }
+    }
+
+    function _record(JobRecord storage job, address consumer, JobTerms calldata terms) private {
+        job.consumer = consumer;
+        job.commitBy = terms.commitBy;
+        job.minUnits = terms.minUnits;
+        job.maxUnits = terms.maxUnits;
+        job.specHash = terms.specHash;
+        job.consumerSecret = terms.secretHash;
+        job.price = SafeCast.toUint128(terms.price);
+        job.collateral = SafeCast.toUint128(terms.collateral);
+    }
+
+    function _expect(uint256 jobId, Status expected) private view returns (JobRecord storage job) {
         job = _jobs[jobId];
         if (job.status != expected) revert JobMarket_WrongStatus(jobId, job.status, expected);
     }
 
-    /// @dev Uniform pick from the drawable set; the provider and the consumer (who could fail an honest job to
-    /// get its price back) are skipped by moving to the next index.
-    function _drawVerifier(bytes32 seed, address provider, address consumer) private view returns (address) {
-        uint256 n = registry.verifierCount();
-        uint256 index = n == 0 ? 0 : uint256(keccak256(abi.encode(seed, "verifier"))) % n;
-        uint256 tries = n < 3 ? n : 3;
-        for (uint256 t = 0; t < tries; ++t) {
-            address candidate = registry.verifierAt((index + t) % n);
-            if (candidate != provider && candidate != consumer) return candidate;
+    /// @dev The consumer's reveal window, then the provider's: it opens early once the consumer revealed.
+    function _providerRevealSpan(JobRecord storage job) private view returns (uint64 from, uint64 until) {
+        if (job.consumerRevealed) return (0, job.deadline);
+        return (job.deadline + 1, job.deadline + _params.revealWindow);
+    }
+
+    /// @dev Independent stake-weighted draws at the job's snapshot until one is neither the provider nor the
+    /// consumer (who could fail an honest job to get its price back) and is still drawable; zero when
+    /// MAX_AUDITOR_DRAWS draws found nobody.
+    function _drawAuditor(JobRecord storage job, bytes32 seed) private view returns (address) {
+        bytes32 auditSeed = keccak256(abi.encode(seed, "audit"));
+        for (uint256 j = 0; j < MAX_AUDITOR_DRAWS; ++j) {
+            address candidate = registry.sample(auditSeed, j, job.snapshotBlock);
+            if (candidate == address(0)) return address(0);
+            if (candidate != job.provider && candidate != job.consumer && registry.isVerifier(candidate)) {
+                return candidate;
+            }
         }
         return address(0);
     }
 
+    function _feeOf(JobRecord storage job) private view returns (uint256) {
+        return job.prepaid ? job.price : uint256(job.price) * _params.protocolFeeBps / BPS;
+    }
+
+    function _seatsOf(uint256 jobId, address member) private view returns (uint256 seats) {
+        address[] storage panel = _panels[jobId];
+        for (uint256 i = 0; i < panel.length; ++i) {
+            if (panel[i] == member) ++seats;
+        }
+    }
+
+    /// @dev Slashes every seat whose member revealed no ballot, into the reward pool.
+    function _slashSilentMembers(uint256 jobId) private {
+        address[] storage panel = _panels[jobId];
+        for (uint256 i = 0; i < panel.length; ++i) {
+            address member = panel[i];
+            Ballot ballot = _ballots[jobId][member];
+            if (ballot == Ballot.Honest || ballot == Ballot.Cheated) continue;
+            uint256 slashed = _slashInto(member, _params.absentVerifierSlash);
+            rewardPool += slashed;
+            emit BallotMissing(jobId, member, slashed);
+            if (slashed > 0) emit PoolFunded(jobId, slashed);
+        }
+    }
+
     /// @dev Pays an honest provider. `verified`: the fee (plus a pool share) goes to the job's verifier;
     /// otherwise the fee funds the reward pool.
-    function _complete(uint256 jobId, Job storage job, bool verified) private {
-        uint256 fee = job.price * _params.protocolFeeBps / BPS;
-        uint256 providerPaid = job.price - fee + job.collateral;
+    function _complete(uint256 jobId, JobRecord storage job, bool verified) private {
+        uint256 fee = _feeOf(job);
+        uint256 providerPaid = uint256(job.price) - fee + job.collateral;
         job.status = Status.Completed;
         uint256 verifierPaid = 0;
         if (verified) {
-            verifierPaid = fee + _takePoolShare();
+            verifierPaid = fee + _takePoolShare(fee);
         } else {
             rewardPool += fee;
             if (fee > 0) emit PoolFunded(jobId, fee);
@@ -578,10 +783,10 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
 
     /// @dev The fail stands: the consumer gets the price and the collateral minus the accuser's reward; a
     /// forfeited `bond` is split among the majority ("cheated") voters, dust to the consumer.
-    function _slashProvider(uint256 jobId, Job storage job, uint256 bond) private {
-        uint256 accuserPaid = job.collateral * _params.accuserRewardBps / BPS;
-        uint256 consumerPaid = job.price + job.collateral - accuserPaid;
-        accuserPaid += _takePoolShare();
+    function _slashProvider(uint256 jobId, JobRecord storage job, uint256 bond) private {
+        uint256 accuserPaid = uint256(job.collateral) * _params.accuserRewardBps / BPS;
+        uint256 consumerPaid = uint256(job.price) + job.collateral - accuserPaid;
+        accuserPaid += _takePoolShare(_feeOf(job));
         job.status = Status.Slashed;
         uint256 members = bond == 0 ? 0 : _cheatedVotes[jobId];
         uint256 share = members == 0 ? 0 : bond / members;
@@ -594,9 +799,9 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
 
     /// @dev The panel found the provider honest: slash the accuser, pay the provider (bond back), split the fee
     /// and the slashed stake among the majority ("honest") voters, dust to the reward pool.
-    function _overturn(uint256 jobId, Job storage job) private {
-        uint256 fee = job.price * _params.protocolFeeBps / BPS;
-        uint256 providerPaid = job.price - fee + job.collateral + job.bond;
+    function _overturn(uint256 jobId, JobRecord storage job) private {
+        uint256 fee = _feeOf(job);
+        uint256 providerPaid = uint256(job.price) - fee + job.collateral + job.bond;
         job.status = Status.Completed;
         uint256 slashed = _slashInto(job.verifier, _params.falseAccuserSlash);
         uint256 members = _honestVotes[jobId];
@@ -619,6 +824,7 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
         }
     }
 
+    /// @dev Pays `share` per seat held by a member whose ballot is `side`.
     function _payPanel(uint256 jobId, Ballot side, uint256 share) private {
         address[] storage panel = _panels[jobId];
         for (uint256 i = 0; i < panel.length; ++i) {
@@ -626,8 +832,11 @@ contract JobMarket is IJobMarket, ReentrancyGuard {
         }
     }
 
-    function _takePoolShare() private returns (uint256 share) {
+    /// @dev The pool share of a verifier whose verdict stands, capped by its job's own fee: a dust job takes dust
+    /// (see "Bounds" in contracts/README.md for what a colluding owner can still take).
+    function _takePoolShare(uint256 fee) private returns (uint256 share) {
         share = rewardPool * _params.poolShareBps / BPS;
+        if (share > fee) share = fee;
         rewardPool -= share;
     }
 

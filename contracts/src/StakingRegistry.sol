@@ -3,14 +3,25 @@ pragma solidity 0.8.30;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IStakingRegistry} from "./interfaces/IStakingRegistry.sol";
 
 /// @title StakingRegistry
 /// @notice Providers and verifiers lock tokens here, bind their libp2p peer id and (providers) the hash of their
 /// capacity advertisement, and leave through a delayed unbond. Only the job market, set once by the deployer,
-/// may slash. Drawable verifiers are kept in an array with an index mapping (swap-and-pop) so that the market can
-/// draw one uniformly from a seed.
+/// and the capacity registry, each set once by the deployer, may slash and open duties.
+///
+/// Sortition: auditors and panel members are drawn with `sample(seed, j, snapshot)`, each draw independent
+/// (`keccak256(seed, j)`) and weighted by active stake, so that splitting a stake over Sybil accounts gains
+/// nothing. The weights are read as they stood at a past block (`snapshot`, which the caller fixes before anyone
+/// can know the seed): a party that learns the seed cannot steer the draw by staking, registering, unbonding or
+/// shuffling accounts afterwards, because every one of those changes lands in a later block. The weights live
+/// in a Fenwick (binary indexed) tree over permanent per-verifier slots whose nodes are OpenZeppelin checkpoints
+/// keyed by block number; a draw walks the tree once (O(log slots) checkpoint look-ups), a stake change writes
+/// O(log slots) checkpoints. A slot stays with its account for good (weight 0 while not drawable), so the
+/// slot -> account map needs no history.
 ///
 /// An account may hold both roles on one stake; each role needs its own minimum. A pending unbond request takes
 /// the account out of the drawable verifier set (a verifier on its way out must not be handed new audits) but
@@ -26,8 +37,9 @@ import {IStakingRegistry} from "./interfaces/IStakingRegistry.sol";
 ///
 /// Accounting: `totalStaked` is the sum of every account's active and unbonding stake and always equals the
 /// registry's token balance (invariant-tested).
-contract StakingRegistry is IStakingRegistry, ReentrancyGuard {
+contract StakingRegistry is IStakingRegistry, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
+    using Checkpoints for Checkpoints.Trace208;
 
     /// @notice Role flag: may accept jobs.
     uint8 public constant ROLE_PROVIDER = 1;
@@ -76,8 +88,10 @@ contract StakingRegistry is IStakingRegistry, ReentrancyGuard {
     /// @notice The deployer, allowed to call `setMarket` once.
     address public immutable deployer;
 
-    /// @notice The only address allowed to slash (zero until set).
+    /// @notice The job market: may slash and open duties (zero until set).
     address public market;
+    /// @notice The capacity registry: may slash and open duties (zero until set).
+    address public capacityRegistry;
     /// @notice Sum of all active and unbonding stakes; equals the token balance of this contract.
     uint256 public totalStaked;
 
@@ -85,6 +99,16 @@ contract StakingRegistry is IStakingRegistry, ReentrancyGuard {
     address[] private _verifiers;
     /// @dev Position in `_verifiers` plus one; zero means "not in the set".
     mapping(address account => uint256 indexPlusOne) private _verifierIndex;
+    /// @dev Sortition slot of an account (1-based, permanent once given; zero: never drawable).
+    mapping(address account => uint256 slot) private _slotOf;
+    /// @dev Account of slot `i + 1`.
+    address[] private _slotOwners;
+    /// @dev Number of slots, by block.
+    Checkpoints.Trace208 private _slotCount;
+    /// @dev Fenwick tree node `i` (1-based): the summed weight of slots (i - lowbit(i), i], by block.
+    mapping(uint256 node => Checkpoints.Trace208) private _tree;
+    /// @dev Current sortition weight of an account: its active stake while drawable, else 0.
+    mapping(address account => uint256 weight) private _weightOf;
 
     /// @notice Tokens were staked.
     /// @param account The staker.
@@ -121,9 +145,13 @@ contract StakingRegistry is IStakingRegistry, ReentrancyGuard {
     /// @param drawable Whether it is now drawable.
     event VerifierSetChanged(address indexed account, bool drawable);
 
-    /// @notice The market (the only slasher) was set.
+    /// @notice The market (a slasher) was set.
     /// @param market The market address.
     event MarketSet(address indexed market);
+
+    /// @notice The capacity registry (a slasher) was set.
+    /// @param capacityRegistry Its address.
+    event CapacityRegistrySet(address indexed capacityRegistry);
 
     /// @notice A zero amount was given.
     error StakingRegistry_ZeroAmount();
@@ -163,6 +191,13 @@ contract StakingRegistry is IStakingRegistry, ReentrancyGuard {
     /// @notice The staker was drawn for audits or panels that have not ended; it may withdraw once they have.
     /// @param openDuties The number of open duties.
     error StakingRegistry_OpenDuties(uint256 openDuties);
+    /// @notice The capacity registry is already set.
+    /// @param capacityRegistry The address set before.
+    error StakingRegistry_CapacityRegistryAlreadySet(address capacityRegistry);
+    /// @notice A draw asked for weights at a block that is not in the past yet.
+    /// @param snapshot The block asked for.
+    /// @param current The current block.
+    error StakingRegistry_SnapshotNotPast(uint256 snapshot, uint256 current);
     /// @notice The market closed a duty that was never opened.
     /// @param account The staker.
     error StakingRegistry_NoOpenDuty(address account);
@@ -192,6 +227,21 @@ contract StakingRegistry is IStakingRegistry, ReentrancyGuard {
         if (market_ == address(0)) revert StakingRegistry_ZeroAddress();
         market = market_;
         emit MarketSet(market_);
+    }
+
+    /// @notice Sets the capacity registry, the second address allowed to slash and open duties. Callable once, by
+    /// the deployer.
+    /// @dev Emits {CapacityRegistrySet}.
+    /// Requirements: caller is the deployer; not set yet; `capacityRegistry_` is non-zero.
+    /// @param capacityRegistry_ The capacity registry.
+    function setCapacityRegistry(address capacityRegistry_) external {
+        if (msg.sender != deployer) revert StakingRegistry_NotDeployer(msg.sender);
+        if (capacityRegistry != address(0)) {
+            revert StakingRegistry_CapacityRegistryAlreadySet(capacityRegistry);
+        }
+        if (capacityRegistry_ == address(0)) revert StakingRegistry_ZeroAddress();
+        capacityRegistry = capacityRegistry_;
+        emit CapacityRegistrySet(capacityRegistry_);
     }
 
     /// @notice Adds `amount` tokens to the caller's active stake (pulled with `transferFrom`).
@@ -274,7 +324,7 @@ contract StakingRegistry is IStakingRegistry, ReentrancyGuard {
         nonReentrant
         returns (uint256 slashed)
     {
-        if (msg.sender != market) revert StakingRegistry_NotMarket(msg.sender);
+        _onlySlasher();
         if (to == address(0)) revert StakingRegistry_ZeroAddress();
         Account storage s = _stakers[account];
         uint256 fromActive = amount < s.active ? amount : s.active;
@@ -291,7 +341,7 @@ contract StakingRegistry is IStakingRegistry, ReentrancyGuard {
 
     /// @inheritdoc IStakingRegistry
     function openDuty(address account) external {
-        if (msg.sender != market) revert StakingRegistry_NotMarket(msg.sender);
+        _onlySlasher();
         Account storage s = _stakers[account];
         uint32 duties = s.duties + 1;
         s.duties = duties;
@@ -300,7 +350,7 @@ contract StakingRegistry is IStakingRegistry, ReentrancyGuard {
 
     /// @inheritdoc IStakingRegistry
     function closeDuty(address account) external {
-        if (msg.sender != market) revert StakingRegistry_NotMarket(msg.sender);
+        _onlySlasher();
         Account storage s = _stakers[account];
         uint32 duties = s.duties;
         if (duties == 0) revert StakingRegistry_NoOpenDuty(account);
@@ -353,6 +403,43 @@ contract StakingRegistry is IStakingRegistry, ReentrancyGuard {
         return _verifiers[index];
     }
 
+    /// @inheritdoc IStakingRegistry
+    function sample(bytes32 seed, uint256 j, uint256 snapshot) external view returns (address) {
+        if (snapshot >= block.number) revert StakingRegistry_SnapshotNotPast(snapshot, block.number);
+        uint48 key = SafeCast.toUint48(snapshot);
+        uint256 n = _slotCount.upperLookupRecent(key);
+        uint256 total = _prefixAt(n, key);
+        if (total == 0) return address(0);
+        uint256 rest = uint256(keccak256(abi.encode(seed, j))) % total;
+        // Fenwick descent: the largest `pos` whose prefix weight is <= rest; slot pos + 1 holds the point.
+        uint256 pos = 0;
+        for (uint256 step = _highestPowerOfTwo(n); step > 0; step >>= 1) {
+            uint256 next = pos + step;
+            if (next > n) continue;
+            uint256 w = _tree[next].upperLookupRecent(key);
+            if (w <= rest) {
+                pos = next;
+                rest -= w;
+            }
+        }
+        return _slotOwners[pos];
+    }
+
+    /// @notice The summed sortition weight (drawable active stake) at the end of block `snapshot`.
+    /// @param snapshot A block number (the current block gives the weights so far).
+    /// @return The total weight.
+    function totalWeightAt(uint256 snapshot) external view returns (uint256) {
+        uint48 key = SafeCast.toUint48(snapshot);
+        return _prefixAt(_slotCount.upperLookupRecent(key), key);
+    }
+
+    /// @notice The sortition weight of `account` now: its active stake while it is a drawable verifier, else 0.
+    /// @param account The staker.
+    /// @return The weight.
+    function weightOf(address account) external view returns (uint256) {
+        return _weightOf[account];
+    }
+
     /// @notice All drawable verifiers (for off-chain tools; the market uses `verifierAt`).
     /// @return The current set, in storage order.
     function verifiers() external view returns (address[] memory) {
@@ -392,6 +479,58 @@ contract StakingRegistry is IStakingRegistry, ReentrancyGuard {
         _sync(account);
     }
 
+    function _onlySlasher() private view {
+        if (msg.sender != market && msg.sender != capacityRegistry) {
+            revert StakingRegistry_NotMarket(msg.sender);
+        }
+    }
+
+    /// @dev Moves `account`'s sortition weight to `weight`: gives it a slot on first need, then adds the
+    /// difference to every Fenwick node that covers the slot (one checkpoint each, keyed by this block).
+    function _setWeight(address account, uint256 weight) private {
+        uint256 old = _weightOf[account];
+        if (weight == old) return;
+        _weightOf[account] = weight;
+        uint256 slot = _slotOf[account];
+        uint48 key = SafeCast.toUint48(block.number);
+        uint256 n = _slotOwners.length;
+        if (slot == 0) {
+            slot = n + 1;
+            _slotOf[account] = slot;
+            _slotOwners.push(account);
+            // The new node covers (slot - lowbit, slot]: the slots before it in that range already hold weight.
+            uint256 covered = _prefixLatest(slot - 1) - _prefixLatest(slot - (slot & (~slot + 1)));
+            _tree[slot].push(key, SafeCast.toUint208(covered));
+            _slotCount.push(key, SafeCast.toUint208(slot));
+            n = slot;
+        }
+        for (uint256 i = slot; i <= n; i += i & (~i + 1)) {
+            uint256 value = _tree[i].latest();
+            value = weight > old ? value + (weight - old) : value - (old - weight);
+            _tree[i].push(key, SafeCast.toUint208(value));
+        }
+    }
+
+    function _prefixLatest(uint256 i) private view returns (uint256 sum) {
+        for (; i > 0; i -= i & (~i + 1)) {
+            sum += _tree[i].latest();
+        }
+    }
+
+    function _prefixAt(uint256 i, uint48 key) private view returns (uint256 sum) {
+        for (; i > 0; i -= i & (~i + 1)) {
+            sum += _tree[i].upperLookupRecent(key);
+        }
+    }
+
+    function _highestPowerOfTwo(uint256 n) private pure returns (uint256 p) {
+        if (n == 0) return 0;
+        p = 1;
+        while (p <= n >> 1) {
+            p <<= 1;
+        }
+    }
+
     /// @dev Puts `account` into or out of the drawable set: drawable iff it holds the verifier role, its active
     /// stake meets the minimum (and is non-zero) and it has no pending unbond.
     function _sync(address account) private {
@@ -414,5 +553,6 @@ contract StakingRegistry is IStakingRegistry, ReentrancyGuard {
             delete _verifierIndex[account];
             emit VerifierSetChanged(account, false);
         }
+        _setWeight(account, drawable ? s.active : 0);
     }
 }

@@ -74,10 +74,19 @@ contract CapacityClaimsSeriesTest is ClaimsBase {
         assertEq(claims.totalOwed(), 13 * CPT, "totalOwed sums series");
     }
 
-    function test_CreateSeriesWithWindowAlreadyOpen() public {
+    function test_CreateSeriesStartingNow() public {
         vm.prank(provider);
-        uint256 id = claims.createSeries(GPU, FLOOR, bytes8("EU"), uint64(T0 - 1), uint64(T0 + 1), 1, CPT);
-        assertEq(claims.balanceOf(provider, id), 1, "a window that already started is allowed");
+        uint256 id = claims.createSeries(GPU, FLOOR, bytes8("EU"), uint64(T0), uint64(T0 + 1 hours), 1, CPT);
+        assertEq(claims.balanceOf(provider, id), 1, "a window starting in the creating block is allowed");
+    }
+
+    function test_RevertWhen_WindowStartsInThePast() public {
+        vm.prank(provider);
+        vm.expectRevert(
+            abi.encodeWithSelector(CapacityClaims.CapacityClaims_WindowInPast.selector, uint64(T0 - 1), T0)
+        );
+        claims.createSeries(GPU, FLOOR, bytes8("EU"), uint64(T0 - 1), uint64(T0 + 1), 1, CPT);
+        assertEq(claims.seriesCount(), 0, "a window that already started is refused");
     }
 
     function test_RevertWhen_CreatorIsNotProvider() public {
@@ -152,7 +161,7 @@ contract CapacityClaimsSeriesTest is ClaimsBase {
         claims.safeTransferFrom(provider, alice, id, 4, "");
         vm.warp(START);
         vm.prank(alice);
-        claims.redeem(id, 3, SPEC);
+        claims.redeem(id, 3, SPEC, 0, 0, _hash(SECRET));
         vm.warp(END);
         uint256 before = token.balanceOf(provider);
         vm.expectEmit();
@@ -174,7 +183,7 @@ contract CapacityClaimsSeriesTest is ClaimsBase {
         claims.safeTransferFrom(provider, alice, id, 2, "");
         vm.warp(START);
         vm.prank(alice);
-        claims.redeem(id, 2, SPEC);
+        claims.redeem(id, 2, SPEC, 0, 0, _hash(SECRET));
         vm.warp(END + 1);
         assertEq(claims.releaseCollateral(id), 0, "nothing left to release");
         vm.expectRevert(abi.encodeWithSelector(CapacityClaims.CapacityClaims_AlreadyReleased.selector, id));
@@ -204,7 +213,7 @@ contract CapacityClaimsSeriesTest is ClaimsBase {
         vm.expectRevert(abi.encodeWithSelector(CapacityClaims.CapacityClaims_UnknownSeries.selector, 42));
         claims.releaseCollateral(42);
         vm.expectRevert(abi.encodeWithSelector(CapacityClaims.CapacityClaims_UnknownSeries.selector, 0));
-        claims.redeem(0, 1, SPEC);
+        claims.redeem(0, 1, SPEC, 0, 0, _hash(SECRET));
     }
 }
 
@@ -221,19 +230,30 @@ contract CapacityClaimsRedeemTest is ClaimsBase {
 
     function test_Redeem() public {
         vm.warp(START);
+        // 10 GPU-hours over one day reserve 1 GPU: 4 GPU-hours take 4 hours of it.
+        uint64 commitBy = START + 4 hours + claims.COMMIT_SLACK();
+        assertEq(claims.redemptionDeadline(id, 4), commitBy, "quoted deadline");
+        uint256 aliceBefore = token.balanceOf(alice);
         vm.expectEmit();
-        emit IJobMarket.PrepaidJobOpened(1, alice, provider, SPEC, 4 * CPT, uint64(START + 1 hours));
+        emit IJobMarket.PrepaidJobOpened(1, alice, provider, SPEC, FEE, 4 * CPT, commitBy);
         vm.expectEmit();
-        emit CapacityClaims.Redeemed(id, alice, 4, SPEC, 1, 4 * CPT);
+        emit CapacityClaims.Redeemed(id, alice, 4, SPEC, 1, 4 * CPT, FEE, commitBy);
         vm.prank(alice);
-        uint256 jobId = claims.redeem(id, 4, SPEC);
+        uint256 jobId = claims.redeem(id, 4, SPEC, 2, 64, _hash(SECRET));
         assertEq(jobId, 1, "job id from the market");
         MockJobMarket.Call memory c = market.callOf(jobId);
         assertEq(c.consumer, alice, "holder is the consumer");
         assertEq(c.provider, provider, "series provider runs the job");
         assertEq(c.specHash, SPEC, "spec hash passed");
         assertEq(c.collateral, 4 * CPT, "collateral for 4 GPU-hours");
-        assertEq(token.balanceOf(address(market)), 4 * CPT, "market pulled the collateral");
+        assertEq(c.fee, FEE, "the auditor fee is the market's minimum");
+        assertEq(uint256(c.commitBy), uint256(commitBy), "deadline scales with the work");
+        assertEq(uint256(c.minUnits), 2, "unit bounds passed");
+        assertEq(uint256(c.maxUnits), 64, "unit bounds passed");
+        assertEq(c.secretHash, _hash(SECRET), "holder's secret hash passed");
+        assertEq(token.balanceOf(alice), aliceBefore - FEE, "the holder paid the fee");
+        assertEq(claims.busyUntil(id), START + 4 hours, "the series' GPU is busy for 4 hours");
+        assertEq(token.balanceOf(address(market)), 4 * CPT + FEE, "market pulled the collateral and fee");
         assertEq(claims.balanceOf(alice, id), 2, "tokens burnt");
         assertEq(claims.series(id).redeemed, 4, "redeemed counted");
         assertEq(claims.totalOwed(), 6 * CPT, "owed drops by what the market took");
@@ -242,9 +262,75 @@ contract CapacityClaimsRedeemTest is ClaimsBase {
     }
 
     function test_RedeemAtLastSecondOfWindow() public {
-        vm.warp(END - 1);
+        // The last second at which one GPU-hour on the series' one GPU still ends by windowEnd.
+        vm.warp(END - 1 hours);
         vm.prank(alice);
-        assertEq(claims.redeem(id, 1, SPEC), 1, "redeemable at windowEnd - 1");
+        assertEq(claims.redeem(id, 1, SPEC, 0, 0, _hash(SECRET)), 1, "redeemable at windowEnd - 1 hour");
+        assertEq(uint256(market.callOf(1).commitBy), uint256(END + claims.COMMIT_SLACK()), "due at the end");
+    }
+
+    function test_RevertWhen_WorkCannotEndInWindow() public {
+        vm.warp(END - 1);
+        assertEq(claims.redemptionDeadline(id, 1), 0, "quoted as impossible");
+        vm.prank(alice);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                CapacityClaims.CapacityClaims_WorkExceedsWindow.selector, id, uint256(END) - 1 + 1 hours, END
+            )
+        );
+        claims.redeem(id, 1, SPEC, 0, 0, _hash(SECRET));
+        assertEq(claims.balanceOf(alice, id), 6, "nothing burnt");
+    }
+
+    function test_RedemptionsQueueOnTheReservedGpus() public {
+        vm.warp(START + 1 hours); // the first hour passed unused
+        _redeem(alice, id, 3);
+        assertEq(uint256(market.callOf(1).commitBy), START + 4 hours + claims.COMMIT_SLACK(), "hours 1-4");
+        vm.warp(START + 2 hours);
+        vm.prank(provider);
+        claims.safeTransferFrom(provider, bob, id, 4, "");
+        _redeem(bob, id, 2);
+        assertEq(uint256(market.callOf(2).commitBy), START + 6 hours + claims.COMMIT_SLACK(), "queued: 4-6");
+        vm.warp(START + 10 hours); // idle again from hour 6 to 10
+        _redeem(alice, id, 1);
+        assertEq(uint256(market.callOf(3).commitBy), START + 11 hours + claims.COMMIT_SLACK(), "hours 10-11");
+    }
+
+    function test_RevertWhen_CollateralBelowMarketMinimum() public {
+        market.setMinimums(FEE, 3 * CPT);
+        vm.warp(START);
+        vm.prank(alice);
+        vm.expectRevert(
+            abi.encodeWithSelector(CapacityClaims.CapacityClaims_CollateralTooLow.selector, 2 * CPT, 3 * CPT)
+        );
+        claims.redeem(id, 2, SPEC, 0, 0, _hash(SECRET));
+        _redeem(alice, id, 3); // three tokens reach the minimum
+        assertEq(market.callOf(1).collateral, 3 * CPT, "redeemed together");
+    }
+
+    function test_RevertWhen_FeeNotApproved() public {
+        vm.prank(alice);
+        token.approve(address(claims), FEE - 1);
+        vm.warp(START);
+        vm.prank(alice);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IERC20Errors.ERC20InsufficientAllowance.selector, address(claims), FEE - 1, FEE
+            )
+        );
+        claims.redeem(id, 1, SPEC, 0, 0, _hash(SECRET));
+        assertEq(claims.balanceOf(alice, id), 6, "nothing burnt");
+    }
+
+    function test_RevertWhen_UnitBoundsOrSecretInvalid() public {
+        vm.warp(START);
+        vm.startPrank(alice);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket_InvalidUnitBounds.selector, 5, 4));
+        claims.redeem(id, 1, SPEC, 5, 4, _hash(SECRET));
+        vm.expectRevert(IJobMarket.JobMarket_ZeroHash.selector);
+        claims.redeem(id, 1, SPEC, 0, 0, bytes32(0));
+        vm.stopPrank();
+        assertEq(claims.busyUntil(id), START, "a refused redemption books nothing");
     }
 
     function test_RevertWhen_RedeemBeforeWindow() public {
@@ -253,23 +339,23 @@ contract CapacityClaimsRedeemTest is ClaimsBase {
         vm.expectRevert(
             abi.encodeWithSelector(CapacityClaims.CapacityClaims_WindowNotStarted.selector, id, START)
         );
-        claims.redeem(id, 1, SPEC);
+        claims.redeem(id, 1, SPEC, 0, 0, _hash(SECRET));
     }
 
     function test_RevertWhen_RedeemAfterWindow() public {
         vm.warp(END);
         vm.prank(alice);
         vm.expectRevert(abi.encodeWithSelector(CapacityClaims.CapacityClaims_WindowEnded.selector, id, END));
-        claims.redeem(id, 1, SPEC);
+        claims.redeem(id, 1, SPEC, 0, 0, _hash(SECRET));
     }
 
     function test_RevertWhen_RedeemZeroAmountOrSpec() public {
         vm.warp(START);
         vm.startPrank(alice);
         vm.expectRevert(CapacityClaims.CapacityClaims_ZeroAmount.selector);
-        claims.redeem(id, 0, SPEC);
+        claims.redeem(id, 0, SPEC, 0, 0, _hash(SECRET));
         vm.expectRevert(CapacityClaims.CapacityClaims_ZeroSpecHash.selector);
-        claims.redeem(id, 1, bytes32(0));
+        claims.redeem(id, 1, bytes32(0), 0, 0, _hash(SECRET));
         vm.stopPrank();
     }
 
@@ -279,14 +365,14 @@ contract CapacityClaimsRedeemTest is ClaimsBase {
         vm.expectRevert(
             abi.encodeWithSelector(IERC1155Errors.ERC1155InsufficientBalance.selector, alice, 6, 7, id)
         );
-        claims.redeem(id, 7, SPEC);
+        claims.redeem(id, 7, SPEC, 0, 0, _hash(SECRET));
     }
 
     function test_RevertWhen_ProviderRedeemsOwnSeries() public {
         vm.warp(START);
         vm.prank(provider);
         vm.expectRevert(abi.encodeWithSelector(CapacityClaims.CapacityClaims_ProviderRedeem.selector, id));
-        claims.redeem(id, 1, SPEC);
+        claims.redeem(id, 1, SPEC, 0, 0, _hash(SECRET));
     }
 
     function test_RevertWhen_MarketTakesWrongCollateral() public {
@@ -295,10 +381,10 @@ contract CapacityClaimsRedeemTest is ClaimsBase {
         vm.prank(alice);
         vm.expectRevert(
             abi.encodeWithSelector(
-                CapacityClaims.CapacityClaims_CollateralMismatch.selector, 2 * CPT, 2 * CPT - 1
+                CapacityClaims.CapacityClaims_CollateralMismatch.selector, 2 * CPT + FEE, 2 * CPT + FEE - 1
             )
         );
-        claims.redeem(id, 2, SPEC);
+        claims.redeem(id, 2, SPEC, 0, 0, _hash(SECRET));
         assertEq(claims.balanceOf(alice, id), 6, "nothing burnt");
     }
 }

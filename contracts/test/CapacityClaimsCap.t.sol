@@ -14,7 +14,7 @@ contract CapacityClaimsCapTest is ClaimsBase {
         super.setUp();
         // The verifier lowers the provider to GPUS GPUs: a lowering applies at once.
         vm.prank(verifier);
-        capacity.attest(provider, GPU, GPUS, 60_000, PPM, keccak256("down to 20"));
+        capacity.attest(provider, GPU, GPUS, 60_000, PPM, keccak256("down to 20"), _hash(ATTESTER_SECRET));
     }
 
     function _createAt(uint64 start, uint64 end, uint256 supply) internal returns (uint256) {
@@ -24,7 +24,9 @@ contract CapacityClaimsCapTest is ClaimsBase {
 
     function test_SeriesStatesGpuHoursAndNormalizedUnits() public {
         vm.prank(verifier);
-        capacity.attest(provider, GPU, GPUS, 30_000, 500_000, keccak256("half an H100"));
+        capacity.attest(
+            provider, GPU, GPUS, 30_000, 500_000, keccak256("half an H100"), _hash(ATTESTER_SECRET)
+        );
         uint256 id = _createAt(START, START + 10 hours, 40);
         CapacityClaims.Series memory s = claims.series(id);
         assertEq(s.supply, 40, "40 GPU-hours");
@@ -59,7 +61,7 @@ contract CapacityClaimsCapTest is ClaimsBase {
     function test_RevertWhen_CapacityFellAfterFailedChallenge() public {
         _createAt(START, END, 24);
         vm.prank(verifier);
-        capacity.attest(provider, GPU, 0, 0, 0, keccak256("failed challenge"));
+        capacity.attest(provider, GPU, 0, 0, 0, keccak256("failed challenge"), _hash(ATTESTER_SECRET));
         (uint32 gpus,) = capacity.capacityOf(provider, GPU);
         assertEq(uint256(gpus), 0, "a failed challenge applies at once");
         vm.expectRevert(
@@ -72,7 +74,7 @@ contract CapacityClaimsCapTest is ClaimsBase {
     function test_RevertWhen_CapacityLoweredBelowWhatIsSold() public {
         _createAt(START, START + 1 hours, 15);
         vm.prank(verifier);
-        capacity.attest(provider, GPU, 10, 60_000, PPM, keccak256("only 10 GPUs"));
+        capacity.attest(provider, GPU, 10, 60_000, PPM, keccak256("only 10 GPUs"), _hash(ATTESTER_SECRET));
         vm.expectRevert(
             abi.encodeWithSelector(
                 CapacityClaims.CapacityClaims_CapacityExceeded.selector, provider, GPU, START, 15, 1, 10
@@ -98,17 +100,50 @@ contract CapacityClaimsCapTest is ClaimsBase {
         assertEq(claims.liveSeries(provider, GPU).length, 1, "the ended series was dropped");
     }
 
+    /// @dev Issue 9 case 7: with 1 verified GPU, a series back-dated by 277 hours spread 278 GPU-hours over
+    /// time already gone and sold them all for the next hour. Now a window cannot start in the past, and the
+    /// same GPU-hours in a window that starts now exceed the cap.
+    function test_Attack_BackDatedSeriesCannotSellThePast() public {
+        vm.prank(verifier);
+        capacity.attest(provider, GPU, 1, 60_000, PPM, keccak256("one GPU"), _hash(ATTESTER_SECRET));
+        uint64 start = uint64(T0 - 277 hours);
+        vm.expectRevert(
+            abi.encodeWithSelector(CapacityClaims.CapacityClaims_WindowInPast.selector, start, T0)
+        );
+        _createAt(start, uint64(T0 + 1 hours), 278);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                CapacityClaims.CapacityClaims_CapacityExceeded.selector, provider, GPU, T0, 0, 278, 1
+            )
+        );
+        _createAt(uint64(T0), uint64(T0 + 1 hours), 278);
+        uint256 id = _createAt(uint64(T0), uint64(T0 + 1 hours), 1);
+        assertEq(claims.reservedGpus(id), 1, "one GPU sells one GPU-hour per hour");
+    }
+
     function test_PastPartOfAWindowDoesNotCount() public {
-        // A series over [T0 - 1h, T0 + 1h) sold 20 GPUs; a new one starting in the past but after it ends fits.
-        vm.warp(T0 - 1 hours);
-        _createAt(uint64(T0 - 1 hours), uint64(T0 + 1 hours), 40);
+        // A series over [T0, T0 + 2h) sold 20 GPUs; once it has ended, a new window over the next hours fits.
+        _createAt(uint64(T0), uint64(T0 + 2 hours), 40);
         vm.warp(T0 + 1 hours);
-        _createAt(uint64(T0 - 1 hours), uint64(T0 + 3 hours), 80);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                CapacityClaims.CapacityClaims_CapacityExceeded.selector,
+                provider,
+                GPU,
+                T0 + 1 hours,
+                20,
+                20,
+                20
+            )
+        );
+        _createAt(uint64(T0 + 1 hours), uint64(T0 + 3 hours), 40);
+        vm.warp(T0 + 2 hours);
+        _createAt(uint64(T0 + 2 hours), uint64(T0 + 4 hours), 40);
     }
 
     function test_RevertWhen_TooManyLiveSeries() public {
         vm.prank(verifier);
-        capacity.attest(provider, GPU, 0, 0, 0, keccak256("reset"));
+        capacity.attest(provider, GPU, 0, 0, 0, keccak256("reset"), _hash(ATTESTER_SECRET));
         _verify(provider, 1000, PPM);
         for (uint256 i = 0; i < claims.MAX_LIVE_SERIES(); ++i) {
             _createAt(START, END, 1);

@@ -57,18 +57,33 @@ contract CapacityClaimsFuzzTest is ClaimsBase {
             vm.expectRevert(
                 abi.encodeWithSelector(CapacityClaims.CapacityClaims_WindowNotStarted.selector, id, start)
             );
-            claims.redeem(id, 1, SPEC);
+            claims.redeem(id, 1, SPEC, 0, 0, _hash(SECRET));
             assertEq(claims.balanceOf(alice, id), 5, "nothing burnt before the window");
         } else if (t >= end) {
             vm.expectRevert(
                 abi.encodeWithSelector(CapacityClaims.CapacityClaims_WindowEnded.selector, id, end)
             );
-            claims.redeem(id, 1, SPEC);
+            claims.redeem(id, 1, SPEC, 0, 0, _hash(SECRET));
             assertEq(claims.balanceOf(alice, id), 5, "nothing burnt after the window");
+        } else if (t + (3600 + _gpusOf(start, end) - 1) / _gpusOf(start, end) > end) {
+            // Inside the window, but one GPU-hour on the series' reserved GPUs no longer ends by windowEnd.
+            uint256 finish = t + (3600 + _gpusOf(start, end) - 1) / _gpusOf(start, end);
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    CapacityClaims.CapacityClaims_WorkExceedsWindow.selector, id, finish, end
+                )
+            );
+            claims.redeem(id, 1, SPEC, 0, 0, _hash(SECRET));
+            assertEq(claims.balanceOf(alice, id), 5, "nothing burnt when the work cannot end in the window");
         } else {
-            claims.redeem(id, 1, SPEC);
+            claims.redeem(id, 1, SPEC, 0, 0, _hash(SECRET));
             assertEq(claims.balanceOf(alice, id), 4, "burnt inside the window");
         }
+    }
+
+    /// @dev GPUs a 5-GPU-hour series over [start, end) reserves.
+    function _gpusOf(uint64 start, uint64 end) internal pure returns (uint256) {
+        return (5 * 3600 + (end - start) - 1) / (end - start);
     }
 
     function testFuzz_ReleaseOnlyFromWindowEnd(uint256 length, uint256 t) public {
@@ -114,6 +129,7 @@ contract CapacityClaimsFuzzTest is ClaimsBase {
         supply = bound(supply, 1, 10_000);
         cpt = bound(cpt, 1, 10 ether);
         redeemAmount = bound(redeemAmount, 0, supply);
+        market.setMinimums(FEE, 1); // any redemption reaches the minimum collateral
         vm.prank(provider);
         uint256 id = claims.createSeries(GPU, FLOOR, bytes8("EU"), START, END, supply, cpt);
         assertEq(token.balanceOf(address(claims)), supply * cpt, "locked supply x cpt");
@@ -122,9 +138,13 @@ contract CapacityClaimsFuzzTest is ClaimsBase {
         vm.warp(START);
         if (redeemAmount > 0) {
             vm.prank(alice);
-            claims.redeem(id, redeemAmount, SPEC);
+            claims.redeem(id, redeemAmount, SPEC, 0, 0, _hash(SECRET));
         }
-        assertEq(token.balanceOf(address(market)), redeemAmount * cpt, "market got redeemed collateral");
+        assertEq(
+            token.balanceOf(address(market)),
+            redeemAmount * cpt + (redeemAmount > 0 ? FEE : 0),
+            "market got redeemed collateral and the fee"
+        );
         assertEq(token.balanceOf(address(claims)), claims.totalOwed(), "balance == owed after redeem");
         vm.warp(END);
         uint256 released = claims.releaseCollateral(id);

@@ -14,7 +14,8 @@ import {IStakingRegistry} from "../src/interfaces/IStakingRegistry.sol";
 
 /// @notice CapacityClaims wired to the real ComputeToken, StakingRegistry and JobMarket: a claim bought with a
 /// signed order and redeemed becomes a prepaid job whose outcome (honest, default, slash) moves the collateral
-/// to the provider or the holder, and every contract still holds exactly what it owes.
+/// to the provider or the holder, the holder's fee pays the auditing verifier, the job's commit deadline is the
+/// end of its scheduled work, and every contract still holds exactly what it owes.
 contract CapacityClaimsIntegrationTest is Test {
     uint256 internal constant FUNDS = 10_000 ether;
     uint256 internal constant CPT = 20 ether;
@@ -26,6 +27,9 @@ contract CapacityClaimsIntegrationTest is Test {
     bytes32 internal constant SPEC = keccak256("spec");
     bytes32 internal constant ROOT = keccak256("root");
     uint256 internal constant PROVIDER_KEY = 0xB0B1;
+    uint256 internal constant FEE = 0.5 ether;
+    bytes32 internal constant HOLDER_SECRET = keccak256("holder secret");
+    bytes32 internal constant PROVIDER_SECRET = keccak256("provider secret");
 
     ComputeToken internal token;
     StakingRegistry internal registry;
@@ -51,8 +55,16 @@ contract CapacityClaimsIntegrationTest is Test {
         market = new JobMarket(IERC20(address(token)), IStakingRegistry(address(registry)), _params());
         registry.setMarket(address(market));
         capacity = new CapacityRegistry(
-            IERC20(address(token)), IStakingRegistry(address(registry)), 1 ether, 1 hours, 1 hours, 3
+            IERC20(address(token)),
+            IStakingRegistry(address(registry)),
+            1 ether,
+            1 hours,
+            1 hours,
+            30 minutes,
+            3,
+            5 ether
         );
+        registry.setCapacityRegistry(address(capacity));
         claims = new CapacityClaims(
             IERC20(address(token)),
             IStakingRegistry(address(registry)),
@@ -75,8 +87,15 @@ contract CapacityClaimsIntegrationTest is Test {
         // The verifier attests the provider's capacity (8 GPUs) before the provider can sell any of it.
         vm.warp(T0 - 1 hours);
         vm.prank(verifier);
-        uint256 aid =
-            capacity.attest(provider, keccak256("H100-SXM-80GB"), 8, 60_000, 1_000_000, keccak256("ev"));
+        uint256 aid = capacity.attest(
+            provider,
+            keccak256("H100-SXM-80GB"),
+            8,
+            60_000,
+            1_000_000,
+            keccak256("ev"),
+            keccak256(abi.encode(bytes32("attester secret")))
+        );
         vm.warp(T0);
         capacity.finalize(aid);
 
@@ -88,6 +107,7 @@ contract CapacityClaimsIntegrationTest is Test {
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(PROVIDER_KEY, claims.orderHash(o));
         vm.prank(alice);
         claims.fill(o, abi.encodePacked(r, s, v), 4);
+        vm.roll(block.number + 1); // the stakes above are in a past block for every draw
     }
 
     function _params() internal pure returns (IJobMarket.Params memory) {
@@ -101,22 +121,32 @@ contract CapacityClaimsIntegrationTest is Test {
             attestWindow: 1 hours,
             contestWindow: 1 hours,
             voteWindow: 1 hours,
-            prepaidCommitWindow: 6 hours,
-            drawWindowBlocks: 1,
+            revealWindow: 30 minutes,
             contestBond: 10 ether,
             falseAccuserSlash: 20 ether,
-            absentVerifierSlash: 5 ether
+            absentVerifierSlash: 5 ether,
+            minFee: FEE,
+            minCollateral: 10 ether
         });
     }
 
-    function _redeemAndCommit(uint256 amount) internal returns (uint256 jobId) {
+    function _redeem(uint256 amount) internal returns (uint256 jobId) {
         vm.warp(START);
         vm.prank(alice);
-        jobId = claims.redeem(id, amount, SPEC);
+        jobId = claims.redeem(id, amount, SPEC, 1, 8, keccak256(abi.encode(HOLDER_SECRET)));
+    }
+
+    /// @dev Redeems, the provider commits, the holder and then the provider reveal their secrets: the audit is
+    /// drawn (every job is audited, the verifier is the only one staked).
+    function _redeemAndCommit(uint256 amount) internal returns (uint256 jobId) {
+        jobId = _redeem(amount);
         vm.prank(provider);
-        market.commitResult(jobId, ROOT, 8);
-        vm.roll(block.number + 1);
-        market.drawAudit(jobId);
+        market.commitResult(jobId, ROOT, 8, keccak256(abi.encode(PROVIDER_SECRET)));
+        vm.prank(alice);
+        market.revealConsumerSecret(jobId, HOLDER_SECRET);
+        vm.prank(provider);
+        market.revealProviderSecret(jobId, PROVIDER_SECRET);
+        assertEq(market.jobOf(jobId).verifier, verifier, "the verifier audits");
     }
 
     function _assertBooks() internal view {
@@ -125,15 +155,23 @@ contract CapacityClaimsIntegrationTest is Test {
     }
 
     function test_RedeemOpensPrepaidJob() public {
-        vm.warp(START);
-        vm.prank(alice);
-        uint256 jobId = claims.redeem(id, 3, SPEC);
+        uint256 jobId = _redeem(3);
         assertEq(
             uint256(market.statusOf(jobId)),
             uint256(IJobMarket.Status.Accepted),
             "prepaid job starts Accepted"
         );
-        assertEq(token.balanceOf(address(market)), 3 * CPT, "market holds the redeemed collateral");
+        IJobMarket.Job memory job = market.jobOf(jobId);
+        // 10 GPU-hours over two days reserve 1 GPU: 3 GPU-hours are due 3 hours later, plus the commit slack.
+        assertEq(
+            uint256(job.commitBy), START + 3 hours + claims.COMMIT_SLACK(), "deadline scales with the work"
+        );
+        assertEq(job.price, FEE, "the holder's fee is the job's price");
+        assertEq(uint256(job.minUnits), 1, "unit bounds on chain");
+        assertEq(uint256(job.maxUnits), 8, "unit bounds on chain");
+        assertEq(
+            token.balanceOf(address(market)), 3 * CPT + FEE, "market holds the redeemed collateral and fee"
+        );
         assertEq(claims.totalOwed(), 7 * CPT, "claims owes the rest");
         _assertBooks();
     }
@@ -148,18 +186,17 @@ contract CapacityClaimsIntegrationTest is Test {
         assertEq(
             token.balanceOf(provider), FUNDS - STAKE + 4 * PRICE, "provider: all collateral back plus sales"
         );
-        assertEq(token.balanceOf(alice), FUNDS - 4 * PRICE, "holder paid only the price");
+        assertEq(token.balanceOf(alice), FUNDS - 4 * PRICE - FEE, "holder paid the price and the audit fee");
+        assertEq(token.balanceOf(verifier), FUNDS - 50 ether + FEE, "the fee paid the auditor");
         _assertBooks();
     }
 
     function test_DefaultedJobPaysHolderFromCollateral() public {
-        vm.warp(START);
-        vm.prank(alice);
-        uint256 jobId = claims.redeem(id, 2, SPEC);
-        vm.warp(START + 6 hours + 1);
+        uint256 jobId = _redeem(2);
+        vm.warp(market.jobOf(jobId).commitBy + 1);
         market.claimCommitTimeout(jobId);
         assertEq(uint256(market.statusOf(jobId)), uint256(IJobMarket.Status.Defaulted), "defaulted");
-        assertEq(token.balanceOf(alice), FUNDS - 4 * PRICE + 2 * CPT, "holder got the collateral");
+        assertEq(token.balanceOf(alice), FUNDS - 4 * PRICE + 2 * CPT, "holder got the collateral and its fee");
         vm.warp(END);
         assertEq(claims.releaseCollateral(id), 8 * CPT, "unredeemed collateral released");
         assertEq(
@@ -180,6 +217,7 @@ contract CapacityClaimsIntegrationTest is Test {
             token.balanceOf(alice), FUNDS - 4 * PRICE + 2 * CPT - accuser, "holder refunded from collateral"
         );
         assertEq(token.balanceOf(verifier), FUNDS - 50 ether + accuser, "verifier rewarded");
+        assertEq(token.balanceOf(address(market)), market.totalOwed(), "market: nothing else held");
         _assertBooks();
     }
 
@@ -199,9 +237,11 @@ contract CapacityClaimsIntegrationTest is Test {
         uint256 sid = stray.createSeries(keccak256("H100-SXM-80GB"), 60_000, bytes8("EU"), START, END, 1, CPT);
         vm.prank(provider);
         stray.safeTransferFrom(provider, alice, sid, 1, "");
+        vm.prank(alice);
+        token.approve(address(stray), FEE);
         vm.warp(START);
         vm.prank(alice);
         vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobMarket_NotClaims.selector, address(stray)));
-        stray.redeem(sid, 1, SPEC);
+        stray.redeem(sid, 1, SPEC, 0, 0, keccak256(abi.encode(HOLDER_SECRET)));
     }
 }

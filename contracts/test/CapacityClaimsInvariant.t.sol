@@ -8,7 +8,9 @@ import {ClaimsHandler} from "./claims/ClaimsHandler.sol";
 
 /// @notice Invariants of CapacityClaims under random operation sequences (see ClaimsHandler):
 /// the ComputeToken it holds equals what it owes, its books agree with the handler's ghost totals, tokens in
-/// circulation plus redeemed equal the supply, and no order is ever filled beyond its amount.
+/// circulation plus redeemed equal the supply, no order is ever filled beyond its amount, no back-dated series is
+/// ever created, and no series' redemptions are due faster than its reserved GPUs deliver them (racing and
+/// over-redeeming holders included).
 contract CapacityClaimsInvariantTest is ClaimsBase {
     uint32 internal constant PROVIDER_GPUS = 400;
     uint32 internal constant CAROL_GPUS = 150;
@@ -42,7 +44,9 @@ contract CapacityClaimsInvariantTest is ClaimsBase {
             "owed == locked - redeemed to market - released"
         );
         assertEq(
-            token.balanceOf(address(market)), handler.ghostToMarket(), "market holds redeemed collateral"
+            token.balanceOf(address(market)),
+            handler.ghostToMarket() + handler.ghostFees(),
+            "market holds redeemed collateral and fees"
         );
         uint256 sum;
         uint256 n = claims.seriesCount();
@@ -77,6 +81,22 @@ contract CapacityClaimsInvariantTest is ClaimsBase {
         for (uint256 i = 0; i < orders; ++i) {
             bytes32 h = handler.orderHashes(i);
             assertLe(claims.filled(h), handler.orderAmount(h), "filled <= order amount");
+        }
+    }
+
+    /// @dev The schedule: no back-dated series; every accepted redemption matches the independent model and ends
+    /// by its window's end; the work handed out never exceeds the GPU-seconds the series reserved.
+    function invariant_ScheduleNeverOverbooked() public view {
+        assertFalse(handler.backdatedAccepted(), "a back-dated series was created");
+        assertFalse(handler.scheduleMismatch(), "a redemption left the schedule model");
+        assertFalse(handler.overbooked(), "a redemption's work ends after its window");
+        uint256 n = claims.seriesCount();
+        for (uint256 id = 1; id <= n; ++id) {
+            CapacityClaims.Series memory s = claims.series(id);
+            uint256 reserved = claims.reservedGpus(id) * (s.windowEnd - s.windowStart);
+            assertLe(handler.workRedeemed(id), claims.scheduledGpuSeconds(id), "work <= frontier");
+            assertLe(claims.scheduledGpuSeconds(id), reserved, "frontier <= reserved GPU-seconds");
+            assertEq(handler.workRedeemed(id), s.redeemed * 3600, "work == redeemed GPU-hours");
         }
     }
 

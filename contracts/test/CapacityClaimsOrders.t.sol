@@ -269,7 +269,7 @@ contract CapacityClaimsOrdersTest is ClaimsBase {
         assertEq(token.balanceOf(alice) - aliceBefore, 21 ether, "alice earned the resale price");
         vm.warp(START);
         vm.prank(bob);
-        claims.redeem(id, 3, SPEC);
+        claims.redeem(id, 3, SPEC, 0, 0, _hash(SECRET));
         assertEq(market.callOf(1).consumer, bob, "the reseller's buyer redeems");
     }
 

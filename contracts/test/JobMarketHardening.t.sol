@@ -5,12 +5,11 @@ import {MarketBase} from "./MarketBase.t.sol";
 import {IJobMarket} from "../src/interfaces/IJobMarket.sol";
 import {IStakingRegistry} from "../src/interfaces/IStakingRegistry.sol";
 import {StakingRegistry} from "../src/StakingRegistry.sol";
-import {Commitment} from "../src/libraries/Commitment.sol";
 
-/// @notice The two hardening rules: (1) a `drawAudit` later than `drawWindowBlocks` after the commit is audited
-/// with certainty, so a provider cannot hold its draw back for a friendly `prevrandao`; (2) a verifier drawn for
-/// an audit or a panel has an open duty in the registry until the job ends, and cannot withdraw before, so it
-/// cannot unbond its way out of a slash.
+/// @notice The hardening rules: (1) the audit outcome is fixed by the two committed secrets and the stakes at the
+/// snapshot, so neither the block nor the time of a reveal nor stake moves after the commitment change it, and
+/// withholding a reveal never helps the one who withholds; (2) a verifier drawn for an audit or a panel has an open
+/// duty in the registry until the job ends, and cannot withdraw before, so it cannot unbond its way out of a slash.
 contract JobMarketHardeningTest is MarketBase {
     uint16 internal constant HALF = 5000;
 
@@ -21,35 +20,21 @@ contract JobMarketHardeningTest is MarketBase {
         super.setUp();
     }
 
-    function _deployWith(uint16 pBps, uint32 window) internal {
+    function _deployWith(uint16 pBps) internal {
         IJobMarket.Params memory p = _defaultParams();
         p.auditProbabilityBps = pBps;
-        p.drawWindowBlocks = window;
         _deploy(p);
     }
 
-    /// @dev Draws `blocksAfterCommit` blocks after the job's commit block, with a given prevrandao.
-    function _drawAt(uint256 jobId, uint256 blocksAfterCommit, bytes32 randao) internal {
-        vm.roll(market.jobOf(jobId).pendingBlock + blocksAfterCommit);
-        vm.prevrandao(randao);
-        market.drawAudit(jobId);
-    }
-
-    function _seed(bytes32 randao, uint256 jobId) internal pure returns (bytes32) {
-        return keccak256(abi.encode(randao, jobId));
-    }
-
-    function _expectedVerifier(bytes32 seed) internal view returns (address) {
-        uint256 n = registry.verifierCount();
-        return registry.verifierAt(uint256(keccak256(abi.encode(seed, "verifier"))) % n);
-    }
-
-    /// @dev The first randao (by counter) whose seed for `jobId` says audited (`wantAudited`) at p = HALF.
-    function _randaoWhere(uint256 jobId, bool wantAudited) internal pure returns (bytes32 randao) {
-        for (uint256 i = 0;; ++i) {
-            randao = keccak256(abi.encode("randao", i));
-            if ((uint256(_seed(randao, jobId)) % 10_000 < HALF) == wantAudited) return randao;
+    function _expectedAuditor(uint256 jobId, bytes32 seed) internal view returns (address) {
+        IJobMarket.Job memory job = market.jobOf(jobId);
+        bytes32 auditSeed = keccak256(abi.encode(seed, "audit"));
+        for (uint256 j = 0; j < 16; ++j) {
+            address c = registry.sample(auditSeed, j, job.snapshotBlock);
+            if (c == address(0)) return c;
+            if (c != job.provider && c != job.consumer && registry.isVerifier(c)) return c;
         }
+        return address(0);
     }
 
     function _withdrawRevertsWithDuties(address who, uint256 duties) internal {
@@ -58,117 +43,127 @@ contract JobMarketHardeningTest is MarketBase {
         registry.withdraw();
     }
 
-    // ------------------------------------------------------------------ (1) audit dodging
+    // ------------------------------------------------------------------ (1) nothing to time, nothing to steer
 
-    function testFuzz_LateDrawIsAlwaysAudited(bytes32 randao, uint16 pBps, uint32 window, uint256 lateBy)
-        public
-    {
-        uint16 p = uint16(bound(pBps, 0, 9999));
-        uint32 w = uint32(bound(window, 1, 64));
-        _deployWith(p, w);
+    /// @dev Whatever block and second inside the windows the reveals land in, the seed, the audit decision and
+    /// the auditor are the same.
+    function testFuzz_RevealTimingChangesNothing(
+        bytes32 providerSecret,
+        uint256 blocks,
+        uint256 secs,
+        uint16 pBps
+    ) public {
+        _deployWith(uint16(bound(pBps, 0, 10_000)));
+        uint256 jobId = _accepted();
+        _commit(jobId, 8, providerSecret);
+        uint256 snap = vm.snapshotState();
+        _revealWith(jobId, providerSecret);
+        IJobMarket.Job memory prompt = market.jobOf(jobId);
+        vm.revertToState(snap);
+        vm.roll(block.number + bound(blocks, 1, 100_000));
+        vm.warp(block.timestamp + bound(secs, 0, REVEAL_WINDOW));
+        _revealConsumer(jobId);
+        vm.roll(block.number + bound(blocks, 1, 100_000) / 3 + 1);
+        vm.warp(block.timestamp + bound(secs, 0, REVEAL_WINDOW));
+        vm.prevrandao(keccak256(abi.encode(blocks, secs)));
+        vm.prank(provider);
+        market.revealProviderSecret(jobId, providerSecret);
+        IJobMarket.Job memory late = market.jobOf(jobId);
+        assertEq(late.seed, prompt.seed, "same seed");
+        assertEq(uint8(late.status), uint8(prompt.status), "same audit decision");
+        assertEq(late.verifier, prompt.verifier, "same auditor");
+        _assertSolvent("after a late reveal");
+    }
+
+    /// @dev A verifier that stakes (or a Sybil that registers) after the commitment is not in the snapshot: the
+    /// auditor is the one the snapshot's stakes give, and the newcomer is never drawn.
+    function testFuzz_StakeAfterCommitIsNotInTheDraw(bytes32 providerSecret) public {
+        address sybil = makeAddr("late sybil");
+        vm.prank(consumer);
+        token.transfer(sybil, 5000 ether);
+        vm.prank(sybil);
+        token.approve(address(registry), type(uint256).max);
+        uint256 jobId = _accepted();
+        _commit(jobId, 8, providerSecret);
+        vm.prank(sybil);
+        registry.stakeAndRegister(5000 ether, 2, hex"0066", bytes32(0)); // 20x all other verifiers together
+        vm.prank(verifiers[0]);
+        registry.stake(1000 ether);
+        vm.roll(block.number + 1);
+        _revealConsumer(jobId);
+        bytes32 seed = _seedOf(jobId, consumerSecretOf(jobId), providerSecret);
+        vm.prank(provider);
+        market.revealProviderSecret(jobId, providerSecret);
+        address auditor = market.jobOf(jobId).verifier;
+        assertTrue(auditor != sybil, "staked after the commitment: never drawn");
+        assertEq(auditor, _expectedAuditor(jobId, seed), "drawn by the snapshot's stakes");
+        assertEq(
+            registry.totalWeightAt(market.jobOf(jobId).snapshotBlock), 5 * MIN_VERIFIER, "snapshot weights"
+        );
+    }
+
+    /// @dev A drawn pick that left the verifier set after the snapshot is replaced by the next independent draw
+    /// (`j + 1`), not by its neighbour in any list.
+    function test_PickThatLeftIsReplacedByNextIndependentDraw() public {
         uint256 jobId = _committed();
-        uint256 after_ = w + bound(lateBy, 1, 10_000);
-        _drawAt(jobId, after_, randao);
-        bytes32 seed = _seed(randao, jobId);
-        IJobMarket.Job memory job = market.jobOf(jobId);
-        assertEq(
-            uint8(job.status), uint8(IJobMarket.Status.Auditing), "a late draw is audited whatever the seed"
-        );
-        assertEq(job.seed, seed, "the seed is still keccak(prevrandao, jobId)");
-        assertEq(job.verifier, _expectedVerifier(seed), "the verifier is still drawn from the seed");
-        assertEq(registry.dutiesOf(job.verifier), 1, "the drawn verifier is on duty");
-        _assertSolvent("after a late draw");
-    }
-
-    function testFuzz_PromptDrawRollsProbability(bytes32 randao, uint16 pBps, uint32 window, uint256 delay)
-        public
-    {
-        uint16 p = uint16(bound(pBps, 0, 10_000));
-        uint32 w = uint32(bound(window, 1, 64));
-        _deployWith(p, w);
-        uint256 jobId = _committed();
-        _drawAt(jobId, bound(delay, 1, w), randao);
-        bool audited = uint256(_seed(randao, jobId)) % 10_000 < p;
-        assertEq(
-            market.statusOf(jobId) == IJobMarket.Status.Auditing,
-            audited,
-            "inside the window: audited iff seed % 10000 < p"
-        );
-        assertEq(market.jobOf(jobId).seed, _seed(randao, jobId), "seed recorded");
-        _assertSolvent("after a prompt draw");
-    }
-
-    function test_WindowEdgeRollsAndOneBlockLaterIsCertain() public {
-        _deployWith(0, 3);
-        uint256 onEdge = _committed();
-        _drawAt(onEdge, 3, keccak256("edge"));
-        assertEq(
-            uint8(market.statusOf(onEdge)),
-            uint8(IJobMarket.Status.Completed),
-            "p = 0 and drawn exactly drawWindowBlocks after: not audited"
-        );
-        uint256 late = _committed();
-        _drawAt(late, 4, keccak256("edge"));
-        assertEq(
-            uint8(market.statusOf(late)),
-            uint8(IJobMarket.Status.Auditing),
-            "p = 0 but one block past the window: audited"
-        );
-    }
-
-    function test_LateDrawEmitsSeedAndKeepsSamplingRule() public {
-        _deployWith(0, 1);
-        uint256 jobId = _committed();
-        bytes32 randao = keccak256("late randao");
-        bytes32 seed = _seed(randao, jobId);
-        address expected = _expectedVerifier(seed);
-        vm.roll(block.number + 2);
-        vm.prevrandao(randao);
-        vm.expectEmit(true, true, false, true);
-        emit IJobMarket.AuditDrawn(jobId, seed, true, expected);
-        market.drawAudit(jobId);
-        assertEq(
-            market.sampledIndices(jobId),
-            Commitment.sampleIndices(seed, jobId, 8, 4),
-            "sampled indices follow the v1 rule from the recorded seed"
-        );
-    }
-
-    function test_LateDrawWithNobodyDrawableCompletesUnaudited() public {
-        _deployWith(0, 1);
-        for (uint256 i = 0; i < verifiers.length; ++i) {
-            vm.prank(verifiers[i]);
-            registry.requestUnbond(1 ether);
+        _revealConsumer(jobId);
+        bytes32 seed = _seedOf(jobId, consumerSecretOf(jobId), providerSecretOf(jobId));
+        bytes32 auditSeed = keccak256(abi.encode(seed, "audit"));
+        uint64 snapshot = market.jobOf(jobId).snapshotBlock;
+        address first = registry.sample(auditSeed, 0, snapshot);
+        vm.prank(first);
+        registry.requestUnbond(1);
+        address next = address(0);
+        for (uint256 j = 1; next == address(0); ++j) {
+            address c = registry.sample(auditSeed, j, snapshot);
+            if (c != first) next = c;
         }
-        uint256 before = token.balanceOf(provider);
-        uint256 jobId = _committed();
-        _drawAt(jobId, 5, keccak256("r"));
-        IJobMarket.Job memory job = market.jobOf(jobId);
-        assertEq(uint8(job.status), uint8(IJobMarket.Status.Completed), "no verifier: completes");
-        assertEq(job.verifier, address(0), "nobody drawn");
-        assertTrue(job.seed != bytes32(0), "seed recorded");
-        assertEq(token.balanceOf(provider), before + PRICE - _fee(), "provider paid as unaudited");
-        _assertSolvent("after a late draw with nobody drawable");
+        vm.prank(provider);
+        market.revealProviderSecret(jobId, providerSecretOf(jobId));
+        assertEq(market.jobOf(jobId).verifier, next, "the next independent draw audits");
+        assertEq(registry.dutiesOf(first), 0, "the unbonding pick got no duty");
     }
 
-    /// @dev The attack: the provider sees that the next block's prevrandao means "audited", holds its draw back
-    /// one block for a value that means "not audited" and draws then. Under the window rule it is audited anyway.
-    function test_HoldingTheDrawBackDoesNotDodgeTheAudit() public {
-        _deployWith(HALF, 1);
+    /// @dev Withholding: the consumer's silence only takes its own secret out of the seed (0 instead), the
+    /// provider's silence defaults it (price and collateral to the consumer) exactly like being caught.
+    function test_WithholdingNeverPaysTheWithholder() public {
+        uint256 providerBefore = token.balanceOf(provider);
         uint256 jobId = _committed();
-        bytes32 audits = _randaoWhere(jobId, true);
-        bytes32 spares = _randaoWhere(jobId, false);
-        assertTrue(uint256(_seed(audits, jobId)) % 10_000 < HALF, "next block's value would audit");
-        assertTrue(uint256(_seed(spares, jobId)) % 10_000 >= HALF, "the later value would not");
-        _drawAt(jobId, 2, spares);
-        assertEq(uint8(market.statusOf(jobId)), uint8(IJobMarket.Status.Auditing), "audited despite waiting");
-        uint256 prompt = _committed();
-        _drawAt(prompt, 1, _randaoWhere(prompt, false));
+        _revealConsumer(jobId);
+        (, uint64 until) = market.providerRevealSpan(jobId);
+        vm.warp(until + 1);
+        market.claimRevealTimeout(jobId);
         assertEq(
-            uint8(market.statusOf(prompt)),
-            uint8(IJobMarket.Status.Completed),
-            "a prompt lucky draw is not audited"
+            token.balanceOf(provider), providerBefore - COLLATERAL, "withholding provider loses collateral"
         );
+        uint256 jobId2 = _committed();
+        vm.warp(market.jobOf(jobId2).deadline + 1);
+        vm.prank(provider);
+        market.revealProviderSecret(jobId2, providerSecretOf(jobId2));
+        assertEq(
+            market.jobOf(jobId2).seed,
+            _seedOf(jobId2, bytes32(0), providerSecretOf(jobId2)),
+            "withheld consumer secret counts as zero"
+        );
+        _assertSolvent("after withholding");
+    }
+
+    /// @dev The seed is keccak(consumer secret, provider secret, jobId): no block value enters it, so the same
+    /// secrets on another chain's semantics (prevrandao constant 1 as on Arbitrum, or any other) give the same
+    /// audit.
+    function test_PrevrandaoDoesNotEnterTheSeed() public {
+        uint256 jobId = _committed();
+        uint256 snap = vm.snapshotState();
+        vm.prevrandao(bytes32(uint256(1)));
+        _reveal(jobId);
+        IJobMarket.Job memory a = market.jobOf(jobId);
+        vm.revertToState(snap);
+        vm.prevrandao(keccak256("another randao"));
+        _reveal(jobId);
+        IJobMarket.Job memory b = market.jobOf(jobId);
+        assertEq(a.seed, b.seed, "same seed");
+        assertEq(a.verifier, b.verifier, "same auditor");
+        assertEq(a.seed, _seedOf(jobId, consumerSecretOf(jobId), providerSecretOf(jobId)), "documented rule");
     }
 
     // ------------------------------------------------------------------ (2) duties block withdraw
@@ -207,13 +202,10 @@ contract JobMarketHardeningTest is MarketBase {
     }
 
     function test_AccusedVerifierCannotWithdrawBeforeResolution() public {
-        (uint256 jobId, address accuser, address[] memory panel) = _voting();
+        (uint256 jobId, address accuser,) = _voting();
         vm.prank(accuser);
         registry.requestUnbond(MIN_VERIFIER);
-        for (uint256 i = 0; i < panel.length; ++i) {
-            vm.prank(panel[i]);
-            market.vote(jobId, true);
-        }
+        _allVote(jobId, true);
         vm.warp(block.timestamp + unbondDelay);
         _withdrawRevertsWithDuties(accuser, 1);
         market.resolveContest(jobId);
@@ -247,17 +239,13 @@ contract JobMarketHardeningTest is MarketBase {
         (uint256 jobId, address accuser, address[] memory panel) = _voting();
         assertEq(panel.length, 3, "full panel");
         for (uint256 i = 0; i < panel.length; ++i) {
-            assertEq(registry.dutiesOf(panel[i]), 1, "panel member on duty");
+            assertEq(registry.dutiesOf(panel[i]), _seats(panel, panel[i]), "panel member on duty per seat");
         }
         vm.prank(panel[0]);
         registry.requestUnbond(1 ether);
         vm.warp(block.timestamp + unbondDelay);
-        _withdrawRevertsWithDuties(panel[0], 1);
-        vm.prank(panel[1]);
-        market.vote(jobId, false);
-        vm.prank(panel[2]);
-        market.vote(jobId, false);
-        vm.warp(market.jobOf(jobId).deadline + 1);
+        _withdrawRevertsWithDuties(panel[0], _seats(panel, panel[0]));
+        _allVote(jobId, false);
         market.resolveContest(jobId);
         for (uint256 i = 0; i < panel.length; ++i) {
             assertEq(registry.dutiesOf(panel[i]), 0, "duty closed at resolution");
@@ -275,9 +263,9 @@ contract JobMarketHardeningTest is MarketBase {
             registry.requestUnbond(1 ether);
         }
         uint256 a = _committed();
-        _draw(a, keccak256("a"));
+        _reveal(a);
         uint256 b = _committed();
-        _draw(b, keccak256("b"));
+        _reveal(b);
         assertEq(market.jobOf(a).verifier, only, "only drawable verifier drawn for a");
         assertEq(market.jobOf(b).verifier, only, "and for b");
         assertEq(registry.dutiesOf(only), 2, "two open duties");
@@ -295,14 +283,14 @@ contract JobMarketHardeningTest is MarketBase {
         assertEq(registry.dutiesOf(only), 0, "no duty left");
     }
 
-    function test_DrawEmitsDutyOpened() public {
+    function test_RevealEmitsDutyOpened() public {
         uint256 jobId = _committed();
-        vm.roll(block.number + 1);
-        bytes32 randao = keccak256("randao");
-        vm.prevrandao(randao);
-        address expected = _expectedVerifier(_seed(randao, jobId));
+        _revealConsumer(jobId);
+        address expected =
+            _expectedAuditor(jobId, _seedOf(jobId, consumerSecretOf(jobId), providerSecretOf(jobId)));
         vm.expectEmit(true, false, false, true);
         emit IStakingRegistry.DutiesChanged(expected, 1);
-        market.drawAudit(jobId);
+        vm.prank(provider);
+        market.revealProviderSecret(jobId, providerSecretOf(jobId));
     }
 }

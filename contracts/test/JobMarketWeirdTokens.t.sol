@@ -72,11 +72,12 @@ contract JobMarketWeirdTokensTest is Test {
             attestWindow: 1 hours,
             contestWindow: 1 hours,
             voteWindow: 1 hours,
-            prepaidCommitWindow: 1 days,
-            drawWindowBlocks: 1,
+            revealWindow: 30 minutes,
             contestBond: 1 ether,
             falseAccuserSlash: 1 ether,
-            absentVerifierSlash: 1 ether
+            absentVerifierSlash: 1 ether,
+            minFee: 0.1 ether,
+            minCollateral: 0
         });
     }
 
@@ -94,7 +95,8 @@ contract JobMarketWeirdTokensTest is Test {
             minUnits: 0,
             maxUnits: 0,
             acceptBy: uint64(block.timestamp + 1 hours),
-            commitBy: uint64(block.timestamp + 2 hours)
+            commitBy: uint64(block.timestamp + 2 hours),
+            secretHash: keccak256(abi.encode(keccak256("consumer secret")))
         });
     }
 

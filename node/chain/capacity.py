@@ -5,7 +5,9 @@ result with a bond (:meth:`CapacityRegistry.attest`): GPUs verified (0 = failed)
 per GPU, the normalized figure (H100e per GPU-hour in millionths, from
 :func:`tokenomics.normalized.ppm_per_gpu`) and the hash of the challenge transcript. A figure in
 which nothing rises applies at once; a raise after the dispute window (:meth:`finalize`). Anyone
-but the attester may :meth:`dispute` (same bond); a drawn panel :meth:`vote`s. ``CapacityClaims``
+but the attester may :meth:`dispute` (same bond and the hash of a secret); the attester then the
+disputer reveal their secrets, which draws a stake-weighted panel whose members commit and then
+reveal ballots. The capacity in force is the newest standing attestation's. ``CapacityClaims``
 caps issuance by :meth:`capacity_of`.
 """
 
@@ -33,6 +35,8 @@ class Status(IntEnum):
     UPHELD = 4
     OVERTURNED = 5
     VOID = 6
+    VOTING = 7
+    FORFEITED = 8
 
 
 @dataclass(frozen=True)
@@ -57,9 +61,10 @@ class Attestation:
     ppm_per_gpu: int
     evidence: bytes
     dispute_end: int
-    vote_end: int
+    deadline: int
     disputer: ChecksumAddress
     status: Status
+    immediate: bool
     applied: bool
 
 
@@ -83,8 +88,10 @@ class CapacityRegistry:
         gflops_per_gpu: int,
         ppm_per_gpu: int,
         evidence: bytes,
+        secret_hash: bytes,
     ) -> int:
-        """Post a challenge result with the bond (approved first if needed); the attestation id."""
+        """Post a challenge result with the bond (approved first if needed) and the ``commitment()`` of
+        the attester's secret (revealed only if disputed); the attestation id."""
         self.token.ensure_allowance(verifier, self.address, self.bond())
         receipt = self.contract.transact(
             verifier,
@@ -95,19 +102,33 @@ class CapacityRegistry:
             gflops_per_gpu,
             ppm_per_gpu,
             evidence,
+            secret_hash,
         )
         (event,) = self.contract.receipt_events(receipt, "CapacityAttested")
         return int(event.args["id"])
 
-    def dispute(self, account: LocalAccount, attestation_id: int) -> list[ChecksumAddress]:
-        """Dispute a pending attestation (bond approved first); the panel drawn."""
+    def dispute(self, account: LocalAccount, attestation_id: int, *, secret_hash: bytes) -> Receipt:
+        """Dispute a pending attestation (bond approved first) with ``commitment()`` of a secret."""
         self.token.ensure_allowance(account, self.address, self.bond())
-        receipt = self.contract.transact(account, "dispute", attestation_id)
-        (event,) = self.contract.receipt_events(receipt, "CapacityDisputed")
-        return [to_checksum_address(a) for a in event.args["panel"]]
+        return self.contract.transact(account, "dispute", attestation_id, secret_hash)
 
-    def vote(self, member: LocalAccount, attestation_id: int, *, uphold: bool) -> Receipt:
-        return self.contract.transact(member, "vote", attestation_id, uphold)
+    def reveal_attester_secret(self, sender: LocalAccount, attestation_id: int, secret: bytes) -> Receipt:
+        return self.contract.transact(sender, "revealAttesterSecret", attestation_id, secret)
+
+    def reveal_disputer_secret(
+        self, sender: LocalAccount, attestation_id: int, secret: bytes
+    ) -> list[ChecksumAddress]:
+        """The disputer's reveal fixes the seed and draws the panel; its seats."""
+        receipt = self.contract.transact(sender, "revealDisputerSecret", attestation_id, secret)
+        events = self.contract.receipt_events(receipt, "PanelDrawn")
+        return [to_checksum_address(a) for e in events for a in e.args["panel"]]
+
+    def commit_vote(self, member: LocalAccount, attestation_id: int, ballot_hash: bytes) -> Receipt:
+        """Commit ``keccak256(abi.encode(id, member, uphold, salt))``."""
+        return self.contract.transact(member, "commitVote", attestation_id, ballot_hash)
+
+    def reveal_vote(self, member: LocalAccount, attestation_id: int, *, uphold: bool, salt: bytes) -> Receipt:
+        return self.contract.transact(member, "revealVote", attestation_id, uphold, salt)
 
     def finalize(self, account: LocalAccount, attestation_id: int) -> Status:
         """End an attestation (anyone may); its final status."""
@@ -124,7 +145,9 @@ class CapacityRegistry:
         return int(self.contract.call("disputeWindow"))
 
     def capacity_of(self, provider: str, gpu_class: bytes) -> VerifiedCapacity:
-        gpus, ppm, attestation_id = self.contract.call("capacity", to_checksum_address(provider), gpu_class)
+        gpus, ppm, attestation_id, _latest = self.contract.call(
+            "capacity", to_checksum_address(provider), gpu_class
+        )
         return VerifiedCapacity(gpus=int(gpus), ppm_per_gpu=int(ppm), attestation_id=int(attestation_id))
 
     def attestation(self, attestation_id: int) -> Attestation:
@@ -134,21 +157,25 @@ class CapacityRegistry:
             dispute_end,
             gpus,
             provider,
-            vote_end,
+            deadline,
             ppm,
             disputer,
             status,
-            _panel,
+            immediate,
+            _attester_revealed,
+            _seats,
             _up,
             _down,
-            applied,
-            _pg,
-            _pp,
-            _pid,
             gflops,
+            _snapshot,
+            _older,
             gpu_class,
             evidence,
+            _attester_secret,
+            _disputer_secret,
+            _seed,
         ) = raw
+        in_force = self.capacity_of(provider, bytes(gpu_class)).attestation_id
         return Attestation(
             attestation_id=attestation_id,
             verifier=to_checksum_address(verifier),
@@ -159,10 +186,11 @@ class CapacityRegistry:
             ppm_per_gpu=int(ppm),
             evidence=bytes(evidence),
             dispute_end=int(dispute_end),
-            vote_end=int(vote_end),
+            deadline=int(deadline),
             disputer=to_checksum_address(disputer),
             status=Status(int(status)),
-            applied=bool(applied),
+            immediate=bool(immediate),
+            applied=in_force == attestation_id,
         )
 
     def attestation_count(self) -> int:

@@ -71,13 +71,14 @@ class Chain:
         check_deploy_block(client, deployment)
         bound = {n: BoundContract.named(client, n, deployment.address(n)) for n in CONTRACT_NAMES}
         token = Token(bound["ComputeToken"])
+        market = Market(bound["JobMarket"], token)
         return cls(
             client=client,
             deployment=deployment,
             token=token,
             registry=Registry(bound["StakingRegistry"], token),
-            market=Market(bound["JobMarket"], token),
-            claims=Claims(bound["CapacityClaims"], token),
+            market=market,
+            claims=Claims(bound["CapacityClaims"], token, market),
             capacity=CapacityRegistry(bound["CapacityRegistry"], token),
         )
 

@@ -20,6 +20,7 @@ from eth_utils import keccak, to_checksum_address
 from node.chain.client import Receipt
 from node.chain.contract import BoundContract
 from node.chain.eip712 import Eip712Domain, Signature, read_domain, recover_typed, sign_typed, typed_message
+from node.chain.market import Market
 from node.chain.token import Token
 
 ORDER_TYPES = {
@@ -112,16 +113,19 @@ class Redemption:
     amount: int
     job_id: int
     collateral: int
+    fee: int
+    commit_by: int
     receipt: Receipt
 
 
 class Claims:
     """``CapacityClaims`` at one address."""
 
-    def __init__(self, contract: BoundContract, token: Token) -> None:
+    def __init__(self, contract: BoundContract, token: Token, market: Market) -> None:
         self.contract = contract
         self.address = contract.address
         self.token = token
+        self.market = market
         self._domain: Eip712Domain | None = None
 
     # -- series ---------------------------------------------------------------------------------
@@ -164,15 +168,32 @@ class Claims:
         (event,) = self.contract.receipt_events(receipt, "CollateralReleased")
         return int(event.args["amount"])
 
-    def redeem(self, holder: LocalAccount, series_id: int, amount: int, spec_hash: bytes) -> Redemption:
-        """Burn ``amount`` claims during the window and open a prepaid job with the series' provider."""
-        receipt = self.contract.transact(holder, "redeem", series_id, amount, spec_hash)
+    def redeem(
+        self,
+        holder: LocalAccount,
+        series_id: int,
+        amount: int,
+        spec_hash: bytes,
+        *,
+        secret_hash: bytes,
+        min_units: int = 0,
+        max_units: int = 0,
+    ) -> Redemption:
+        """Burn ``amount`` claims during the window and open a prepaid job with the series' provider,
+        scheduled after the series' earlier redemptions. The holder pays the market's minimum fee (its
+        auditor's pay; approved here if needed) and commits to its audit secret (``secret_hash``)."""
+        self.token.ensure_allowance(holder, self.address, self.market.params().min_fee)
+        receipt = self.contract.transact(
+            holder, "redeem", series_id, amount, spec_hash, min_units, max_units, secret_hash
+        )
         (event,) = self.contract.receipt_events(receipt, "Redeemed")
         return Redemption(
             series_id=series_id,
             amount=amount,
             job_id=int(event.args["jobId"]),
             collateral=int(event.args["collateral"]),
+            fee=int(event.args["fee"]),
+            commit_by=int(event.args["commitBy"]),
             receipt=receipt,
         )
 

@@ -1,7 +1,8 @@
 """Deploying the five contracts from Python (web3 + the Forge artifacts): the one deploy path.
 
 Order: ComputeToken (minted to the given holders) → StakingRegistry → JobMarket →
-``registry.setMarket`` → CapacityRegistry → CapacityClaims → ``market.setClaims``. The deployer
+``registry.setMarket`` → CapacityRegistry → ``registry.setCapacityRegistry`` → CapacityClaims →
+``market.setClaims``. The deployer
 must be the account that sends every step (the one-shot setters check it).
 
 :class:`DeployParams` holds every parameter with its default; the defaults are devnet values
@@ -38,17 +39,22 @@ class DeployParams:
       ``accuser_reward_bps`` — share of a cheater's collateral paid to the accusing verifier;
       ``pool_share_bps`` — share of the reward pool paid to a verifier whose verdict stands;
       ``samples_k`` — units sampled per audit; ``panel_size`` — verifiers drawn for a contest;
-      ``attest_window`` / ``contest_window`` / ``vote_window`` / ``prepaid_commit_window`` — step deadlines;
-      ``draw_window_blocks`` — a ``drawAudit`` within this many blocks of the commit rolls the audit
-      probability, a later one is audited for certain (1 = the very next block; wider forgives slow
-      draws but lets a provider that reads ``prevrandao`` ahead pick among more blocks);
+      ``attest_window`` / ``contest_window`` / ``vote_window`` — step deadlines (a panel commits its
+      ballots within ``vote_window``);
+      ``reveal_window`` — seconds for each reveal: the consumer's audit secret after the commitment,
+      then the provider's (which draws the audit), then the panel's ballots after the vote window;
       ``contest_bond`` — what a provider posts to contest a fail;
       ``false_accuser_slash`` — stake taken from a verifier whose fail is overturned;
-      ``absent_verifier_slash`` — stake taken from a drawn verifier that never attests.
+      ``absent_verifier_slash`` — stake taken from a drawn verifier that never attests, and per seat
+      from a panel member that reveals no ballot;
+      ``min_fee`` — least protocol fee of a job (what pays its auditor; a redeemed claim's job pays it
+      as its whole price); ``min_collateral`` — least provider collateral of a job.
     Capacity registry (verified capacity that caps claim issuance):
       ``capacity_bond`` — what an attester, and a disputer, lock;
       ``capacity_dispute_window`` — seconds before a raise of verified capacity applies;
-      ``capacity_vote_window`` — seconds a dispute panel votes; ``capacity_panel_size`` — its size.
+      ``capacity_vote_window`` — seconds a dispute panel commits its ballots; ``capacity_reveal_window``
+      — seconds for each reveal step of a dispute (secrets, then ballots); ``capacity_panel_size`` — its
+      seats; ``capacity_absent_slash`` — stake taken per seat from a member that reveals no ballot.
     """
 
     mint_per_holder: int = 1_000_000 * TOKEN
@@ -64,15 +70,18 @@ class DeployParams:
     attest_window: int = 60
     contest_window: int = 60
     vote_window: int = 60
-    prepaid_commit_window: int = 120
-    draw_window_blocks: int = 1
+    reveal_window: int = 60
     contest_bond: int = 10 * TOKEN
     false_accuser_slash: int = 50 * TOKEN
     absent_verifier_slash: int = 10 * TOKEN
+    min_fee: int = TOKEN // 100_000
+    min_collateral: int = TOKEN // 100_000
     capacity_bond: int = 10 * TOKEN
     capacity_dispute_window: int = 60
     capacity_vote_window: int = 60
+    capacity_reveal_window: int = 60
     capacity_panel_size: int = 3
+    capacity_absent_slash: int = 10 * TOKEN
 
     def market_params(self) -> tuple[int, ...]:
         """The ``IJobMarket.Params`` tuple, in struct order."""
@@ -86,11 +95,12 @@ class DeployParams:
             self.attest_window,
             self.contest_window,
             self.vote_window,
-            self.prepaid_commit_window,
-            self.draw_window_blocks,
+            self.reveal_window,
             self.contest_bond,
             self.false_accuser_slash,
             self.absent_verifier_slash,
+            self.min_fee,
+            self.min_collateral,
         )
 
 
@@ -129,9 +139,15 @@ def deploy_all(
         params.capacity_bond,
         params.capacity_dispute_window,
         params.capacity_vote_window,
+        params.capacity_reveal_window,
         params.capacity_panel_size,
+        params.capacity_absent_slash,
     )
     capacity_addr = capacity.contract_address
+    assert capacity_addr
+    BoundContract.named(client, "StakingRegistry", registry_addr).transact(
+        deployer, "setCapacityRegistry", capacity_addr
+    )
     claims = client.deploy(
         deployer, load_artifact("CapacityClaims"), token_addr, registry_addr, market_addr, capacity_addr
     )

@@ -1,5 +1,11 @@
-"""Typed wrapper of ``JobMarket``: post (approve or permit), accept, commit, audit, contest, vote,
-timeouts, and the views (job record, sampled indices, ``verifyUnit``).
+"""Typed wrapper of ``JobMarket``: post (approve or permit), accept, commit, the two secret
+reveals that draw the audit, attest, contest, committed ballots, timeouts, and the views (job
+record, sampled indices, ``verifyUnit``).
+
+Audit secrets: a consumer posts ``commitment(secret)`` of a fresh ``new_secret()`` and reveals the
+secret after the provider's commitment; the provider commits to its own with the root and reveals
+it last, which fixes the seed. Ballots are committed as ``ballot_commitment(...)`` and revealed
+after the vote window.
 
 Function names follow the Solidity; every write returns the typed outcome (ids, statuses) read
 from the receipt's events, and every revert arrives as ``ContractRevert`` with the custom error.
@@ -7,13 +13,15 @@ from the receipt's events, and every revert arrives as ``ContractRevert`` with t
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
+from eth_abi import encode
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 
 from node.chain.client import Receipt
 from node.chain.contract import BoundContract
@@ -54,19 +62,39 @@ class Ballot(IntEnum):
 
     NONE = 0
     PENDING = 1
-    HONEST = 2
-    CHEATED = 3
+    COMMITTED = 2
+    HONEST = 3
+    CHEATED = 4
+
+
+def new_secret() -> bytes:
+    """A fresh random 32-byte audit secret or ballot salt."""
+    return secrets.token_bytes(32)
+
+
+def commitment(secret: bytes) -> bytes:
+    """``keccak256(abi.encode(secret))``: what goes on chain before a secret is revealed."""
+    return keccak(encode(["bytes32"], [secret]))
+
+
+def ballot_commitment(job_id: int, member: str, provider_honest: bool, salt: bytes) -> bytes:
+    """``keccak256(abi.encode(jobId, member, providerHonest, salt))``, a panel member's hidden ballot."""
+    return keccak(
+        encode(["uint256", "address", "bool", "bytes32"], [job_id, _addr(member), provider_honest, salt])
+    )
 
 
 @dataclass(frozen=True)
 class JobTerms:
-    """What a consumer posts (``IJobMarket.JobTerms``); deadlines are unix seconds."""
+    """What a consumer posts (``IJobMarket.JobTerms``); deadlines are unix seconds;
+    ``secret_hash`` is ``commitment()`` of the consumer's audit secret."""
 
     spec_hash: bytes
     price: int
     collateral: int
     accept_by: int
     commit_by: int
+    secret_hash: bytes
     min_units: int = 0
     max_units: int = 0
 
@@ -79,6 +107,7 @@ class JobTerms:
             self.max_units,
             self.accept_by,
             self.commit_by,
+            self.secret_hash,
         )
 
 
@@ -92,15 +121,18 @@ class Job:
     verifier: ChecksumAddress
     status: JobStatus
     prepaid: bool
+    consumer_revealed: bool
     accept_by: int
     commit_by: int
     deadline: int
     min_units: int
     max_units: int
     n_units: int
-    pending_block: int
+    snapshot_block: int
     spec_hash: bytes
     root: bytes
+    consumer_secret: bytes
+    provider_secret: bytes
     seed: bytes
     evidence_hash: bytes
     price: int
@@ -121,16 +153,17 @@ class MarketParams:
     attest_window: int
     contest_window: int
     vote_window: int
-    prepaid_commit_window: int
-    draw_window_blocks: int
+    reveal_window: int
     contest_bond: int
     false_accuser_slash: int
     absent_verifier_slash: int
+    min_fee: int
+    min_collateral: int
 
 
 @dataclass(frozen=True)
 class AuditDraw:
-    """The result of ``drawAudit``: the seed, whether the job is audited and by whom."""
+    """The audit draw made by the provider's reveal: the seed, whether the job is audited and by whom."""
 
     job_id: int
     seed: bytes
@@ -175,6 +208,7 @@ class Market:
         self.contract = contract
         self.address = contract.address
         self.token = token
+        self._params: MarketParams | None = None
 
     # -- consumer -------------------------------------------------------------------------------
 
@@ -204,19 +238,15 @@ class Market:
         self.token.ensure_allowance(provider, self.address, collateral)
         return self._step(provider, "acceptJob", job_id)
 
-    def commit_result(self, provider: LocalAccount, job_id: int, root: bytes, n_units: int) -> StepResult:
-        return self._step(provider, "commitResult", job_id, root, n_units)
+    def commit_result(
+        self, provider: LocalAccount, job_id: int, root: bytes, n_units: int, *, secret_hash: bytes
+    ) -> StepResult:
+        """Commit the root and ``commitment()`` of the provider's audit secret."""
+        return self._step(provider, "commitResult", job_id, root, n_units, secret_hash)
 
-    def contest(self, provider: LocalAccount, job_id: int) -> StepResult:
-        """Post the contest bond (approving it first if needed) against a fail."""
-        self.token.ensure_allowance(provider, self.address, self.params().contest_bond)
-        return self._step(provider, "contest", job_id)
-
-    # -- anyone (draws, timeouts) ---------------------------------------------------------------
-
-    def draw_audit(self, sender: LocalAccount, job_id: int) -> AuditDraw:
-        """Fix the seed (in a block after the commit); decides whether and by whom it is audited."""
-        receipt = self.contract.transact(sender, "drawAudit", job_id)
+    def reveal_provider_secret(self, sender: LocalAccount, job_id: int, secret: bytes) -> AuditDraw:
+        """Reveal the provider's secret (after the consumer's reveal or its window): draws the audit."""
+        receipt = self.contract.transact(sender, "revealProviderSecret", job_id, secret)
         (event,) = self.contract.receipt_events(receipt, "AuditDrawn")
         return AuditDraw(
             job_id=job_id,
@@ -226,11 +256,20 @@ class Market:
             status=self.status_of(job_id),
         )
 
-    def draw_panel(self, sender: LocalAccount, job_id: int) -> tuple[ChecksumAddress, ...]:
-        """Draw the contest panel (in a block after the contest); returns its members."""
-        receipt = self.contract.transact(sender, "drawPanel", job_id)
-        (event,) = self.contract.receipt_events(receipt, "PanelDrawn")
-        return tuple(to_checksum_address(a) for a in event.args["panel"])
+    def contest(self, provider: LocalAccount, job_id: int) -> StepResult:
+        """Post the contest bond (approving it first if needed) against a fail."""
+        self.token.ensure_allowance(provider, self.address, self.params().contest_bond)
+        return self._step(provider, "contest", job_id)
+
+    # -- anyone (draws, timeouts) ---------------------------------------------------------------
+
+    def reveal_consumer_secret(self, sender: LocalAccount, job_id: int, secret: bytes) -> StepResult:
+        """Reveal the consumer's audit secret (after the provider's commitment)."""
+        return self._step(sender, "revealConsumerSecret", job_id, secret)
+
+    def claim_reveal_timeout(self, sender: LocalAccount, job_id: int) -> StepResult:
+        """Default a provider that did not reveal its secret in time."""
+        return self._step(sender, "claimRevealTimeout", job_id)
 
     def claim_commit_timeout(self, sender: LocalAccount, job_id: int) -> StepResult:
         return self._step(sender, "claimCommitTimeout", job_id)
@@ -260,8 +299,15 @@ class Market:
         """The drawn verifier's verdict; a fail needs a non-zero ``evidence_hash``."""
         return self._step(verifier, "attest", job_id, passed, evidence_hash)
 
-    def vote(self, member: LocalAccount, job_id: int, *, provider_honest: bool) -> StepResult:
-        return self._step(member, "vote", job_id, provider_honest)
+    def commit_vote(self, member: LocalAccount, job_id: int, ballot_hash: bytes) -> StepResult:
+        """Commit ``ballot_commitment(...)`` within the vote window."""
+        return self._step(member, "commitVote", job_id, ballot_hash)
+
+    def reveal_vote(
+        self, member: LocalAccount, job_id: int, *, provider_honest: bool, salt: bytes
+    ) -> StepResult:
+        """Reveal a committed ballot, after the vote window."""
+        return self._step(member, "revealVote", job_id, provider_honest, salt)
 
     # -- views ----------------------------------------------------------------------------------
 
@@ -274,27 +320,38 @@ class Market:
             verifier=_addr(raw[2]),
             status=JobStatus(int(raw[3])),
             prepaid=bool(raw[4]),
-            accept_by=int(raw[5]),
-            commit_by=int(raw[6]),
-            deadline=int(raw[7]),
-            min_units=int(raw[8]),
-            max_units=int(raw[9]),
-            n_units=int(raw[10]),
-            pending_block=int(raw[11]),
-            spec_hash=bytes(raw[12]),
-            root=bytes(raw[13]),
-            seed=bytes(raw[14]),
-            evidence_hash=bytes(raw[15]),
-            price=int(raw[16]),
-            collateral=int(raw[17]),
-            bond=int(raw[18]),
+            consumer_revealed=bool(raw[5]),
+            accept_by=int(raw[6]),
+            commit_by=int(raw[7]),
+            deadline=int(raw[8]),
+            min_units=int(raw[9]),
+            max_units=int(raw[10]),
+            n_units=int(raw[11]),
+            snapshot_block=int(raw[12]),
+            spec_hash=bytes(raw[13]),
+            root=bytes(raw[14]),
+            consumer_secret=bytes(raw[15]),
+            provider_secret=bytes(raw[16]),
+            seed=bytes(raw[17]),
+            evidence_hash=bytes(raw[18]),
+            price=int(raw[19]),
+            collateral=int(raw[20]),
+            bond=int(raw[21]),
         )
+
+    def provider_reveal_span(self, job_id: int) -> tuple[int, int]:
+        """``(from, until)``: when the provider may reveal its secret (while the job is Committed)."""
+        start, until = self.contract.call("providerRevealSpan", job_id)
+        return int(start), int(until)
 
     def status_of(self, job_id: int) -> JobStatus:
         return JobStatus(int(self.contract.call("statusOf", job_id)))
 
     def params(self) -> MarketParams:
-        return MarketParams(*(int(v) for v in self.contract.call("params")))
+        """The deployment parameters (immutable: read once)."""
+        if self._params is None:
+            self._params = MarketParams(*(int(v) for v in self.contract.call("params")))
+        return self._params
 
     def panel_of(self, job_id: int) -> tuple[ChecksumAddress, ...]:
         return tuple(_addr(a) for a in self.contract.call("panelOf", job_id))
@@ -303,7 +360,7 @@ class Market:
         return Ballot(int(self.contract.call("ballotOf", job_id, _addr(member))))
 
     def tally_of(self, job_id: int) -> tuple[int, int]:
-        """``(honest, cheated)`` votes so far."""
+        """``(honest, cheated)`` seats revealed so far."""
         honest, cheated = self.contract.call("tallyOf", job_id)
         return int(honest), int(cheated)
 

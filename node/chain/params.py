@@ -14,10 +14,10 @@ Production preset (documented in the README, "Deploying to a real chain")::
     unbond_delay            7 days
     attest/contest window   max(10 min, 50 blocks)
     vote window             max(15 min, 75 blocks)
-    reveal window           max(5 min, 25 blocks)       (when the market has reveals)
-    prepaid commit window   max(30 min, 150 blocks)     (when the market has it)
-    draw window             3 blocks                     (when the market has it)
-    capacity dispute window 1 day; capacity vote window max(1 h, 300 blocks); panel 5
+    reveal window           max(5 min, 25 blocks)       each audit-secret and ballot reveal step
+    min fee / collateral    1 token / 10 tokens          (a job's fee pays its auditor; above its gas)
+    capacity dispute window 1 day; capacity vote window max(1 h, 300 blocks); reveal window as above;
+                            panel 5; absent member slash 100 tokens a seat
     contest bond 100, false-accuser slash 500, absent-verifier slash 100, capacity bond 100 tokens
 
 A params file (``--params FILE``, TOML or JSON) starts from a preset and overrides fields::
@@ -26,9 +26,7 @@ A params file (``--params FILE``, TOML or JSON) starts from a preset and overrid
     block_time_s = 12          # what the windows are derived from (default: measured on the chain)
     audit_probability_bps = 2_000
 
-Every other key must be a :class:`DeployParams` field; an unknown key is refused by name. Only the
-fields the deployed contracts have are set (the preset names a few that not every market version
-has), so the preset works for either.
+Every other key must be a :class:`DeployParams` field; an unknown key is refused by name.
 """
 
 from __future__ import annotations
@@ -73,18 +71,19 @@ def production_params(block_time_s: float) -> DeployParams:
         "contest_window": _window(600, 50, block_time_s),
         "vote_window": _window(900, 75, block_time_s),
         "reveal_window": _window(300, 25, block_time_s),
-        "prepaid_commit_window": _window(1_800, 150, block_time_s),
-        "draw_window_blocks": 3,
+        "min_fee": 1 * TOKEN,
+        "min_collateral": 10 * TOKEN,
         "contest_bond": 100 * TOKEN,
         "false_accuser_slash": 500 * TOKEN,
         "absent_verifier_slash": 100 * TOKEN,
         "capacity_bond": 100 * TOKEN,
         "capacity_dispute_window": 86_400,
         "capacity_vote_window": _window(3_600, 300, block_time_s),
+        "capacity_reveal_window": _window(300, 25, block_time_s),
         "capacity_panel_size": 5,
+        "capacity_absent_slash": 100 * TOKEN,
     }
-    known = {f.name for f in dataclasses.fields(DeployParams)}
-    return DeployParams(**{k: v for k, v in values.items() if k in known})
+    return DeployParams(**values)
 
 
 def preset_params(preset: str, block_time_s: float) -> DeployParams:

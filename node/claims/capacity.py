@@ -22,8 +22,10 @@ from eth_utils import keccak
 from node.capacity.verified import CapacityRecord
 from node.chain.capacity import Status, VerifiedCapacity
 from node.chain.chain import Chain
+from node.chain.market import commitment, new_secret
 from node.claims.errors import ClaimsInputError
 from node.claims.pricing import gpu_class_id
+from node.store import Store
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ def attest_capacity(
     gflops_per_gpu: int,
     evidence: bytes,
     dtype: str = "float32",
+    store: Store | None = None,
 ) -> Attested:
     """Post a capacity result for ``provider`` (``gpus = 0``: failed) with the registry's bond."""
     from tokenomics.errors import TokenomicsError
@@ -78,6 +81,11 @@ def attest_capacity(
     if gpus and ppm == 0:
         raise ClaimsInputError("--gflops", f"{gflops_per_gpu} GFLOP/s is below a millionth of the reference")
     class_id = gpu_class_id(gpu_class)
+    # The attester's secret matters only if the attestation is disputed; kept when a store is given
+    # (without it, a dispute counts the attester's secret as 0, which the contract allows).
+    secret = new_secret()
+    if store is not None:
+        store.put_secret(commitment(secret), secret, job_id="", purpose="capacity-attester")
     attestation_id = chain.capacity.attest(
         verifier,
         provider=provider,
@@ -86,6 +94,7 @@ def attest_capacity(
         gflops_per_gpu=gflops_per_gpu,
         ppm_per_gpu=ppm,
         evidence=evidence,
+        secret_hash=commitment(secret),
     )
     record = chain.capacity.attestation(attestation_id)
     return Attested(

@@ -351,11 +351,14 @@ def redeem(
     spec_json: str,
     spec_hash: bytes,
     kind: str,
+    n_units: int,
 ) -> Redemption:
     """Burn ``amount`` claims for a prepaid job with the series' provider; record it as our consumer job.
 
     The job then runs like any job: the provider's daemon sees ``PrepaidJobOpened`` for it, and the
-    spec (whose hash is on chain) reaches it from the consumer like any other job's.
+    spec (whose hash is on chain) reaches it from the consumer like any other job's. The holder pays
+    the market's minimum fee (its auditor's pay) and its job carries ``n_units`` (the spec's unit
+    count) as its unit bounds, so a provider cannot commit fewer or more leaves.
     """
     series = chain.claims.series(series_id)
     if int(series.provider, 16) == 0:
@@ -369,7 +372,20 @@ def redeem(
     held = chain.claims.balance_of(holder.address, series_id)
     if held < amount:
         raise ClaimsInputError("--amount", f"{holder.address} holds {held} claims of series {series_id}")
-    redemption = chain.claims.redeem(holder, series_id, amount, spec_hash)
+    from node.chain.market import commitment, new_secret
+
+    # The holder's audit secret is kept before it goes on chain; its node reveals it after the commit.
+    secret = new_secret()
+    store.put_secret(commitment(secret), secret, job_id="", purpose="consumer")
+    redemption = chain.claims.redeem(
+        holder,
+        series_id,
+        amount,
+        spec_hash,
+        secret_hash=commitment(secret),
+        min_units=n_units,
+        max_units=n_units,
+    )
     store.put_job(
         Job(
             job_id=str(redemption.job_id),

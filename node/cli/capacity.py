@@ -97,6 +97,7 @@ def _attest(args: argparse.Namespace) -> int:
             gflops_per_gpu=args.gflops,
             evidence=evidence,
             dtype=args.dtype,
+            store=ctx.store,
         )
     finally:
         ctx.close()

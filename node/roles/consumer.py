@@ -43,7 +43,7 @@ import trio
 from node.capacity.errors import CapacityError
 from node.capacity.verified import VerifiedFigure
 from node.chain.errors import ContractRevert
-from node.chain.market import JobStatus, JobTerms
+from node.chain.market import JobStatus, JobTerms, commitment, new_secret
 from node.errors import CcmError, ProtocolError, WorkloadError
 from node.p2p.blob import BlobServer, fetch_blob
 from node.p2p.codec import encode_message
@@ -164,6 +164,10 @@ def order_offers(offers: Iterable[FoundOffer], *, prefer_verified: bool = True) 
     )
 
 
+OUTPUTS_GRACE_S = 30.0
+"""Seconds a consumer keeps asking a final job's provider for the outputs (it may be restarting)."""
+
+
 class Consumer:
     """The consumer role (start with ``nursery.start(consumer.run)``; see the module docstring).
 
@@ -189,11 +193,12 @@ class Consumer:
         self.offers: dict[str, FoundOffer] = {}
 
     async def run(self, *, task_status: TaskStatus[Consumer] = trio.TASK_STATUS_IGNORED) -> None:
-        """Run the host and collect gossiped offers until cancelled."""
+        """Run the host, collect gossiped offers and reveal this consumer's audit secrets until cancelled."""
         async with trio.open_nursery() as nursery:
             await nursery.start(functools.partial(self.host.run))
             nursery.start_soon(self._collect_gossip)
             nursery.start_soon(self._recover_quietly)
+            nursery.start_soon(self._reveal_loop)
             task_status.started(self)
 
     async def _recover_quietly(self) -> None:
@@ -201,6 +206,26 @@ class Consumer:
             await self.recover()
         except CcmError as err:
             logger.warning("recovering open jobs failed: %s", err)
+
+    async def _reveal_loop(self, interval: float = 1.0) -> None:
+        """Reveal the audit secret of every job this node posted as soon as its root is committed, whether
+        or not anyone follows the job: an unrevealed secret counts as zero and weakens the audit."""
+        ctx = self.ctx
+        while True:
+            jobs = await trio.to_thread.run_sync(
+                functools.partial(ctx.store.list_jobs, role=ROLE, statuses=("posted", "accepted"))
+            )
+            for record in jobs:
+                job_id = int(record.job_id)
+                try:
+                    job = await ctx.achain.run(ctx.chain.market.job, job_id)
+                    if job.status == JobStatus.COMMITTED and not job.consumer_revealed:
+                        await ctx.achain.run(
+                            functools.partial(advance, ctx.chain, ctx.account, job_id, store=ctx.store)
+                        )
+                except CcmError as err:
+                    logger.warning("job %s: reveal failed: %s", job_id, err)
+            await trio.sleep(interval)
 
     async def _collect_gossip(self) -> None:
         async for item in self.gossip.messages(OFFERS_TOPIC):
@@ -323,12 +348,19 @@ class Consumer:
         digest = spec_hash(spec)
         now = await ctx.achain.run(chain_now, ctx.chain)
         window = commit_window if commit_window is not None else min(spec.limits.max_seconds, 3600) + 120
+        secret = new_secret()
+        secret_hash = commitment(secret)
+        # Kept before the post: a consumer that crashes right after can still reveal.
+        await trio.to_thread.run_sync(
+            functools.partial(ctx.store.put_secret, secret_hash, secret, job_id="", purpose="consumer")
+        )
         terms = JobTerms(
             spec_hash=digest,
             price=price,
             collateral=price if collateral is None else collateral,
             accept_by=now + accept_window,
             commit_by=now + accept_window + window,
+            secret_hash=secret_hash,
             min_units=n_units,
             max_units=n_units,
         )
@@ -523,20 +555,27 @@ class Consumer:
         ctx = self.ctx
         started = time.monotonic()
         outputs_ok: bool | None = None
+        ended_at: float | None = None  # when the chain first showed the job final
         with trio.fail_after(timeout):
             while True:
                 job = await ctx.achain.run(ctx.chain.market.job, job_id)
+                if job.status.terminal and ended_at is None:
+                    ended_at = time.monotonic()
                 if outputs_ok is None and job.root != b"\0" * 32:
                     try:
                         outputs_ok = await self.fetch_outputs(job_id)
                     except (ProtocolError, WorkloadError) as err:
                         self.say(f"job {job_id}: outputs not received yet: {err}")
-                        if job.status.terminal:
+                        # A provider restarting when its job ends still holds the outputs: keep asking
+                        # for a while before reporting them missing.
+                        if ended_at is not None and time.monotonic() - ended_at > OUTPUTS_GRACE_S:
                             outputs_ok = False
                 never_committed = job.status in (JobStatus.CANCELLED, JobStatus.DEFAULTED)
                 if job.status.terminal and (outputs_ok is not None or never_committed):
                     break
-                step = await ctx.achain.run(advance, ctx.chain, ctx.account, job_id)
+                step = await ctx.achain.run(
+                    functools.partial(advance, ctx.chain, ctx.account, job_id, store=ctx.store)
+                )
                 if step.name:
                     self.say(f"job {job_id}: {step.name.replace('_', ' ')} -> {step.status.name}")
                     continue

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from node.chain.errors import ContractRevert
-from node.chain.market import Job, JobStatus
+from node.chain.market import Job, JobStatus, commitment, new_secret
 from node.chain.registry import Role
 from node.errors import CcmError, ConfigError, JobSpecError, ProtocolError
 from node.p2p.blob import BlobServer
@@ -420,10 +420,33 @@ class ProviderDaemon:
         await self._set_status(key, "computed")
         job = await ctx.achain.run(ctx.chain.market.job, job_id)
         if job.status == JobStatus.ACCEPTED:
-            await ctx.achain.run(ctx.chain.market.commit_result, ctx.account, job_id, root, len(units))
+            secret_hash = await self._audit_secret(key)
+            await ctx.achain.run(
+                functools.partial(
+                    ctx.chain.market.commit_result,
+                    ctx.account,
+                    job_id,
+                    root,
+                    len(units),
+                    secret_hash=secret_hash,
+                )
+            )
             self.say(f"job {job_id}: committed root 0x{root.hex()[:16]}… over {len(units)} units")
         await self._set_status(key, "committed")
         await self._settle(job_id, StoredJob(key, ROLE, "", "", "", "committed"))
+
+    async def _audit_secret(self, key: str) -> bytes:
+        """The commitment of this job's audit secret, kept before it goes on chain (reused after a crash)."""
+        store = self.ctx.store
+        kept = await trio.to_thread.run_sync(store.secrets_of, key, "provider")
+        if kept:
+            return kept[0][0]
+        secret = new_secret()
+        hashed = commitment(secret)
+        await trio.to_thread.run_sync(
+            functools.partial(store.put_secret, hashed, secret, job_id=key, purpose="provider")
+        )
+        return hashed
 
     async def _job_failed(self, job_id: int, err: Exception) -> None:
         """Record ``err`` as job ``job_id``'s outcome (status ``error``, or back to ``computed`` when
@@ -495,7 +518,11 @@ class ProviderDaemon:
                 return
             await self._set_status(key, "abandoned", error="commit deadline passed")
             self.say(f"job {job_id}: commit deadline passed; abandoning (the consumer is refunded)")
-        step = await ctx.achain.run(advance, ctx.chain, ctx.account, job_id, contest=self.contest_fails)
+        step = await ctx.achain.run(
+            functools.partial(
+                advance, ctx.chain, ctx.account, job_id, store=ctx.store, contest=self.contest_fails
+            )
+        )
         if step.name:
             self.say(f"job {job_id}: {step.name.replace('_', ' ')} -> {step.status.name}")
         status = step.status

@@ -1,11 +1,13 @@
-"""Moving a job along its on-chain life cycle: the draw, the timeouts, the panel, the resolution.
+"""Moving a job along its on-chain life cycle: the reveals, the timeouts, the resolution.
 
 Every step of ``JobMarket`` that is not tied to one party's judgement may be called by anyone, and
-each is in someone's interest: the provider wants its pay (``drawAudit``, ``claimAttestTimeout``,
-``drawPanel``, ``resolveContest``), the consumer its refund (``claimCommitTimeout``,
-``finalizeFail``), the accusing verifier its reward (``finalizeFail``). :func:`advance` performs the
-one step that is due for a job, if any, so each role calls it on the jobs it cares about; that is how
-"something must call drawAudit after the commit block" happens without a keeper.
+each is in someone's interest: the provider wants its pay (``claimAttestTimeout``,
+``resolveContest``), the consumer its refund (``claimCommitTimeout``, ``claimRevealTimeout``,
+``finalizeFail``), the accusing verifier its reward (``finalizeFail``). The two secret reveals that
+draw the audit can only be sent by the party that holds the secret (kept in its store under the
+on-chain commitment): the consumer reveals once the root is committed, the provider once the
+consumer revealed or the consumer's window passed. :func:`advance` performs the one step that is
+due for a job, if any, so each role calls it on the jobs it cares about, without a keeper.
 
 Races are expected (two parties try the same step): a revert with ``WrongStatus``, ``TooEarly`` or
 ``DeadlineNotReached`` means "not now / someone was first" and is not an error.
@@ -25,6 +27,7 @@ from eth_account.signers.local import LocalAccount
 from node.chain.chain import Chain
 from node.chain.errors import ContractRevert
 from node.chain.market import Job, JobStatus
+from node.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -52,17 +55,30 @@ def chain_now(chain: Chain) -> int:
     return max(chain.client.timestamp(), int(time.time()))
 
 
-def due_step(job: Job, *, now: int, head: int, contest: bool) -> str:
-    """The name of the step that anyone may take now for ``job`` (``""`` if none).
+def provider_reveal_span(job: Job, reveal_window: int) -> tuple[int, int]:
+    """``(from, until)``: when the provider may reveal (mirrors ``JobMarket.providerRevealSpan``)."""
+    if job.consumer_revealed:
+        return 0, job.deadline
+    return job.deadline + 1, job.deadline + reveal_window
+
+
+def due_step(job: Job, *, now: int, me: str, reveal_window: int, contest: bool) -> str:
+    """The name of the step that ``me`` may take now for ``job`` (``""`` if none).
 
     ``contest``: whether the caller is the provider and wants to contest a fail (only the provider
-    may); ``head`` is the latest block number.
+    may). The reveals are due only for the party they belong to.
     """
     s = job.status
     if s == JobStatus.ACCEPTED and now > job.commit_by:
         return "claim_commit_timeout"
-    if s == JobStatus.COMMITTED and head >= job.pending_block:
-        return "draw_audit"
+    if s == JobStatus.COMMITTED:
+        start, until = provider_reveal_span(job, reveal_window)
+        if me == job.consumer and not job.consumer_revealed and now <= job.deadline:
+            return "reveal_consumer_secret"
+        if me == job.provider and start <= now <= until:
+            return "reveal_provider_secret"
+        if now > until:
+            return "claim_reveal_timeout"
     if s == JobStatus.AUDITING and now > job.deadline:
         return "claim_attest_timeout"
     if s == JobStatus.FAILED:
@@ -70,31 +86,34 @@ def due_step(job: Job, *, now: int, head: int, contest: bool) -> str:
             return "contest"
         if now > job.deadline:
             return "finalize_fail"
-    if s == JobStatus.CONTESTED and head >= job.pending_block:
-        return "draw_panel"
     if s == JobStatus.VOTING:
         return "resolve_contest"
     return ""
 
 
-def advance(chain: Chain, account: LocalAccount, job_id: int, *, contest: bool = False) -> Step:
+def advance(
+    chain: Chain, account: LocalAccount, job_id: int, *, store: Store | None = None, contest: bool = False
+) -> Step:
     """Take the step that is due for ``job_id`` (blocking; run it in a worker thread from trio).
 
+    ``store`` holds this node's audit secrets; without it (or without the secret) no reveal is sent.
     ``resolve_contest`` is attempted whenever the job is voting (the contract refuses it until every
-    member voted or the deadline passed).
+    seat revealed or the reveal window passed).
     """
     market = chain.market
     job = market.job(job_id)
-    name = due_step(job, now=chain_now(chain), head=chain.client.block_number(), contest=contest)
+    window = market.params().reveal_window
+    name = due_step(job, now=chain_now(chain), me=account.address, reveal_window=window, contest=contest)
     if not name:
         return Step("", job.status)
     try:
-        if name == "draw_audit":
-            market.draw_audit(account, job_id)
-        elif name == "draw_panel":
-            market.draw_panel(account, job_id)
-        elif name == "resolve_contest":
-            market.resolve_contest(account, job_id)
+        if name in ("reveal_consumer_secret", "reveal_provider_secret"):
+            commitment = job.consumer_secret if name == "reveal_consumer_secret" else job.provider_secret
+            secret = store.secret_for(commitment) if store is not None else None
+            if secret is None:
+                logger.warning("job %s: %s due but this node does not hold the secret", job_id, name)
+                return Step("", job.status)
+            getattr(market, name)(account, job_id, secret)
         else:
             getattr(market, name)(account, job_id)
     except ContractRevert as err:

@@ -47,7 +47,7 @@ from eth_utils import keccak
 
 from node.chain.chain import Chain
 from node.chain.errors import ContractRevert
-from node.chain.market import JobStatus
+from node.chain.market import Ballot, JobStatus, ballot_commitment, new_secret
 from node.chain.registry import Role
 from node.errors import CcmError, JobSpecError, ProtocolError, WorkloadError
 from node.p2p.blob import fetch_blob
@@ -71,7 +71,7 @@ from node.roles.context import (
     start_claims,
 )
 from node.roles.outputs import root_of_units, unit_count
-from node.roles.settle import advance
+from node.roles.settle import BENIGN_REVERTS, advance, chain_now
 from node.roles.strategies import VerdictPolicy, honest_verdict
 from node.roles.wire import JOBINFO, JobInfoRequest, OfferBody, UnitRef
 from node.store import Audit
@@ -354,9 +354,7 @@ class VerifierDaemon:
             )
             status = "attested"
         else:
-            await ctx.achain.run(
-                functools.partial(ctx.chain.market.vote, ctx.account, job_id, provider_honest=passed)
-            )
+            await self._commit_ballot(job_id, passed)
             status = "voted"
         verdict = "pass" if passed else "fail"
         self.judged.append((job_id, mode, passed, reason))
@@ -371,6 +369,52 @@ class VerifierDaemon:
             detail=reason[:2000],
         )
         await trio.to_thread.run_sync(ctx.store.put_audit, done)
+
+    async def _commit_ballot(self, job_id: int, passed: bool) -> None:
+        """Commit a hidden ballot. The salt is kept before the transaction and reused if the judgement
+        runs again after a crash, so the ballot on chain can always be revealed."""
+        ctx = self.ctx
+        key = str(job_id)
+        kept = await trio.to_thread.run_sync(ctx.store.secrets_of, key, "ballot")
+        salt = kept[0][1] if kept else new_secret()
+        ballot = ballot_commitment(job_id, ctx.address, passed, salt)
+        await trio.to_thread.run_sync(
+            functools.partial(ctx.store.put_secret, ballot, salt, job_id=key, purpose="ballot")
+        )
+        try:
+            await ctx.achain.run(ctx.chain.market.commit_vote, ctx.account, job_id, ballot)
+        except ContractRevert as err:
+            if err.error_name != "JobMarket_AlreadyVoted":
+                raise
+
+    async def _reveal_ballot(self, job_id: int, audit: Audit) -> None:
+        """Reveal this member's committed ballot once every seat committed or the vote window is over."""
+        ctx = self.ctx
+        job = await ctx.achain.run(ctx.chain.market.job, job_id)
+        if job.status != JobStatus.VOTING:
+            return
+        if await ctx.achain.run(ctx.chain.market.ballot_of, job_id, ctx.address) != Ballot.COMMITTED:
+            return
+        if await ctx.achain.run(chain_now, ctx.chain) <= job.deadline:
+            panel = await ctx.achain.run(ctx.chain.market.panel_of, job_id)
+            ballots = [await ctx.achain.run(ctx.chain.market.ballot_of, job_id, m) for m in set(panel)]
+            if any(b == Ballot.PENDING for b in ballots):
+                return  # reveal once every seat committed or the vote window is over
+        kept = await trio.to_thread.run_sync(ctx.store.secrets_of, audit.job_id, "ballot")
+        if not kept:
+            logger.error("job %s: ballot committed but its salt is lost; it cannot be revealed", job_id)
+            return
+        honest = audit.verdict == "pass"
+        try:
+            await ctx.achain.run(
+                functools.partial(
+                    ctx.chain.market.reveal_vote, ctx.account, job_id, provider_honest=honest, salt=kept[0][1]
+                )
+            )
+            self.say(f"job {job_id}: ballot revealed ({'honest' if honest else 'cheated'})")
+        except ContractRevert as err:
+            if err.error_name not in BENIGN_REVERTS:
+                raise
 
     async def check(self, job_id: int) -> tuple[bool, str]:
         """Audit ``job_id``'s sampled units; ``(passed, reason)``. Withholding is a fail.
@@ -500,7 +544,9 @@ class VerifierDaemon:
                     continue
                 job_id = int(audit.job_id)
                 try:
-                    step = await ctx.achain.run(advance, ctx.chain, ctx.account, job_id)
+                    if audit.status == "voted":
+                        await self._reveal_ballot(job_id, audit)
+                    step = await ctx.achain.run(advance, ctx.chain, ctx.account, job_id, store=ctx.store)
                 except CcmError as err:
                     logger.warning("job %s: settlement step failed: %s", job_id, err)
                     continue

@@ -8,13 +8,17 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
 from node.chain.chain import Chain
-from node.chain.market import JobTerms
+from node.chain.market import AuditDraw, JobTerms, ballot_commitment, commitment
 from node.chain.registry import Role
 from node.chain.token import TOKEN
 
 PRICE = 100 * TOKEN
 COLLATERAL = 50 * TOKEN
 STAKE = 200 * TOKEN
+#: The audit secrets the tests' consumer and provider use (fresh ones per job in the node).
+CONSUMER_SECRET = keccak(b"consumer secret")
+PROVIDER_SECRET = keccak(b"provider secret")
+SALT = keccak(b"ballot salt")
 
 
 @dataclass(frozen=True)
@@ -48,5 +52,31 @@ def terms(
 ) -> JobTerms:
     now = chain.client.timestamp()
     return JobTerms(
-        spec_hash=keccak(spec), price=price, collateral=collateral, accept_by=now + 600, commit_by=now + 1200
+        spec_hash=keccak(spec),
+        price=price,
+        collateral=collateral,
+        accept_by=now + 600,
+        commit_by=now + 1200,
+        secret_hash=commitment(CONSUMER_SECRET),
     )
+
+
+def commit(chain: Chain, roles: Roles, job_id: int, root: bytes, n_units: int) -> None:
+    chain.market.commit_result(roles.provider, job_id, root, n_units, secret_hash=commitment(PROVIDER_SECRET))
+
+
+def draw(chain: Chain, roles: Roles, job_id: int) -> AuditDraw:
+    """Both reveals, the consumer's then the provider's (which draws the audit)."""
+    chain.market.reveal_consumer_secret(roles.consumer, job_id, CONSUMER_SECRET)
+    return chain.market.reveal_provider_secret(roles.provider, job_id, PROVIDER_SECRET)
+
+
+def vote(chain: Chain, roles: Roles, job_id: int, ballots: dict[str, bool]) -> None:
+    """Each member in ``ballots`` commits its ballot, then (after the vote window) reveals it."""
+    for member, honest in ballots.items():
+        chain.market.commit_vote(
+            roles.by_address(member), job_id, ballot_commitment(job_id, member, honest, SALT)
+        )
+    chain.increase_time(chain.market.params().vote_window + 1)
+    for member, honest in ballots.items():
+        chain.market.reveal_vote(roles.by_address(member), job_id, provider_honest=honest, salt=SALT)

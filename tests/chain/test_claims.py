@@ -12,7 +12,7 @@ from node.chain.chain import Chain
 from node.chain.claims import SellOrder
 from node.chain.eip712 import Eip712Domain
 from node.chain.errors import ContractRevert
-from node.chain.market import JobStatus
+from node.chain.market import JobStatus, commitment
 from node.chain.token import TOKEN
 from tests.chain.helpers import Roles, register_roles
 
@@ -20,6 +20,7 @@ SUPPLY = 10
 CPT = 5 * TOKEN  # collateral per token
 PRICE = 2 * TOKEN
 GPU = keccak(b"nvidia-h100-80gb")
+HOLDER_HASH = commitment(keccak(b"holder secret"))
 
 
 @pytest.fixture
@@ -35,6 +36,7 @@ def roles(chain: Chain, dev_accounts: tuple[LocalAccount, ...]) -> Roles:
         gflops_per_gpu=60_000,
         ppm_per_gpu=895_522,
         evidence=keccak(b"challenge transcript"),
+        secret_hash=commitment(keccak(b"attester secret")),
     )
     chain.increase_time(chain.capacity.dispute_window() + 1)
     chain.capacity.finalize(roles.verifiers[0], attestation)
@@ -95,7 +97,7 @@ def test_create_sell_resell_redeem(chain: Chain, roles: Roles) -> None:
     assert chain.claims.balance_of(buyer.address, series_id) == 3
 
     chain.increase_time(101)  # into the window
-    redemption = chain.claims.redeem(third, series_id, 2, keccak(b"job spec"))
+    redemption = chain.claims.redeem(third, series_id, 2, keccak(b"job spec"), secret_hash=HOLDER_HASH)
     assert redemption.collateral == 2 * CPT
     job = chain.market.job(redemption.job_id)
     assert (job.consumer, job.provider, job.prepaid, job.status) == (
@@ -116,12 +118,15 @@ def test_provider_default_on_redeemed_job_pays_holder_from_collateral(chain: Cha
         2,
     )
     chain.increase_time(11)
-    redemption = chain.claims.redeem(roles.consumer, series_id, 2, keccak(b"spec"))
+    redemption = chain.claims.redeem(roles.consumer, series_id, 2, keccak(b"spec"), secret_hash=HOLDER_HASH)
     before = chain.token.balance_of(roles.consumer.address)
-    chain.increase_time(121)  # prepaid commit window passes
+    # 2 GPU-hours on 512 reserved GPUs: the commit deadline is the work's own time after the schedule.
+    assert redemption.commit_by == chain.market.job(redemption.job_id).commit_by
+    assert redemption.fee == chain.market.params().min_fee == chain.market.job(redemption.job_id).price
+    chain.increase_time(redemption.commit_by - chain.client.timestamp() + 1)
     result = chain.market.claim_commit_timeout(roles.outsider, redemption.job_id)
     assert result.status is JobStatus.DEFAULTED
-    assert chain.token.balance_of(roles.consumer.address) == before + 2 * CPT
+    assert chain.token.balance_of(roles.consumer.address) == before + 2 * CPT + redemption.fee
 
 
 def test_expiry_releases_unredeemed_collateral(chain: Chain, roles: Roles) -> None:
@@ -136,7 +141,7 @@ def test_expiry_releases_unredeemed_collateral(chain: Chain, roles: Roles) -> No
     )
     chain.increase_time(111)
     with pytest.raises(ContractRevert) as info:  # worthless after the window
-        chain.claims.redeem(roles.consumer, series_id, 1, keccak(b"spec"))
+        chain.claims.redeem(roles.consumer, series_id, 1, keccak(b"spec"), secret_hash=HOLDER_HASH)
     assert info.value.error_name == "CapacityClaims_WindowEnded"
     before = chain.token.balance_of(roles.provider.address)
     assert chain.claims.release_collateral(roles.outsider, series_id) == SUPPLY * CPT
@@ -223,14 +228,14 @@ def test_unauthorized_series_and_redeem_are_rejected(chain: Chain, roles: Roles)
     assert info.value.error_name == "CapacityClaims_NotProvider"
     series_id = _series(chain, roles)
     with pytest.raises(ContractRevert) as info:  # window not started
-        chain.claims.redeem(roles.provider, series_id, 1, keccak(b"spec"))
+        chain.claims.redeem(roles.provider, series_id, 1, keccak(b"spec"), secret_hash=HOLDER_HASH)
     assert info.value.error_name == "CapacityClaims_WindowNotStarted"
     chain.increase_time(101)
     with pytest.raises(ContractRevert) as info:
-        chain.claims.redeem(roles.provider, series_id, 1, keccak(b"spec"))
+        chain.claims.redeem(roles.provider, series_id, 1, keccak(b"spec"), secret_hash=HOLDER_HASH)
     assert info.value.error_name == "CapacityClaims_ProviderRedeem"
     with pytest.raises(ContractRevert) as info:  # holds no claims
-        chain.claims.redeem(roles.consumer, series_id, 1, keccak(b"spec"))
+        chain.claims.redeem(roles.consumer, series_id, 1, keccak(b"spec"), secret_hash=HOLDER_HASH)
     assert info.value.error_name == "ERC1155InsufficientBalance"
     with pytest.raises(ValueError, match="seller"):
         chain.claims.sign_order(roles.consumer, _order(chain, roles.provider, series_id, 1))

@@ -33,7 +33,9 @@ from node.p2p.identity import generate_key_pair
 from node.p2p.messages import ORDERS_TOPIC, JobProposal
 from node.p2p.reqresp import request
 from node.roles.context import make_is_bound
+from node.roles.outputs import unit_count
 from node.roles.provider import ProviderDaemon
+from node.roles.settle import advance
 from node.roles.verifier import VerifierDaemon
 from node.roles.wire import JOB
 from node.workloads.spec import parse_spec, spec_hash, to_dict
@@ -177,6 +179,7 @@ async def test_create_gossip_buy_resell_redeem_default_expiry(
                 spec_json="{}",
                 spec_hash=digest,
                 kind=spec.kind,
+                n_units=unit_count(spec),
             )
             job = await _thread(chain.market.job, redemption.job_id)
             answer = await request(
@@ -193,7 +196,12 @@ async def test_create_gossip_buy_resell_redeem_default_expiry(
                 ),
             )
             assert answer.accepted, answer.reason
-            await _until(lambda: chain.market.status_of(redemption.job_id).terminal, timeout=60)
+
+            def holder_settled() -> bool:  # the holder reveals its audit secret once the root is committed
+                advance(chain, buyer_ctx.account, redemption.job_id, store=buyer_ctx.store)
+                return chain.market.status_of(redemption.job_id).terminal
+
+            await _until(holder_settled, timeout=60)
             final = await _thread(chain.market.job, redemption.job_id)
             assert final.status is JobStatus.COMPLETED and final.verifier == verifier_ctx.address
 
@@ -208,12 +216,13 @@ async def test_create_gossip_buy_resell_redeem_default_expiry(
                 spec_json="{}",
                 spec_hash=b"\x01" * 32,
                 kind="matmul",
+                n_units=unit_count(spec),
             )
             nursery.cancel_scope.cancel()
     before = chain.token.balance_of(third_ctx.address)
-    chain.increase_time(chain.market.params().prepaid_commit_window + 1)
+    chain.increase_time(other.commit_by - chain.client.timestamp() + 1)
     assert chain.market.claim_commit_timeout(third_ctx.account, other.job_id).status is JobStatus.DEFAULTED
-    assert chain.token.balance_of(third_ctx.address) == before + created.collateral_per_token
+    assert chain.token.balance_of(third_ctx.address) == before + created.collateral_per_token + other.fee
 
     # 7. after the window nothing is live anywhere and the unredeemed collateral goes back
     chain.increase_time(7200)

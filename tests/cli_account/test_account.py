@@ -18,7 +18,7 @@ from eth_utils import keccak
 from node.chain.chain import Chain
 from node.cli import main
 from node.query.account import account_view
-from tests.chain.helpers import COLLATERAL, PRICE, STAKE, Roles, register_roles, terms
+from tests.chain.helpers import COLLATERAL, PRICE, STAKE, Roles, commit, draw, register_roles, terms
 from tests.roles.conftest import Nodes
 
 ROOT = keccak(b"root")
@@ -47,14 +47,14 @@ def _play_jobs(chain: Chain, roles: Roles) -> tuple[int, int]:
     market = chain.market
     honest = market.post_job(roles.consumer, terms(chain, spec=b"honest"))
     market.accept_job(roles.provider, honest)
-    market.commit_result(roles.provider, honest, ROOT, 8)
-    draw = market.draw_audit(roles.outsider, honest)
-    market.attest(roles.by_address(draw.verifier), honest, passed=True)
+    commit(chain, roles, honest, ROOT, 8)
+    market.attest(roles.by_address(draw(chain, roles, honest).verifier), honest, passed=True)
     cheat = market.post_job(roles.consumer, terms(chain, spec=b"cheat"))
     market.accept_job(roles.provider, cheat)
-    market.commit_result(roles.provider, cheat, ROOT, 8)
-    draw = market.draw_audit(roles.outsider, cheat)
-    market.attest(roles.by_address(draw.verifier), cheat, passed=False, evidence_hash=keccak(b"e"))
+    commit(chain, roles, cheat, ROOT, 8)
+    market.attest(
+        roles.by_address(draw(chain, roles, cheat).verifier), cheat, passed=False, evidence_hash=keccak(b"e")
+    )
     chain.increase_time(market.params().contest_window + 1)
     market.finalize_fail(roles.outsider, cheat)
     return honest, cheat
@@ -150,8 +150,8 @@ def test_withdraw_refused_while_a_duty_is_open(
     market = chain.market
     job = market.post_job(roles.consumer, terms(chain))
     market.accept_job(roles.provider, job)
-    market.commit_result(roles.provider, job, ROOT, 8)
-    drawn = market.draw_audit(roles.outsider, job).verifier
+    commit(chain, roles, job, ROOT, 8)
+    drawn = draw(chain, roles, job).verifier
     index = 3 + [v.address for v in roles.verifiers].index(drawn)
     home = str(nodes.home("drawn"))
     who = ("--home", home, "--account-index", str(index))

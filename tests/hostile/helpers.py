@@ -8,7 +8,7 @@ from typing import Any
 import trio
 
 from node.capacity.probe import ProbeResult
-from node.chain.market import JobStatus, JobTerms
+from node.chain.market import JobStatus, JobTerms, commitment, new_secret
 from node.p2p.messages import JobAccept, JobProposal
 from node.p2p.reqresp import request
 from node.roles.consumer import Consumer, FoundOffer
@@ -18,7 +18,8 @@ from node.roles.provider import ProviderDaemon
 from node.roles.settle import chain_now
 from node.roles.verifier import VerifierDaemon
 from node.roles.wire import JOB
-from node.workloads.spec import JobSpec, spec_hash, to_dict
+from node.store import Job as StoredJob
+from node.workloads.spec import JobSpec, canonical_json, spec_hash, to_dict
 from tests.roles.conftest import PRICE_PER_UNIT
 
 
@@ -47,7 +48,8 @@ async def post_and_propose(
     max_units: int | None = None,
     commit_window: int = 300,
 ) -> tuple[int, JobAccept]:
-    """Post ``spec`` with the given unit bounds (default: exactly the spec's) and propose it."""
+    """Post ``spec`` with the given unit bounds (default: exactly the spec's) and propose it. The
+    consumer's audit secret is kept in its store, so its daemon reveals it after the commitment."""
     ctx = consumer.ctx
     job_id = await post_only(
         consumer, offer, spec, min_units=min_units, max_units=max_units, commit_window=commit_window
@@ -77,16 +79,32 @@ async def post_only(
     n = unit_count(spec)
     price = offer.price_for(n)
     now = await ctx.achain.run(chain_now, ctx.chain)
+    secret = new_secret()
+    await trio.to_thread.run_sync(
+        functools.partial(ctx.store.put_secret, commitment(secret), secret, job_id="", purpose="consumer")
+    )
     terms = JobTerms(
         spec_hash=spec_hash(spec),
         price=price,
         collateral=price,
         accept_by=now + min(120, commit_window // 2),
         commit_by=now + commit_window,
+        secret_hash=commitment(secret),
         min_units=n if min_units is None else min_units,
         max_units=n if max_units is None else max_units,
     )
     job_id = await ctx.achain.run(ctx.chain.market.post_job, ctx.account, terms)
+    record = StoredJob(
+        job_id=str(job_id),
+        role="consumer",
+        kind=spec.kind,
+        spec_hash="0x" + terms.spec_hash.hex(),
+        spec_json=canonical_json(to_dict(spec)).decode(),
+        status="posted",
+        peer_id=offer.peer_id,
+        price=price,
+    )
+    await trio.to_thread.run_sync(ctx.store.put_job, record)
     return job_id
 
 

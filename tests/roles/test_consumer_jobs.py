@@ -7,10 +7,11 @@ import json
 import time
 
 import trio
+from eth_utils import keccak
 
 from node.capacity.probe import ProbeResult
 from node.chain.chain import Chain
-from node.chain.market import JobStatus, JobTerms
+from node.chain.market import JobStatus, JobTerms, commitment
 from node.roles.consumer import Consumer, rank_offers
 from node.roles.provider import ProviderDaemon
 from node.roles.settle import chain_now
@@ -54,11 +55,25 @@ async def _post_only(consumer: Consumer, seed: int) -> int:
     spec = parse_spec(matmul_spec(seed=seed))
     now = await ctx.achain.run(chain_now, ctx.chain)
     price = 8 * PRICE_PER_UNIT
-    terms = JobTerms(spec_hash(spec), price, price, now + 120, now + 600, 8, 8)
+    terms = JobTerms(
+        spec_hash(spec),
+        price,
+        price,
+        now + 120,
+        now + 600,
+        commitment(keccak(b"lost")),
+        min_units=8,
+        max_units=8,
+    )
     job_id = await consumer._post(terms)
     record = StoredJob(
-        job_id=str(job_id), role="consumer", kind="matmul", spec_hash="0x" + terms.spec_hash.hex(),
-        spec_json=canonical_json(to_dict(spec)).decode(), status="posted", price=price,
+        job_id=str(job_id),
+        role="consumer",
+        kind="matmul",
+        spec_hash="0x" + terms.spec_hash.hex(),
+        spec_json=canonical_json(to_dict(spec)).decode(),
+        status="posted",
+        price=price,
         created_at=time.time() - 3600,
     )
     await trio.to_thread.run_sync(ctx.store.put_job, record)

@@ -1,6 +1,7 @@
 """A claim holder's whole path, as typed: ``ccm claims redeem`` hands the prepaid job to the provider
 through the consumer role, the provider runs it and a verifier audits it, and ``ccm job result``
-later fetches the verified outputs from the home alone (the provider's peer is kept with the job)."""
+later fetches the verified outputs from the home alone (the provider's peer is kept with the job).
+The holder waits (``--wait``): its node reveals its audit secret once the provider has committed."""
 
 from __future__ import annotations
 
@@ -73,7 +74,7 @@ async def test_redeemed_claim_runs_and_the_holder_gets_verified_outputs(
             redeemed = await trio.to_thread.run_sync(
                 lambda: ccm(
                     "claims", "redeem", str(created.series_id), "--amount", "2", "--job", str(spec_file),
-                    "--peer", provider.addrs[0], "--json",
+                    "--peer", provider.addrs[0], "--wait", "--json",
                 )
             )
             job_id = int(str(redeemed["job_id"]))

@@ -359,3 +359,19 @@ async def test_concurrent_readers_from_trio_threads(store: Store) -> None:
     assert len(await trio.to_thread.run_sync(store.list_jobs)) == 30
     for seq in counts:  # each reader sees a growing, never torn, set of committed jobs
         assert seq == sorted(seq) and all(0 <= c <= 30 for c in seq)
+
+
+def test_secrets_are_kept_under_their_commitment_across_reopen(tmp_path: Path) -> None:
+    """Audit secrets and ballot salts outlive a crash: kept before their commitment goes on chain."""
+    path = tmp_path / "node.db"
+    first, second = b"\x01" * 32, b"\x02" * 32
+    with Store.open(path) as s:
+        s.put_secret(b"\xaa" * 32, first, job_id="7", purpose="provider")
+        s.put_secret(b"\xaa" * 32, second, job_id="7", purpose="provider")  # same commitment: first kept
+        s.put_secret(b"\xbb" * 32, second, job_id="7", purpose="ballot")
+    with Store.open(path) as s:
+        assert s.secret_for(b"\xaa" * 32) == first
+        assert s.secret_for(b"\xcc" * 32) is None
+        assert s.secrets_of("7", "provider") == [(b"\xaa" * 32, first)]
+        assert s.secrets_of("7", "ballot") == [(b"\xbb" * 32, second)]
+        assert s.secrets_of("8", "provider") == []

@@ -33,6 +33,11 @@ abstract contract ClaimsBase is Test {
     uint256 internal constant BOND = 5 ether;
     uint64 internal constant DISPUTE_WINDOW = 1 hours;
     uint64 internal constant VOTE_WINDOW = 1 hours;
+    uint64 internal constant REVEAL_WINDOW = 30 minutes;
+    uint256 internal constant ABSENT_SLASH = 10 ether;
+    uint256 internal constant FEE = 0.1 ether; // the mock market's minFee
+    bytes32 internal constant SECRET = keccak256("holder secret");
+    bytes32 internal constant ATTESTER_SECRET = keccak256("attester secret");
     uint32 internal constant VERIFIED_GPUS = 1_000_000;
     uint32 internal constant PPM = 1_000_000; // one H100e per GPU-hour
     bytes8 internal constant REGION = bytes8("EU");
@@ -72,8 +77,16 @@ abstract contract ClaimsBase is Test {
         registry = new StakingRegistry(IERC20(address(token)), MIN_PROVIDER, 50 ether, 7 days);
         market = new MockJobMarket(IERC20(address(token)));
         capacity = new CapacityRegistry(
-            IERC20(address(token)), IStakingRegistry(address(registry)), BOND, DISPUTE_WINDOW, VOTE_WINDOW, 3
+            IERC20(address(token)),
+            IStakingRegistry(address(registry)),
+            BOND,
+            DISPUTE_WINDOW,
+            VOTE_WINDOW,
+            REVEAL_WINDOW,
+            3,
+            ABSENT_SLASH
         );
+        registry.setCapacityRegistry(address(capacity));
         claims = new CapacityClaims(
             IERC20(address(token)),
             IStakingRegistry(address(registry)),
@@ -102,10 +115,29 @@ abstract contract ClaimsBase is Test {
     function _verify(address who, uint32 gpus, uint32 ppm) internal returns (uint256 aid) {
         uint256 t = block.timestamp;
         vm.prank(verifier);
-        aid = capacity.attest(who, GPU, gpus, 60_000, ppm, keccak256(abi.encode("evidence", who, gpus, t)));
+        aid = capacity.attest(
+            who,
+            GPU,
+            gpus,
+            60_000,
+            ppm,
+            keccak256(abi.encode("evidence", who, gpus, t)),
+            _hash(ATTESTER_SECRET)
+        );
         vm.warp(t + DISPUTE_WINDOW);
         capacity.finalize(aid);
         vm.warp(t);
+    }
+
+    /// @dev keccak256(abi.encode(secret)): the commitment to a secret, as the contracts check it.
+    function _hash(bytes32 secret) internal pure returns (bytes32) {
+        return keccak256(abi.encode(secret));
+    }
+
+    /// @dev `holder` redeems `amount` tokens of series `id` for SPEC, no unit bounds, the holder secret SECRET.
+    function _redeem(address holder, uint256 id, uint256 amount) internal returns (uint256 jobId) {
+        vm.prank(holder);
+        jobId = claims.redeem(id, amount, SPEC, 0, 0, _hash(SECRET));
     }
 
     function _create(uint256 supply) internal returns (uint256 id) {

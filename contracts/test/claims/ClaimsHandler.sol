@@ -3,11 +3,18 @@ pragma solidity 0.8.30;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {Vm} from "../utils/Vm.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {CapacityClaims} from "../../src/CapacityClaims.sol";
+import {IJobMarket} from "../../src/interfaces/IJobMarket.sol";
+import {MockJobMarket} from "./MockJobMarket.sol";
 
 /// @notice Invariant handler: drives CapacityClaims through random sequences of series creation, signed-order
 /// fills, plain transfers, redemptions, releases, cancellations and time jumps, with inputs bounded so that most
 /// calls are valid. It keeps ghost totals that the invariant suite compares with the contract's books.
+/// Adversarial actors: providers that try back-dated series (must always be refused), holders that over-redeem
+/// (more than the series' reserved GPUs can deliver before the window ends, or below the market's minimum
+/// collateral: must be refused exactly when an independent schedule model says so) and holders that race
+/// (several redemptions of one series in one block: each must be queued after the other).
 contract ClaimsHandler {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
 
@@ -20,8 +27,17 @@ contract ClaimsHandler {
     uint256 public ghostToMarket; // collateral handed to the market by redemption
     uint256 public ghostReleased; // collateral returned to providers after windows
     uint256 public ghostPayments; // ComputeToken moved buyer -> seller by fills
+    uint256 public ghostFees; // auditor fees paid by redeemers to the market
 
     bool public overfillAccepted; // set if a fill beyond an order's amount ever succeeded
+    bool public backdatedAccepted; // set if a series with a window starting in the past was ever created
+    bool public scheduleMismatch; // set if a redemption's deadline or acceptance differs from the model
+    bool public overbooked; // set if a redemption's work does not end by its series' window end
+
+    /// @dev Independent model of each series' schedule frontier (GPU-seconds since windowStart).
+    mapping(uint256 seriesId => uint256 gpuSeconds) public modelFrontier;
+    /// @dev GPU-seconds of work handed out by redemptions of each series.
+    mapping(uint256 seriesId => uint256 gpuSeconds) public workRedeemed;
 
     bytes32[] public orderHashes;
     mapping(bytes32 orderHash => uint256 amount) public orderAmount;
@@ -129,23 +145,104 @@ contract ClaimsHandler {
         ++calls["transfer"];
     }
 
+    /// @dev A provider tries a series whose window starts in the past (the issue's back-dated reservation).
+    function createBackdated(uint256 who, uint256 back, uint256 length, uint256 supply) external {
+        address p = actor(who % _providers);
+        uint256 ago = _bound(back, 1, 3 days);
+        if (ago > block.timestamp) return;
+        uint64 start = uint64(block.timestamp - ago);
+        uint64 end = uint64(block.timestamp + _bound(length, 1, 2 hours));
+        vm.prank(p);
+        try claims.createSeries(
+            keccak256("H100-SXM-80GB"), 60_000, bytes8("EU"), start, end, _bound(supply, 1, 500), 1 ether
+        ) {
+            backdatedAccepted = true;
+        } catch {}
+        ++calls["backdated"];
+    }
+
     function redeem(uint256 seriesSeed, uint256 holderSeed, uint256 amount) external {
+        _redeemOne(seriesSeed, holderSeed, amount);
+    }
+
+    /// @dev Two holders redeem the same series in one block: the second's work must queue after the first's.
+    function raceRedeem(uint256 seriesSeed, uint256 holderSeed, uint256 a1, uint256 a2) external {
+        _redeemOne(seriesSeed, holderSeed, a1);
+        _redeemOne(seriesSeed, holderSeed / 2 + 1, a2);
+        ++calls["race"];
+    }
+
+    /// @dev A holder tries to redeem everything it holds at once, however late in the window.
+    function overRedeem(uint256 seriesSeed, uint256 holderSeed) external {
+        _redeemOne(seriesSeed, holderSeed, type(uint256).max);
+        ++calls["overRedeem"];
+    }
+
+    /// @dev Redeems from the first series from the seed on whose window is open and that a non-provider holds,
+    /// and checks acceptance and deadline against the schedule model.
+    function _redeemOne(uint256 seriesSeed, uint256 holderSeed, uint256 amount) private {
         uint256 n = claims.seriesCount();
-        // the first series from the seed on whose window is open and that a non-provider holds
         for (uint256 k = 0; k < n; ++k) {
             uint256 id = 1 + (seriesSeed % n + k) % n;
             CapacityClaims.Series memory s = claims.series(id);
             if (block.timestamp < s.windowStart || block.timestamp >= s.windowEnd) continue;
             (bool found, uint256 hi) = _holder(id, holderSeed, s.provider);
             if (!found) continue;
-            address holder = actor(hi);
-            amount = _bound(amount, 1, claims.balanceOf(holder, id));
-            vm.prank(holder);
-            claims.redeem(id, amount, keccak256(abi.encode("job", id, amount)));
-            ghostToMarket += amount * s.collateralPerToken;
-            ++calls["redeem"];
+            _tryRedeem(id, actor(hi), amount);
             return;
         }
+    }
+
+    function _tryRedeem(uint256 id, address holder, uint256 amount) private {
+        CapacityClaims.Series memory s = claims.series(id);
+        uint256 held = claims.balanceOf(holder, id);
+        amount = amount == type(uint256).max ? held : _bound(amount, 1, held);
+        (bool fits, uint256 frontier, uint256 finish) = _model(id, s, amount);
+        bytes32 spec = keccak256(abi.encode("job", id, amount));
+        vm.prank(holder);
+        try claims.redeem(id, amount, spec, 0, 0, keccak256("s")) returns (uint256 jobId) {
+            if (!fits) scheduleMismatch = true;
+            _booked(id, s, amount, frontier, finish, jobId);
+        } catch {
+            if (fits) scheduleMismatch = true;
+            ++calls["redeemRefused"];
+        }
+    }
+
+    function _model(uint256 id, CapacityClaims.Series memory s, uint256 amount)
+        private
+        view
+        returns (bool fits, uint256 frontier, uint256 finish)
+    {
+        uint256 gpus = Math.ceilDiv(s.supply * 3600, s.windowEnd - s.windowStart);
+        frontier = modelFrontier[id];
+        uint256 elapsed = (block.timestamp - s.windowStart) * gpus;
+        if (elapsed > frontier) frontier = elapsed;
+        frontier += amount * 3600;
+        finish = s.windowStart + Math.ceilDiv(frontier, gpus);
+        IJobMarket.Params memory p = IJobMarket(address(claims.market())).params();
+        fits = finish <= s.windowEnd && amount * s.collateralPerToken >= p.minCollateral;
+    }
+
+    function _booked(
+        uint256 id,
+        CapacityClaims.Series memory s,
+        uint256 amount,
+        uint256 frontier,
+        uint256 finish,
+        uint256 jobId
+    ) private {
+        MockJobMarket market = MockJobMarket(address(claims.market()));
+        IJobMarket.Params memory p = market.params();
+        modelFrontier[id] = frontier;
+        workRedeemed[id] += amount * 3600;
+        if (finish > s.windowEnd) overbooked = true;
+        if (claims.scheduledGpuSeconds(id) != frontier) scheduleMismatch = true;
+        if (claims.busyUntil(id) != finish) scheduleMismatch = true;
+        ghostToMarket += amount * s.collateralPerToken;
+        ghostFees += p.minFee;
+        if (market.callOf(jobId).commitBy != finish + claims.COMMIT_SLACK()) scheduleMismatch = true;
+        ++calls["redeem"];
     }
 
     function release(uint256 seriesSeed) external {

@@ -73,7 +73,14 @@ contract ReenteringBuyer is IERC1155Receiver {
         if (attack == Attack.Fill) {
             claims.fill(_order, _signature, _amount);
         } else if (attack == Attack.Redeem) {
-            claims.redeem(_order.seriesId, _amount, keccak256("reentrant job"));
+            claims.redeem(
+                _order.seriesId,
+                _amount,
+                keccak256("reentrant job"),
+                0,
+                0,
+                keccak256(abi.encode(bytes32("holder secret")))
+            );
         } else if (attack == Attack.CreateSeries) {
             claims.createSeries(
                 keccak256("gpu"), 1, bytes8("EU"), uint64(block.timestamp), uint64(block.timestamp + 1), 1, 1
