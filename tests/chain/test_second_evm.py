@@ -26,6 +26,7 @@ from node.chain.confirm import deploy_confirmed
 from node.chain.deploy import DeployParams
 from node.chain.errors import ContractRevert
 from node.chain.hardhat import HardhatProcess
+from node.chain.market import commitment
 from node.chain.token import TOKEN
 from node.roles.consumer import Consumer, rank_offers
 from node.roles.provider import ProviderDaemon
@@ -104,6 +105,7 @@ def _claims_trade(chain: Chain) -> None:
         gflops_per_gpu=60_000,
         ppm_per_gpu=895_522,
         evidence=keccak(b"challenge transcript"),
+        secret_hash=commitment(keccak(b"attester secret")),
     )
     chain.increase_time(chain.capacity.dispute_window() + 1)
     chain.capacity.finalize(roles.verifiers[0], attestation)
