@@ -62,7 +62,7 @@ CHECKPOINTS_KEPT = 256
 #: Own transactions' blocks further than this below the head are no longer checked.
 LANDED_HORIZON = 256
 #: Blocks below the cursor in which a delivered log makes every poll check the cursor's hash.
-REORG_WINDOW = 64
+REORG_WINDOW = 16
 #: Otherwise the cursor's hash is checked every this many polls (and whenever it is free).
 FULL_CHECK_EVERY = 5
 #: Most blocks read by one ``eth_getLogs`` (providers cap the range).
