@@ -533,6 +533,9 @@ class Consumer:
     async def _ensure_connected(self, peer_id: str, addrs: Sequence[str] = ()) -> None:
         if self.host.is_connected(peer_id):
             return
+        # A provider that restarted: drop stale connection state and py-libp2p's memory of the dials
+        # that failed while it was down, or every dial keeps failing from that cache.
+        await self.host.forget(peer_id)
         for addr in addrs:
             try:
                 await self.host.connect(addr)
