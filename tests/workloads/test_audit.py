@@ -10,8 +10,6 @@ from typing import Any
 import pytest
 import torch
 
-pytest.importorskip("verifier.audit", reason="verifier.audit (helper D) has not landed yet")
-
 from node.workloads.audit import audit_job, reveal
 from node.workloads.cheats import CHEATS, Cheat, run_dishonest
 from node.workloads.runner import prepare, run_job
