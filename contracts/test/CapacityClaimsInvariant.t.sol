@@ -117,9 +117,18 @@ contract CapacityClaimsInvariantTest is ClaimsBase {
         }
     }
 
-    /// @dev Runs after each campaign run: the handler really exercised the contract (guards against a handler
-    /// whose every call returns early and makes the invariants vacuous).
-    function afterInvariant() public view {
-        assertGt(handler.calls("create") + handler.calls("warp"), 0, "handler did something");
+    /// @dev The handler really exercises the contract (guards against a handler whose every call returns early
+    /// and makes the invariants vacuous). A plain test, not an `afterInvariant` hook: with eleven handler
+    /// actions a short campaign run may legitimately contain no series creation, which made a per-run check
+    /// fail by chance.
+    function test_HandlerCreatesRedeemsAndWarps() public {
+        handler.createSeries(0, 0, 1 hours, 10, 1 ether);
+        handler.warp(1);
+        handler.redeem(0, 0, 1);
+        assertEq(handler.calls("create"), 1, "a series was created");
+        assertEq(claims.seriesCount(), 1, "the contract holds it");
+        assertEq(handler.calls("warp"), 1, "time moved");
+        assertGt(handler.ghostLocked(), 0, "collateral was locked");
+        _checkCap(provider, PROVIDER_GPUS);
     }
 }
