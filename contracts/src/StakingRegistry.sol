@@ -393,12 +393,15 @@ contract StakingRegistry is IStakingRegistry, ReentrancyGuardTransient {
         return _verifierIndex[account] != 0;
     }
 
-    /// @inheritdoc IStakingRegistry
+    /// @notice Number of drawable verifiers (for off-chain tools; the contracts draw with `sample`).
+    /// @return The count.
     function verifierCount() external view returns (uint256) {
         return _verifiers.length;
     }
 
-    /// @inheritdoc IStakingRegistry
+    /// @notice The drawable verifier at `index` (order changes on removal: swap-and-pop; off-chain tools).
+    /// @param index Position in the set.
+    /// @return The verifier.
     function verifierAt(uint256 index) external view returns (address) {
         return _verifiers[index];
     }
@@ -440,7 +443,7 @@ contract StakingRegistry is IStakingRegistry, ReentrancyGuardTransient {
         return _weightOf[account];
     }
 
-    /// @notice All drawable verifiers (for off-chain tools; the market uses `verifierAt`).
+    /// @notice All drawable verifiers (for off-chain tools; the contracts draw with `sample`).
     /// @return The current set, in storage order.
     function verifiers() external view returns (address[] memory) {
         return _verifiers;

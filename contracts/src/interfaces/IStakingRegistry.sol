@@ -2,21 +2,15 @@
 pragma solidity 0.8.30;
 
 /// @title IStakingRegistry
-/// @notice What the job market needs from the staking registry: who may accept jobs, the enumerable set of
-/// drawable verifiers, slashing, and the duty counter that keeps a staker's tokens in place while the market may
-/// still slash it.
+/// @notice What the job market and the capacity registry need from the staking registry: who may accept jobs,
+/// the stake-weighted sortition of verifiers (`sample`), slashing, and the duty counter that keeps a staker's
+/// tokens in place while they may still slash it.
 interface IStakingRegistry {
     /// @notice Whether `account` is a registered provider with at least the minimum provider stake.
     function isProvider(address account) external view returns (bool);
 
     /// @notice Whether `account` is in the drawable verifier set.
     function isVerifier(address account) external view returns (bool);
-
-    /// @notice Number of drawable verifiers.
-    function verifierCount() external view returns (uint256);
-
-    /// @notice The drawable verifier at `index` (order changes on removal: swap-and-pop).
-    function verifierAt(uint256 index) external view returns (address);
 
     /// @notice Draw number `j` of the sortition with `seed`: a drawable verifier picked with probability
     /// proportional to its active stake as it stood at the end of block `snapshot` (zero address when nobody
