@@ -1,9 +1,15 @@
 """``ccm job …``: validate, hash and run job specs locally; buy them on the market.
 
+- ``ccm job new KIND [--out SPEC] [--dtype D] [--tolerance T] [--max-… N] [--json] KIND-OPTIONS``: write
+  a spec and put the blobs it names (model files, prompts, input files) into the home's blob store, so
+  nobody hand-writes hashes; without ``--out`` the spec goes to stdout. The kind's own options come
+  from its module in the kind registry (``ccm job new llm --help``), e.g. ``ccm job new llm --model
+  DIR --prompts FILE [--max-new-tokens N]``.
 - ``ccm job validate SPEC.json``: check the spec against the v1 schema (one line naming the bad field).
 - ``ccm job hash SPEC.json``: print the keccak256 ``specHash`` of its canonical JSON.
 - ``ccm job run SPEC.json --local [--device auto|cpu|cuda] [--blob FILE …] [--json]``: run every unit
-  here and print the Merkle root, unit count and timings; progress goes to stderr.
+  here and print the Merkle root, unit count and timings; progress goes to stderr. Blobs not given
+  with ``--blob`` are read from the home's blob store (where ``ccm job new`` put them).
 
 - ``ccm job submit SPEC.json [--max-price P] [--provider PEERID] [--peer ADDR …] [--blob FILE …]
   [--challenge] [--wait] [--json]``: find offers (``--challenge``: check each one's claimed capacity
@@ -13,8 +19,10 @@
   stderr; ``--json`` prints one JSON object (the job report) on stdout.
 - ``ccm job status ID [--json]``: the job's report from the chain (taking any step that is due).
 - ``ccm job cancel ID``: take back the escrow of this home's job while no provider has accepted it.
-- ``ccm job result ID --out DIR``: write the verified outputs (one ``unit-NNNNN.bin`` per unit plus
-  ``manifest.json`` with dtype, shape and hashes), fetching them first if needed.
+- ``ccm job result ID [--out PATH]``: write the verified outputs, fetching them first if needed. An
+  ``llm`` job: its completions as JSONL, one line a prompt ``{"tokens": [...]}`` (plus ``"text"`` when
+  the spec named a ``tokenizer.json``), to ``--out FILE`` or stdout. Any other kind: one
+  ``unit-NNNNN.bin`` per unit plus ``manifest.json`` (dtype, shape, hashes) in ``--out DIR``.
 
 Blobs named by the spec are given as files (``--blob path``); each is keyed by its SHA-256, so a file
 whose bytes do not match the digest in the spec is reported as a missing blob for that field.
@@ -24,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,8 +41,10 @@ from node.cli._parsers import add_node_options, command_group
 from node.errors import ConfigError, JobSpecError
 
 if TYPE_CHECKING:  # node.workloads imports torch: only the handlers that need it import it
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
+    from node.blobs import BlobStore
+    from node.roles.wire import UnitRef
     from node.workloads.spec import JobSpec
 
 
@@ -45,6 +56,55 @@ def _read_spec(path: Path) -> JobSpec:
     except OSError as exc:
         raise ConfigError(f"cannot read spec {path}: {exc.strerror or exc}") from None
     return load_spec(data)
+
+
+def _cmd_new(args: argparse.Namespace) -> int:
+    import json
+
+    from node.blobs import BlobStore
+    from node.workloads import jobkinds
+    from node.workloads.spec import DEFAULT_LIMITS, default_tolerance, parse_spec, spec_hash, to_dict
+
+    kind = jobkinds.get(args.kind, field="KIND")
+    p = argparse.ArgumentParser(
+        prog=f"ccm job new {kind.name}", description=f"Write a {kind.name} job spec; store its blobs."
+    )
+    p.add_argument("--home", type=Path, default=args.home, help="node home whose blob store gets the blobs")
+    p.add_argument("--debug", action="store_true", default=args.debug, help="show tracebacks on errors")
+    p.add_argument("--out", type=Path, help="spec file to write (default: stdout)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (spec file, hash, blobs)")
+    p.add_argument("--dtype", choices=kind.dtypes, default=kind.dtypes[0], help=f"default {kind.dtypes[0]}")
+    p.add_argument("--tolerance", help="decimal string or rational (default: the dtype's recommended one)")
+    for name, value in DEFAULT_LIMITS.items():
+        p.add_argument(f"--{name.replace('_', '-')}", type=int, default=value, help=f"default {value}")
+    kind.add_new_arguments(p)
+    ns = p.parse_args(args.rest)
+    section, blobs = kind.new_section(ns)
+    spec = parse_spec(
+        {
+            "version": 1,
+            "kind": kind.name,
+            "dtype": ns.dtype,
+            "tolerance": ns.tolerance or default_tolerance(kind.name, ns.dtype),
+            "limits": {name: getattr(ns, name) for name in DEFAULT_LIMITS},
+            kind.name: section,
+        }
+    )
+    store = BlobStore(ns.home / "blobs")
+    for data in blobs.values():
+        store.put(data)
+    text = json.dumps(to_dict(spec), indent=2, sort_keys=True) + "\n"
+    digest = "0x" + spec_hash(spec).hex()
+    if ns.out is None:
+        print(text, end="")
+        return 0
+    ns.out.parent.mkdir(parents=True, exist_ok=True)
+    ns.out.write_text(text, encoding="utf-8")
+    if ns.json:
+        emit_json({"spec": str(ns.out), "kind": kind.name, "spec_hash": digest, "blobs": sorted(blobs)})
+    else:
+        print(f"{kind.name} spec written to {ns.out} (specHash {digest}); {len(blobs)} blob(s) stored")
+    return 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -74,6 +134,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     if not args.local:
         raise JobSpecError("", "only local runs exist so far: pass --local")
+    from node.blobs import BlobStore
+    from node.workloads.spec import blob_fields
+
     spec = _read_spec(args.spec)
     blobs: dict[str, bytes] = {}
     for path in args.blob:
@@ -82,6 +145,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise ConfigError(f"cannot read blob {path}: {exc.strerror or exc}") from None
         blobs[hashlib.sha256(data).hexdigest()] = data
+    store = BlobStore(args.home / "blobs") if (args.home / "blobs").is_dir() else None
+    for digest in blob_fields(spec).values():
+        if digest not in blobs and store is not None and store.has(digest):
+            blobs[digest] = store.get(digest)
 
     from node.progress import Progress
 
@@ -238,7 +305,6 @@ def _cmd_cancel(args: argparse.Namespace) -> int:
 
 def _cmd_result(args: argparse.Namespace) -> int:
     import functools
-    import json
 
     import trio
 
@@ -246,6 +312,7 @@ def _cmd_result(args: argparse.Namespace) -> int:
     from node.roles.context import open_context
     from node.roles.outputs import load_manifest
     from node.roles.runtime import run_trio, setup_logging
+    from node.workloads.spec import load_spec
 
     setup_logging("warning", debug=args.debug)
     ctx = open_context(args.home, account_index=args.account_index, rpc_url=args.rpc_url, say=lambda _l: None)
@@ -266,34 +333,88 @@ def _cmd_result(args: argparse.Namespace) -> int:
         manifest = load_manifest(ctx.home, args.job_id)
         assert manifest is not None
         root, units = manifest
-        args.out.mkdir(parents=True, exist_ok=True)
-        for i, unit in enumerate(units):
-            (args.out / f"unit-{i:05d}.bin").write_bytes(ctx.blobs.get(unit.data_hash.hex()))
-        doc = {
-            "job_id": args.job_id,
-            "root": "0x" + root.hex(),
-            "units": [
-                {
-                    "file": f"unit-{i:05d}.bin",
-                    "dtype": u.dtype,
-                    "shape": list(u.shape),
-                    "sha256": u.data_hash.hex(),
-                }
-                for i, u in enumerate(units)
-            ],
-        }
-        (args.out / "manifest.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        record = ctx.store.get_job(str(args.job_id))
+        spec = load_spec(record.spec_json) if record is not None else None
+        if spec is not None and spec.kind == "llm":
+            where = _write_completions(ctx.blobs, spec, units, args.out)
+        else:
+            where = _write_units(ctx.blobs, args.job_id, root, units, args.out, spec)
     finally:
         ctx.close()
     print(
-        f"{len(units)} units of job {args.job_id} written to {args.out} (checked against root 0x{root.hex()})"
+        f"{len(units)} units of job {args.job_id} written to {where} (checked against root 0x{root.hex()})",
+        file=sys.stderr if args.out is None else sys.stdout,
     )
     return 0
+
+
+def _write_units(
+    blobs: BlobStore,
+    job_id: int,
+    root: bytes,
+    units: Sequence[UnitRef],
+    out: Path | None,
+    spec: JobSpec | None,
+) -> str:
+    """One ``unit-NNNNN.bin`` per unit plus ``manifest.json`` in the folder ``out``."""
+    import json
+
+    if out is None:
+        kind = spec.kind if spec is not None else "this"
+        raise JobSpecError("--out", f"a folder is needed for the unit files of {kind} job {job_id}")
+    out.mkdir(parents=True, exist_ok=True)
+    for i, unit in enumerate(units):
+        (out / f"unit-{i:05d}.bin").write_bytes(blobs.get(unit.data_hash.hex()))
+    doc = {
+        "job_id": job_id,
+        "root": "0x" + root.hex(),
+        "units": [
+            {
+                "file": f"unit-{i:05d}.bin",
+                "dtype": u.dtype,
+                "shape": list(u.shape),
+                "sha256": u.data_hash.hex(),
+            }
+            for i, u in enumerate(units)
+        ],
+    }
+    (out / "manifest.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    return str(out)
+
+
+def _write_completions(blobs: BlobStore, spec: JobSpec, units: Sequence[UnitRef], out: Path | None) -> str:
+    """An llm job's completions as JSONL (text too when the spec names a tokenizer.json) to ``out``
+    or stdout."""
+    import json
+
+    from node.workloads.jobkinds.llm import LlmSpec
+    from node.workloads.llm import completions
+
+    assert isinstance(spec.body, LlmSpec)
+    tokenizer = spec.body.file_map().get("tokenizer.json")
+    if tokenizer is not None and not blobs.has(tokenizer):
+        raise JobSpecError("llm.model.tokenizer.json", f"blob {tokenizer} is not in this home's blob store")
+    lines = completions(
+        [(u.dtype, u.shape, blobs.get(u.data_hash.hex())) for u in units],
+        blobs.get(tokenizer) if tokenizer is not None else None,
+    )
+    text = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+    if out is None:
+        sys.stdout.write(text)
+        return "stdout"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    return str(out)
 
 
 def register(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
     """Add ``ccm job`` and its subcommands."""
     sub = command_group(subparsers, "job", parents=parents, help="validate, hash and run job specs")
+
+    p = sub.add_parser("new", parents=parents, help="write a spec, store its blobs (ccm job new KIND --help)")
+    p.add_argument("kind", metavar="KIND", help="matmul, inference, train or llm")
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="the kind's options (ccm job new KIND --help)")
+    p.set_defaults(func=_cmd_new)
 
     p = sub.add_parser("validate", parents=parents, help="check a spec against the v1 schema")
     p.add_argument("spec", type=Path, help="job spec JSON file")
@@ -351,7 +472,10 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
 
     p = sub.add_parser("result", parents=parents, help="write a job's verified outputs")
     p.add_argument("job_id", type=int, help="on-chain job id")
-    p.add_argument("--out", type=Path, required=True, help="folder to write the units into")
+    p.add_argument(
+        "--out", type=Path,
+        help="llm: JSONL file of the completions (default stdout); other kinds: folder for the unit files",
+    )  # fmt: skip
     p.add_argument("--account-index", type=int, help="DEVNET: use Anvil's PUBLIC dev account N")
     p.add_argument("--rpc-url", help="chain endpoint (default: the one in deployment.json)")
     p.add_argument("--listen", action="append", help="multiaddr to listen on")

@@ -335,20 +335,25 @@ class LlmWorkload(Workload):
     def audit_check(self) -> Callable[[int, torch.Tensor], Comparison]:
         return self.check_unit
 
-    # ------------------------------------------------------------------------------ results
 
-    def completions(self, outputs: Sequence[tuple[str, tuple[int, ...], bytes]]) -> list[dict[str, Any]]:
-        """Per prompt line ``{"tokens": [...]}`` (and ``"text"`` with a tokenizer), from the units' bytes."""
-        from verifier.tensorbytes import tensor_from_bytes
+def completions(
+    outputs: Sequence[tuple[str, tuple[int, ...], bytes]], tokenizer_json: bytes | None = None
+) -> list[dict[str, Any]]:
+    """An llm job's units (``(dtype, shape, bytes)`` each, in order) as one line a prompt:
+    ``{"tokens": [...]}``, plus ``"text"`` decoded with ``tokenizer_json`` when there is one.
+    Reads only the token column of each unit (no model needed): what ``ccm job result`` writes."""
+    from verifier.tensorbytes import tensor_from_bytes
 
-        tokenizer = load_tokenizer(self.tokenizer_json) if self.tokenizer_json is not None else None
-        out: list[dict[str, Any]] = []
-        for i, (dtype, shape, data) in enumerate(outputs):
-            unit = tensor_from_bytes(dtype, shape, data)
-            for r in range(len(self.rows(i))):
-                toks = [int(t) for t in unit[r, :, 0].tolist()]
-                line: dict[str, Any] = {"tokens": toks}
-                if tokenizer is not None:
-                    line["text"] = tokenizer.decode(toks)
-                out.append(line)
-        return out
+    tokenizer = load_tokenizer(tokenizer_json) if tokenizer_json is not None else None
+    out: list[dict[str, Any]] = []
+    for dtype, shape, data in outputs:
+        unit = tensor_from_bytes(dtype, shape, data)
+        if unit.dim() != 3:
+            raise WorkloadError(f"an llm unit has 3 dimensions, got shape {tuple(unit.shape)}")
+        for row in unit[:, :, 0].tolist():
+            toks = [int(t) for t in row]
+            line: dict[str, Any] = {"tokens": toks}
+            if tokenizer is not None:
+                line["text"] = tokenizer.decode(toks)
+            out.append(line)
+    return out

@@ -274,6 +274,31 @@ def model_dir_files(path: str | os.PathLike[str]) -> dict[str, bytes]:
     return out
 
 
+def llm_section(
+    files: Mapping[str, bytes],
+    prompts: bytes,
+    *,
+    max_new_tokens: int,
+    group: int = 8,
+    top_k: int = 8,
+    decoding: Mapping[str, Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The ``llm`` section naming ``files`` and ``prompts`` by digest, and the blobs it names
+    (``group`` capped at the number of prompts). Nobody hand-writes hashes."""
+    sequences = sum(1 for line in prompts.decode("utf-8").splitlines() if line.strip())
+    blobs = {hashlib.sha256(data).hexdigest(): bytes(data) for data in (*files.values(), prompts)}
+    section = {
+        "model": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+        "prompts": {"blob": hashlib.sha256(prompts).hexdigest()},
+        "sequences": sequences,
+        "group": max(1, min(group, sequences)),
+        "max_new_tokens": max_new_tokens,
+        "decoding": dict(decoding or {"name": "greedy"}),
+        "top_k": top_k,
+    }
+    return section, blobs
+
+
 def llm_spec(
     files: Mapping[str, bytes],
     prompts: bytes,
@@ -286,41 +311,22 @@ def llm_spec(
     tolerance: str | None = None,
     limits: Mapping[str, int] | None = None,
 ) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """An ``llm`` spec (as a JSON-ready dict) naming ``files`` and ``prompts`` by digest, and its blobs.
+    """A whole ``llm`` spec (a JSON-ready dict) over :func:`llm_section`, and its blobs; ``tolerance``
+    defaults to the dtype's recommended one, ``limits`` to :data:`node.workloads.spec.DEFAULT_LIMITS`."""
+    from node.workloads.spec import DEFAULT_LIMITS, default_tolerance
 
-    Nobody hand-writes hashes: this is what ``ccm job new llm`` and the tests build specs with.
-    ``group`` is capped at the number of prompts; ``tolerance`` defaults to the dtype's
-    recommended one (:data:`node.workloads.spec.RECOMMENDED_TOLERANCE`).
-    """
-    from node.workloads.spec import RECOMMENDED_TOLERANCE
-
-    sequences = sum(1 for line in prompts.decode("utf-8").splitlines() if line.strip())
-    blobs = {hashlib.sha256(data).hexdigest(): bytes(data) for data in (*files.values(), prompts)}
+    section, blobs = llm_section(
+        files, prompts, max_new_tokens=max_new_tokens, group=group, top_k=top_k, decoding=decoding
+    )
     spec = {
         "version": 1,
         "kind": "llm",
         "dtype": dtype,
-        "tolerance": tolerance or RECOMMENDED_TOLERANCE[f"llm/{dtype}"],
+        "tolerance": tolerance or default_tolerance("llm", dtype),
         "limits": dict(limits or DEFAULT_LIMITS),
-        "llm": {
-            "model": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
-            "prompts": {"blob": hashlib.sha256(prompts).hexdigest()},
-            "sequences": sequences,
-            "group": max(1, min(group, sequences)),
-            "max_new_tokens": max_new_tokens,
-            "decoding": dict(decoding or {"name": "greedy"}),
-            "top_k": top_k,
-        },
+        "llm": section,
     }
     return spec, blobs
-
-
-DEFAULT_LIMITS = {
-    "max_units": 1 << 20,
-    "max_bytes": 1 << 40,
-    "max_seconds": 24 * 3600,
-    "max_memory_bytes": 1 << 40,
-}
 
 
 def model_card(files: Mapping[str, bytes]) -> dict[str, Any]:

@@ -52,6 +52,7 @@ from verifier.hashing import keccak
 
 __all__ = [
     "ARCHS",
+    "DEFAULT_LIMITS",
     "FLOAT_DTYPES",
     "KINDS",
     "MAX_DIM",
@@ -75,6 +76,7 @@ __all__ = [
     "TrainSpec",
     "blob_fields",
     "canonical_json",
+    "default_tolerance",
     "load_spec",
     "parse_spec",
     "spec_hash",
@@ -135,6 +137,24 @@ state and one scale normalises all of it; an Adam segment computed under fp16 au
 only ~1.3e-5 of the checkpoint's scale. llm (``llm/<dtype>``): a logit's distance allowed, in units
 of max(1, max|logit|) of its position; see node/workloads/README.md for the measurements.
 """
+
+
+
+
+def default_tolerance(kind: str, dtype: str) -> str:
+    """The :data:`RECOMMENDED_TOLERANCE` of a ``kind`` job in ``dtype``."""
+    if kind == "train":
+        return RECOMMENDED_TOLERANCE["train"]
+    return RECOMMENDED_TOLERANCE.get(f"{kind}/{dtype}", RECOMMENDED_TOLERANCE[dtype])
+
+
+DEFAULT_LIMITS: dict[str, int] = {
+    "max_units": 1 << 20,
+    "max_bytes": 1 << 40,
+    "max_seconds": 24 * 3600,
+    "max_memory_bytes": 1 << 40,
+}
+"""Limits of a spec that names none (``ccm job new``): the provider's own caps still bound every job."""
 
 
 # --------------------------------------------------------------------------------------- parsing

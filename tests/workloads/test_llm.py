@@ -19,7 +19,7 @@ from node.errors import JobSpecError
 from node.workloads.audit import audit_job, reveal
 from node.workloads.cheats import Cheat, run_dishonest
 from node.workloads.jobkinds.llm import LLM_CHEATS
-from node.workloads.llm import LlmWorkload, load_model
+from node.workloads.llm import LlmWorkload, completions, load_model
 from node.workloads.llm_files import DENIED_KEYS, UnsafeModelError, model_dir_files, vet_config
 from node.workloads.runner import prepare, run_job
 from node.workloads.spec import JobSpec, blob_fields, parse_spec, spec_hash, to_dict, unit_count
@@ -257,7 +257,7 @@ def test_text_prompts_use_the_tokenizer_json(models: dict[str, Path]) -> None:
     assert isinstance(work, LlmWorkload)
     assert work.prompts == [[3, 4, 5], [5, 6]]
     result = run_job(spec, device="cpu", blobs=blobs)
-    lines = work.completions(result.outputs)
+    lines = completions(result.outputs, work.tokenizer_json)
     assert len(lines) == 2 and all(len(x["tokens"]) == 4 and isinstance(x["text"], str) for x in lines)
 
 

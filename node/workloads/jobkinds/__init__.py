@@ -14,6 +14,7 @@ Importing this package (and :mod:`node.workloads.spec`) does not import torch.
 
 from __future__ import annotations
 
+import argparse
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ if TYPE_CHECKING:  # torch-side types, only for annotations
     from node.workloads.spec import JobSpec
 
 CheatUnit = Callable[["Cheat", "Workload", int, "torch.Tensor | None"], "torch.Tensor"]
+NewSection = Callable[[argparse.Namespace], tuple[dict[str, Any], dict[str, bytes]]]
+"""``ccm job new``: parsed arguments → (the kind's spec section, its blobs as ``{sha256 hex: bytes}``)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class Kind:
     unit_count: Callable[[Any], int]
     workload_ref: str
     cheats: tuple[str, ...]
+    add_new_arguments: Callable[[argparse.ArgumentParser], None]
+    new_section: NewSection
     cheat_ref: str = "node.workloads.cheats:generic_cheat_unit"
     needs_prev: bool = False
     dtypes: tuple[str, ...] = FLOAT_DTYPES

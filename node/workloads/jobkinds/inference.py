@@ -8,12 +8,15 @@ token ids of length ``seq`` for the transformer). :class:`ModelSpec` and its par
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from node.errors import JobSpecError
 from node.workloads.fields import MAX_DIM, Obj, Source, blob_pairs, source, source_dict
 from node.workloads.jobkinds import Kind
+from node.workloads.jobkinds.cli import add_seed, file_or_seed, key_values
 
 ARCHS = ("mlp", "transformer")
 MLP_FIELDS = ("d_in", "d_hidden", "d_out", "layers")
@@ -74,6 +77,44 @@ def to_section(b: InferenceSpec) -> dict[str, Any]:
     return {"model": model_dict(b.model), "batch": b.batch, "shard": b.shard, "input": source_dict(b.input)}
 
 
+def add_model_arguments(p: argparse.ArgumentParser, archs: tuple[str, ...]) -> None:
+    """``--arch``, ``--config`` and ``--weights`` (shared with ``train``)."""
+    p.add_argument("--arch", choices=archs, default=archs[0], help=f"model architecture (default {archs[0]})")
+    p.add_argument(
+        "--config", required=True,
+        help=f"KEY=N,… mlp: {', '.join(MLP_FIELDS)}; transformer: {', '.join(TRANSFORMER_FIELDS)}",
+    )  # fmt: skip
+    p.add_argument("--weights", type=Path, help="weights as a safetensors file (default: seeded)")
+
+
+def new_model(ns: argparse.Namespace, blobs: dict[str, bytes]) -> dict[str, Any]:
+    """The ``model`` object from :func:`add_model_arguments`' options (weights seeded by ``--seed``)."""
+    return {
+        "arch": ns.arch,
+        "config": key_values(ns.config, "--config"),
+        "weights": file_or_seed(ns.weights, ns.seed, "--weights", blobs),
+    }
+
+
+def add_new_arguments(p: argparse.ArgumentParser) -> None:
+    add_model_arguments(p, ARCHS)
+    p.add_argument("--batch", type=int, required=True, help="input rows")
+    p.add_argument("--shard", type=int, help="rows per unit (default: batch/8, at least 1)")
+    p.add_argument("--input", type=Path, help="input rows as a raw file (default: seeded)")
+    add_seed(p, "the weights (seed) and input (seed + 1)")
+
+
+def new_section(ns: argparse.Namespace) -> tuple[dict[str, Any], dict[str, bytes]]:
+    blobs: dict[str, bytes] = {}
+    section = {
+        "model": new_model(ns, blobs),
+        "batch": ns.batch,
+        "shard": ns.shard or max(1, ns.batch // 8),
+        "input": file_or_seed(ns.input, ns.seed + 1, "--input", blobs),
+    }
+    return section, blobs
+
+
 KIND = Kind(
     name="inference",
     section=InferenceSpec,
@@ -85,4 +126,6 @@ KIND = Kind(
     unit_count=lambda b: -(-b.batch // b.shard),
     workload_ref="node.workloads.kinds:InferenceWorkload",
     cheats=("corrupt", "zeros", "reuse", "low_precision", "wrong_root"),
+    add_new_arguments=add_new_arguments,
+    new_section=new_section,
 )

@@ -21,14 +21,17 @@ checked when the blobs are at hand (:mod:`node.workloads.llm`). Workload:
 
 from __future__ import annotations
 
+import argparse
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 from node.errors import JobSpecError
 from node.workloads.fields import MAX_SEED, Obj, Source, blob_pairs, source, source_dict
 from node.workloads.jobkinds import Kind
+from node.workloads.jobkinds.cli import read_file
 
 FIXED_FILES = (
     "config.json",
@@ -164,6 +167,47 @@ def _blobs(b: LlmSpec) -> dict[str, str]:
     return out
 
 
+def add_new_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model", type=Path, required=True,
+        help="model directory: config.json, *.safetensors (or shards + index), optional tokenizer.json",
+    )  # fmt: skip
+    p.add_argument(
+        "--prompts", type=Path, required=True,
+        help='JSONL, one prompt a line: {"tokens": [ids]} or {"text": "..."} (needs tokenizer.json)',
+    )  # fmt: skip
+    p.add_argument("--max-new-tokens", type=int, default=64, help="tokens generated per prompt (default 64)")
+    p.add_argument("--group", type=int, default=8, help="prompts per unit (default 8)")
+    p.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help="logits kept a position (8)")
+    p.add_argument("--temperature", help="sample at this temperature, a decimal string (default: greedy)")
+    p.add_argument("--seed", type=int, default=1, help="sampling seed (with --temperature; default 1)")
+
+
+def new_section(ns: argparse.Namespace) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The section over ``--model``'s allowed files and ``--prompts`` (both vetted: config keys, prompt
+    lines; a text prompt without a tokenizer.json is refused here, naming ``--prompts``)."""
+    from node.workloads.llm_files import config_size, llm_section, model_dir_files, parse_prompts, vet_config
+
+    if not ns.model.is_dir():
+        raise JobSpecError("--model", f"{ns.model} is not a directory")
+    files = model_dir_files(ns.model)
+    prompts = read_file(ns.prompts, "--prompts")
+    vocab = config_size(vet_config(files["config.json"]), "vocab_size")
+    if vocab is None:
+        raise JobSpecError("--model", "config.json has no vocab_size")
+    count = sum(1 for line in prompts.decode("utf-8", "replace").splitlines() if line.strip())
+    tokenizer = files.get("tokenizer.json")
+    parse_prompts(prompts, count=count, vocab=vocab, tokenizer_json=tokenizer, field="--prompts")
+    decoding = (
+        {"name": "greedy"}
+        if ns.temperature is None
+        else {"name": "sample", "temperature": ns.temperature, "seed": ns.seed}
+    )
+    return llm_section(
+        files, prompts, max_new_tokens=ns.max_new_tokens, group=ns.group, top_k=ns.top_k, decoding=decoding
+    )
+
+
 KIND = Kind(
     name="llm",
     section=LlmSpec,
@@ -174,4 +218,6 @@ KIND = Kind(
     workload_ref="node.workloads.llm:LlmWorkload",
     cheats=LLM_CHEATS,
     cheat_ref="node.workloads.llm_cheats:llm_cheat_unit",
+    add_new_arguments=add_new_arguments,
+    new_section=new_section,
 )

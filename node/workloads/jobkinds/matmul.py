@@ -7,11 +7,14 @@ hex}`` (raw little-endian bytes of the job dtype, C order, n×k and k×m). Workl
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from node.workloads.fields import MAX_DIM, MAX_ROWS, Obj, Source, blob_pairs, source, source_dict
 from node.workloads.jobkinds import Kind
+from node.workloads.jobkinds.cli import add_seed, file_or_seed
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,29 @@ def to_section(b: MatmulSpec) -> dict[str, Any]:
     }
 
 
+def add_new_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--n", type=int, required=True, help="rows of A and C")
+    p.add_argument("--k", type=int, required=True, help="columns of A, rows of B")
+    p.add_argument("--m", type=int, required=True, help="columns of B and C")
+    p.add_argument("--rows-per-unit", type=int, help="rows of C per unit (default: n/8, at least 1)")
+    p.add_argument("--a", type=Path, help="A as a raw file (little-endian, the job dtype, C order)")
+    p.add_argument("--b", type=Path, help="B as a raw file")
+    add_seed(p, "A (seed) and B (seed + 1)")
+
+
+def new_section(ns: argparse.Namespace) -> tuple[dict[str, Any], dict[str, bytes]]:
+    blobs: dict[str, bytes] = {}
+    section = {
+        "n": ns.n,
+        "k": ns.k,
+        "m": ns.m,
+        "rows_per_unit": ns.rows_per_unit or max(1, ns.n // 8),
+        "a": file_or_seed(ns.a, ns.seed, "--a", blobs),
+        "b": file_or_seed(ns.b, ns.seed + 1, "--b", blobs),
+    }
+    return section, blobs
+
+
 KIND = Kind(
     name="matmul",
     section=MatmulSpec,
@@ -59,4 +85,6 @@ KIND = Kind(
     unit_count=lambda b: -(-b.n // b.rows_per_unit),
     workload_ref="node.workloads.kinds:MatmulWorkload",
     cheats=("corrupt", "zeros", "reuse", "low_precision", "wrong_root"),
+    add_new_arguments=add_new_arguments,
+    new_section=new_section,
 )

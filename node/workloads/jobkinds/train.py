@@ -8,13 +8,21 @@ previous unit's checkpoint (``needs_prev``). Workload: :class:`node.workloads.ki
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 from node.workloads.fields import MAX_SEED, Obj, blob_pairs
 from node.workloads.jobkinds import Kind
-from node.workloads.jobkinds.inference import ModelSpec, model_dict, parse_model
+from node.workloads.jobkinds.cli import add_seed
+from node.workloads.jobkinds.inference import (
+    ModelSpec,
+    add_model_arguments,
+    model_dict,
+    new_model,
+    parse_model,
+)
 
 OPTIMIZERS = ("sgd", "adam")
 MAX_STEPS = 1 << 20
@@ -88,6 +96,36 @@ def to_section(b: TrainSpec) -> dict[str, Any]:
     }
 
 
+def add_new_arguments(p: argparse.ArgumentParser) -> None:
+    add_model_arguments(p, ("mlp",))
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="default sgd")
+    p.add_argument("--lr", default="0.01", help="learning rate, a decimal string (default 0.01)")
+    p.add_argument("--momentum", default="0", help="SGD momentum (default 0)")
+    p.add_argument("--beta1", default="0.9", help="Adam beta1 (default 0.9)")
+    p.add_argument("--beta2", default="0.999", help="Adam beta2 (default 0.999)")
+    p.add_argument("--eps", default="1e-8", help="Adam eps (default 1e-8)")
+    p.add_argument("--data-batch", type=int, default=8, help="rows of seeded data per step (default 8)")
+    p.add_argument("--steps", type=int, required=True, help="optimizer steps")
+    p.add_argument("--checkpoint-every", type=int, help="steps per unit (default: steps/8, at least 1)")
+    add_seed(p, "the weights (seed) and data (seed + 1)")
+
+
+def new_section(ns: argparse.Namespace) -> tuple[dict[str, Any], dict[str, bytes]]:
+    blobs: dict[str, bytes] = {}
+    if ns.optimizer == "sgd":
+        optimizer = {"name": "sgd", "lr": ns.lr, "momentum": ns.momentum}
+    else:
+        optimizer = {"name": "adam", "lr": ns.lr, "beta1": ns.beta1, "beta2": ns.beta2, "eps": ns.eps}
+    section = {
+        "model": new_model(ns, blobs),
+        "optimizer": optimizer,
+        "data": {"seed": ns.seed + 1, "batch": ns.data_batch},
+        "steps": ns.steps,
+        "checkpoint_every": ns.checkpoint_every or max(1, ns.steps // 8),
+    }
+    return section, blobs
+
+
 KIND = Kind(
     name="train",
     section=TrainSpec,
@@ -97,6 +135,8 @@ KIND = Kind(
     unit_count=lambda b: -(-b.steps // b.checkpoint_every),
     workload_ref="node.workloads.kinds:TrainWorkload",
     cheats=("corrupt", "zeros", "reuse", "low_precision", "skip_steps", "wrong_root"),
+    add_new_arguments=add_new_arguments,
+    new_section=new_section,
     needs_prev=True,
     dtypes=("float32",),
 )
