@@ -100,6 +100,14 @@ class ProviderSection:
     max_memory: int = _opt(8 << 30, "largest device memory one job may use, bytes", min=1)
     device: str = _opt("auto", "compute device: auto, cpu, cuda or cuda:N", pattern=_DEVICE_RE)
     reprobe_s: int = _opt(86_400, "seconds between capacity probes of the running daemon", min=60)
+    llm_families: tuple[str, ...] = _opt(
+        ("llama", "qwen2", "gpt2", "mistral"),
+        "llm model families (model_type) served, advertised in the signed offer",
+        each_of=("llama", "qwen2", "gpt2", "mistral"),
+    )
+    llm_max_params: int = _opt(
+        8_000_000_000, "largest llm model served, parameters (advertised; bytes: max_bytes)", min=0
+    )
 
 
 @dataclass(frozen=True)
@@ -282,6 +290,11 @@ def _check_range(key: str, meta: Any, value: Any, path: Path | None) -> None:
         raise ConfigKeyError(key, "must not be empty", path=path)
     if "pattern" in meta and not meta["pattern"].match(value):
         raise ConfigKeyError(key, f"invalid value {value!r}", path=path)
+    if "each_of" in meta:
+        for item in value:
+            if item not in meta["each_of"]:
+                choices = ", ".join(meta["each_of"])
+                raise ConfigKeyError(key, f"{item!r} is not one of {choices}", path=path)
     if meta.get("multiaddr"):
         for addr in value:
             if not addr.startswith("/") or "//" in addr or addr.endswith("/"):

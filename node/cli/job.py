@@ -189,7 +189,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
 
     import trio
 
-    from node.roles.consumer import Consumer, NoOfferError, rank_offers
+    from node.roles.consumer import Consumer, NoOfferError, llm_model_card, rank_offers
     from node.roles.context import open_context, say_stderr
     from node.roles.outputs import unit_count
     from node.roles.runtime import run_trio, setup_logging
@@ -205,6 +205,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         else (0.0 if args.peer else ctx.config.consumer.offer_wait_s)
     )
     n_units = unit_count(spec)
+    model = llm_model_card(spec, ctx.blobs, args.blob)
     try:
 
         async def main() -> dict[str, Any]:
@@ -222,6 +223,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
                     max_price=max_price,
                     provider=args.provider,
                     prefer_verified=ctx.config.consumer.prefer_verified,
+                    model=model,
                 )
                 if not ranked:
                     raise NoOfferError(

@@ -9,6 +9,9 @@ known before ``acceptJob`` is checked first, and a job that fails any check is r
 3. the workload is built on this provider's device and every limit that can be predicted from it is
    held against the spec's limits lowered by the provider's caps (:func:`admit`: units, bytes of
    inputs + outputs, working memory of one unit);
+   (before that, an ``llm`` job's model is held against the advert, :func:`check_served`: its
+   family and size, read from the config and the safetensors headers, must be ones the offer says
+   this provider serves, else :class:`ModelNotServed`);
 4. the time: unit 0 is computed once and timed (the provider's measured speed for this very job);
    the estimate for all units, plus what is queued ahead of it, must fit the spec's (and the
    provider's) time limit and the job's commit deadline (:func:`fits_deadline`).
@@ -27,10 +30,12 @@ from dataclasses import dataclass
 import trio
 
 from node.blobs import BlobStore
-from node.errors import CcmError, ProtocolError
+from node.errors import CcmError, JobSpecError, ProtocolError
 from node.p2p.blob import fetch_blob
 from node.p2p.codec import RemoteError, SchemaError
 from node.p2p.host import Host
+from node.workloads.jobkinds.llm import LlmSpec
+from node.workloads.llm_files import ModelCard, ModelsServed, model_card
 from node.workloads.spec import JobSpec, blob_fields
 
 logger = logging.getLogger(__name__)
@@ -48,6 +53,28 @@ class Refused(CcmError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+class ModelNotServed(Refused):
+    """An ``llm`` job whose model is outside this provider's advert; ``card`` is what the job named."""
+
+    def __init__(self, reason: str, card: ModelCard) -> None:
+        self.card = card
+        super().__init__(reason)
+
+
+def check_served(spec: JobSpec, blobs: Mapping[str, bytes], served: ModelsServed) -> None:
+    """Raise :class:`ModelNotServed` when ``spec`` is an llm job whose model (family, parameters,
+    weight bytes) the advert ``served`` does not cover; other kinds pass. No torch."""
+    if not isinstance(spec.body, LlmSpec):
+        return
+    try:
+        card = model_card({name: blobs[digest] for name, digest in spec.body.files})
+    except JobSpecError as err:
+        raise Refused(f"invalid model: {err}") from None
+    reason = served.refusal(card)
+    if reason is not None:
+        raise ModelNotServed(reason, card)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import logging
 import random
@@ -57,11 +58,14 @@ from node.roles.outputs import load_manifest, root_of_units, save_manifest, unit
 from node.roles.settle import advance, chain_now
 from node.roles.wire import JOB, JOBINFO, OFFER, JobInfoRequest, OfferBody, OfferRequest
 from node.store import Job as StoredJob
+from node.workloads.jobkinds.llm import LlmSpec
+from node.workloads.llm_files import ModelCard, model_card
 from node.workloads.spec import JobSpec, blob_fields, canonical_json, spec_hash, to_dict
 
 if TYPE_CHECKING:
     from trio_typing import TaskStatus
 
+    from node.blobs import BlobStore
     from node.capacity.challenge import ChallengeResult
 
 logger = logging.getLogger(__name__)
@@ -124,9 +128,11 @@ def rank_offers(
     max_price: int = 0,
     provider: str | None = None,
     prefer_verified: bool = True,
+    model: ModelCard | None = None,
 ) -> list[FoundOffer]:
     """Offers that can take the job, best first (see the module docstring for the order).
 
+    ``model``: an llm job's model; only offers whose advert serves it fit.
     ``max_price`` 0 means no limit; ``provider`` (a peer id or an address) keeps only that provider;
     ``prefer_verified`` (``consumer.prefer_verified``): see :func:`order_offers`.
     """
@@ -135,6 +141,7 @@ def rank_offers(
         for o in offers
         if kind in o.body.kinds
         and n_units <= o.body.max_units
+        and (model is None or (o.body.llm is not None and o.body.llm.refusal(model) is None))
         and (max_price == 0 or o.price_for(n_units) <= max_price)
         and (
             provider is None
@@ -143,6 +150,26 @@ def rank_offers(
         )
     ]
     return order_offers(fit, prefer_verified=prefer_verified)
+
+
+def llm_model_card(spec: JobSpec, store: BlobStore, files: Sequence[Path] = ()) -> ModelCard | None:
+    """An llm job's :class:`ModelCard` from the model files at hand (the blob store, then ``files``)
+    for :func:`rank_offers`; ``None`` for other kinds or when a file is missing (submit names it)."""
+    if not isinstance(spec.body, LlmSpec):
+        return None
+    given: dict[str, bytes] = {}
+    for path in files:
+        data = path.read_bytes()
+        given[hashlib.sha256(data).hexdigest()] = data
+    model: dict[str, bytes] = {}
+    for name, digest in spec.body.files:
+        if digest in given:
+            model[name] = given[digest]
+        elif store.has(digest):
+            model[name] = store.get(digest)
+        else:
+            return None
+    return model_card(model)
 
 
 def order_offers(offers: Iterable[FoundOffer], *, prefer_verified: bool = True) -> list[FoundOffer]:

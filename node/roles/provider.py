@@ -65,7 +65,7 @@ from node.p2p.messages import (
     write_audit_response,
 )
 from node.p2p.reqresp import RequestRefused, guard, serve
-from node.roles.admission import ProposalLimiter, Refused, admit, fetch_inputs, fits_deadline
+from node.roles.admission import ProposalLimiter, Refused, admit, check_served, fetch_inputs, fits_deadline
 from node.roles.capacity import CapacityServer
 from node.roles.context import (
     NodeContext,
@@ -82,6 +82,7 @@ from node.roles.strategies import ComputeStrategy, honest_compute
 from node.roles.wire import JOB, JOBINFO, OFFER, JobInfo, JobInfoRequest, OfferBody, OfferRequest, UnitRef
 from node.store import Commitment
 from node.store import Job as StoredJob
+from node.workloads.llm_files import ModelsServed
 from node.workloads.spec import KINDS, JobSpec, canonical_json, load_spec, parse_spec, spec_hash, to_dict
 
 if TYPE_CHECKING:
@@ -223,6 +224,15 @@ class ProviderDaemon:
             max_units=self.ctx.config.provider.max_units,
             kinds=KINDS,
             probe=p.to_json(),
+            llm=self.models_served(),
+        )
+
+    def models_served(self) -> ModelsServed:
+        """The llm models this provider serves (``provider.llm_families`` / ``llm_max_params`` /
+        ``max_bytes``): advertised, and held against every llm job at admission."""
+        cfg = self.ctx.config.provider
+        return ModelsServed(
+            families=cfg.llm_families, max_params=cfg.llm_max_params, max_weight_bytes=cfg.max_bytes
         )
 
     def current_envelope(self) -> SignedEnvelope:
@@ -294,6 +304,7 @@ class ProviderDaemon:
         try:
             job, prepaid = await self._check_posted(job_id, req, n_units)
             blobs = await fetch_inputs(self.host, peer, ctx.blobs, spec)
+            check_served(spec, blobs, self.models_served())
         except Refused as refusal:
             return answer(False, refusal.reason)
         async with self._accept_lock:

@@ -31,6 +31,7 @@ from node.p2p.codec import SchemaError, from_jsonable, to_jsonable
 from node.p2p.gossip import MAX_ENVELOPE, SignedEnvelope
 from node.p2p.messages import JOB_PROTOCOL, JobAccept, JobProposal
 from node.p2p.reqresp import Protocol
+from node.workloads.llm_files import ModelsServed
 from node.workloads.spec import MAX_SPEC_BYTES
 
 OFFER_PROTOCOL = "/ccm/offer/1.0.0"
@@ -49,6 +50,8 @@ class OfferBody:
     ``probe`` the probe document itself (canonical JSON, ``node.capacity.probe.ProbeResult``): the
     NVML facts (GPU name, UUID, memory, clocks, power limit) and every measured figure, signed with
     the offer and checked here against ``advert_hash`` (keccak256), ``device`` and ``gflops``.
+    ``llm``: the language models served (families by ``model_type``, largest parameter count and
+    weight bytes); an ``llm`` job outside it is refused at admission and not offered to.
     """
 
     provider: str
@@ -61,6 +64,7 @@ class OfferBody:
     max_units: int
     kinds: tuple[str, ...]
     probe: str
+    llm: ModelsServed | None = None
 
     def __post_init__(self) -> None:
         _check_probe(self)

@@ -7,7 +7,8 @@ are written to a private temporary directory and loaded with the architecture's 
 set before transformers is imported, ``local_files_only=True``), ``trust_remote_code=False`` and
 ``use_safetensors=True`` passed explicitly, in the spec's dtype. A bounded cache
 (:data:`CACHE_SIZE` models, least recently used out) keeps a model warm across jobs that name
-the same files, dtype and device. ``device="auto"`` uses CUDA when there is one.
+the same files, dtype and device (a provider loads each model once, however many jobs name it:
+:func:`cache_info` counts the loads); ``device="auto"`` uses CUDA when there is one.
 
 A unit is ``group`` consecutive prompts, generated together (left-padded batch with an attention
 mask and explicit position ids, KV cache). Every sequence generates exactly ``max_new_tokens``
@@ -32,6 +33,7 @@ import os
 import tempfile
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,22 @@ MAX_AUDIT_LOGITS_BYTES = 256 << 20
 ATTENTION = ("sdpa", "eager")
 _ITEMSIZE = {"float32": 4, "bfloat16": 2, "float16": 2}
 _CACHE: OrderedDict[tuple[Any, ...], nn.Module] = OrderedDict()
+_COUNTS = {"loads": 0, "hits": 0}
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    """The model cache of this process: models loaded from files, requests served warm, models held."""
+
+    loads: int
+    hits: int
+    held: int
+    capacity: int
+
+
+def cache_info() -> CacheInfo:
+    """How often :func:`load_model` loaded a model and how often the cache served one."""
+    return CacheInfo(loads=_COUNTS["loads"], hits=_COUNTS["hits"], held=len(_CACHE), capacity=CACHE_SIZE)
 
 
 def load_model(
@@ -92,6 +110,7 @@ def load_model(
     cached = _CACHE.get(key)
     if cached is not None:
         _CACHE.move_to_end(key)
+        _COUNTS["hits"] += 1
         return cached
     import transformers
 
@@ -109,6 +128,7 @@ def load_model(
             attn_implementation=attn,
         )
     model = model.to(device).eval()
+    _COUNTS["loads"] += 1
     _CACHE[key] = model
     while len(_CACHE) > CACHE_SIZE:
         _CACHE.popitem(last=False)

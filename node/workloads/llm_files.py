@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -329,9 +330,48 @@ def llm_spec(
     return spec, blobs
 
 
-def model_card(files: Mapping[str, bytes]) -> dict[str, Any]:
-    """``{"family", "params", "weight_bytes"}`` of a model's files, from the config and the
-    safetensors headers alone (no torch): what a provider advertises about a model it serves."""
+@dataclass(frozen=True)
+class ModelCard:
+    """What a model is, for an advert: its family (``model_type``), parameter count and weight bytes."""
+
+    family: str
+    params: int
+    weight_bytes: int
+
+
+@dataclass(frozen=True)
+class ModelsServed:
+    """The llm models a provider serves (part of its signed offer): families and largest size."""
+
+    families: tuple[str, ...]
+    max_params: int
+    max_weight_bytes: int
+
+    def __post_init__(self) -> None:
+        unknown = [f for f in self.families if f not in MODEL_TYPES]
+        if unknown:
+            raise ValueError(f"families: {unknown[0]!r} is not one of {', '.join(MODEL_TYPES)}")
+        if self.max_params < 0 or self.max_weight_bytes < 0:
+            raise ValueError("max_params and max_weight_bytes must not be negative")
+
+    def refusal(self, card: ModelCard) -> str | None:
+        """Why ``card`` is outside this advert (one line), or ``None`` when it is served."""
+        if card.family not in self.families:
+            served = ", ".join(self.families) or "none"
+            return f"model not served: family {card.family!r} is not among the advertised ({served})"
+        if card.params > self.max_params:
+            return f"model not served: {card.params} parameters, the advert's largest is {self.max_params}"
+        if card.weight_bytes > self.max_weight_bytes:
+            return (
+                f"model not served: {card.weight_bytes} bytes of weights, "
+                f"the advert's largest is {self.max_weight_bytes}"
+            )
+        return None
+
+
+def model_card(files: Mapping[str, bytes]) -> ModelCard:
+    """The :class:`ModelCard` of a model's files, from the config and the safetensors headers alone
+    (no torch): what a provider's advert is held against."""
     cfg = vet_config(files["config.json"])
     params = 0
     for name, data in files.items():
@@ -355,4 +395,4 @@ def model_card(files: Mapping[str, bytes]) -> dict[str, Any]:
                 n *= d
             params += n
     weight_bytes = sum(len(d) for n, d in files.items() if n.endswith(".safetensors"))
-    return {"family": cfg["model_type"], "params": params, "weight_bytes": weight_bytes}
+    return ModelCard(family=cfg["model_type"], params=params, weight_bytes=weight_bytes)

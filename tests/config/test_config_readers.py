@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import trio
 
+from node.capacity.probe import ProbeResult
 from node.capacity.verified import VerifiedFigure
 from node.chain.accounts import devnet_accounts
 from node.chain.anvil import AnvilProcess
@@ -194,3 +195,22 @@ def test_verifier_audit_policy_keys_judge_the_market(tmp_path: Path, chain: Chai
     _write(tmp_path, "[verifier]\ndetection_target = 0.3\nmax_units_per_audit = 2\n")
     (note,) = audit_policy_notes(load_config(tmp_path).verifier, market)
     assert "more than verifier.max_units_per_audit 2" in note
+
+
+def test_provider_llm_keys_make_the_llm_advert(nodes: Nodes, probe_result: ProbeResult) -> None:
+    from node.config import ConfigKeyError
+    from node.roles.provider import ProviderDaemon
+    from node.workloads.llm_files import MODEL_TYPES, ModelCard, ModelsServed
+
+    assert load_config(nodes.home("fresh")).provider.llm_families == tuple(MODEL_TYPES)
+    home = nodes.home("llm-provider")
+    _write(home, '[provider]\nllm_families = ["qwen2"]\nllm_max_params = 1000\nmax_bytes = 5000\n')
+    served = ProviderDaemon(nodes("llm-provider", 2), probe=probe_result).models_served()
+    assert served == ModelsServed(families=("qwen2",), max_params=1000, max_weight_bytes=5000)
+    assert served.refusal(ModelCard("qwen2", 1000, 5000)) is None
+    assert "1001 parameters, the advert's largest is 1000" in str(served.refusal(ModelCard("qwen2", 1001, 1)))
+    assert "5001 bytes of weights" in str(served.refusal(ModelCard("qwen2", 10, 5001)))
+    assert "family 'llama'" in str(served.refusal(ModelCard("llama", 10, 10)))
+    _write(home, '[provider]\nllm_families = ["llama", "falcon"]\n')
+    with pytest.raises(ConfigKeyError, match=r"provider.llm_families: 'falcon' is not one of"):
+        load_config(home)

@@ -545,8 +545,8 @@ def test_model_card_reads_family_and_size_without_torch(models: dict[str, Path])
         work = prepare(spec, device="cpu", blobs=blobs)
         assert isinstance(work, LlmWorkload)
         card = model_card(files)
-        assert card["family"] == ("gpt2" if name == "gpt2" else "llama")
-        assert card["params"] == work.n_params  # tied embeddings are stored and counted once
+        assert card.family == ("gpt2" if name == "gpt2" else "llama")
+        assert card.params == work.n_params  # tied embeddings are stored and counted once
     bad = dict(model_dir_files(models["gpt2"]))
     bad["model.safetensors"] = b"\xff" * 16
     with pytest.raises(UnsafeModelError):
