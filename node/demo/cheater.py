@@ -2,6 +2,7 @@
 
 The demo's cheating provider: the production provider daemon (:class:`~node.roles.provider.ProviderDaemon`)
 given a :class:`~node.roles.strategies.Corrupting` compute strategy and told not to contest a fail.
+Its cheats come from each kind's own cheat models (:data:`DEMO_CHEATS`; ``corrupt`` for the rest).
 The ``ccm`` command line has no switch for this; only the demo (devnet) starts it. Like
 ``ccm provider start`` it prints, flushed, ``listening on <multiaddr>/p2p/<peer id>`` once it serves.
 """
@@ -12,6 +13,9 @@ import argparse
 import sys
 from fractions import Fraction
 from pathlib import Path
+
+DEMO_CHEATS = (("llm", "drop_layer"),)
+"""Per kind, the cheat the demo's cheater uses (an llm served by a cheaper model: its last layer dropped)."""
 
 
 def _fraction(text: str) -> str:
@@ -52,10 +56,14 @@ def _run(args: argparse.Namespace) -> int:
         device, max_age = ctx.config.provider.device, ctx.config.provider.reprobe_s
         probe = cached_probe(args.home, device=device, max_age_s=max_age, say=say_stderr)
         daemon = ProviderDaemon(
-            ctx, probe=probe, compute=Corrupting(args.fraction), contest_fails=False, device=device,
+            ctx, probe=probe, compute=Corrupting(args.fraction, by_kind=DEMO_CHEATS), contest_fails=False,
+            device=device,
             bootstrap=args.bootstrap,
         )
-        say_stderr(f"DEMO CHEATER: corrupting {float(Fraction(args.fraction)):.0%} of every job's units")
+        cheats = ", ".join(f"{kind}: {name}" for kind, name in DEMO_CHEATS)
+        say_stderr(
+            f"DEMO CHEATER: corrupting {float(Fraction(args.fraction)):.0%} of every job's units ({cheats})"
+        )
         run_daemon(
             daemon.run, host=daemon.host, say=say_stderr,
             announce=f"provider {ctx.address}, price {daemon.price_per_unit} per unit (cheating)",

@@ -6,7 +6,8 @@ Cast (Anvil dev accounts, PUBLIC test keys): consumer 1, provider-1 2, provider-
 
 1. ``ccm provider start`` ×3 and ``ccm verifier start`` ×3 (each stakes, then prints ``listening
    on <multiaddr>``); the others bootstrap to provider-1, so all share one gossip mesh.
-2. For each kind, ``ccm job submit SPEC --provider P --peer ADDR --wait --json`` once with an
+2. For each kind (``llm`` on a small random Llama the demo builds from a config and puts in the
+   consumer's blob store), ``ccm job submit SPEC --provider P --peer ADDR --wait --json`` once with an
    honest provider (alternating) and once with the cheater. The providers run and commit, the drawn
    verifier fetches the sampled units over libp2p and attests, the parties settle.
 3. Verified capacity: a claims series is capped by capacity a staked verifier attested on chain.
@@ -43,12 +44,13 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
+from node.blobs import BlobStore
 from node.chain.chain import Chain
 from node.chain.deployment import DEPLOYMENT_FILE
 from node.chain.market import JobStatus
 from node.demo.procs import ChildError, Supervisor
 from node.demo.report import Actor, h100e_hours
-from node.demo.specs import KINDS, spec_dict
+from node.demo.specs import ALL_KINDS, demo_job
 from node.workloads.spec import canonical_json, parse_spec, spec_hash
 from tokenomics.units import units_to_tokens
 
@@ -158,8 +160,15 @@ class DevnetClock:
         self.chain.increase_time(jump)
 
 
-def write_spec(home: Path, kind: str, seed: int) -> tuple[Path, bytes]:
-    d = spec_dict(kind, seed=seed)
+def write_spec(home: Path, kind: str, seed: int, *, blobs_to: Path | None = None) -> tuple[Path, bytes]:
+    """The demo spec of ``kind`` in a file; its blobs (an llm job's model and prompts) go into the
+    blob store of the node home ``blobs_to`` (the consumer's: it serves them to the provider)."""
+    d, blobs = demo_job(kind, seed=seed, home=home)
+    if blobs:
+        assert blobs_to is not None, f"the {kind} demo job has blobs: say whose home stores them"
+        store = BlobStore(blobs_to / "blobs")
+        for data in blobs.values():
+            store.put(data)
     path = home / "specs" / f"{kind}-{seed}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(canonical_json(d))
@@ -209,9 +218,10 @@ def run_market(
         first_job = chain.market.job_count() + 1
         with DevnetClock(chain, first_job=first_job, say=say) as clock:
             honest = ["provider-1", "provider-2"]
-            for k, kind in enumerate(KINDS):
+            for k, kind in enumerate(ALL_KINDS):
                 for who in (honest[k % 2], "cheater"):
-                    spec_path, digest = write_spec(home, kind, seed=10 * k + (1 if who != "cheater" else 5))
+                    seed = 10 * k + (1 if who != "cheater" else 5)
+                    spec_path, digest = write_spec(home, kind, seed=seed, blobs_to=nodes["consumer"].home)
                     kinds[digest] = kind
                     submit(sup, nodes["consumer"], nodes[who], addrs[who], spec_path, kind=kind, say=say)
                     if clock.error is not None:

@@ -5,7 +5,8 @@ a provider that corrupts half its units escapes one audit with probability 1/70 
 
 ``llm`` needs a model: :func:`build_llm_model` makes a small random one from a config (nothing can
 be downloaded here) and :func:`llm_demo` returns the spec and the blobs that name it. The tensor
-kinds need no blobs: :data:`KINDS` lists those, :data:`ALL_KINDS` every kind of the registry.
+kinds need no blobs: :data:`KINDS` lists those, :data:`ALL_KINDS` every kind of the registry;
+:func:`demo_job` gives any kind's spec and blobs (the market demo runs all of them).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from node.workloads.jobkinds import KINDS as ALL_KINDS
 from node.workloads.llm_files import llm_spec, model_dir_files
-from node.workloads.spec import JobSpec, parse_spec
+from node.workloads.spec import JobSpec, parse_spec, to_dict
 
 KINDS = tuple(k for k in ALL_KINDS if k != "llm")
 
@@ -133,3 +134,19 @@ def llm_demo(
         limits=_LIMITS,
     )
     return parse_spec(d), blobs
+
+
+DEMO_MODEL = "llm-tiny"
+"""The folder (under the demo home's ``models/``) of the random Llama the demo's llm jobs name."""
+
+
+def demo_job(kind: str, *, seed: int, home: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The demo spec of any kind as a JSON-ready dict, and its blobs (``llm``: the tiny random Llama,
+    built once under ``home/models/``, and the prompts; the tensor kinds: none)."""
+    if kind != "llm":
+        return spec_dict(kind, seed=seed), {}
+    model = home / "models" / DEMO_MODEL
+    if not (model / "config.json").is_file():
+        build_llm_model(model, "tiny")
+    spec, blobs = llm_demo(model, seed=seed)
+    return to_dict(spec), blobs

@@ -5,7 +5,8 @@ The daemons hold no test switches. A provider computes with a :data:`ComputeStra
 :func:`honest_verdict`); tests and the demo pass other objects in:
 
 * :class:`Corrupting` — FOR TESTS AND THE DEMO: a provider that corrupts a fraction of every job's
-  units (the ``corrupt`` cheat model of :mod:`node.workloads.cheats`) and commits to what it made;
+  units (the ``corrupt`` cheat model of :mod:`node.workloads.cheats`, or per kind another of that
+  kind's cheats, e.g. ``llm``: ``drop_layer``) and commits to what it made;
 * :class:`Overriding` — FOR TESTS: a verifier that attests one verdict whatever its audit found
   (a false accusation that the panel must overturn). Panel votes never go through the policy.
 """
@@ -49,18 +50,24 @@ def honest_verdict(job_id: int, passed: bool, reason: str) -> tuple[bool, str]:
 
 @dataclass(frozen=True)
 class Corrupting:
-    """FOR TESTS AND THE DEMO: corrupt ``fraction`` (e.g. ``"1/2"``) of every job's units."""
+    """FOR TESTS AND THE DEMO: corrupt ``fraction`` (e.g. ``"1/2"``) of every job's units, with the
+    ``corrupt`` cheat model, or for a kind named in ``by_kind`` (``(("llm", "drop_layer"),)``) with
+    that cheat (one of the kind's own, :attr:`node.workloads.jobkinds.Kind.cheats`)."""
 
     fraction: str
+    by_kind: tuple[tuple[str, str], ...] = ()
 
     def __call__(
         self, job_id: int, spec: JobSpec, blobs: Mapping[str, bytes], device: str, caps: ProviderCaps
     ) -> tuple[bytes, list[Output]]:
         from node.workloads.cheats import Cheat, run_dishonest
 
-        cheat = Cheat("corrupt", fraction=self.fraction, seed=job_id)
+        name = dict(self.by_kind).get(spec.kind, "corrupt")
+        cheat = Cheat(name, fraction=self.fraction, seed=job_id)
         dishonest = run_dishonest(spec, cheat, device=device, blobs=blobs)
-        logger.warning("CHEATING (test strategy): job %s, %d units corrupted", job_id, len(dishonest.cheated))
+        logger.warning(
+            "CHEATING (test strategy): job %s, %d units %s", job_id, len(dishonest.cheated), name
+        )
         return dishonest.root, list(dishonest.committed)
 
 

@@ -108,7 +108,7 @@ def test_default_is_the_multi_process_market(demo: tuple[dict[str, Any], Path, i
         assert (home / "logs" / f"{daemon}.log").is_file(), daemon  # its own process, its own log
         assert (home / "nodes" / daemon / "deployment.json").is_file(), daemon  # and its own home
     submits = sorted(p.name for p in (home / "logs").glob("submit-*.log"))
-    assert len(submits) == 6, submits  # the consumer ran each job as its own `ccm job submit`
+    assert len(submits) == 8, submits  # the consumer ran each job as its own `ccm job submit`
     stakes = {p["name"]: p["staked"] for p in result["participants"]}
     assert all(stakes[n] > 0 for n in ("provider-1", "provider-2", "verifier-1", "verifier-2", "verifier-3"))
 
@@ -131,7 +131,7 @@ def test_cheater_slashed_and_honest_providers_paid(demo: tuple[dict[str, Any], P
 def test_every_job_audited_with_a_verdict(demo: tuple[dict[str, Any], Path, int]) -> None:
     result, _, _ = demo
     jobs = result["jobs"]
-    assert {"matmul", "inference", "train"} <= {j["kind"] for j in jobs}
+    assert {"matmul", "inference", "train", "llm"} <= {j["kind"] for j in jobs}
     cheaters = {p["address"] for p in result["participants"] if p["cheat_fraction"] > 0}
     for j in jobs:
         assert j["audited"] is True and j["verdict"] in ("pass", "fail"), j
@@ -139,6 +139,12 @@ def test_every_job_audited_with_a_verdict(demo: tuple[dict[str, Any], Path, int]
         if j["provider"] not in cheaters:
             assert j["verdict"] == "pass", j
     assert any(j["status"] == "slashed" and j["provider"] in cheaters for j in jobs)
+    # The llm job on the demo's random Llama: audited both times, the honest provider paid, the
+    # cheater (serving it with a layer dropped) slashed.
+    llm = [j for j in jobs if j["kind"] == "llm"]
+    assert len(llm) == 2 and all(j["audited"] for j in llm)
+    outcomes = {(j["provider"] in cheaters, j["status"]) for j in llm}
+    assert outcomes == {(False, "completed"), (True, "slashed")}
 
 
 def test_claims_add_up(demo: tuple[dict[str, Any], Path, int]) -> None:
