@@ -145,8 +145,13 @@ def demo_job(kind: str, *, seed: int, home: Path) -> tuple[dict[str, Any], dict[
     built once under ``home/models/``, and the prompts; the tensor kinds: none)."""
     if kind != "llm":
         return spec_dict(kind, seed=seed), {}
-    model = home / "models" / DEMO_MODEL
-    if not (model / "config.json").is_file():
-        build_llm_model(model, "tiny")
-    spec, blobs = llm_demo(model, seed=seed)
+    spec, blobs = llm_demo(demo_model(home), seed=seed)
     return to_dict(spec), blobs
+
+
+def demo_model(home: Path) -> Path:
+    """The demo's random Llama under ``home/models/`` (built on first use; imports transformers)."""
+    model = home / "models" / DEMO_MODEL
+    if not ((model / "config.json").is_file() and (model / "model.safetensors").is_file()):
+        build_llm_model(model, "tiny")
+    return model
