@@ -50,7 +50,7 @@ from node.chain.deployment import DEPLOYMENT_FILE
 from node.chain.market import JobStatus
 from node.demo.procs import ChildError, Supervisor
 from node.demo.report import Actor, h100e_hours
-from node.demo.specs import ALL_KINDS, demo_job, demo_model
+from node.demo.specs import ALL_KINDS, demo_job
 from node.workloads.spec import canonical_json, parse_spec, spec_hash
 from tokenomics.units import units_to_tokens
 
@@ -214,11 +214,7 @@ def run_market(
     sup = Supervisor(logs=home / "logs", python=sys.executable, cwd=ROOT)
     kinds: dict[bytes, str] = {}
     try:
-        # The llm job's model is built while the daemons start (torch + transformers imports take seconds).
-        model = threading.Thread(target=demo_model, args=(home,), name="demo-llm-model", daemon=True)
-        model.start()
         addrs = start_daemons(sup, nodes, chain, say=say)
-        model.join()  # a failed build is retried, and its error raised, where the llm spec is written
         first_job = chain.market.job_count() + 1
         with DevnetClock(chain, first_job=first_job, say=say) as clock:
             honest = ["provider-1", "provider-2"]
