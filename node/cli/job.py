@@ -70,7 +70,6 @@ def _cmd_new(args: argparse.Namespace) -> int:
         prog=f"ccm job new {kind.name}", description=f"Write a {kind.name} job spec; store its blobs."
     )
     p.add_argument("--home", type=Path, default=args.home, help="node home whose blob store gets the blobs")
-    p.add_argument("--debug", action="store_true", default=args.debug, help="show tracebacks on errors")
     p.add_argument("--out", type=Path, help="spec file to write (default: stdout)")
     p.add_argument("--json", action="store_true", help="print one JSON object (spec file, hash, blobs)")
     p.add_argument("--dtype", choices=kind.dtypes, default=kind.dtypes[0], help=f"default {kind.dtypes[0]}")
