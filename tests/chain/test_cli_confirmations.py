@@ -12,18 +12,12 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from eth_account.signers.local import LocalAccount
 
 from node.chain.accounts import devnet_accounts
-from node.chain.anvil import AnvilProcess
 from node.chain.chain import Chain
-from node.chain.client import ChainClient
-from node.chain.deploy import DeployParams, deploy_all
 from node.chain.deployment import DEPLOYMENT_FILE
 from node.chain.token import TOKEN
 from node.claims import market
@@ -62,26 +56,9 @@ def test_transaction_answers_carry_their_confirmations(
     assert "(1 confirmation)" in out.splitlines()[0]
 
 
-@dataclass(frozen=True)
-class OwnChain:
-    chain: Chain
-    accounts: tuple[LocalAccount, ...]
-
-    def mine(self, blocks: int = 1) -> None:
-        for _ in range(blocks):
-            self.chain.client.raw("evm_mine", [])
-
-
-@pytest.fixture
-def own_chain() -> Iterator[OwnChain]:
-    """A chain of its own: blocks are mined and reorged here, apart from the session Anvil."""
-    accounts = tuple(a.account for a in devnet_accounts(devnet=True))
-    with AnvilProcess() as anvil:
-        client = ChainClient(anvil.rpc_url)
-        deployment = deploy_all(
-            client, accounts[0], holders=[a.address for a in accounts], params=DeployParams(), devnet=True
-        )
-        yield OwnChain(Chain.connect(deployment), accounts)
+def _mine(chain: Chain, blocks: int = 1) -> None:
+    for _ in range(blocks):
+        chain.client.raw("evm_mine", [])
 
 
 def _home(root: Path, chain: Chain, name: str, config: str = "") -> Path:
@@ -116,8 +93,8 @@ def _until(check: object, proc: subprocess.Popen[str], *, timeout: float = 60.0)
         time.sleep(0.1)
 
 
-def test_the_answer_waits_for_the_confirmations_asked(own_chain: OwnChain, tmp_path: Path) -> None:
-    chain = own_chain.chain
+def test_the_answer_waits_for_the_confirmations_asked(own_chain: Chain, tmp_path: Path) -> None:
+    chain = own_chain
     for name, flag, config in (
         ("flag", ("--confirmations", "3"), ""),
         ("config", (), "[chain]\nconfirmations = 3\n"),
@@ -126,16 +103,16 @@ def test_the_answer_waits_for_the_confirmations_asked(own_chain: OwnChain, tmp_p
         before = chain.token.balance_of(RECIPIENT)
         proc = _spawn("token", "transfer", RECIPIENT, "1", "--home", str(home), "--account-index", "9", *flag)
         _until(lambda b=before: chain.token.balance_of(RECIPIENT) > b, proc)  # mined: 1 confirmation
-        own_chain.mine()
+        _mine(chain)
         assert proc.poll() is None  # 2 of 3: still waiting
-        own_chain.mine()
+        _mine(chain)
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
         assert "(3 confirmations)" in out, out
 
 
-def test_a_fill_dropped_by_a_reorg_is_not_reported(own_chain: OwnChain, tmp_path: Path) -> None:
-    chain, accounts = own_chain.chain, own_chain.accounts
+def test_a_fill_dropped_by_a_reorg_is_not_reported(own_chain: Chain, tmp_path: Path) -> None:
+    chain, accounts = own_chain, tuple(a.account for a in devnet_accounts(devnet=True))
     roles = register_roles(chain, accounts, verifiers=1)
     devnet_verify(
         chain,
@@ -168,7 +145,7 @@ def test_a_fill_dropped_by_a_reorg_is_not_reported(own_chain: OwnChain, tmp_path
     )  # fmt: skip
     _until(lambda: chain.claims.balance_of(buyer, sid) == 3, proc)  # the fill is in the head block
     chain.client.raw("anvil_reorg", [1, []])  # ... and a reorg takes that block back
-    own_chain.mine(2)
+    _mine(chain, 2)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1 and out == "", (out, err)
     assert "dropped by a reorg" in err and "Traceback" not in err, err
