@@ -21,6 +21,7 @@ from pathlib import Path
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils.exceptions import ValidationError
 
 from node.chain.errors import KeystoreError
 from node.errors import ConfigError
@@ -65,8 +66,8 @@ def mnemonic_accounts(phrase: str, count: int) -> tuple[LocalAccount, ...]:
         return tuple(
             Account.from_mnemonic(phrase.strip(), account_path=f"m/44'/60'/0'/0/{i}") for i in range(count)
         )
-    except ValueError as exc:
-        raise ConfigError(f"not a usable BIP-39 mnemonic: {exc}") from None
+    except (ValueError, ValidationError):  # (the phrase itself is never echoed: it is a secret)
+        raise ConfigError(f"not a usable BIP-39 mnemonic ({len(phrase.split())} words)") from None
 
 
 def devnet_account(index: int, *, devnet: bool) -> LocalAccount:
