@@ -68,13 +68,8 @@ def test_the_demo_runs_on_an_existing_chain_by_its_url(tmp_path: Path) -> None:
         assert client.block_number() >= result["block"]  # the chain is left running, as it was
 
         # Again on the same contracts (--deployment): nothing is deployed, the market carries on.
-        again = _report(
-            _demo(
-                tmp_path / "again",
-                "--rpc-url", anvil.rpc_url, "--mnemonic", MNEMONIC, "--mode", "direct", "--json",
-                "--deployment", str(home / DEPLOYMENT_FILE),
-            )  # fmt: skip
-        )
+        argv = ["--rpc-url", anvil.rpc_url, "--mnemonic", MNEMONIC, "--mode", "direct", "--json"]
+        again = _report(_demo(tmp_path / "again", *argv, "--deployment", str(home / DEPLOYMENT_FILE)))
         assert again["contracts"] == result["contracts"] and again["start_block"] > result["block"]
         assert {j["status"] for j in again["jobs"]} == {"completed", "slashed"}
 
