@@ -1,7 +1,9 @@
 """``scripts/demo --rpc-url URL``: the demo on a chain that is already up (a separate Anvil started
 here, not through ``ccm devnet up``), its accounts from a mnemonic that is not Anvil's public one.
 
-The direct mode runs (every party in the demo's process through the chain client, ~15 s); the
+The direct mode runs twice (every party in the demo's process through the chain client): deployed
+by the demo with a mnemonic's accounts, then on that deployment (``--deployment``) with the same
+accounts as keystore files (``--keystore-dir``); 35-70 s in all on this 2-core machine. The
 multi-process market on an existing chain shares all of its code with the devnet demo
 (``tests/demo/test_demo.py``) except the node homes' keystores (:class:`node.demo.procs.KeyRing`),
 checked here on their own.
@@ -18,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from node.chain.accounts import mnemonic_accounts
+from node.chain.accounts import create_keystore, mnemonic_accounts
 from node.chain.anvil import AnvilProcess
 from node.chain.client import ChainClient
 from node.chain.deployment import DEPLOYMENT_FILE, Deployment
@@ -30,9 +32,11 @@ ROOT = Path(__file__).resolve().parents[2]
 MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
 
 
-def _demo(home: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+def _demo(home: Path, *argv: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
     env.pop("CCM_HOME", None)
+    if password is not None:
+        env["CCM_PASSWORD"] = password
     return subprocess.run(
         [sys.executable, "-m", "node.demo", "--home", str(home), *argv],
         cwd=ROOT,
@@ -67,9 +71,19 @@ def test_the_demo_runs_on_an_existing_chain_by_its_url(tmp_path: Path) -> None:
         client = ChainClient(anvil.rpc_url)
         assert client.block_number() >= result["block"]  # the chain is left running, as it was
 
-        # Again on the same contracts (--deployment): nothing is deployed, the market carries on.
-        argv = ["--rpc-url", anvil.rpc_url, "--mnemonic", MNEMONIC, "--mode", "direct", "--json"]
-        again = _report(_demo(tmp_path / "again", *argv, "--deployment", str(home / DEPLOYMENT_FILE)))
+        # Again on the same contracts (--deployment), the same accounts now from keystore files:
+        # nothing is deployed, the market carries on.
+        keys = tmp_path / "keys"
+        for n, account in enumerate(accounts):
+            create_keystore(keys / f"{n:02d}.json", "pw", private_key=account.key)
+        again = _report(
+            _demo(
+                tmp_path / "again",
+                *("--rpc-url", anvil.rpc_url, "--keystore-dir", str(keys), "--mode", "direct", "--json"),
+                *("--deployment", str(home / DEPLOYMENT_FILE)),
+                password="pw",
+            )
+        )
         assert again["contracts"] == result["contracts"] and again["start_block"] > result["block"]
         assert {j["status"] for j in again["jobs"]} == {"completed", "slashed"}
 
