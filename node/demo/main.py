@@ -162,13 +162,11 @@ def _accounts(target: ExistingChain) -> tuple[LocalAccount, ...]:
 def connect_existing(home: Path, target: ExistingChain) -> tuple[Deployment, tuple[LocalAccount, ...]]:
     """Deploy to (or take the ``--deployment`` on) the chain at ``target.rpc_url``; the record is
     written to ``<home>/deployment.json``. Returns it and the ten accounts."""
-    from node.chain.accounts import DEVNET_ACCOUNT_COUNT
     from node.chain.client import ChainClient
-    from node.chain.confirm import deploy_confirmed
+    from node.chain.confirm import check_deploy_block, deploy_confirmed
     from node.chain.deploy import DeployParams
     from node.chain.params import measure_block_time
 
-    assert CAST_ACCOUNTS == DEVNET_ACCOUNT_COUNT
     accounts = _accounts(target)
     client = ChainClient(target.rpc_url)
     chain_id = client.chain_id
@@ -185,6 +183,7 @@ def connect_existing(home: Path, target: ExistingChain) -> tuple[Deployment, tup
             raise ConfigError(
                 f"{target.deployment} is not a development deployment (the demo moves its clock)"
             )
+        check_deploy_block(client, deployment)  # a reset chain at the same URL is refused
         deployment = dataclasses.replace(deployment, rpc_url=target.rpc_url)
         say(f"using the deployment of {target.deployment} on chain {chain_id}")
     else:
