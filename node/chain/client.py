@@ -171,6 +171,7 @@ class Receipt:
     contract_address: ChecksumAddress | None
     logs: tuple[Any, ...]
     block_hash: str = ""
+    succeeded: bool = True
 
 
 class NonceManager:
@@ -648,6 +649,7 @@ def _to_receipt(tx_hash: str, raw: TxReceipt) -> Receipt:
         contract_address=to_checksum_address(address) if address else None,
         logs=tuple(raw["logs"]),
         block_hash=_hex(raw["blockHash"]),
+        succeeded=int(raw["status"]) == 1,
     )
 
 

@@ -84,9 +84,10 @@ def wait_receipts(
     """Wait until every one of ``receipts`` has ``confirmations``; the fewest seen (``None``: no
     receipts, nothing to wait for).
 
-    A transaction a reorg moved to another block is followed there (its new block counts); one the
-    chain no longer holds is waited for while the endpoint still knows it (back in its pool), and
-    raises :class:`TxDropped` once it does not: what it did is not on the chain. ``timeout``
+    A transaction a reorg moved to another block is followed there (its new block counts) unless it
+    reverted there; one the chain no longer holds is waited for while the endpoint still knows it
+    (back in its pool). Either way of losing it raises :class:`TxDropped`: what it did is not on the
+    chain. ``timeout``
     defaults to 10 blocks more than needed (at least 60 s); NotConfirmed when it runs out.
     """
     if not receipts:
@@ -104,6 +105,14 @@ def wait_receipts(
             if header is not None and header.hash == receipt.block_hash:
                 continue
             moved = client.receipt(receipt.tx_hash)
+            if moved is not None and not moved.succeeded:
+                raise TxDropped(
+                    f"transaction {receipt.tx_hash} was mined again after a reorg (block "
+                    f"{moved.block_number}) and reverted there: what it did is not on the chain",
+                    tx_hash=receipt.tx_hash,
+                    block=receipt.block_number,
+                    wanted=confirmations,
+                )
             if moved is not None:
                 current[n] = moved
             elif client.known(receipt.tx_hash):

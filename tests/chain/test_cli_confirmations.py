@@ -18,7 +18,9 @@ import pytest
 
 from node.chain.accounts import devnet_accounts
 from node.chain.chain import Chain
+from node.chain.confirm import wait_receipts
 from node.chain.deployment import DEPLOYMENT_FILE
+from node.chain.errors import TxDropped
 from node.chain.token import TOKEN
 from node.claims import market
 from node.claims.book import OrderBook, live_orders
@@ -167,3 +169,41 @@ def test_a_fill_dropped_by_a_reorg_is_not_reported(own_chain: Chain, tmp_path: P
     doc = json.loads(out)
     assert (doc["bought"], doc["balance"], doc["confirmations"]) == (3, 3, 1)
     assert chain.token.balance_of(buyer) == tokens_before - int(str(doc["paid"]))
+
+
+def test_a_transaction_a_reorg_moved_is_followed_unless_it_reverted_there(own_chain: Chain) -> None:
+    chain = own_chain
+    accounts = tuple(a.account for a in devnet_accounts(devnet=True))
+    owner, spender = accounts[9], accounts[8]
+    token, client = chain.token, chain.client
+    token.approve(owner, spender.address, 2**255)
+    balance = token.balance_of(owner.address)
+
+    # Moved: the same signed transfer, one block later on the new branch; its new block counts.
+    moved = token.transfer(owner, RECIPIENT, 1)
+    raw = client.raw("eth_getRawTransactionByHash", [moved.tx_hash])
+    _mine(chain)
+    client.raw("anvil_reorg", [2, [[raw, 1]]])  # its block and the next, replaced: it is in the second
+    assert client.receipt(moved.tx_hash).block_number == moved.block_number + 1  # type: ignore[union-attr]
+    _mine(chain)
+    assert wait_receipts(client, [moved], confirmations=2, block_time_s=0) == 2
+
+    # Reverted: on the new branch the spender drains the owner first; the transfer fails there.
+    sent = token.transfer(owner, RECIPIENT, balance - 1)
+    raw = client.raw("eth_getRawTransactionByHash", [sent.tx_hash])
+    drain = spender.sign_transaction(
+        {
+            "to": token.address,
+            "data": token.contract.encode("transferFrom", owner.address, spender.address, balance - 1),
+            "nonce": client.w3.eth.get_transaction_count(spender.address),
+            "gas": 100_000,
+            "maxFeePerGas": 10 * 10**9,
+            "maxPriorityFeePerGas": 10**9,
+            "chainId": client.chain_id,
+            "type": 2,
+        }
+    )
+    client.raw("anvil_reorg", [1, [["0x" + bytes(drain.raw_transaction).hex(), 0], [raw, 0]]])
+    assert token.balance_of(RECIPIENT) == 1  # the big transfer is not on the chain any more
+    with pytest.raises(TxDropped, match="reverted there"):
+        wait_receipts(client, [sent], confirmations=1, block_time_s=0)
