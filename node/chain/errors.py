@@ -14,7 +14,7 @@ Hierarchy (bases from :mod:`node.errors`)::
     ├── TransactionFailed        a transaction was mined but failed without revert data, or timed out
     ├── ChainIdMismatch          the RPC serves another chain than the deployment or signature expects
     ├── NotConfirmed             a transaction did not reach the wanted confirmations (or a reorg dropped it)
-    │   └── TxDropped            a reorg removed a mined transaction and the endpoint no longer knows it
+    │   └── TxDropped            a reorg removed a mined transaction (gone, or reverted where it landed again)
     └── ChainReset               the deployment's block is gone: the chain was reset or replaced
 
 ``str(err)`` is always one line, ready for the CLI.
@@ -122,7 +122,7 @@ class NotConfirmed(ChainError):
 
 class TxDropped(NotConfirmed):
     """A mined transaction (``tx_hash``, once in ``block``) that a reorg removed and the endpoint
-    no longer knows: what it did is not on the chain."""
+    no longer knows, or that was mined again and reverted there: what it did is not on the chain."""
 
     def __init__(self, message: str, *, tx_hash: str, block: int, wanted: int) -> None:
         self.tx_hash = tx_hash
