@@ -4,9 +4,8 @@ here, not through ``ccm devnet up``), its accounts from a mnemonic that is not A
 The direct mode runs twice (every party in the demo's process through the chain client): deployed
 by the demo with a mnemonic's accounts, then on that deployment (``--deployment``) with the same
 accounts as keystore files (``--keystore-dir``); 35-70 s in all on this 2-core machine. The
-multi-process market on an existing chain shares all of its code with the devnet demo
-(``tests/demo/test_demo.py``) except the node homes' keystores (:class:`node.demo.procs.KeyRing`),
-checked here on their own.
+multi-process market on an existing chain (node homes signing with keystores:
+:class:`node.demo.procs.KeyRing`) takes about 230 s: ``slow`` (``scripts/test --slow``).
 """
 
 from __future__ import annotations
@@ -86,6 +85,24 @@ def test_the_demo_runs_on_an_existing_chain_by_its_url(tmp_path: Path) -> None:
         )
         assert again["contracts"] == result["contracts"] and again["start_block"] > result["block"]
         assert {j["status"] for j in again["jobs"]} == {"completed", "slashed"}
+
+
+@pytest.mark.slow
+def test_the_market_runs_on_an_existing_chain_with_keystore_homes(tmp_path: Path) -> None:
+    """The multi-process market by URL: every node home signs with a keystore of the mnemonic's
+    account (225 s on this 2-core machine at load 3.6)."""
+    accounts = mnemonic_accounts(MNEMONIC, 10)
+    with AnvilProcess(extra_args=("--mnemonic", MNEMONIC)) as anvil:
+        home = tmp_path / "demo"
+        result = _report(_demo(home, "--rpc-url", anvil.rpc_url, "--mnemonic", MNEMONIC, "--json"))
+        assert result["mode"] == "market" and result["rpc_url"] == anvil.rpc_url
+        for p in result["participants"]:
+            node_home = home / "nodes" / p["name"]
+            keystore = load_config(node_home).keystore_path
+            assert keystore.is_file(), p["name"]  # signed with its keystore, not a public dev key
+            assert p["address"] in {a.address for a in accounts[1:]}
+        assert {j["status"] for j in result["jobs"]} == {"completed", "slashed"}
+        assert result["claims"]["redeemed"] > 0
 
 
 @pytest.mark.parametrize(
