@@ -21,6 +21,7 @@ from pathlib import Path
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils.exceptions import ValidationError
 
 from node.chain.errors import KeystoreError
 from node.errors import ConfigError
@@ -55,10 +56,18 @@ def devnet_accounts(*, devnet: bool, count: int = DEVNET_ACCOUNT_COUNT) -> tuple
     """Anvil's dev accounts ``m/44'/60'/0'/0/i``; raises ConfigError unless ``devnet`` is True."""
     if not devnet:
         raise ConfigError("devnet accounts are public test keys: refused outside devnet mode")
-    return tuple(
-        DevAccount(i, Account.from_mnemonic(DEVNET_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}"))
-        for i in range(count)
-    )
+    return tuple(DevAccount(i, a) for i, a in enumerate(mnemonic_accounts(DEVNET_MNEMONIC, count)))
+
+
+def mnemonic_accounts(phrase: str, count: int) -> tuple[LocalAccount, ...]:
+    """The accounts ``m/44'/60'/0'/0/i`` (i < ``count``) of a BIP-39 mnemonic; ConfigError if it is
+    not one."""
+    try:
+        return tuple(
+            Account.from_mnemonic(phrase.strip(), account_path=f"m/44'/60'/0'/0/{i}") for i in range(count)
+        )
+    except (ValueError, ValidationError):  # (the phrase itself is never echoed: it is a secret)
+        raise ConfigError(f"not a usable BIP-39 mnemonic ({len(phrase.split())} words)") from None
 
 
 def devnet_account(index: int, *, devnet: bool) -> LocalAccount:

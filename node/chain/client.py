@@ -170,6 +170,8 @@ class Receipt:
     gas_used: int
     contract_address: ChecksumAddress | None
     logs: tuple[Any, ...]
+    block_hash: str = ""
+    succeeded: bool = True
 
 
 class NonceManager:
@@ -268,9 +270,10 @@ class ChainClient:
         self._expected = expected_chain_id
         self.max_fee_per_gas = max_fee_per_gas
         self.replace_after_blocks = replace_after_blocks
-        # Where this client's transactions were mined (block, hash): a follower checks them, since
-        # a reorg can drop a node's own transaction before its follower ever stood on that block.
-        self.landed: deque[tuple[int, str]] = deque(maxlen=LANDED_KEPT)
+        # This client's mined transactions, newest last: a follower checks their blocks (a reorg can
+        # drop a node's own transaction before its follower ever stood on that block), and a CLI
+        # command reports their confirmations (node.chain.confirm.wait_receipts).
+        self.receipts: deque[Receipt] = deque(maxlen=LANDED_KEPT)
 
     @classmethod
     def from_config(
@@ -289,6 +292,11 @@ class ChainClient:
             replace_after_blocks=settings.replace_after_blocks,
             block_time_s=block_time_s,
         )
+
+    @property
+    def landed(self) -> list[tuple[int, str]]:
+        """Where this client's transactions were mined: ``(block, block hash)``, oldest first."""
+        return [(r.block_number, r.block_hash) for r in self.receipts]
 
     @property
     def requests(self) -> Counter[str]:
@@ -506,6 +514,15 @@ class ChainClient:
             return None
         return {**tx, "maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip}
 
+    def receipt(self, tx_hash: str) -> Receipt | None:
+        """The receipt of a mined transaction on the chain as it is now (``None``: not mined)."""
+        raw = self._receipt(bytes.fromhex(tx_hash.removeprefix("0x")))
+        return None if raw is None else _to_receipt(tx_hash, raw)
+
+    def known(self, tx_hash: str) -> bool:
+        """Whether the endpoint knows this transaction (pending in its pool or mined)."""
+        return self._known(bytes.fromhex(tx_hash.removeprefix("0x")))
+
     def _known(self, tx_hash: bytes) -> bool:
         """Whether the node knows this transaction (pending in its pool or mined)."""
 
@@ -602,7 +619,7 @@ class ChainClient:
         )
         hex_hash = "0x" + tx_hash.hex()
         receipt = _to_receipt(hex_hash, raw)
-        self.landed.append((receipt.block_number, _hex(raw["blockHash"])))
+        self.receipts.append(receipt)
         if raw["status"] == 1:
             return receipt
         # Mined but failed: replay at that block to get the revert data.
@@ -631,6 +648,8 @@ def _to_receipt(tx_hash: str, raw: TxReceipt) -> Receipt:
         gas_used=int(raw["gasUsed"]),
         contract_address=to_checksum_address(address) if address else None,
         logs=tuple(raw["logs"]),
+        block_hash=_hex(raw["blockHash"]),
+        succeeded=int(raw["status"]) == 1,
     )
 
 

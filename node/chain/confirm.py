@@ -20,10 +20,10 @@ from collections.abc import Sequence
 
 from eth_account.signers.local import LocalAccount
 
-from node.chain.client import ChainClient
+from node.chain.client import ChainClient, Receipt
 from node.chain.deploy import DeployParams, deploy_all
 from node.chain.deployment import Deployment
-from node.chain.errors import ChainReset, NotConfirmed
+from node.chain.errors import ChainReset, NotConfirmed, TxDropped
 
 #: Pause between head checks while waiting on a chain that mines on demand (block time 0).
 ON_DEMAND_POLL_S = 0.2
@@ -67,6 +67,71 @@ def wait_confirmed(
             raise NotConfirmed(
                 f"block {block} has {seen} of {confirmations} confirmations after {timeout:g} s",
                 block=block,
+                wanted=confirmations,
+                seen=seen,
+            )
+        time.sleep(pause)
+
+
+def wait_receipts(
+    client: ChainClient,
+    receipts: Sequence[Receipt],
+    *,
+    confirmations: int,
+    block_time_s: float,
+    timeout: float | None = None,
+) -> int | None:
+    """Wait until every one of ``receipts`` has ``confirmations``; the fewest seen (``None``: no
+    receipts, nothing to wait for).
+
+    A transaction a reorg moved to another block is followed there (its new block counts) unless it
+    reverted there; one the chain no longer holds is waited for while the endpoint still knows it
+    (back in its pool). Either way of losing it raises :class:`TxDropped`: what it did is not on the
+    chain. ``timeout``
+    defaults to 10 blocks more than needed (at least 60 s); NotConfirmed when it runs out.
+    """
+    if not receipts:
+        return None
+    if timeout is None:
+        timeout = max(60.0, (confirmations + 10) * block_time_s)
+    deadline = time.monotonic() + timeout
+    pause = block_time_s if block_time_s > 0 else ON_DEMAND_POLL_S
+    current = list(receipts)
+    while True:
+        head = client.block_number()
+        pending = False
+        for n, receipt in enumerate(current):
+            header = client.block(receipt.block_number)
+            if header is not None and header.hash == receipt.block_hash:
+                continue
+            moved = client.receipt(receipt.tx_hash)
+            if moved is not None and not moved.succeeded:
+                raise TxDropped(
+                    f"transaction {receipt.tx_hash} was mined again after a reorg (block "
+                    f"{moved.block_number}) and reverted there: what it did is not on the chain",
+                    tx_hash=receipt.tx_hash,
+                    block=receipt.block_number,
+                    wanted=confirmations,
+                )
+            if moved is not None:
+                current[n] = moved
+            elif client.known(receipt.tx_hash):
+                pending = True  # back in the pool: it may be mined again
+            else:
+                raise TxDropped(
+                    f"transaction {receipt.tx_hash} (block {receipt.block_number}) was dropped by a "
+                    "reorg: the chain no longer has what it did",
+                    tx_hash=receipt.tx_hash,
+                    block=receipt.block_number,
+                    wanted=confirmations,
+                )
+        seen = 0 if pending else min(confirmations_of(client, r.block_number, head=head) for r in current)
+        if seen >= confirmations:
+            return seen
+        if time.monotonic() >= deadline:
+            raise NotConfirmed(
+                f"the transactions have {seen} of {confirmations} confirmations after {timeout:g} s",
+                block=max(r.block_number for r in current),
                 wanted=confirmations,
                 seen=seen,
             )

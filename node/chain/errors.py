@@ -14,6 +14,7 @@ Hierarchy (bases from :mod:`node.errors`)::
     ├── TransactionFailed        a transaction was mined but failed without revert data, or timed out
     ├── ChainIdMismatch          the RPC serves another chain than the deployment or signature expects
     ├── NotConfirmed             a transaction did not reach the wanted confirmations (or a reorg dropped it)
+    │   └── TxDropped            a reorg removed a mined transaction (gone, or reverted where it landed again)
     └── ChainReset               the deployment's block is gone: the chain was reset or replaced
 
 ``str(err)`` is always one line, ready for the CLI.
@@ -117,6 +118,15 @@ class NotConfirmed(ChainError):
         self.wanted = wanted
         self.seen = seen
         super().__init__(message)
+
+
+class TxDropped(NotConfirmed):
+    """A mined transaction (``tx_hash``, once in ``block``) that a reorg removed and the endpoint
+    no longer knows, or that was mined again and reverted there: what it did is not on the chain."""
+
+    def __init__(self, message: str, *, tx_hash: str, block: int, wanted: int) -> None:
+        self.tx_hash = tx_hash
+        super().__init__(message, block=block, wanted=wanted, seen=0)
 
 
 class ChainReset(ChainError):

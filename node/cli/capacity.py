@@ -17,6 +17,7 @@ import argparse
 import sys
 from typing import Any
 
+from node.cli._confirm import add_confirmations_option, confirm_sent, confirmations_text
 from node.cli._output import emit_json
 from node.cli._parsers import command_group
 
@@ -32,6 +33,7 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         p.add_argument("--rpc-url", help="override the deployment's RPC endpoint")
         if signer:
             p.add_argument("--account-index", type=int, help="devnet only: sign with this PUBLIC dev account")
+            add_confirmations_option(p)
 
     p = sub.add_parser("attest", parents=parents, help="verifier: post a capacity-challenge result, bonded")
     p.add_argument("provider", help="the provider's address (0x…)")
@@ -99,10 +101,11 @@ def _attest(args: argparse.Namespace) -> int:
             dtype=args.dtype,
             store=ctx.store,
         )
+        seen = confirm_sent(ctx.chain, ctx.config, args.confirmations)
     finally:
         ctx.close()
     if args.json:
-        emit_json({**attested.to_json(), "verifier": ctx.address})
+        emit_json({**attested.to_json(), "verifier": ctx.address, "confirmations": seen})
     else:
         state = (
             "in force now"
@@ -111,7 +114,7 @@ def _attest(args: argparse.Namespace) -> int:
         )
         print(
             f"attestation {attested.attestation_id}: {provider} {gpus} x {attested.gpu_class} at "
-            f"{attested.ppm_per_gpu / 1e6:g} H100e per GPU-hour; {state}"
+            f"{attested.ppm_per_gpu / 1e6:g} H100e per GPU-hour; {state}" + confirmations_text(seen)
         )
     return 0
 
@@ -123,14 +126,19 @@ def _finalize(args: argparse.Namespace) -> int:
     ctx = open_context(args.home, account_index=args.account_index, rpc_url=args.rpc_url, say=_say)
     try:
         status = finalize(ctx.chain, ctx.account, args.id)
+        seen = confirm_sent(ctx.chain, ctx.config, args.confirmations)
         record = ctx.chain.capacity.attestation(args.id)
     finally:
         ctx.close()
-    result = {"id": args.id, "status": status.name.lower(), "applied": record.applied}
+    result = {"id": args.id, "status": status.name.lower(), "applied": record.applied, "confirmations": seen}
     if args.json:
         emit_json(result)
     else:
-        print(f"attestation {args.id}: {result['status']}" + (" (in force)" if record.applied else ""))
+        print(
+            f"attestation {args.id}: {result['status']}"
+            + (" (in force)" if record.applied else "")
+            + confirmations_text(seen)
+        )
     return 0
 
 

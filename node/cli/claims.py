@@ -30,6 +30,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from node.cli._confirm import add_confirmations_option, confirm_sent, confirmations_text
 from node.cli._output import emit_json, table
 from node.cli._parsers import command_group
 
@@ -54,6 +55,7 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         p.add_argument("--rpc-url", help="override the deployment's RPC endpoint")
         if signer:
             p.add_argument("--account-index", type=int, help="devnet only: sign with this PUBLIC dev account")
+            add_confirmations_option(p)
         if peers:
             p.add_argument(
                 "--peer",
@@ -249,6 +251,7 @@ def _create(args: argparse.Namespace) -> int:
             expiry=expiry,
             region=args.region,
         )
+        seen = confirm_sent(ctx.chain, ctx.config, args.confirmations)
         pushed = _push([created.order.message], _peers(args, ctx.home))
     finally:
         ctx.close()
@@ -269,11 +272,15 @@ def _create(args: argparse.Namespace) -> int:
         "collateral": supply * created.collateral_per_token,
         "order": created.order.order_hash,
         "pushed": pushed,
+        "confirmations": seen,
     }
     if args.json:
         emit_json(result)
     else:
-        print(f"series {created.series_id}: {supply} GPU-hours of {q.gpu_class}, window {start}..{end}")
+        print(
+            f"series {created.series_id}: {supply} GPU-hours of {q.gpu_class}, window {start}..{end}"
+            + confirmations_text(seen)
+        )
         print(f"price {q.price_per_token} per token ({q.basis}), collateral locked {result['collateral']}")
         print(
             f"order {created.order.order_hash} in the book"
@@ -377,6 +384,7 @@ def _buy(args: argparse.Namespace) -> int:
             max_price=max_price,
             region=args.region,
         )
+        seen = confirm_sent(ctx.chain, ctx.config, args.confirmations)
         balance = ctx.chain.claims.balance_of(ctx.address, series_id)
     finally:
         ctx.close()
@@ -387,6 +395,7 @@ def _buy(args: argparse.Namespace) -> int:
         "bought": purchase.bought,
         "paid": purchase.paid,
         "balance": balance,
+        "confirmations": seen,
         "fills": [
             {
                 "order": f.order_hash,
@@ -401,7 +410,10 @@ def _buy(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(result)
     else:
-        print(f"bought {purchase.bought} of {amount} claims of series {series_id} for {purchase.paid}")
+        print(
+            f"bought {purchase.bought} of {amount} claims of series {series_id} for {purchase.paid}"
+            + confirmations_text(seen)
+        )
         print(
             table(
                 ["order", "seller", "amount", "price", "payment"],
@@ -430,15 +442,18 @@ def _sell(args: argparse.Namespace) -> int:
         state = market.sell(
             ctx.chain, book, ctx.account, series_id=series_id, amount=amount, price=price, expiry=expiry
         )
+        seen = confirm_sent(ctx.chain, ctx.config, args.confirmations)
         pushed = _push([state.message], _peers(args, ctx.home))
     finally:
         ctx.close()
     if args.json:
-        emit_json({**state.to_json(), "pushed": pushed})
+        emit_json({**state.to_json(), "pushed": pushed, "confirmations": seen})
     else:
         print(
             f"order {state.order_hash}: {amount} claims of series {series_id} at {price} each, "
-            f"until {state.message.expiry}" + (f"; pushed to {len(pushed)} peer(s)" if pushed else "")
+            f"until {state.message.expiry}"
+            + (f"; pushed to {len(pushed)} peer(s)" if pushed else "")
+            + confirmations_text(seen)
         )
     return 0
 
@@ -450,12 +465,15 @@ def _cancel(args: argparse.Namespace) -> int:
     ctx = _context(args)
     try:
         message = market.cancel(ctx.chain, OrderBook(ctx.store), ctx.account, args.order)
+        seen = confirm_sent(ctx.chain, ctx.config, args.confirmations)
     finally:
         ctx.close()
     if args.json:
-        emit_json({"order": args.order.lower(), "cancelled": True, "seller": message.seller})
+        emit_json(
+            {"order": args.order.lower(), "cancelled": True, "seller": message.seller, "confirmations": seen}
+        )
     else:
-        print(f"order {args.order.lower()} cancelled on chain")
+        print(f"order {args.order.lower()} cancelled on chain" + confirmations_text(seen))
     return 0
 
 
@@ -494,6 +512,7 @@ def _redeem(args: argparse.Namespace) -> int:
         )
         _say(f"redeemed {amount} claims of series {series_id}: prepaid job {redemption.job_id}")
         delivered, status, outputs = _deliver(ctx, args, redemption.job_id, spec)
+        seen = confirm_sent(ctx.chain, ctx.config, args.confirmations)
     finally:
         ctx.close()
     result = {
@@ -506,6 +525,7 @@ def _redeem(args: argparse.Namespace) -> int:
         "status": status.name.lower(),
         "completed": status == JobStatus.COMPLETED,
         "outputs_verified": outputs,
+        "confirmations": seen,
     }
     if args.json:
         emit_json(result)
@@ -513,6 +533,7 @@ def _redeem(args: argparse.Namespace) -> int:
         print(
             f"job {redemption.job_id}: {status.name.lower()}; collateral behind it {redemption.collateral}"
             + ("" if delivered else " (spec not delivered: pass --peer with the provider's address)")
+            + confirmations_text(seen)
         )
     return 0
 

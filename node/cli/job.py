@@ -36,6 +36,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from node.cli._confirm import add_confirmations_option, confirm_sent, confirmations_text
 from node.cli._output import emit_json, table
 from node.cli._parsers import add_node_options, command_group
 from node.errors import ConfigError, JobSpecError
@@ -247,6 +248,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         with Progress(f"{spec.kind} job of {n_units} units") as shown:
             say = shown  # main() reads it when it runs: steps above a live bar on a terminal
             report = run_trio(main)
+        report["confirmations"] = confirm_sent(ctx.chain, ctx.config, args.confirmations)
     finally:
         ctx.close()
     _print_report(report, as_json=args.json)
@@ -292,13 +294,14 @@ def _cmd_cancel(args: argparse.Namespace) -> int:
             return await Consumer(ctx).cancel(args.job_id)
 
         cancelled = run_trio(main)
+        seen = confirm_sent(ctx.chain, ctx.config, args.confirmations)
         status = ctx.chain.market.status_of(args.job_id).name.lower()
     finally:
         ctx.close()
     if args.json:
-        emit_json({"job_id": args.job_id, "cancelled": cancelled, "status": status})
+        emit_json({"job_id": args.job_id, "cancelled": cancelled, "status": status, "confirmations": seen})
     elif cancelled:
-        print(f"job {args.job_id} cancelled; its escrow is back")
+        print(f"job {args.job_id} cancelled; its escrow is back" + confirmations_text(seen))
     else:
         raise JobSpecError("", f"job {args.job_id} is {status}, not open: it cannot be cancelled")
     return 0
@@ -455,6 +458,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     p.add_argument("--wait", action="store_true", help="follow the job until it is final")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds --wait may take (default 600)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_confirmations_option(p)
     p.set_defaults(func=_cmd_submit)
 
     p = sub.add_parser("status", parents=parents, help="a submitted job's state")
@@ -469,6 +473,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     p.add_argument("--account-index", type=int, help="DEVNET: use Anvil's PUBLIC dev account N")
     p.add_argument("--rpc-url", help="chain endpoint (default: the one in deployment.json)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_confirmations_option(p)
     p.set_defaults(func=_cmd_cancel)
 
     p = sub.add_parser("result", parents=parents, help="write a job's verified outputs")

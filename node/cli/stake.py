@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from node.cli._confirm import add_confirmations_option, confirm_sent, confirmations_text
 from node.cli._output import emit_json
 from node.cli._parsers import command_group
 from node.cli.account import add_account_options
@@ -30,6 +31,7 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     withdraw = sub.add_parser("withdraw", parents=parents, help="take back the unbonded tokens")
     for p in (add, unbond, withdraw):
         add_account_options(p)
+        add_confirmations_option(p)
         p.add_argument("--json", action="store_true", help="print one JSON object (amounts in base units)")
         p.set_defaults(func=_stake)
 
@@ -69,6 +71,7 @@ def _stake(args: argparse.Namespace) -> int:
         else:
             amount = before.unbonding
             receipt = send(lambda: registry.withdraw(ctx.account))
+        seen = confirm_sent(ctx.chain, ctx.config, args.confirmations)
         after = registry.staker(ctx.address)
     finally:
         ctx.close()
@@ -80,6 +83,7 @@ def _stake(args: argparse.Namespace) -> int:
                 "amount": str(amount),
                 "tx_hash": receipt.tx_hash,
                 "block": receipt.block_number,
+                "confirmations": seen,
                 "active_stake": str(after.active),
                 "unbonding": str(after.unbonding),
                 "unbond_at": after.unbond_at,
@@ -88,7 +92,10 @@ def _stake(args: argparse.Namespace) -> int:
         )
         return 0
     verb = {"add": "staked", "unbond": "unbonding", "withdraw": "withdrew"}[action]
-    print(f"{verb} {tok(amount)} tokens (tx {receipt.tx_hash}, block {receipt.block_number})")
+    print(
+        f"{verb} {tok(amount)} tokens (tx {receipt.tx_hash}, block {receipt.block_number})"
+        + confirmations_text(seen)
+    )
     print(f"stake now: {tok(after.active)} active, {tok(after.unbonding)} unbonding", end="")
     if after.unbonding:
         from node.cli.account import when

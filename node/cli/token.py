@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from node.cli._confirm import add_confirmations_option, confirm_sent, confirmations_text
 from node.cli._output import emit_json
 from node.cli._parsers import command_group
 from node.cli.account import add_account_options
@@ -21,6 +22,7 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     transfer.add_argument("to", help="recipient address (0x…)")
     transfer.add_argument("amount", help="tokens (decimal)")
     add_account_options(transfer)
+    add_confirmations_option(transfer)
     transfer.add_argument("--json", action="store_true", help="print one JSON object (amounts in base units)")
     transfer.set_defaults(func=_transfer)
 
@@ -41,6 +43,7 @@ def _transfer(args: argparse.Namespace) -> int:
     try:
         token = ctx.chain.token
         receipt = send(lambda: token.transfer(ctx.account, to, amount))
+        seen = confirm_sent(ctx.chain, ctx.config, args.confirmations)
         balance = token.balance_of(ctx.address)
     finally:
         ctx.close()
@@ -53,10 +56,14 @@ def _transfer(args: argparse.Namespace) -> int:
                 "balance": str(balance),
                 "tx_hash": receipt.tx_hash,
                 "block": receipt.block_number,
+                "confirmations": seen,
                 "amounts": "token base units as decimal strings",
             }
         )
         return 0
-    print(f"sent {tok(amount)} tokens to {to} (tx {receipt.tx_hash}, block {receipt.block_number})")
+    print(
+        f"sent {tok(amount)} tokens to {to} (tx {receipt.tx_hash}, block {receipt.block_number})"
+        + confirmations_text(seen)
+    )
     print(f"balance now: {tok(balance)} tokens")
     return 0

@@ -31,7 +31,9 @@ def _fraction(text: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="node.demo.cheater", description=__doc__)
     parser.add_argument("--home", type=Path, required=True, help="the cheater's node home")
-    parser.add_argument("--account-index", type=int, required=True, help="Anvil's PUBLIC dev account N")
+    parser.add_argument(
+        "--account-index", type=int, help="Anvil's PUBLIC dev account N (default: the home's keystore)"
+    )
     parser.add_argument("--fraction", type=_fraction, required=True, help="fraction of units to corrupt")
     parser.add_argument("--bootstrap", action="append", default=[], help="a peer's full multiaddr")
     args = parser.parse_args(argv)

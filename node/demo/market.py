@@ -48,7 +48,7 @@ from node.blobs import BlobStore
 from node.chain.chain import Chain
 from node.chain.deployment import DEPLOYMENT_FILE
 from node.chain.market import JobStatus
-from node.demo.procs import ChildError, Supervisor
+from node.demo.procs import ChildError, KeyRing, Supervisor, signer_args
 from node.demo.report import Actor, h100e_hours
 from node.demo.specs import ALL_KINDS, demo_job
 from node.workloads.spec import canonical_json, parse_spec, spec_hash
@@ -189,10 +189,10 @@ def _json(out: str, what: str) -> dict[str, object]:
     return obj
 
 
-def prepare_homes(home: Path, nodes: Iterable[Node]) -> None:
+def prepare_homes(home: Path, nodes: Iterable[Node], keyring: KeyRing | None = None) -> None:
     """Fresh node homes, each with a copy of the devnet's deployment record and the record of its
     dev account (as ``node.roles.context`` keeps it), so that ``ccm account`` and ``ccm dashboard``
-    know whose node it is."""
+    know whose node it is; with a ``keyring``, the node's account as its keystore."""
     from node.chain.deployment import Deployment
     from node.roles.context import DEVNET_ACCOUNT_FILE
 
@@ -203,15 +203,26 @@ def prepare_homes(home: Path, nodes: Iterable[Node]) -> None:
         n.home.mkdir(parents=True)
         shutil.copy(home / DEPLOYMENT_FILE, n.home / DEPLOYMENT_FILE)
         (n.home / DEVNET_ACCOUNT_FILE).write_text(json.dumps({"index": n.index, "token": token}) + "\n")
+        if keyring is not None:
+            keyring.install(n.home, n.index)
 
 
 def run_market(
-    *, home: Path, chain: Chain, accounts: Sequence[LocalAccount], cheat_fraction: str, say: Say
+    *,
+    home: Path,
+    chain: Chain,
+    accounts: Sequence[LocalAccount],
+    cheat_fraction: str,
+    say: Say,
+    keyring: KeyRing | None = None,
 ) -> tuple[dict[bytes, str], list[Actor], list[str]]:
-    """Run the multi-process market; returns (spec hash → kind, participants, notes)."""
+    """Run the multi-process market; returns (spec hash → kind, participants, notes). ``keyring``:
+    the nodes sign with keystores of these accounts (a chain without Anvil's dev keys)."""
     nodes = {n.actor.name: n for n in make_nodes(home, accounts, cheat_fraction=cheat_fraction)}
-    prepare_homes(home, nodes.values())
-    sup = Supervisor(logs=home / "logs", python=sys.executable, cwd=ROOT)
+    prepare_homes(home, nodes.values(), keyring)
+    sup = Supervisor(
+        logs=home / "logs", python=sys.executable, cwd=ROOT, env=keyring.env() if keyring else None
+    )
     kinds: dict[bytes, str] = {}
     try:
         addrs = start_daemons(sup, nodes, chain, say=say)
@@ -228,7 +239,7 @@ def run_market(
                         raise ChildError(f"devnet clock failed: {clock.error}")
         # The claims trade after the jobs: it moves the devnet clock by days (dispute window, claim
         # window), which must not happen while a job waits for its audit.
-        _verify_capacity(sup, nodes, addrs, chain, home, say=say)
+        _verify_capacity(sup, nodes, addrs, chain, home, say=say, keyring=keyring)
         series, price = _create_series(sup, nodes["provider-1"], chain, say=say)
         kinds.update(_trade_claims(sup, nodes, addrs, chain, home, series=series, price=price, say=say))
     finally:
@@ -250,7 +261,7 @@ def start_daemons(
 ) -> dict[str, str]:
     def start(name: str, command: str, *extra: str) -> None:
         n = nodes[name]
-        args = [command, "start", "--home", str(n.home), "--account-index", str(n.index), *extra]
+        args = [command, "start", "--home", str(n.home), *signer_args(n.home, n.index), *extra]
         sup.start(name, args)
 
     p1 = nodes["provider-1"]
@@ -269,7 +280,7 @@ def start_daemons(
             n = nodes[name]
             sup.start(
                 name,
-                ["--home", str(n.home), "--account-index", str(n.index), *boot,
+                ["--home", str(n.home), *signer_args(n.home, n.index), *boot,
                  "--fraction", str(n.actor.cheat_fraction)],
                 module="node.demo.cheater",
             )
@@ -307,7 +318,8 @@ def submit(
     out = sup.run(
         f"submit-{spec.stem}",
         [
-            "job", "submit", str(spec), "--home", str(consumer.home), "--account-index", str(consumer.index),
+            "job", "submit", str(spec), "--home", str(consumer.home),
+            *signer_args(consumer.home, consumer.index),
             "--provider", peer_id, "--peer", addr, "--wait", "--json", "--timeout", str(int(JOB_TIMEOUT)),
         ],
         timeout=JOB_TIMEOUT + 60,
@@ -318,10 +330,10 @@ def submit(
 
 
 def _ccm(sup: Supervisor, name: str, node: Node, *args: str) -> dict[str, object]:
-    """``ccm ARGS --home H --account-index I --json`` as ``node``; its JSON object."""
+    """``ccm ARGS --home H [--account-index I] --json`` as ``node``; its JSON object."""
     out = sup.run(
         name,
-        [*args, "--home", str(node.home), "--account-index", str(node.index), "--json"],
+        [*args, "--home", str(node.home), *signer_args(node.home, node.index), "--json"],
         timeout=JOB_TIMEOUT,
     )
     return _json(out, " ".join(args[:2]))
@@ -332,7 +344,14 @@ def _ccm_claims(sup: Supervisor, name: str, node: Node, *args: str) -> dict[str,
 
 
 def _verify_capacity(
-    sup: Supervisor, nodes: dict[str, Node], addrs: dict[str, str], chain: Chain, home: Path, *, say: Say
+    sup: Supervisor,
+    nodes: dict[str, Node],
+    addrs: dict[str, str],
+    chain: Chain,
+    home: Path,
+    *,
+    say: Say,
+    keyring: KeyRing | None = None,
 ) -> None:
     """verifier-1 challenges provider-1's advertised capacity and attests the result on chain.
 
@@ -343,7 +362,7 @@ def _verify_capacity(
     """
     verifier, provider = nodes["verifier-1"], nodes["provider-1"]
     checker = Node(verifier.actor, verifier.index, home / "nodes" / "verifier-1-challenge")
-    prepare_homes(home, [checker])
+    prepare_homes(home, [checker], keyring)
     result: dict[str, object] = {}
     for attempt in range(1, CHALLENGE_ATTEMPTS + 1):
         if attempt > 1:
@@ -351,7 +370,7 @@ def _verify_capacity(
         out = sup.run(
             f"capacity-challenge-{attempt}",
             ["market", "challenge", addrs["provider-1"], "--home", str(checker.home),
-             "--account-index", str(checker.index), "--threshold", str(CHALLENGE_THRESHOLD), "--json"],
+             *signer_args(checker.home, checker.index), "--threshold", str(CHALLENGE_THRESHOLD), "--json"],
             timeout=JOB_TIMEOUT,
         )  # fmt: skip
         result = _json(out, "market challenge")

@@ -5,18 +5,25 @@
 (called from ``finally``) sends SIGTERM to each process group, waits, then SIGKILLs what is left —
 so an error or Ctrl-C in the demo leaves no orphan. Each child gets its own session, so a Ctrl-C
 on the terminal reaches only the demo, which then stops them in order.
+
+:class:`KeyRing`: on a chain whose accounts are not Anvil's public dev keys (``scripts/demo
+--rpc-url URL --mnemonic PHRASE`` or ``--keystore-dir DIR``), each node home gets its account as an
+encrypted keystore, and the children read the password from a file (``$CCM_PASSWORD_FILE``).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from eth_account.signers.local import LocalAccount
 
 from node.errors import CcmError
 
@@ -45,6 +52,46 @@ class Child:
         return " | ".join(text[-n:])
 
 
+@dataclass(frozen=True)
+class KeyRing:
+    """The demo's accounts (by cast index) for node homes that sign with a keystore, and the file
+    holding the password the demo made up for them (0600, in the demo home)."""
+
+    accounts: tuple[LocalAccount, ...]
+    password_file: Path
+
+    @classmethod
+    def create(cls, home: Path, accounts: Sequence[LocalAccount]) -> KeyRing:
+        path = home / "node-password"
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(24) + "\n")
+        return cls(tuple(accounts), path)
+
+    def install(self, node_home: Path, index: int) -> None:
+        """Write account ``index`` as the keystore of ``node_home`` (the config's ``chain.keystore``)."""
+        from node.chain.accounts import create_keystore
+        from node.config import load_config
+
+        password = self.password_file.read_text().splitlines()[0]
+        create_keystore(load_config(node_home).keystore_path, password, private_key=self.accounts[index].key)
+
+    def env(self) -> dict[str, str]:
+        """What the children need to open their keystores."""
+        from node.keys import PASSWORD_FILE_ENV
+
+        return {PASSWORD_FILE_ENV: str(self.password_file)}
+
+
+def signer_args(node_home: Path, index: int) -> list[str]:
+    """How a ``ccm`` child picks its account: the home's keystore when it has one, else Anvil's
+    PUBLIC dev account ``index``."""
+    from node.config import load_config
+
+    return [] if load_config(node_home).keystore_path.exists() else ["--account-index", str(index)]
+
+
 def ccm_argv(python: str, *args: str) -> list[str]:
     """``ccm ARGS`` run with this interpreter (the venv's), so no PATH lookup is involved."""
     return [python, "-c", "import sys; from node.cli import main; sys.exit(main())", *args]
@@ -53,10 +100,11 @@ def ccm_argv(python: str, *args: str) -> list[str]:
 class Supervisor:
     """Starts and stops the demo's processes (see the module docstring)."""
 
-    def __init__(self, *, logs: Path, python: str, cwd: Path) -> None:
+    def __init__(self, *, logs: Path, python: str, cwd: Path, env: Mapping[str, str] | None = None) -> None:
         self.logs = logs
         self.python = python
         self.cwd = cwd
+        self.extra_env = dict(env or {})
         self.children: list[Child] = []
         logs.mkdir(parents=True, exist_ok=True)
 
@@ -64,6 +112,7 @@ class Supervisor:
         env = dict(os.environ)
         env["PYTHONUNBUFFERED"] = "1"
         env.pop("CCM_HOME", None)  # every child gets --home explicitly
+        env.update(self.extra_env)
         return env
 
     def start(self, name: str, args: Sequence[str], *, module: str | None = None) -> Child:

@@ -8,37 +8,18 @@ provider is paid once, nobody is slashed and the market owes what it holds.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import trio
-from eth_account.signers.local import LocalAccount
 
 from node.capacity.probe import ProbeResult
-from node.chain.accounts import devnet_accounts
-from node.chain.anvil import AnvilProcess
 from node.chain.chain import Chain
-from node.chain.client import ChainClient
-from node.chain.deploy import DeployParams, deploy_all
 from node.chain.market import JobStatus
 from node.roles.consumer import Consumer, rank_offers
 from node.roles.provider import ProviderDaemon
 from node.roles.verifier import VerifierDaemon
 from node.workloads.spec import parse_spec
 from tests.roles.conftest import PRICE_PER_UNIT, Nodes, matmul_spec
-
-
-@pytest.fixture
-def own_chain() -> Iterator[Chain]:
-    """A chain of its own: reorgs do not mix with the session Anvil's snapshots."""
-    accounts: list[LocalAccount] = [a.account for a in devnet_accounts(devnet=True)]
-    with AnvilProcess() as anvil:
-        client = ChainClient(anvil.rpc_url)
-        deployment = deploy_all(
-            client, accounts[0], holders=[a.address for a in accounts], params=DeployParams(), devnet=True
-        )
-        yield Chain.connect(deployment)
 
 
 async def _until(chain: Chain, job_id: int, status: JobStatus, *, timeout: float = 60.0) -> int:

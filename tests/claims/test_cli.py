@@ -79,6 +79,7 @@ def test_create_list_buy_sell_cancel(
     assert created["provider"] == roles.provider.address and created["basis"] in ("forward", "reserve")
     price = created["price_per_token"]
     assert isinstance(price, int) and price > 0 and created["collateral"] == 8 * price
+    assert created["confirmations"] == 1  # every answer that sent transactions says how deep they are
     sid = str(created["series"])
 
     listed = _json(capsys, home, "list")
@@ -90,9 +91,11 @@ def test_create_list_buy_sell_cancel(
         capsys, home, "buy", sid, "--amount", "5", "--max-price", str(price), "--account-index", BUYER
     )
     assert (bought["bought"], bought["paid"], bought["balance"]) == (5, 5 * price, 5)
+    assert bought["confirmations"] == 1
 
     resale = _json(capsys, home, "sell", sid, "--amount", "2", "--price", "0.5tok", "--account-index", BUYER)
     assert resale["price_per_token"] == TOKEN // 2 and resale["live"] is True
+    assert resale["confirmations"] is None  # a resale order is only signed: no transaction
     listed = _json(capsys, home, "list", "--series", sid)
     assert [(o["order"], o["remaining"]) for o in listed["orders"]] == [
         (resale["order"], 2),

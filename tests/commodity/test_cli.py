@@ -84,7 +84,7 @@ def test_attest_finalize_sell_under_the_cap_and_filter_by_region(
     done = _ccm(
         capsys, home, "capacity", "finalize", str(attested["attestation_id"]), "--account-index", VERIFIER
     )
-    assert done == {"id": attested["attestation_id"], "status": "final", "applied": True}
+    assert done == {"id": attested["attestation_id"], "status": "final", "applied": True, "confirmations": 1}
     shown = _ccm(capsys, home, "capacity", "show", provider, "--gpu-class", "H100")
     assert (shown["gpus"], shown["h100e_per_gpu_hour"]) == (4, 0.5)
     created = _ccm(capsys, home, *create, "--supply", "8")  # 4 GPUs x 2 hours: all of it

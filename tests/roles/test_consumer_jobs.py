@@ -108,7 +108,12 @@ async def test_ccm_job_cancel(chain: Chain, nodes: Nodes) -> None:
         lambda: _ccm("job", "cancel", str(job_id), "--home", home, "--account-index", "1", "--json")
     )
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"job_id": job_id, "cancelled": True, "status": "cancelled"}
+    assert json.loads(done.stdout) == {
+        "job_id": job_id,
+        "cancelled": True,
+        "status": "cancelled",
+        "confirmations": 1,
+    }
     again = await trio.to_thread.run_sync(
         lambda: _ccm("job", "cancel", str(job_id), "--home", home, "--account-index", "1")
     )
