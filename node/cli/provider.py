@@ -51,6 +51,7 @@ def _start(args: argparse.Namespace) -> int:
     from node.roles.context import open_context, say_stderr
     from node.roles.provider import ProviderDaemon
     from node.roles.runtime import cached_probe, run_daemon, setup_logging
+    from tokenomics.units import units_to_tokens
 
     config = load_config(args.home)
     setup_logging(config.node.log_level, debug=args.debug)
@@ -66,7 +67,9 @@ def _start(args: argparse.Namespace) -> int:
         )
         run_daemon(
             daemon.run, host=daemon.host, say=say_stderr,
-            announce=f"provider {ctx.address}, price {daemon.price_per_unit} per unit",
+            announce=(
+                f"provider {ctx.address}, price {units_to_tokens(daemon.price_per_unit)} tokens per unit"
+            ),
         )
     finally:
         ctx.close()

@@ -58,6 +58,7 @@ from node.roles.settle import advance, chain_now
 from node.roles.wire import JOB, JOBINFO, OFFER, JobInfoRequest, OfferBody, OfferRequest
 from node.store import Job as StoredJob
 from node.workloads.spec import JobSpec, blob_fields, canonical_json, spec_hash, to_dict
+from tokenomics.units import units_to_tokens
 
 if TYPE_CHECKING:
     from trio_typing import TaskStatus
@@ -365,7 +366,8 @@ class Consumer:
             max_units=n_units,
         )
         job_id = await self._post(terms)
-        self.say(f"posted job {job_id}: {spec.kind}, {n_units} units, price {price} escrowed")
+        escrow = units_to_tokens(price)
+        self.say(f"posted job {job_id}: {spec.kind}, {n_units} units, {escrow} tokens escrowed")
         record = StoredJob(
             job_id=str(job_id),
             role=ROLE,

@@ -83,6 +83,7 @@ from node.roles.wire import JOB, JOBINFO, OFFER, JobInfo, JobInfoRequest, OfferB
 from node.store import Commitment
 from node.store import Job as StoredJob
 from node.workloads.spec import KINDS, JobSpec, canonical_json, load_spec, parse_spec, spec_hash, to_dict
+from tokenomics.units import units_to_tokens
 
 if TYPE_CHECKING:
     from trio_typing import TaskStatus
@@ -328,7 +329,7 @@ class ProviderDaemon:
                 return answer(False, f"accept failed on chain: {err.error_name}")
             await self._set_status(str(job_id), "accepted")
             self._queued[job_id] = estimate.seconds
-        self.say(f"accepted job {job_id} ({spec.kind}, {n_units} units, price {job.price})")
+        self.say(f"accepted job {job_id} ({spec.kind}, {n_units} units, {units_to_tokens(job.price)} tokens)")
         self._start(job_id)
         return answer(True)
 
@@ -360,7 +361,10 @@ class ProviderDaemon:
             raise Refused(f"the spec's {n_units} units are outside the job's {bounds}")
         wanted = self.price_per_unit * n_units
         if job.price < wanted and not prepaid:
-            raise Refused(f"price {job.price} is below {wanted} ({n_units} units x {self.price_per_unit})")
+            raise Refused(
+                f"price {units_to_tokens(job.price)} tokens is below {units_to_tokens(wanted)} "
+                f"({n_units} units x {units_to_tokens(self.price_per_unit)})"
+            )
         return job, prepaid
 
     def _caps(self) -> ProviderCaps:
