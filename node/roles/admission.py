@@ -1,17 +1,23 @@
 """Admission control: what a provider checks before it accepts a job on chain (and so puts up collateral).
 
 A job accepted and then not delivered costs the provider its collateral, so everything that can be
-known before ``acceptJob`` is checked first, and a job that fails any check is refused with a reason:
+known before ``acceptJob`` is checked first, and a job that fails any check is refused with a reason.
+Nothing of the job is built or computed while it is being admitted: a hostile spec costs the
+provider arithmetic on its numbers, and its blobs only up to the provider's byte cap.
 
-1. the spec's unit count against ``provider.max_units``;
-2. the input blobs are fetched from the consumer, with retries (:func:`fetch_inputs`), so a blob that
-   is never served is a refusal, not a default;
-3. the workload is built on this provider's device and every limit that can be predicted from it is
-   held against the spec's limits lowered by the provider's caps (:func:`admit`: units, bytes of
-   inputs + outputs, working memory of one unit);
-4. the time: unit 0 is computed once and timed (the provider's measured speed for this very job);
-   the estimate for all units, plus what is queued ahead of it, must fit the spec's (and the
+1. the spec's figures, from the spec alone (:func:`check_spec`: units, bytes of inputs + outputs,
+   working memory of one unit — the kind's :class:`~node.workloads.jobkinds.Footprint`) against
+   the spec's limits lowered by the provider's caps;
+2. the input blobs are fetched from the consumer, with retries, each refused once announced larger
+   than the byte cap (:func:`fetch_inputs`), so a blob that is never served is a refusal, not a
+   default; the figures the blobs tell (an ``llm`` job's weight bytes) are held again;
+3. the time, estimated from the job's arithmetic and this provider's speed for its kind (the
+   probe's figure for the dtype until a job of the kind has run here, then the speed measured on
+   it: :func:`admit`); the estimate, plus what is queued ahead of it, must fit the spec's (and the
    provider's) time limit and the job's commit deadline (:func:`fits_deadline`).
+
+What only the built workload tells (an ``llm`` job's prompts and model config) is held when the job
+runs (:func:`node.workloads.runner.run_job`); a job over a limit there fails as its own outcome.
 
 :class:`ProposalLimiter` bounds how many proposals one peer may send per second (a flood is refused
 before any of the work above is done).
@@ -23,15 +29,20 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import trio
 
 from node.blobs import BlobStore
 from node.errors import CcmError, ProtocolError
-from node.p2p.blob import fetch_blob
+from node.p2p.blob import DEFAULT_MAX_BLOB, fetch_blob
 from node.p2p.codec import RemoteError, SchemaError
 from node.p2p.host import Host
+from node.workloads.jobkinds import Footprint
 from node.workloads.spec import JobSpec, blob_fields
+
+if TYPE_CHECKING:  # the runner imports torch
+    from node.workloads.runner import ProviderCaps
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +51,9 @@ DEADLINE_SAFETY = 2.0
 
 COMMIT_MARGIN_S = 10.0
 """Seconds kept free before the commit deadline for saving the outputs and the commit transaction."""
+
+UNIT_OVERHEAD_S = 0.005
+"""Seconds a unit costs beyond its arithmetic (the call, the copy to host, hashing), for estimates."""
 
 
 class Refused(CcmError):
@@ -71,9 +85,11 @@ async def fetch_inputs(
     attempts: int = 4,
     backoff: float = 0.5,
     timeout: float = 10.0,
+    max_size: int = DEFAULT_MAX_BLOB,
 ) -> dict[str, bytes]:
     """The spec's input blobs, fetched from ``peer`` where missing (each transfer retried with backoff,
-    resuming partial copies); raises :class:`Refused` naming the blob that could not be had."""
+    resuming partial copies; a blob announced larger than ``max_size`` is refused before any of it
+    is read); raises :class:`Refused` naming the blob that could not be had."""
     blobs: dict[str, bytes] = {}
     for field, digest in blob_fields(spec).items():
         delay = backoff
@@ -81,7 +97,7 @@ async def fetch_inputs(
             if store.has(digest):
                 break
             try:
-                await fetch_blob(host, peer, store, digest, timeout=timeout)
+                await fetch_blob(host, peer, store, digest, timeout=timeout, max_size=max_size)
                 break
             except (RemoteError, SchemaError) as err:
                 raise Refused(f"input {field} (blob {digest[:16]}…) not served: {err}") from None
@@ -97,32 +113,33 @@ async def fetch_inputs(
     return blobs
 
 
-def admit(spec: JobSpec, blobs: Mapping[str, bytes], *, caps: object, device: str) -> Estimate:
-    """Build ``spec``'s workload, check its predictable limits, time unit 0 (blocking: a worker thread).
+def check_spec(spec: JobSpec, *, caps: ProviderCaps, blobs: Mapping[str, bytes] | None = None) -> Footprint:
+    """Hold ``spec``'s footprint (with the sizes of ``blobs``, once fetched) against its limits lowered
+    by ``caps`` (the provider's :class:`~node.workloads.runner.ProviderCaps`); nothing is built.
+    Raises :class:`Refused` naming the limit."""
+    from node.workloads.runner import check_footprint, effective_limits, spec_footprint
 
-    ``caps``: the provider's :class:`~node.workloads.runner.ProviderCaps`. Raises :class:`Refused`
-    for a job over a limit, or one whose first unit cannot be computed here at all.
-    """
-    from node.workloads.runner import ProviderCaps, check_limits, effective_limits, prepare
-    from verifier.tensorbytes import tensor_to_bytes
-
-    assert isinstance(caps, ProviderCaps)
-    limits = effective_limits(spec.limits, caps)
+    fp = spec_footprint(spec, blobs)
     try:
-        work = prepare(spec, device=device, blobs=blobs)
-        check_limits(work, limits)
-        started = time.perf_counter()
-        tensor_to_bytes(work.compute(0, None))
-        unit_s = time.perf_counter() - started
+        check_footprint(fp, effective_limits(spec.limits, caps))
     except CcmError as err:
-        raise Refused(f"over a limit or not runnable here: {err}") from None
-    except (RuntimeError, MemoryError, ValueError) as err:  # torch's errors (CUDA out of memory …)
-        raise Refused(f"cannot run here: {type(err).__name__}: {str(err)[:200]}") from None
-    estimate = Estimate(n_units=work.n_units, unit_s=unit_s)
-    if estimate.seconds > limits.max_seconds:
+        raise Refused(f"over a limit: {err}") from None
+    return fp
+
+
+def admit(spec: JobSpec, blobs: Mapping[str, bytes], *, caps: ProviderCaps, flops_per_s: float) -> Estimate:
+    """Check ``spec`` with its fetched ``blobs`` (:func:`check_spec`) and estimate its time here from its
+    arithmetic at ``flops_per_s`` (this provider's speed for the kind); :class:`Refused` when the
+    estimate is over the time limit. Nothing is built or computed."""
+    from node.workloads.runner import effective_limits
+
+    fp = check_spec(spec, caps=caps, blobs=blobs)
+    estimate = Estimate(n_units=fp.n_units, unit_s=fp.unit_flops / max(flops_per_s, 1.0) + UNIT_OVERHEAD_S)
+    limit = effective_limits(spec.limits, caps).max_seconds
+    if estimate.seconds > limit:
         raise Refused(
-            f"needs about {estimate.seconds:.1f} s here ({work.n_units} units of {unit_s:.3f} s), "
-            f"over the time limit of {limits.max_seconds:g} s"
+            f"needs about {estimate.seconds:.1f} s here ({fp.n_units} units of {estimate.unit_s:.3f} s), "
+            f"over the time limit of {limit:g} s"
         )
     return estimate
 

@@ -65,7 +65,7 @@ from node.p2p.messages import (
     write_audit_response,
 )
 from node.p2p.reqresp import RequestRefused, guard, serve
-from node.roles.admission import ProposalLimiter, Refused, admit, fetch_inputs, fits_deadline
+from node.roles.admission import ProposalLimiter, Refused, admit, check_spec, fetch_inputs, fits_deadline
 from node.roles.capacity import CapacityServer
 from node.roles.context import (
     NodeContext,
@@ -160,6 +160,7 @@ class ProviderDaemon:
         self.blob_server = BlobServer(ctx.blobs)
         self._running: set[int] = set()
         self._queued: dict[int, float] = {}
+        self._speed: dict[str, float] = {}
         self._limiter = ProposalLimiter()
         self._compute_lock = trio.Lock()
         self._accept_lock = trio.Lock()
@@ -262,6 +263,8 @@ class ProviderDaemon:
     # --- proposals ------------------------------------------------------------------------------
 
     async def _on_proposal(self, peer: str, req: JobProposal) -> JobAccept:
+        from node.workloads.runner import effective_limits
+
         ctx = self.ctx
 
         def answer(accepted: bool, reason: str = "") -> JobAccept:
@@ -289,12 +292,18 @@ class ProviderDaemon:
             return answer(
                 False, f"{n_units} units exceed this provider's limit of {ctx.config.provider.max_units}"
             )
+        caps = self._caps()
+        try:
+            check_spec(spec, caps=caps)  # from the spec's numbers alone: nothing built or fetched yet
+        except Refused as refusal:
+            return answer(False, refusal.reason)
         known = await self._already_taken(job_id, peer)
         if known is not None:
             return answer(*known)
         try:
             job, prepaid = await self._check_posted(job_id, req, n_units)
-            blobs = await fetch_inputs(self.host, peer, ctx.blobs, spec)
+            max_size = effective_limits(spec.limits, caps).max_bytes
+            blobs = await fetch_inputs(self.host, peer, ctx.blobs, spec, max_size=max_size)
         except Refused as refusal:
             return answer(False, refusal.reason)
         async with self._accept_lock:
@@ -302,9 +311,7 @@ class ProviderDaemon:
             if known is not None:
                 return answer(*known)
             try:
-                estimate = await trio.to_thread.run_sync(
-                    functools.partial(admit, spec, blobs, caps=self._caps(), device=self.device)
-                )
+                estimate = admit(spec, blobs, caps=caps, flops_per_s=self.speed(spec))
                 now = await ctx.achain.run(chain_now, ctx.chain)
                 fits_deadline(estimate, queued_s=sum(self._queued.values()), now=now, commit_by=job.commit_by)
             except Refused as refusal:
@@ -366,6 +373,15 @@ class ProviderDaemon:
                 f"({n_units} units x {units_to_tokens(self.price_per_unit)})"
             )
         return job, prepaid
+
+    def speed(self, spec: JobSpec) -> float:
+        """FLOP/s this provider does on ``spec``'s kind: measured on the last job of the kind run here,
+        else the probe's matmul figure for the dtype (float32's when the dtype was not measured)."""
+        measured = self._speed.get(spec.kind)
+        if measured is not None:
+            return measured
+        gflops = self.probe.best_gflops(spec.dtype) or self.probe.best_gflops("float32")
+        return max(gflops, 1) * 1e9
 
     def _caps(self) -> ProviderCaps:
         from node.workloads.runner import ProviderCaps
@@ -474,7 +490,15 @@ class ProviderDaemon:
             self.say(f"job {job_id}: commit not sent yet ({text}); retrying")
 
     def _compute(self, job_id: int, spec: JobSpec, blobs: dict[str, bytes]) -> tuple[bytes, list[Output]]:
-        return self.compute(job_id, spec, blobs, self.device, self._caps())
+        """Run the compute strategy (a worker thread); its speed on the job's kind is kept for admission."""
+        from node.workloads.runner import spec_footprint
+
+        started = time.perf_counter()
+        result = self.compute(job_id, spec, blobs, self.device, self._caps())
+        flops, took = spec_footprint(spec, blobs).flops, time.perf_counter() - started
+        if flops > 0 and took > 0:
+            self._speed[spec.kind] = flops / took
+        return result
 
     def _save_outputs(self, job_id: int, root: bytes, outputs: list[Output]) -> tuple[UnitRef, ...]:
         units = tuple(
