@@ -25,11 +25,12 @@ before any of the work above is done).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import trio
 
@@ -38,6 +39,7 @@ from node.errors import CcmError, ProtocolError
 from node.p2p.blob import DEFAULT_MAX_BLOB, fetch_blob
 from node.p2p.codec import RemoteError, SchemaError
 from node.p2p.host import Host
+from node.progress import Progress
 from node.workloads.jobkinds import Footprint
 from node.workloads.spec import JobSpec, blob_fields
 
@@ -86,18 +88,59 @@ async def fetch_inputs(
     backoff: float = 0.5,
     timeout: float = 10.0,
     max_size: int = DEFAULT_MAX_BLOB,
+    label: str = "job",
+    progress_stream: TextIO | None = None,
 ) -> dict[str, bytes]:
     """The spec's input blobs, fetched from ``peer`` where missing (each transfer retried with backoff,
     resuming partial copies; a blob announced larger than ``max_size`` is refused before any of it
-    is read); raises :class:`Refused` naming the blob that could not be had."""
+    is read); raises :class:`Refused` naming the blob that could not be had.
+
+    Transfers show progress in bytes (:mod:`node.progress`: a bar on a terminal, plain lines when
+    piped; ``progress_stream`` overrides stderr), described as ``"<label>: N inputs"``; the total
+    grows as each blob announces its size.
+    """
+    fields = blob_fields(spec)
+    missing = sum(1 for digest in fields.values() if not store.has(digest))
+    with contextlib.ExitStack() as stack:
+        shown = None
+        if missing:
+            title = f"{label}: {missing} input{'s' if missing > 1 else ''}"
+            shown = stack.enter_context(Progress(title, unit="bytes", stream=progress_stream))
+        return await _fetch_each(host, peer, store, fields, shown, attempts, backoff, timeout, max_size)
+
+
+async def _fetch_each(
+    host: Host,
+    peer: str,
+    store: BlobStore,
+    fields: Mapping[str, str],
+    shown: Progress | None,
+    attempts: int,
+    backoff: float,
+    timeout: float,
+    max_size: int,
+) -> dict[str, bytes]:
     blobs: dict[str, bytes] = {}
-    for field, digest in blob_fields(spec).items():
+    done = total = 0
+    for field, digest in fields.items():
         delay = backoff
+        sized: list[int] = []
+
+        def report(
+            got: int, size: int, base: int = done, known: int = total, seen: list[int] = sized
+        ) -> None:
+            if not seen:
+                seen.append(size)
+            if shown is not None:
+                shown.update(base + got, known + seen[0])
+
         for attempt in range(1, attempts + 1):
             if store.has(digest):
                 break
             try:
-                await fetch_blob(host, peer, store, digest, timeout=timeout, max_size=max_size)
+                await fetch_blob(
+                    host, peer, store, digest, timeout=timeout, max_size=max_size, on_progress=report
+                )
                 break
             except (RemoteError, SchemaError) as err:
                 raise Refused(f"input {field} (blob {digest[:16]}…) not served: {err}") from None
@@ -110,6 +153,8 @@ async def fetch_inputs(
                 await trio.sleep(delay)
                 delay *= 2
         blobs[digest] = await trio.to_thread.run_sync(store.get, digest)
+        if sized:
+            done, total = done + sized[0], total + sized[0]
     return blobs
 
 

@@ -303,7 +303,9 @@ class ProviderDaemon:
         try:
             job, prepaid = await self._check_posted(job_id, req, n_units)
             max_size = effective_limits(spec.limits, caps).max_bytes
-            blobs = await fetch_inputs(self.host, peer, ctx.blobs, spec, max_size=max_size)
+            blobs = await fetch_inputs(
+                self.host, peer, ctx.blobs, spec, max_size=max_size, label=f"job {job_id}"
+            )
         except Refused as refusal:
             return answer(False, refusal.reason)
         async with self._accept_lock:
@@ -427,7 +429,7 @@ class ProviderDaemon:
             attempts = await trio.to_thread.run_sync(ctx.store.add_job_attempt, key)
             if attempts > MAX_ATTEMPTS:
                 raise JobCrashed(job_id, attempts - 1)
-            blobs = await fetch_inputs(self.host, record.peer_id, ctx.blobs, spec)
+            blobs = await fetch_inputs(self.host, record.peer_id, ctx.blobs, spec, label=f"job {job_id}")
             async with self._compute_lock:
                 self.say(f"job {job_id}: computing {unit_count(spec)} units (attempt {attempts})")
                 try:
