@@ -30,7 +30,6 @@ from typing import Any
 from node.errors import JobSpecError
 from node.workloads.fields import MAX_SEED, Obj, Source, blob_pairs, source, source_dict
 from node.workloads.jobkinds import ITEMSIZE, Footprint, Kind
-from verifier.llm import row_width
 
 FIXED_FILES = (
     "config.json",
@@ -170,6 +169,8 @@ def footprint(b: LlmSpec, dtype: str, blob_sizes: Mapping[str, int]) -> Footprin
     """Top-k rows out (float32); in: the weight files once their sizes are known (the prompts' token
     count and the working memory need the files themselves: :class:`~node.workloads.llm.LlmWorkload`).
     Arithmetic: 2 per parameter and generated token, parameters taken as weight bytes / itemsize."""
+    from verifier.llm import row_width  # imports torch: not at the spec layer's import
+
     sizes = [blob_sizes.get(digest) for name, digest in b.files if name in b.weight_files]
     weights = None if None in sizes else sum(s for s in sizes if s is not None)
     params = (weights or 0) // ITEMSIZE[dtype]
