@@ -2,8 +2,9 @@
 
 A job accepted and then not delivered costs the provider its collateral, so everything that can be
 known before ``acceptJob`` is checked first, and a job that fails any check is refused with a reason.
-Nothing of the job is built or computed while it is being admitted: a hostile spec costs the
-provider arithmetic on its numbers, and its blobs only up to the provider's byte cap.
+No unit is computed while a job is being admitted, and nothing is fetched or built before every
+limit that the spec's numbers tell has passed: a spec over the caps costs the provider arithmetic on
+its numbers, its blobs cost at most the byte cap.
 
 1. the spec's figures, from the spec alone (:func:`check_spec`: units, bytes of inputs + outputs,
    working memory of one unit — the kind's :class:`~node.workloads.jobkinds.Footprint`) against
@@ -14,10 +15,10 @@ provider arithmetic on its numbers, and its blobs only up to the provider's byte
 3. the time, estimated from the job's arithmetic and this provider's speed for its kind (the
    probe's figure for the dtype until a job of the kind has run here, then the speed measured on
    it: :func:`admit`); the estimate, plus what is queued ahead of it, must fit the spec's (and the
-   provider's) time limit and the job's commit deadline (:func:`fits_deadline`).
-
-What only the built workload tells (an ``llm`` job's prompts and model config) is held when the job
-runs (:func:`node.workloads.runner.run_job`); a job over a limit there fails as its own outcome.
+   provider's) time limit and the job's commit deadline (:func:`fits_deadline`);
+4. only then is the workload built from the inputs (:func:`check_inputs`, no unit computed): a blob
+   of the wrong size or weights of the wrong shapes are refused here, not defaulted on later, and
+   what only the inputs tell (an ``llm`` job's prompts, model config, working memory) is held.
 
 :class:`ProposalLimiter` bounds how many proposals one peer may send per second (a flood is refused
 before any of the work above is done).
@@ -187,6 +188,22 @@ def admit(spec: JobSpec, blobs: Mapping[str, bytes], *, caps: ProviderCaps, flop
             f"over the time limit of {limit:g} s"
         )
     return estimate
+
+
+def check_inputs(spec: JobSpec, blobs: Mapping[str, bytes], *, caps: ProviderCaps, device: str) -> None:
+    """Build ``spec``'s workload from its fetched ``blobs`` (blocking: a worker thread) to see that its
+    inputs are what the spec says (raw blobs of the right size, weights of the model's shapes, an
+    ``llm`` job's files, prompts and working memory); nothing is computed. Only called once every
+    check from the numbers passed, so what it allocates is within the provider's caps.
+    Raises :class:`Refused`."""
+    from node.workloads.runner import check_limits, effective_limits, prepare
+
+    try:
+        check_limits(prepare(spec, device=device, blobs=blobs), effective_limits(spec.limits, caps))
+    except CcmError as err:
+        raise Refused(f"over a limit or not runnable here: {err}") from None
+    except (RuntimeError, MemoryError, ValueError) as err:  # torch's errors (CUDA out of memory …)
+        raise Refused(f"cannot run here: {type(err).__name__}: {str(err)[:200]}") from None
 
 
 def fits_deadline(estimate: Estimate, *, queued_s: float, now: float, commit_by: int) -> None:

@@ -65,7 +65,15 @@ from node.p2p.messages import (
     write_audit_response,
 )
 from node.p2p.reqresp import RequestRefused, guard, serve
-from node.roles.admission import ProposalLimiter, Refused, admit, check_spec, fetch_inputs, fits_deadline
+from node.roles.admission import (
+    ProposalLimiter,
+    Refused,
+    admit,
+    check_inputs,
+    check_spec,
+    fetch_inputs,
+    fits_deadline,
+)
 from node.roles.capacity import CapacityServer
 from node.roles.context import (
     NodeContext,
@@ -316,6 +324,9 @@ class ProviderDaemon:
                 estimate = admit(spec, blobs, caps=caps, flops_per_s=self.speed(spec))
                 now = await ctx.achain.run(chain_now, ctx.chain)
                 fits_deadline(estimate, queued_s=sum(self._queued.values()), now=now, commit_by=job.commit_by)
+                await trio.to_thread.run_sync(
+                    functools.partial(check_inputs, spec, blobs, caps=caps, device=self.device)
+                )
             except Refused as refusal:
                 logger.info("job %s refused: %s", job_id, refusal.reason)
                 return answer(False, refusal.reason)

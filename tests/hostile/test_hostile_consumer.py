@@ -46,12 +46,14 @@ async def test_specs_at_every_cap_are_taken_and_over_it_refused_by_name(
     chain: Chain, nodes: Nodes, probe_result: ProbeResult
 ) -> None:
     provider_ctx, consumer_ctx = _capped(nodes, "provider", 2), nodes("consumer", 1)
+    short_b = consumer_ctx.blobs.put(bytes(32 * 16 * 4 - 4))  # B is 32 x 16 float32: 4 bytes short
     cases: list[tuple[str, dict[str, Any], int, str]] = [
         ("over units", matmul_spec(n=72), 300, "9 units exceed this provider's limit of 8"),
         ("over bytes", matmul_spec(k=33), 300, "bytes of inputs and outputs, limit is 14336"),
         ("over memory", matmul_spec(rows=16), 300, "bytes of working memory, limit is 7168"),
         ("no time to commit", matmul_spec(seed=3), 8, "cannot commit in time"),
         ("blob never served", _with_blob(matmul_spec(seed=4)), 300, "not served"),
+        ("blob of the wrong size", _with_blob(matmul_spec(seed=9), short_b), 300, "expected 2048 for"),
         ("at every cap", matmul_spec(seed=5), 300, ""),
     ]
     answers: dict[str, tuple[bool, str]] = {}
@@ -107,14 +109,15 @@ async def test_a_spec_over_the_caps_is_refused_before_its_workload_is_built(
     assert not refused.accepted and "bytes of inputs and outputs, limit is 14336" in refused.reason, refused
     assert built_when_refused == [], built_when_refused
     assert chain.market.status_of(refused_id) == JobStatus.OPEN  # no collateral was put up for it
-    # The hook does see builds: the job within the caps was built once, to be computed (not to admit it).
-    assert taken.accepted and built == [32], (taken, built)
+    # The hook does see builds: the job within the caps was built (its inputs checked, then computed).
+    assert taken.accepted and built and set(built) == {32}, (taken, built)
 
 
-def _with_blob(doc: dict[str, Any]) -> dict[str, Any]:
+def _with_blob(doc: dict[str, Any], digest: str = "ab" * 32) -> dict[str, Any]:
     body = dict(doc["matmul"])
-    # B (a blob A would be resident whole: over the memory cap, refused before any fetch)
-    body["b"] = {"blob": "ab" * 32}  # a digest the consumer does not have
+    # B (a blob A would be resident whole: over the memory cap, refused before any fetch); by default
+    # a digest the consumer does not have
+    body["b"] = {"blob": digest}
     return {**doc, "matmul": body}
 
 
