@@ -12,7 +12,6 @@
   final (outputs fetched and checked against the committed root, due chain steps taken). Progress on
   stderr; ``--json`` prints one JSON object (the job report) on stdout. ``--max-price`` and
   ``--collateral`` take base units or tokens (``2.5tok``).
-
 - ``ccm job status ID [--json]``: the job's report from the chain (taking any step that is due).
 - ``ccm job cancel ID``: take back the escrow of this home's job while no provider has accepted it.
 - ``ccm job result ID --out DIR``: write the verified outputs (one ``unit-NNNNN.bin`` per unit plus
@@ -20,6 +19,7 @@
 
 Blobs named by the spec are given as files (``--blob path``); each is keyed by its SHA-256, so a file
 whose bytes do not match the digest in the spec is reported as a missing blob for that field.
+
 Amounts: people read tokens (``units_to_tokens``); ``--json`` keeps every amount exact in base units
 (10**18 per token), as ``ccm account`` does.
 """
