@@ -132,6 +132,14 @@ class ConsumerSection:
     offer_wait_s: float = _opt(5.0, "seconds to collect offers before choosing one", min=0.0)
 
 
+@dataclass(frozen=True)
+class DashboardSection:
+    """The read-only dashboard a running provider or verifier daemon serves (as ``ccm dashboard``)."""
+
+    port: int = _opt(0, "serve the dashboard inside the provider/verifier daemon on 127.0.0.1:PORT (0: off)",
+                     min=0, max=65535)
+
+
 _SECTIONS: dict[str, type] = {
     "node": NodeSection,
     "p2p": P2PSection,
@@ -139,6 +147,7 @@ _SECTIONS: dict[str, type] = {
     "provider": ProviderSection,
     "verifier": VerifierSection,
     "consumer": ConsumerSection,
+    "dashboard": DashboardSection,
 }
 
 
@@ -153,6 +162,7 @@ class Config:
     provider: ProviderSection = field(default_factory=ProviderSection)
     verifier: VerifierSection = field(default_factory=VerifierSection)
     consumer: ConsumerSection = field(default_factory=ConsumerSection)
+    dashboard: DashboardSection = field(default_factory=DashboardSection)
 
     @property
     def path(self) -> Path:

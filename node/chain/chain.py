@@ -19,6 +19,7 @@ from node.chain.client import ChainClient
 from node.chain.confirm import check_deploy_block
 from node.chain.contract import BoundContract
 from node.chain.deployment import DEPLOYMENT_FILE, Deployment
+from node.chain.errors import NotDevnetError
 from node.chain.events import EventDecoder, EventWatcher
 from node.chain.follower import CursorStore, Follower
 from node.chain.market import Market
@@ -115,7 +116,7 @@ class Chain:
 
     def _devnet_only(self, what: str) -> None:
         if not self.deployment.devnet:
-            raise ConfigError(f"{what} is a devnet-only operation")
+            raise NotDevnetError(what, chain_id=self.deployment.chain_id)
 
     def increase_time(self, seconds: int, *, mine: bool = True) -> int:
         """Move the devnet clock forward (``evm_increaseTime``) and mine a block; the new timestamp."""

@@ -1,4 +1,4 @@
-"""The devnet behind ``ccm devnet up|status|down``: a detached Anvil plus a fresh deployment.
+"""The devnet behind ``ccm devnet up|status|down|advance``: a detached Anvil plus a fresh deployment.
 
 Files in the home folder:
 
@@ -11,6 +11,10 @@ Files in the home folder:
 ``up`` deploys through the same path as ``ccm chain deploy``
 (:func:`node.chain.confirm.deploy_confirmed`); ``block_time_s`` > 0 starts Anvil with
 ``--block-time`` (a chain that mines on a clock, as a real one does) instead of mining on demand.
+
+``advance`` moves the chain's clock forward (``evm_increaseTime`` + ``evm_mine``), so a window
+(a capacity dispute, an attestation's) ends now instead of in minutes; it refuses a deployment not
+marked ``devnet`` (:class:`~node.chain.errors.NotDevnetError`) before sending anything to it.
 
 ``up`` is idempotent: with a live Anvil recorded and a deployment that matches it, it reports
 "already up" and returns the same deployment. ``down`` is idempotent too. A failed deploy stops the
@@ -32,7 +36,7 @@ from node.chain.client import ChainClient
 from node.chain.confirm import deploy_confirmed
 from node.chain.deploy import DeployParams
 from node.chain.deployment import DEPLOYMENT_FILE, Deployment
-from node.chain.errors import DeploymentMissingError
+from node.chain.errors import DeploymentMissingError, NotDevnetError
 from node.errors import DevnetError
 
 
@@ -204,3 +208,31 @@ def down(home: Path) -> bool:
     if deployment is not None and deployment.devnet:
         (home / DEPLOYMENT_FILE).unlink(missing_ok=True)
     return stopped
+
+
+@dataclass(frozen=True)
+class Advanced:
+    """Where ``advance`` left the chain: the block it mined and that block's timestamp."""
+
+    seconds: int
+    block: int
+    timestamp: int
+
+
+def advance(home: Path, seconds: int, *, rpc_url: str | None = None) -> Advanced:
+    """Move the chain time of ``home``'s deployment ``seconds`` forward and mine a block.
+
+    ``home`` is the devnet's home or any node home holding its ``deployment.json``. Raises
+    :class:`NotDevnetError` for a deployment not marked devnet (nothing is sent to that chain),
+    ``DevnetError`` for ``seconds`` < 1.
+    """
+    from node.chain.chain import Chain
+
+    if seconds < 1:
+        raise DevnetError(f"seconds must be at least 1, got {seconds}")
+    deployment = Deployment.load(home / DEPLOYMENT_FILE)
+    if not deployment.devnet:
+        raise NotDevnetError("moving chain time", chain_id=deployment.chain_id)
+    chain = Chain.connect(deployment, rpc_url=rpc_url)
+    timestamp = chain.increase_time(seconds)
+    return Advanced(seconds=seconds, block=chain.client.block_number(), timestamp=timestamp)

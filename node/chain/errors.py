@@ -5,7 +5,8 @@ Hierarchy (bases from :mod:`node.errors`)::
     ConfigError
     ├── ArtifactMissingError     a Forge artifact is not built (run scripts/setup)
     ├── DeploymentMissingError   no deployment.json in the home folder (run ccm devnet up)
-    └── KeystoreError            keystore missing, unreadable or wrong password
+    ├── KeystoreError            keystore missing, unreadable or wrong password
+    └── NotDevnetError           a devnet-only operation (moving time, mining) asked of another chain
     DevnetError
     └── AnvilError               the anvil binary is missing, did not start or did not answer
     ChainError
@@ -48,6 +49,18 @@ class DeploymentMissingError(ConfigError):
 
 class KeystoreError(ConfigError):
     """An encrypted keystore could not be read or decrypted."""
+
+
+class NotDevnetError(ConfigError):
+    """A devnet-only operation (``what``) was asked of a deployment not marked ``devnet``."""
+
+    def __init__(self, what: str, *, chain_id: int) -> None:
+        self.what = what
+        self.chain_id = chain_id
+        super().__init__(
+            f"{what} is a devnet-only operation; chain {chain_id} is not a devnet (its deployment "
+            "record is not marked devnet)"
+        )
 
 
 class AnvilError(DevnetError):

@@ -18,7 +18,8 @@ books first (list/buy). ``list`` and ``buy`` never trust the book: every order i
 the chain (signature, expiry, fills, cancellations, the seller's balance, the window).
 
 Times: unix seconds, ISO dates (UTC unless a zone is given) or ``+30m``/``+1h``/``+30d`` from the
-chain's current time. Money: integers in the token's smallest unit, or ``2.5tok``.
+chain's current time. Money in: integers in the token's smallest unit, or ``2.5tok``; money out: tokens for
+people, base units in ``--json`` (as ``ccm account``).
 Signing account: as for every role (``node.roles.context``): ``--account-index N`` on a devnet, else
 this home's devnet account or its keystore.
 """
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from node.cli._confirm import add_confirmations_option, confirm_sent, confirmations_text
 from node.cli._output import emit_json, table
 from node.cli._parsers import command_group
+from tokenomics.units import units_to_tokens as tok
 
 if TYPE_CHECKING:
     from node.chain.chain import Chain
@@ -51,7 +53,7 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     sub = command_group(subparsers, "claims", parents=parents, help="trade and redeem future GPU-hours")
 
     def common(p: argparse.ArgumentParser, *, signer: bool = True, peers: bool = True) -> None:
-        p.add_argument("--json", action="store_true", help="print one JSON object")
+        p.add_argument("--json", action="store_true", help="print one JSON object (amounts in base units)")
         p.add_argument("--rpc-url", help="override the deployment's RPC endpoint")
         if signer:
             p.add_argument("--account-index", type=int, help="devnet only: sign with this PUBLIC dev account")
@@ -212,7 +214,8 @@ def _pull(book: OrderBook, chain: Chain, peers: list[str], series_id: int | None
 
 
 def _order_row(o: OrderState) -> list[Any]:
-    return [o.order_hash[:18] + "…", o.series_id, o.price, o.remaining, o.message.seller, o.message.expiry]
+    seller, expiry = o.message.seller, o.message.expiry
+    return [o.order_hash[:18] + "…", o.series_id, tok(o.price), o.remaining, seller, expiry]
 
 
 # --- handlers -----------------------------------------------------------------------------------
@@ -281,7 +284,10 @@ def _create(args: argparse.Namespace) -> int:
             f"series {created.series_id}: {supply} GPU-hours of {q.gpu_class}, window {start}..{end}"
             + confirmations_text(seen)
         )
-        print(f"price {q.price_per_token} per token ({q.basis}), collateral locked {result['collateral']}")
+        print(
+            f"price {tok(q.price_per_token)} tokens per claim ({q.basis}), "
+            f"collateral locked {tok(result['collateral'])} tokens"
+        )
         print(
             f"order {created.order.order_hash} in the book"
             + (f"; pushed to {len(pushed)} peer(s)" if pushed else "")
@@ -330,7 +336,7 @@ def _list(args: argparse.Namespace) -> int:
                 "supply",
                 "H100e-h",
                 "redeemed",
-                "best price",
+                "best price (tokens)",
             ],
             [
                 [
@@ -343,7 +349,7 @@ def _list(args: argparse.Namespace) -> int:
                     i.series.supply,
                     f"{i.series.normalized_micro / 1e6:g}",
                     i.series.redeemed,
-                    "-" if i.best_price is None else i.best_price,
+                    "-" if i.best_price is None else tok(i.best_price),
                 ]
                 for i in infos
             ],
@@ -353,7 +359,8 @@ def _list(args: argparse.Namespace) -> int:
     if orders:
         print(
             table(
-                ["order", "series", "price", "remaining", "seller", "expiry"], [_order_row(o) for o in orders]
+                ["order", "series", "price (tokens)", "remaining", "seller", "expiry"],
+                [_order_row(o) for o in orders],
             )
         )
     else:
@@ -410,15 +417,16 @@ def _buy(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(result)
     else:
+        paid = tok(purchase.paid)
         print(
-            f"bought {purchase.bought} of {amount} claims of series {series_id} for {purchase.paid}"
+            f"bought {purchase.bought} of {amount} claims of series {series_id} for {paid} tokens"
             + confirmations_text(seen)
         )
         print(
             table(
-                ["order", "seller", "amount", "price", "payment"],
+                ["order", "seller", "amount", "price (tokens)", "payment (tokens)"],
                 [
-                    [f.order_hash[:18] + "…", f.seller, f.amount, f.price_per_token, f.payment]
+                    [f.order_hash[:18] + "…", f.seller, f.amount, tok(f.price_per_token), tok(f.payment)]
                     for f in purchase.fills
                 ],
             )
@@ -450,7 +458,7 @@ def _sell(args: argparse.Namespace) -> int:
         emit_json({**state.to_json(), "pushed": pushed, "confirmations": seen})
     else:
         print(
-            f"order {state.order_hash}: {amount} claims of series {series_id} at {price} each, "
+            f"order {state.order_hash}: {amount} claims of series {series_id} at {tok(price)} tokens each, "
             f"until {state.message.expiry}"
             + (f"; pushed to {len(pushed)} peer(s)" if pushed else "")
             + confirmations_text(seen)
@@ -531,7 +539,8 @@ def _redeem(args: argparse.Namespace) -> int:
         emit_json(result)
     else:
         print(
-            f"job {redemption.job_id}: {status.name.lower()}; collateral behind it {redemption.collateral}"
+            f"job {redemption.job_id}: {status.name.lower()}; "
+            f"collateral behind it {tok(redemption.collateral)} tokens"
             + ("" if delivered else " (spec not delivered: pass --peer with the provider's address)")
             + confirmations_text(seen)
         )

@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-ANNOUNCE = "dashboard on "
-
 
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     dash = subparsers.add_parser("dashboard", parents=parents, help="read-only web dashboard on 127.0.0.1")
@@ -25,7 +23,7 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 
 def _dashboard(args: argparse.Namespace) -> int:
-    from node.dashboard.serve import run
+    from node.dashboard.serve import ANNOUNCE, run
     from node.dashboard.source import discover
     from node.errors import ConfigError
     from node.roles.runtime import setup_logging

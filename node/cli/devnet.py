@@ -1,10 +1,12 @@
-"""``ccm devnet up|status|down``: a local Anvil with the contracts deployed, for development and demos.
+"""``ccm devnet up|status|down|advance``: a local Anvil with the contracts deployed, for development.
 
 ``up`` starts Anvil detached on a free 127.0.0.1 port (mining on demand, or every ``--block-time``
 seconds), deploys through the same path as ``ccm chain deploy`` with the devnet defaults (every job
 audited, short windows, tokens minted to Anvil's PUBLIC dev accounts) and records the deployment in
 ``<home>/deployment.json``; run twice, it reports the running devnet instead of starting another.
 ``status`` says whether it is up; ``down`` stops it (and is happy if nothing was running).
+``advance --seconds N`` moves the devnet's chain time N seconds forward and mines a block (a dispute
+or audit window ends without waiting); on a chain that is not a devnet it refuses by name.
 """
 
 from __future__ import annotations
@@ -38,6 +40,11 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     st.set_defaults(func=_status)
     down = sub.add_parser("down", parents=parents, help="stop the devnet (idempotent)")
     down.set_defaults(func=_down)
+    adv = sub.add_parser("advance", parents=parents, help="move chain time forward, mine a block")
+    adv.add_argument("--seconds", type=int, required=True, help="seconds to move the chain's clock forward")
+    adv.add_argument("--rpc-url", help="chain endpoint (default: the one in deployment.json)")
+    adv.add_argument("--json", action="store_true", help="print one JSON object")
+    adv.set_defaults(func=_advance)
 
 
 def _object(deployment: Deployment, **extra: Any) -> dict[str, Any]:
@@ -108,4 +115,16 @@ def _down(args: argparse.Namespace) -> int:
         print("devnet stopped")
     else:
         print("devnet was not running")
+    return 0
+
+
+def _advance(args: argparse.Namespace) -> int:
+    from node.chain import devnet
+    from node.cli.account import when
+
+    moved = devnet.advance(args.home, args.seconds, rpc_url=args.rpc_url)
+    if args.json:
+        emit_json({"seconds": moved.seconds, "block": moved.block, "timestamp": moved.timestamp})
+    else:
+        print(f"chain time moved {moved.seconds} s forward: block {moved.block} at {when(moved.timestamp)}")
     return 0

@@ -16,7 +16,8 @@
   first; an offer that fails ranks last), pick the cheapest fitting one (then the best verified capacity),
   escrow the price on chain, have the provider accept; with ``--wait`` follow the job until it is
   final (outputs fetched and checked against the committed root, due chain steps taken). Progress on
-  stderr; ``--json`` prints one JSON object (the job report) on stdout.
+  stderr; ``--json`` prints one JSON object (the job report) on stdout. ``--max-price`` and
+  ``--collateral`` take base units or tokens (``2.5tok``).
 - ``ccm job status ID [--json]``: the job's report from the chain (taking any step that is due).
 - ``ccm job cancel ID``: take back the escrow of this home's job while no provider has accepted it.
 - ``ccm job result ID [--out PATH]``: write the verified outputs, fetching them first if needed. An
@@ -26,6 +27,9 @@
 
 Blobs named by the spec are given as files (``--blob path``); each is keyed by its SHA-256, so a file
 whose bytes do not match the digest in the spec is reported as a missing blob for that field.
+
+Amounts: people read tokens (``units_to_tokens``); ``--json`` keeps every amount exact in base units
+(10**18 per token), as ``ccm account`` does.
 """
 
 from __future__ import annotations
@@ -189,16 +193,22 @@ def _cmd_submit(args: argparse.Namespace) -> int:
 
     import trio
 
+    from node.claims.timespec import parse_money
     from node.roles.consumer import Consumer, NoOfferError, llm_model_card, rank_offers
     from node.roles.context import open_context, say_stderr
     from node.roles.outputs import unit_count
     from node.roles.runtime import run_trio, setup_logging
+    from tokenomics.units import units_to_tokens as tok
 
     setup_logging("warning", debug=args.debug)
     spec = _read_spec(args.spec)
+    wanted = (
+        None if args.max_price is None else parse_money(args.max_price, field="--max-price", allow_zero=True)
+    )
+    collateral = None if args.collateral is None else parse_money(args.collateral, field="--collateral")
     say: Callable[[str], None] = say_stderr  # the steps go through a Progress once the job starts
     ctx = open_context(args.home, account_index=args.account_index, rpc_url=args.rpc_url, say=say)
-    max_price = ctx.config.consumer.max_price if args.max_price is None else args.max_price
+    max_price = ctx.config.consumer.max_price if wanted is None else wanted
     wait_s = (
         args.offer_wait
         if args.offer_wait is not None
@@ -228,14 +238,14 @@ def _cmd_submit(args: argparse.Namespace) -> int:
                 if not ranked:
                     raise NoOfferError(
                         f"none of {len(offers)} live offers fits this {spec.kind} job of {n_units} units"
-                        + (f" at most {max_price}" if max_price else "")
+                        + (f" at most {tok(max_price)} tokens" if max_price else "")
                     )
                 best = ranked[0]
                 say(
-                    f"chose {best.body.provider} at {best.body.price_per_unit} per unit"
+                    f"chose {best.body.provider} at {tok(best.body.price_per_unit)} tokens per unit"
                     f" ({len(offers)} offers)"
                 )
-                job_id = await consumer.submit(spec, best, blob_files=args.blob, collateral=args.collateral)
+                job_id = await consumer.submit(spec, best, blob_files=args.blob, collateral=collateral)
                 if args.wait:
                     report = await consumer.follow(job_id, timeout=args.timeout)
                 else:
@@ -255,11 +265,18 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     return 0
 
 
+REPORT_AMOUNTS = ("price", "collateral")
+"""Fields of a job report in base units: printed in tokens for people, kept exact in ``--json``."""
+
+
 def _print_report(report: dict[str, Any], *, as_json: bool) -> None:
+    from tokenomics.units import units_to_tokens as tok
+
     if as_json:
         emit_json(report)
     else:
-        print(table(["field", "value"], [[k, v] for k, v in report.items()]))
+        rows = [[k, f"{tok(v)} tokens" if k in REPORT_AMOUNTS else v] for k, v in report.items()]
+        print(table(["field", "value"], rows))
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
@@ -445,11 +462,17 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     p = sub.add_parser("submit", parents=parents, help="buy a job on the market")
     p.add_argument("spec", type=Path, help="job spec JSON file")
     add_node_options(p)
-    p.add_argument("--max-price", type=int, help="most to pay for the whole job (default consumer.max_price)")
+    p.add_argument(
+        "--max-price",
+        help="most to pay for the whole job: base units, or tokens as 2.5tok (default consumer.max_price)",
+    )
     p.add_argument("--provider", help="only this provider (peer id or address)")
     p.add_argument("--peer", action="append", default=[], help="a provider's multiaddr to ask directly")
     p.add_argument("--blob", type=Path, action="append", default=[], help="an input blob file (repeatable)")
-    p.add_argument("--collateral", type=int, help="provider collateral to require (default: the price)")
+    p.add_argument(
+        "--collateral",
+        help="provider collateral to require: base units or tokens as 2.5tok (default: the price)",
+    )
     p.add_argument("--offer-wait", type=float, help="seconds to collect gossiped offers")
     p.add_argument(
         "--challenge", action="store_true",
@@ -457,7 +480,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     )
     p.add_argument("--wait", action="store_true", help="follow the job until it is final")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds --wait may take (default 600)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--json", action="store_true", help="print one JSON object (amounts in base units)")
     add_confirmations_option(p)
     p.set_defaults(func=_cmd_submit)
 
@@ -465,7 +488,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     p.add_argument("job_id", type=int, help="on-chain job id")
     p.add_argument("--account-index", type=int, help="DEVNET: use Anvil's PUBLIC dev account N")
     p.add_argument("--rpc-url", help="chain endpoint (default: the one in deployment.json)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--json", action="store_true", help="print one JSON object (amounts in base units)")
     p.set_defaults(func=_cmd_status)
 
     p = sub.add_parser("cancel", parents=parents, help="take back the escrow of a job nobody accepted")

@@ -38,7 +38,7 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     offers.add_argument(
         "--challenge", action="store_true", help="challenge every offer's claimed capacity first"
     )
-    offers.add_argument("--json", action="store_true", help="print one JSON object")
+    offers.add_argument("--json", action="store_true", help="print one JSON object (amounts in base units)")
     offers.set_defaults(func=_offers)
     add_index_parser(sub, parents)
 
@@ -93,7 +93,9 @@ def _offers(args: argparse.Namespace) -> int:
     if not rows:
         print("no live offers")
         return 0
-    headers = ["provider", "peer", "price/unit", "device", "claimed GFLOP/s", "verified", "expires in"]
+    from tokenomics.units import units_to_tokens as tok
+
+    headers = ["provider", "peer", "tokens/unit", "device", "claimed GFLOP/s", "verified", "expires in"]
     print(
         table(
             headers,
@@ -101,7 +103,7 @@ def _offers(args: argparse.Namespace) -> int:
                 [
                     r["provider"],
                     r["peer_id"][-12:],
-                    r["price_per_unit"],
+                    tok(r["price_per_unit"]),
                     r["device"],
                     r["claimed_gflops"],
                     r["verified_label"],

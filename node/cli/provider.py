@@ -50,7 +50,8 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
 def _start(args: argparse.Namespace) -> int:
     from node.roles.context import open_context, say_stderr
     from node.roles.provider import ProviderDaemon
-    from node.roles.runtime import cached_probe, run_daemon, setup_logging
+    from node.roles.runtime import cached_probe, daemon_dashboard, run_daemon, setup_logging
+    from tokenomics.units import units_to_tokens
 
     config = load_config(args.home)
     setup_logging(config.node.log_level, debug=args.debug)
@@ -66,7 +67,10 @@ def _start(args: argparse.Namespace) -> int:
         )
         run_daemon(
             daemon.run, host=daemon.host, say=say_stderr,
-            announce=f"provider {ctx.address}, price {daemon.price_per_unit} per unit",
+            dashboard=daemon_dashboard(ctx, account_index=args.account_index, rpc_url=args.rpc_url),
+            announce=(
+                f"provider {ctx.address}, price {units_to_tokens(daemon.price_per_unit)} tokens per unit"
+            ),
         )
     finally:
         ctx.close()

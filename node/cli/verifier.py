@@ -24,7 +24,7 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 def _start(args: argparse.Namespace) -> int:
     from node.roles.context import open_context, say_stderr
-    from node.roles.runtime import run_daemon, setup_logging
+    from node.roles.runtime import daemon_dashboard, run_daemon, setup_logging
     from node.roles.verifier import VerifierDaemon
 
     ctx = open_context(args.home, account_index=args.account_index, rpc_url=args.rpc_url)
@@ -35,6 +35,7 @@ def _start(args: argparse.Namespace) -> int:
         )
         run_daemon(
             daemon.run, host=daemon.host, say=say_stderr,
+            dashboard=daemon_dashboard(ctx, account_index=args.account_index, rpc_url=args.rpc_url),
             announce=f"verifier {ctx.address}, recomputing on {args.device}",
         )
     finally:

@@ -2,7 +2,9 @@
 
 :func:`serve_dashboard` is a trio service (``url = await nursery.start(serve_dashboard, app, port)``):
 it binds ``127.0.0.1:port`` (0: a free port), reports the URL once it listens, serves until
-cancelled, and closes its sources in ``finally``. :func:`run` is what ``ccm dashboard`` calls.
+cancelled, and closes its sources in ``finally``. :func:`run` is what ``ccm dashboard`` calls; a role
+daemon with ``[dashboard] port`` starts :func:`serve_dashboard` in its own nursery
+(:func:`node.roles.runtime.run_daemon`). A port that cannot be bound is a :class:`ConfigError`.
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ from hypercorn.trio import serve
 
 from node.dashboard.app import make_app
 from node.dashboard.source import NodeSource
+from node.errors import ConfigError
 
 if TYPE_CHECKING:
     from trio_typing import TaskStatus
 
 #: The only address the dashboard binds: it shows a node's finances to whoever can reach it.
 HOST = "127.0.0.1"
+ANNOUNCE = "dashboard on "
+"""What ``ccm dashboard`` and a daemon serving one print before the URL, once it listens."""
 
 
 async def serve_dashboard(
@@ -37,7 +42,11 @@ async def serve_dashboard(
     app = make_app(sources)
     try:
         async with trio.open_nursery() as nursery:
-            binds: list[str] = await nursery.start(_serve, app, config)
+            try:
+                binds: list[str] = await nursery.start(_serve, app, config)
+            except OSError as err:
+                reason = err.strerror or err
+                raise ConfigError(f"dashboard: cannot listen on {HOST}:{port}: {reason}") from None
             task_status.started(binds[0].rstrip("/") + "/")
     finally:
         for source in sources:

@@ -49,6 +49,7 @@ def _run(args: argparse.Namespace) -> int:
     from node.roles.provider import ProviderDaemon
     from node.roles.runtime import cached_probe, run_daemon, setup_logging
     from node.roles.strategies import Corrupting
+    from tokenomics.units import units_to_tokens
 
     setup_logging("warning")
     ctx = open_context(args.home, account_index=args.account_index)
@@ -68,7 +69,10 @@ def _run(args: argparse.Namespace) -> int:
         )
         run_daemon(
             daemon.run, host=daemon.host, say=say_stderr,
-            announce=f"provider {ctx.address}, price {daemon.price_per_unit} per unit (cheating)",
+            announce=(
+                f"provider {ctx.address}, price {units_to_tokens(daemon.price_per_unit)} tokens per unit"
+                " (cheating)"
+            ),
         )
     finally:
         ctx.close()

@@ -298,7 +298,7 @@ def start_dashboard(home: Path) -> str:
     import subprocess
 
     from node.chain import devnet
-    from node.cli.dashboard import ANNOUNCE
+    from node.dashboard.serve import ANNOUNCE
     from node.demo.procs import ChildError, ccm_argv
 
     logs = home / "logs"

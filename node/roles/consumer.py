@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import trio
 
@@ -52,15 +52,17 @@ from node.p2p.gossip import GossipDrop, SignedEnvelope
 from node.p2p.host import DialError, peer_id_from_addr
 from node.p2p.messages import OFFERS_TOPIC, JobProposal
 from node.p2p.reqresp import request
+from node.progress import Progress
 from node.query.jobs import JobReport, job_report
 from node.roles.context import NodeContext, offer_row, open_host, say_stderr
 from node.roles.outputs import load_manifest, root_of_units, save_manifest, unit_count
 from node.roles.settle import advance, chain_now
-from node.roles.wire import JOB, JOBINFO, OFFER, JobInfoRequest, OfferBody, OfferRequest
+from node.roles.wire import JOB, JOBINFO, OFFER, JobInfoRequest, OfferBody, OfferRequest, UnitRef
 from node.store import Job as StoredJob
 from node.workloads.jobkinds.llm import LlmSpec
 from node.workloads.llm_files import ModelCard, model_card
 from node.workloads.spec import JobSpec, blob_fields, canonical_json, spec_hash, to_dict
+from tokenomics.units import units_to_tokens
 
 if TYPE_CHECKING:
     from trio_typing import TaskStatus
@@ -199,6 +201,8 @@ class Consumer:
     """The consumer role (start with ``nursery.start(consumer.run)``; see the module docstring).
 
     ``challenge_options``: defaults for :meth:`challenge` (``n``, ``max_n``, ``threshold``…).
+    ``progress_stream``: where the progress of output transfers goes (default stderr; see
+    :mod:`node.progress`).
     """
 
     def __init__(
@@ -209,9 +213,11 @@ class Consumer:
         bootstrap: Sequence[str] | None = None,
         challenge_options: Mapping[str, Any] | None = None,
         say: Callable[[str], None] = say_stderr,
+        progress_stream: TextIO | None = None,
     ) -> None:
         self.ctx = ctx
         self.say = say
+        self.progress_stream = progress_stream
         verifier = ctx.config.verifier  # challenge size cap and pass threshold from the config
         defaults = {"max_n": verifier.challenge_n, "threshold": verifier.challenge_threshold}
         self.challenge_options = {**defaults, **dict(challenge_options or {})}
@@ -392,7 +398,8 @@ class Consumer:
             max_units=n_units,
         )
         job_id = await self._post(terms)
-        self.say(f"posted job {job_id}: {spec.kind}, {n_units} units, price {price} escrowed")
+        escrow = units_to_tokens(price)
+        self.say(f"posted job {job_id}: {spec.kind}, {n_units} units, {escrow} tokens escrowed")
         record = StoredJob(
             job_id=str(job_id),
             role=ROLE,
@@ -546,8 +553,7 @@ class Consumer:
                 if len(info.units) != job.n_units or root_of_units(info.units) != job.root:
                     self.say(f"job {job_id}: the provider's outputs do NOT match the committed root")
                     return False
-                for unit in info.units:
-                    await fetch_blob(self.host, record.peer_id, ctx.blobs, unit.data_hash.hex())
+                await self._fetch_units(job_id, record.peer_id, info.units)
                 await trio.to_thread.run_sync(save_manifest, ctx.home, job_id, job.root, info.units)
                 self.say(f"job {job_id}: {len(info.units)} outputs received and checked against the root")
                 return True
@@ -556,6 +562,26 @@ class Consumer:
                 await trio.sleep(0.5)
         assert last is not None
         raise last
+
+    async def _fetch_units(self, job_id: int, peer_id: str, units: Sequence[UnitRef]) -> None:
+        """Every unit's blob not held yet, with progress in bytes (a bar on a terminal, plain lines
+        when stderr is piped; ``progress_stream`` overrides stderr)."""
+        missing = [u for u in units if not self.ctx.blobs.has(u.data_hash.hex())]
+        if not missing:
+            return
+        total = sum(u.nbytes for u in missing)
+        with Progress(
+            f"job {job_id}: {len(missing)} outputs", total=total, unit="bytes", stream=self.progress_stream
+        ) as shown:
+            done = 0
+            for unit in missing:
+
+                def report(got: int, _size: int, base: int = done) -> None:
+                    shown.update(base + got)
+
+                await fetch_blob(self.host, peer_id, self.ctx.blobs, unit.data_hash.hex(), on_progress=report)
+                done += unit.nbytes
+                shown.update(done)
 
     async def _ensure_connected(self, peer_id: str, addrs: Sequence[str] = ()) -> None:
         if self.host.is_connected(peer_id):

@@ -60,6 +60,7 @@ from node.roles.wire import OfferBody
 from node.store import Offer as StoredOffer
 from node.store import Store
 from node.workloads.spec import canonical_json
+from tokenomics.units import units_to_tokens
 
 DEVNET_ACCOUNT_FILE = "devnet-account.json"
 LISTEN_PORT_FILE = "listen-port"
@@ -267,7 +268,7 @@ def ensure_staked(
     short = max(0, minimum - staker.active)
     if short:
         registry.stake_and_register(ctx.account, short, roles, pid, advert)
-        say(f"staked {short} and registered as {roles.name} with peer {ctx.peer_id}")
+        say(f"staked {units_to_tokens(short)} tokens and registered as {roles.name} with peer {ctx.peer_id}")
     elif staker.roles != roles or staker.peer_id != pid or staker.advert_hash != advert:
         registry.register(ctx.account, roles, pid, advert)
         say(f"registered as {roles.name} with peer {ctx.peer_id}")

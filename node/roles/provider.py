@@ -65,7 +65,16 @@ from node.p2p.messages import (
     write_audit_response,
 )
 from node.p2p.reqresp import RequestRefused, guard, serve
-from node.roles.admission import ProposalLimiter, Refused, admit, check_served, fetch_inputs, fits_deadline
+from node.roles.admission import (
+    ProposalLimiter,
+    Refused,
+    admit,
+    check_inputs,
+    check_served,
+    check_spec,
+    fetch_inputs,
+    fits_deadline,
+)
 from node.roles.capacity import CapacityServer
 from node.roles.context import (
     NodeContext,
@@ -84,6 +93,7 @@ from node.store import Commitment
 from node.store import Job as StoredJob
 from node.workloads.llm_files import ModelsServed
 from node.workloads.spec import KINDS, JobSpec, canonical_json, load_spec, parse_spec, spec_hash, to_dict
+from tokenomics.units import units_to_tokens
 
 if TYPE_CHECKING:
     from trio_typing import TaskStatus
@@ -160,6 +170,7 @@ class ProviderDaemon:
         self.blob_server = BlobServer(ctx.blobs)
         self._running: set[int] = set()
         self._queued: dict[int, float] = {}
+        self._speed: dict[str, float] = {}
         self._limiter = ProposalLimiter()
         self._compute_lock = trio.Lock()
         self._accept_lock = trio.Lock()
@@ -271,6 +282,8 @@ class ProviderDaemon:
     # --- proposals ------------------------------------------------------------------------------
 
     async def _on_proposal(self, peer: str, req: JobProposal) -> JobAccept:
+        from node.workloads.runner import effective_limits
+
         ctx = self.ctx
 
         def answer(accepted: bool, reason: str = "") -> JobAccept:
@@ -298,12 +311,20 @@ class ProviderDaemon:
             return answer(
                 False, f"{n_units} units exceed this provider's limit of {ctx.config.provider.max_units}"
             )
+        caps = self._caps()
+        try:
+            check_spec(spec, caps=caps)  # from the spec's numbers alone: nothing built or fetched yet
+        except Refused as refusal:
+            return answer(False, refusal.reason)
         known = await self._already_taken(job_id, peer)
         if known is not None:
             return answer(*known)
         try:
             job, prepaid = await self._check_posted(job_id, req, n_units)
-            blobs = await fetch_inputs(self.host, peer, ctx.blobs, spec)
+            max_size = effective_limits(spec.limits, caps).max_bytes
+            blobs = await fetch_inputs(
+                self.host, peer, ctx.blobs, spec, max_size=max_size, label=f"job {job_id}"
+            )
             check_served(spec, blobs, self.models_served())
         except Refused as refusal:
             return answer(False, refusal.reason)
@@ -312,11 +333,12 @@ class ProviderDaemon:
             if known is not None:
                 return answer(*known)
             try:
-                estimate = await trio.to_thread.run_sync(
-                    functools.partial(admit, spec, blobs, caps=self._caps(), device=self.device)
-                )
+                estimate = admit(spec, blobs, caps=caps, flops_per_s=self.speed(spec))
                 now = await ctx.achain.run(chain_now, ctx.chain)
                 fits_deadline(estimate, queued_s=sum(self._queued.values()), now=now, commit_by=job.commit_by)
+                await trio.to_thread.run_sync(
+                    functools.partial(check_inputs, spec, blobs, caps=caps, device=self.device)
+                )
             except Refused as refusal:
                 logger.info("job %s refused: %s", job_id, refusal.reason)
                 return answer(False, refusal.reason)
@@ -339,7 +361,7 @@ class ProviderDaemon:
                 return answer(False, f"accept failed on chain: {err.error_name}")
             await self._set_status(str(job_id), "accepted")
             self._queued[job_id] = estimate.seconds
-        self.say(f"accepted job {job_id} ({spec.kind}, {n_units} units, price {job.price})")
+        self.say(f"accepted job {job_id} ({spec.kind}, {n_units} units, {units_to_tokens(job.price)} tokens)")
         self._start(job_id)
         return answer(True)
 
@@ -371,8 +393,20 @@ class ProviderDaemon:
             raise Refused(f"the spec's {n_units} units are outside the job's {bounds}")
         wanted = self.price_per_unit * n_units
         if job.price < wanted and not prepaid:
-            raise Refused(f"price {job.price} is below {wanted} ({n_units} units x {self.price_per_unit})")
+            raise Refused(
+                f"price {units_to_tokens(job.price)} tokens is below {units_to_tokens(wanted)} "
+                f"({n_units} units x {units_to_tokens(self.price_per_unit)})"
+            )
         return job, prepaid
+
+    def speed(self, spec: JobSpec) -> float:
+        """FLOP/s this provider does on ``spec``'s kind: measured on the last job of the kind run here,
+        else the probe's matmul figure for the dtype (float32's when the dtype was not measured)."""
+        measured = self._speed.get(spec.kind)
+        if measured is not None:
+            return measured
+        gflops = self.probe.best_gflops(spec.dtype) or self.probe.best_gflops("float32")
+        return max(gflops, 1) * 1e9
 
     def _caps(self) -> ProviderCaps:
         from node.workloads.runner import ProviderCaps
@@ -418,7 +452,7 @@ class ProviderDaemon:
             attempts = await trio.to_thread.run_sync(ctx.store.add_job_attempt, key)
             if attempts > MAX_ATTEMPTS:
                 raise JobCrashed(job_id, attempts - 1)
-            blobs = await fetch_inputs(self.host, record.peer_id, ctx.blobs, spec)
+            blobs = await fetch_inputs(self.host, record.peer_id, ctx.blobs, spec, label=f"job {job_id}")
             async with self._compute_lock:
                 self.say(f"job {job_id}: computing {unit_count(spec)} units (attempt {attempts})")
                 try:
@@ -481,7 +515,15 @@ class ProviderDaemon:
             self.say(f"job {job_id}: commit not sent yet ({text}); retrying")
 
     def _compute(self, job_id: int, spec: JobSpec, blobs: dict[str, bytes]) -> tuple[bytes, list[Output]]:
-        return self.compute(job_id, spec, blobs, self.device, self._caps())
+        """Run the compute strategy (a worker thread); its speed on the job's kind is kept for admission."""
+        from node.workloads.runner import spec_footprint
+
+        started = time.perf_counter()
+        result = self.compute(job_id, spec, blobs, self.device, self._caps())
+        flops, took = spec_footprint(spec, blobs).flops, time.perf_counter() - started
+        if flops > 0 and took > 0:
+            self._speed[spec.kind] = flops / took
+        return result
 
     def _save_outputs(self, job_id: int, root: bytes, outputs: list[Output]) -> tuple[UnitRef, ...]:
         units = tuple(

@@ -6,7 +6,9 @@
   ``<home>/probe.json`` is older than ``provider.reprobe_s`` or for another device;
 * :func:`run_trio` — ``trio.run`` that turns a nested exception group carrying one of our errors
   into that error (the CLI prints it as one line) instead of a wall of tracebacks;
-* :func:`run_daemon` — a role daemon until Ctrl-C or SIGTERM, announcing its ``listening on`` line.
+* :func:`run_daemon` — a role daemon until Ctrl-C or SIGTERM, announcing its ``listening on`` line,
+  and serving the node's dashboard on the same event loop when ``[dashboard] port`` is set
+  (:func:`daemon_dashboard`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -25,7 +28,9 @@ from node.p2p.host import flatten_exceptions
 
 if TYPE_CHECKING:
     from node.capacity.probe import ProbeResult
+    from node.dashboard.source import NodeSource
     from node.p2p.host import Host
+    from node.roles.context import NodeContext
 
 T = TypeVar("T")
 PROBE_FILE = "probe.json"
@@ -87,13 +92,43 @@ def run_trio(main: Callable[[], Awaitable[T]]) -> T:
         raise
 
 
+@dataclass(frozen=True)
+class DaemonDashboard:
+    """The dashboard a role daemon serves on its own event loop: its node and the port."""
+
+    source: NodeSource
+    port: int
+
+
+def daemon_dashboard(
+    ctx: NodeContext, *, account_index: int | None = None, rpc_url: str | None = None
+) -> DaemonDashboard | None:
+    """The dashboard of ``ctx``'s node on ``[dashboard] port`` (127.0.0.1), or ``None`` when it is 0.
+
+    ``account_index`` / ``rpc_url``: as the daemon was started (``--account-index``, ``--rpc-url``).
+    """
+    port = ctx.config.dashboard.port
+    if port == 0:
+        return None
+    from node.dashboard.source import NodeSource
+
+    source = NodeSource(ctx.home.name or "node", ctx.home, account_index=account_index, rpc_url=rpc_url)
+    return DaemonDashboard(source=source, port=port)
+
+
 def run_daemon(
-    start: Callable[..., Awaitable[object]], *, host: Host, announce: str, say: Callable[[str], None]
+    start: Callable[..., Awaitable[object]],
+    *,
+    host: Host,
+    announce: str,
+    say: Callable[[str], None],
+    dashboard: DaemonDashboard | None = None,
 ) -> None:
     """Run a role daemon's ``start`` (a ``task_status`` service) until cancelled (Ctrl-C / SIGTERM).
 
     Once it has started: ``say(announce)``, then ``listening on <multiaddr>/p2p/<peer id>`` on stdout,
-    flushed, which scripts and the demo wait for.
+    flushed, which scripts and the demo wait for; with a ``dashboard``, it is served in the same
+    nursery (cancelled with the daemon) and ``dashboard on http://127.0.0.1:PORT/`` follows.
     """
 
     async def main() -> None:
@@ -101,6 +136,11 @@ def run_daemon(
             await nursery.start(start)
             say(announce)
             print(f"listening on {host.addrs[0]}", flush=True)
+            if dashboard is not None:
+                from node.dashboard.serve import ANNOUNCE, serve_dashboard
+
+                url = await nursery.start(serve_dashboard, [dashboard.source], dashboard.port)
+                print(f"{ANNOUNCE}{url}", flush=True)
             await trio.sleep_forever()
 
     run_trio(main)

@@ -22,7 +22,9 @@ Every protocol here is a :class:`~node.p2p.reqresp.Protocol` with size caps and 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from eth_utils import keccak
@@ -116,6 +118,12 @@ class OfferRequest:
     want: str = "offer"
 
 
+WIRE_ITEMSIZE = MappingProxyType(
+    {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int32": 4, "int64": 8, "int8": 1, "uint8": 1}
+)
+"""Bytes per element of the wire dtypes (``verifier.tensorbytes.DTYPES``' names; that module needs torch)."""
+
+
 @dataclass(frozen=True)
 class UnitRef:
     """One committed unit: dtype and shape (its ``metaHash``) and the SHA-256 of its bytes."""
@@ -129,6 +137,11 @@ class UnitRef:
             raise SchemaError("data_hash", "must be 32 bytes")
         if len(self.shape) > 8 or any(d < 0 for d in self.shape):
             raise SchemaError("shape", "rank above 8 or negative dimension")
+
+    @property
+    def nbytes(self) -> int:
+        """The unit's size in bytes (0 for a dtype this node does not know: the audit refuses it)."""
+        return math.prod(self.shape) * WIRE_ITEMSIZE.get(self.dtype, 0)
 
 
 @dataclass(frozen=True)

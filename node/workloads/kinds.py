@@ -38,8 +38,6 @@ from node.workloads.spec import InferenceSpec, JobSpec, MatmulSpec, Source, Trai
 from verifier.compare import Comparison
 from verifier.tensorbytes import DTYPES
 
-_ITEMSIZE = {"float32": 4, "bfloat16": 2, "float16": 2}
-
 
 def resolve_blob(blobs: Mapping[str, bytes], field: str, digest: str) -> bytes:
     """The bytes of blob ``digest``, checked against its SHA-256; :class:`JobSpecError` naming ``field``."""
@@ -82,18 +80,25 @@ class Workload:
         """Unit ``index`` as one call; ``prev`` is the previous checkpoint for ``train``."""
         raise NotImplementedError
 
+    def footprint(self) -> jobkinds.Footprint:
+        """The spec's :class:`~node.workloads.jobkinds.Footprint` (the same figures admission held)."""
+        return jobkinds.get(self.spec.kind).footprint(self.spec.body, self.spec.dtype)
+
     def input_bytes(self) -> int:
         """Bytes of the job's inputs (generated or blobs)."""
-        raise NotImplementedError
+        known = self.footprint().input_bytes
+        assert known is not None, f"{self.spec.kind}: its workload must give its input bytes"
+        return known
 
     def unit_memory_bytes(self) -> int:
         """An upper estimate of the working memory of one unit (inputs resident + activations)."""
-        raise NotImplementedError
+        known = self.footprint().unit_memory_bytes
+        assert known is not None, f"{self.spec.kind}: its workload must give a unit's memory"
+        return known
 
     def output_bytes(self) -> int:
         """Total bytes of all unit outputs."""
-        item = 4 if self.spec.kind == "train" else _ITEMSIZE[self.spec.dtype]
-        return sum(math.prod(self.unit_shape(i)) * item for i in range(self.n_units))
+        return self.footprint().output_bytes
 
     def audit_check(self) -> Callable[[int, torch.Tensor], Comparison] | None:
         """A kind's own audit check of a revealed unit (``None``: recompute the unit and compare)."""
@@ -155,16 +160,6 @@ class MatmulWorkload(Workload):
         self._check_index(index)
         with torch.no_grad():
             return self.a_block(index) @ self._b
-
-    def input_bytes(self) -> int:
-        b = self.body
-        return (b.n * b.k + b.k * b.m) * _ITEMSIZE[self.spec.dtype]
-
-    def unit_memory_bytes(self) -> int:
-        b = self.body
-        a_rows = b.n if b.a.blob is not None else b.rows_per_unit
-        # float32 staging copies of seeded inputs are made on the CPU first.
-        return (a_rows * b.k + b.k * b.m + b.rows_per_unit * b.m) * 4 * 2
 
 
 class InferenceWorkload(Workload):
@@ -229,22 +224,6 @@ class InferenceWorkload(Workload):
         self._check_index(index)
         with torch.no_grad():
             return self.model(self.shard_input(index))
-
-    def input_bytes(self) -> int:
-        c, item = self.cfg, _ITEMSIZE[self.spec.dtype]
-        weights = models.param_count(self.body.model.arch, c) * item
-        per_row = c["seq"] * 8 if self.body.model.arch == "transformer" else c["d_in"] * item
-        return weights + self.body.batch * per_row
-
-    def unit_memory_bytes(self) -> int:
-        c, s = self.cfg, self.body.shard
-        weights = models.param_count(self.body.model.arch, c) * 4
-        if self.body.model.arch == "transformer":
-            widest = max(3 * c["d_model"], c["d_ff"], c["vocab"], c["heads"] * c["seq"])
-            acts = s * c["seq"] * widest * 4
-        else:
-            acts = s * max(c["d_in"], c["d_hidden"], c["d_out"]) * 4 * 3
-        return weights + acts
 
 
 class TrainWorkload(Workload):
@@ -358,14 +337,6 @@ class TrainWorkload(Workload):
             start = prev.to(self.device)
         with torch.no_grad():
             return self.run_steps(start, self.steps_of(index))
-
-    def input_bytes(self) -> int:
-        return self.n_params * 4
-
-    def unit_memory_bytes(self) -> int:
-        c = self.cfg
-        acts = self.body.data_batch * (c["d_in"] + 2 * c["layers"] * c["d_hidden"] + 2 * c["d_out"]) * 4
-        return self.n_params * 4 * (self._slots * 2 + 2) + acts * 2
 
 
 def make_workload(spec: JobSpec, device: torch.device, blobs: Mapping[str, bytes]) -> Workload:

@@ -43,6 +43,7 @@ from torch import nn
 
 from node.errors import JobSpecError, WorkloadError
 from node.workloads import rng
+from node.workloads.jobkinds import ITEMSIZE
 from node.workloads.jobkinds.llm import INDEX_FILE, LlmSpec
 from node.workloads.kinds import Workload, resolve_blob
 from node.workloads.llm_files import (
@@ -64,7 +65,6 @@ CACHE_SIZE = 2
 MAX_AUDIT_LOGITS_BYTES = 256 << 20
 """A verifier's teacher-forced pass keeps at most this many bytes of float32 logits (sequences per pass)."""
 ATTENTION = ("sdpa", "eager")
-_ITEMSIZE = {"float32": 4, "bfloat16": 2, "float16": 2}
 _CACHE: OrderedDict[tuple[Any, ...], nn.Module] = OrderedDict()
 _COUNTS = {"loads": 0, "hits": 0}
 
@@ -218,7 +218,7 @@ class LlmWorkload(Workload):
         return self.weight_bytes + sum(len(p) for p in self.prompts) * 8
 
     def unit_memory_bytes(self) -> int:
-        item = _ITEMSIZE[self.spec.dtype]
+        item = ITEMSIZE[self.spec.dtype]
         g, t = self.body.group, self.body.max_new_tokens
         length = max(len(p) for p in self.prompts) + t
         layers = config_size(self.config, "layers") or 1

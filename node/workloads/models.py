@@ -109,16 +109,6 @@ def build(arch: str, cfg: Mapping[str, int]) -> nn.Module:
     return model
 
 
-def param_count(arch: str, cfg: Mapping[str, int]) -> int:
-    """Number of scalar parameters of the architecture (without building it)."""
-    if arch == "mlp":
-        h, n = cfg["d_hidden"], cfg["layers"]
-        return cfg["d_in"] * h + h + (n - 1) * (h * h + h) + h * cfg["d_out"] + cfg["d_out"]
-    d, f, v = cfg["d_model"], cfg["d_ff"], cfg["vocab"]
-    block = 4 * d + 3 * d * d + 3 * d + d * d + d + d * f + f + f * d + d
-    return v * d + cfg["seq"] * d + cfg["layers"] * block + 2 * d + d * v + v
-
-
 def seeded_state(model: nn.Module, seed: int) -> dict[str, torch.Tensor]:
     """Deterministic float32 weights: uniform ±1/√fan_in for matrices, ones/zeros for LayerNorm and biases.
 

@@ -5,10 +5,13 @@ a verifier recomputes). Both go through :func:`prepare`, which validates blobs a
 deterministic settings of :mod:`node.workloads.device`.
 
 Limits: a spec's limits, lowered by the provider's :class:`ProviderCaps`, are checked before
-anything runs where they can be predicted from the spec (units, bytes of inputs + outputs,
-estimated working memory of one unit) and while running where they cannot (wall seconds, checked
-after each unit; on CUDA the measured peak allocation). A unit is never interrupted mid-call, so
-the time limit is enforced at unit granularity. Breaking a limit raises :class:`WorkloadError`.
+anything is built where they can be predicted from the spec (:func:`check_footprint`: units, bytes
+of inputs + outputs, estimated working memory of one unit, from the kind's
+:class:`~node.workloads.jobkinds.Footprint`), again once the workload is built for what only its
+inputs tell (an ``llm`` job's prompts and model), and while running where they cannot (wall
+seconds, checked after each unit; on CUDA the measured peak allocation). A unit is never
+interrupted mid-call, so the time limit is enforced at unit granularity. Breaking a limit raises
+:class:`WorkloadError`.
 
 Hashing: each unit's output is copied to host bytes and its leaf (SHA-256 + keccak) is computed in
 a worker thread while the next unit runs (hashlib releases the GIL), then the tree is built with
@@ -26,6 +29,7 @@ import torch
 
 from node.errors import JobSpecError, WorkloadError
 from node.workloads import device as devices
+from node.workloads import jobkinds
 from node.workloads.kinds import Workload, make_workload
 from node.workloads.spec import JobSpec, Limits, blob_fields, spec_hash
 from verifier.commitment import MerkleTree, unit_leaf
@@ -102,18 +106,39 @@ def prepare(spec: JobSpec, *, device: str | torch.device = "auto", blobs: Mappin
     return make_workload(spec, devices.pick_device(device), blobs)
 
 
-def check_limits(work: Workload, limits: EffectiveLimits) -> None:
-    """The limits that can be checked from the spec alone; :class:`WorkloadError` if one is exceeded."""
-    if work.n_units > limits.max_units:
-        raise WorkloadError(f"job has {work.n_units} units, limit is {limits.max_units}")
-    total = work.input_bytes() + work.output_bytes()
+def spec_footprint(spec: JobSpec, blobs: Mapping[str, bytes] | None = None) -> jobkinds.Footprint:
+    """The spec's footprint, from the spec alone (and the sizes of the ``blobs`` held, if any)."""
+    sizes = {digest: len(data) for digest, data in (blobs or {}).items()}
+    return jobkinds.get(spec.kind).footprint(spec.body, spec.dtype, sizes)
+
+
+def check_footprint(fp: jobkinds.Footprint, limits: EffectiveLimits) -> None:
+    """Hold a footprint's known figures against ``limits`` (nothing is built); :class:`WorkloadError`
+    naming the first one exceeded. Unknown figures (``None``) wait for :func:`check_limits`."""
+    if fp.n_units > limits.max_units:
+        raise WorkloadError(f"job has {fp.n_units} units, limit is {limits.max_units}")
+    total = (fp.input_bytes or 0) + fp.output_bytes
     if total > limits.max_bytes:
         raise WorkloadError(f"job needs {total} bytes of inputs and outputs, limit is {limits.max_bytes}")
-    mem = work.unit_memory_bytes()
-    if mem > limits.max_memory_bytes:
+    mem = fp.unit_memory_bytes
+    if mem is not None and mem > limits.max_memory_bytes:
         raise WorkloadError(
             f"a unit needs about {mem} bytes of working memory, limit is {limits.max_memory_bytes}"
         )
+
+
+def check_limits(work: Workload, limits: EffectiveLimits) -> None:
+    """The limits of a built workload (all its figures known); :class:`WorkloadError` if one is exceeded."""
+    check_footprint(
+        jobkinds.Footprint(
+            n_units=work.n_units,
+            output_bytes=work.output_bytes(),
+            input_bytes=work.input_bytes(),
+            unit_memory_bytes=work.unit_memory_bytes(),
+            unit_flops=0,
+        ),
+        limits,
+    )
 
 
 def compute_unit(
@@ -149,8 +174,10 @@ def run_job(
     (the caller vouches that it was made from ``spec``).
     """
     t_start = time.perf_counter()
-    work = workload if workload is not None else prepare(spec, device=device, blobs=blobs)
     limits = effective_limits(spec.limits, caps)
+    if workload is None:
+        check_footprint(spec_footprint(spec, blobs), limits)  # before anything is allocated
+    work = workload if workload is not None else prepare(spec, device=device, blobs=blobs)
     check_limits(work, limits)
     on_cuda = work.device.type == "cuda"
     if on_cuda:

@@ -1,4 +1,4 @@
-"""``ccm devnet up|status|down`` as a user runs it: separate processes, a temporary home."""
+"""``ccm devnet up|status|down|advance`` as a user runs it: separate processes, a temporary home."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from node.chain import devnet
 from node.chain.anvil import is_answering, pid_alive
+from node.chain.chain import Chain
 from node.chain.deployment import Deployment
 from node.cli import main
 
@@ -78,3 +79,33 @@ def test_devnet_down_when_nothing_ran(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "not running" in capsys.readouterr().out
     assert main(["devnet", "status", "--home", str(tmp_path)]) == 0
     assert "not running" in capsys.readouterr().out
+
+
+def test_devnet_advance_moves_chain_time_and_refuses_a_chain_that_is_not_a_devnet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], chain: Chain
+) -> None:
+    dev, real = tmp_path / "dev", tmp_path / "real"
+    dev.mkdir()
+    real.mkdir()
+    chain.deployment.save(dev / "deployment.json")
+    Deployment(**{**chain.deployment.to_json(), "devnet": False}).save(real / "deployment.json")
+    before, block = chain.client.timestamp(), chain.client.block_number()
+
+    assert main(["devnet", "advance", "--seconds", "3600", "--home", str(dev), "--json"]) == 0
+    moved = json.loads(capsys.readouterr().out)
+    assert moved["seconds"] == 3600 and moved["block"] == block + 1 == chain.client.block_number()
+    assert moved["timestamp"] == chain.client.timestamp() >= before + 3600
+
+    assert main(["devnet", "advance", "--seconds", "60", "--home", str(dev)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"chain time moved 60 s forward: block {block + 2} at ") and out.endswith("UTC\n")
+
+    head = chain.client.block_number()
+    for home, seconds, said in [
+        (real, "60", "moving chain time is a devnet-only operation; chain 31337 is not a devnet"),
+        (dev, "0", "seconds must be at least 1, got 0"),
+    ]:
+        assert main(["devnet", "advance", "--seconds", seconds, "--home", str(home)]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"ccm: error: {said}") and err.count("\n") == 1, err
+    assert chain.client.block_number() == head  # nothing was sent for either refusal

@@ -19,6 +19,7 @@ from node.claims.timespec import parse_amount, parse_money, parse_time
 from node.cli import main
 from tests.chain.helpers import Roles, register_roles
 from tests.roles.conftest import Nodes
+from tokenomics.units import units_to_tokens
 
 PROVIDER, BUYER = "2", "1"  # dev account indexes (see tests.chain.helpers.Roles)
 
@@ -110,6 +111,7 @@ def test_create_list_buy_sell_cancel(
 
     code, out, err = _run(capsys, home, "list")
     assert code == 0 and "H200" in out and created["order"][:18] in out
+    assert units_to_tokens(price) in out and str(price) not in out  # people read tokens, not base units
 
     spec = home / "spec.json"
     spec.write_text(

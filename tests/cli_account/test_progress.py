@@ -48,3 +48,31 @@ def test_terminal_progress_is_a_live_bar() -> None:
     text = out.getvalue()
     assert "probing" in text and "fp32 n=256" in text and "4/4" in text
     assert "done in" not in text  # the bar itself shows completion and time
+
+
+def test_byte_counts_read_as_sizes_and_a_grown_total_counts_its_tenths_anew() -> None:
+    out = io.StringIO()
+    with Progress("job 3: 2 inputs", unit="bytes", stream=out) as p:
+        p.update(1 << 20, 1 << 20)  # the first blob announced 1 MiB and arrived
+        p.update((1 << 20) + 1024, 4 << 20)  # the second announced 3 MiB: now a quarter of the whole
+        p.update(3 << 20, 4 << 20)
+        p.update(4 << 20, 4 << 20)
+    lines = out.getvalue().splitlines()
+    assert lines[1:-1] == [
+        "job 3: 2 inputs: 1.0 MiB/1.0 MiB (100%)",
+        "job 3: 2 inputs: 3.0 MiB/4.0 MiB (70%)",
+        "job 3: 2 inputs: 4.0 MiB/4.0 MiB (100%)",
+    ], lines
+
+
+def test_a_progress_inside_a_live_one_is_a_second_bar_of_the_same_display() -> None:
+    out = _Terminal()
+    with Progress("matmul job of 8 units", stream=out) as outer:
+        with Progress("job 1: 8 outputs", total=4096, unit="bytes", stream=out) as inner:
+            assert inner._rich is outer._rich  # one live display (rich allows no second one)
+            inner.update(4096)
+        outer.step("job 1: completed")
+    text = out.getvalue()
+    assert "job 1: completed" in text and "done in" not in text
+    with Progress("next", stream=out) as after:  # the display ended with the outer one
+        assert after._rich is not outer._rich

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from node.cli.dashboard import ANNOUNCE
+from node.dashboard.serve import ANNOUNCE
 from node.demo.procs import ccm_argv
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -25,6 +25,7 @@ from node.roles.consumer import Consumer
 from node.roles.context import NodeContext
 from node.roles.provider import MAX_ATTEMPTS
 from node.roles.wire import JOB
+from node.workloads import jobkinds
 from node.workloads.runner import Output, ProviderCaps
 from node.workloads.spec import JobSpec, parse_spec, spec_hash, to_dict
 from tests.hostile.helpers import offer_of, post_and_propose, post_only, start_provider, wait_committed
@@ -45,12 +46,14 @@ async def test_specs_at_every_cap_are_taken_and_over_it_refused_by_name(
     chain: Chain, nodes: Nodes, probe_result: ProbeResult
 ) -> None:
     provider_ctx, consumer_ctx = _capped(nodes, "provider", 2), nodes("consumer", 1)
+    short_b = consumer_ctx.blobs.put(bytes(32 * 16 * 4 - 4))  # B is 32 x 16 float32: 4 bytes short
     cases: list[tuple[str, dict[str, Any], int, str]] = [
         ("over units", matmul_spec(n=72), 300, "9 units exceed this provider's limit of 8"),
         ("over bytes", matmul_spec(k=33), 300, "bytes of inputs and outputs, limit is 14336"),
         ("over memory", matmul_spec(rows=16), 300, "bytes of working memory, limit is 7168"),
         ("no time to commit", matmul_spec(seed=3), 8, "cannot commit in time"),
         ("blob never served", _with_blob(matmul_spec(seed=4)), 300, "not served"),
+        ("blob of the wrong size", _with_blob(matmul_spec(seed=9), short_b), 300, "expected 2048 for"),
         ("at every cap", matmul_spec(seed=5), 300, ""),
     ]
     answers: dict[str, tuple[bool, str]] = {}
@@ -79,9 +82,42 @@ async def test_specs_at_every_cap_are_taken_and_over_it_refused_by_name(
     assert [chain.market.status_of(j) for j in range(1, last)] == [JobStatus.OPEN] * (last - 1)
 
 
-def _with_blob(doc: dict[str, Any]) -> dict[str, Any]:
+async def test_a_spec_over_the_caps_is_refused_before_its_workload_is_built(
+    chain: Chain, nodes: Nodes, probe_result: ProbeResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[int] = []
+    real_workload = jobkinds.Kind.workload
+
+    def counting(self: jobkinds.Kind, spec: JobSpec, device: Any, blobs: Mapping[str, bytes]) -> Any:
+        built.append(spec.body.k)  # every workload of every role goes through the kind registry
+        return real_workload(self, spec, device, blobs)
+
+    monkeypatch.setattr(jobkinds.Kind, "workload", counting)
+    provider_ctx, consumer_ctx = _capped(nodes, "provider", 2), nodes("consumer", 1)
+    # B alone is 4096 x 4096 float32 (64 MiB) against a cap of 14336 bytes: refused from the numbers.
+    huge = parse_spec(matmul_spec(k=4096, m=4096, seed=6))
+    with trio.fail_after(180):
+        async with trio.open_nursery() as nursery:
+            provider = await start_provider(nursery, provider_ctx, probe_result)
+            consumer = await nursery.start(Consumer(consumer_ctx).run)
+            offer = await offer_of(consumer, provider)
+            refused_id, refused = await post_and_propose(consumer, offer, huge)
+            built_when_refused = list(built)
+            taken_id, taken = await post_and_propose(consumer, offer, parse_spec(matmul_spec(seed=5)))
+            await wait_committed(consumer_ctx, taken_id, timeout=120)
+            nursery.cancel_scope.cancel()
+    assert not refused.accepted and "bytes of inputs and outputs, limit is 14336" in refused.reason, refused
+    assert built_when_refused == [], built_when_refused
+    assert chain.market.status_of(refused_id) == JobStatus.OPEN  # no collateral was put up for it
+    # The hook does see builds: the job within the caps was built (its inputs checked, then computed).
+    assert taken.accepted and built and set(built) == {32}, (taken, built)
+
+
+def _with_blob(doc: dict[str, Any], digest: str = "ab" * 32) -> dict[str, Any]:
     body = dict(doc["matmul"])
-    body["a"] = {"blob": "ab" * 32}  # a digest the consumer does not have
+    # B (a blob A would be resident whole: over the memory cap, refused before any fetch); by default
+    # a digest the consumer does not have
+    body["b"] = {"blob": digest}
     return {**doc, "matmul": body}
 
 

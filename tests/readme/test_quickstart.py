@@ -1,5 +1,7 @@
 """README's quick start, run exactly as written (the block between the ``quickstart`` markers) in a
-fresh ``$HOME``: a devnet, a provider and a verifier, one job bought, audited, paid, outputs written."""
+fresh ``$HOME``: a devnet, a provider and a verifier, one job bought, audited, paid, outputs written;
+the provider's capacity attested, the devnet's clock moved past the dispute window, the attestation
+finalized and in force."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+
+from tokenomics.units import units_to_tokens
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -51,3 +55,9 @@ def test_readme_quickstart_runs_as_written(tmp_path: Path) -> None:
     assert report["status"] == "completed" and report["outputs_verified"] is True, report
     manifest = json.loads((tmp_path / "outputs" / "manifest.json").read_text())
     assert manifest["root"] == report["root"] and len(manifest["units"]) == report["n_units"] == 8
+    price = units_to_tokens(int(report["price"]))
+    assert re.search(rf"^price +{re.escape(price)} tokens$", out, re.M), out[-4000:]  # `ccm job status`
+    attested = json.loads((tmp_path / "attest.json").read_text())
+    assert attested["applied"] is False and attested["provider"] == report["provider"], attested
+    assert f"attestation {attested['attestation_id']}: final (in force)" in out, out[-4000:]
+    assert f"{report['provider']} H100: 1 GPUs verified" in out, out[-4000:]

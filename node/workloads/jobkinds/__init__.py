@@ -1,7 +1,9 @@
 """The kind registry: every job kind is one module here, and everything else asks the registry.
 
 A :class:`Kind` supplies its spec section's parsing (:meth:`Kind.parse`) and canonical form
-(:meth:`Kind.to_section`), the blobs it names, its unit count (from the spec alone, no tensors),
+(:meth:`Kind.to_section`), the blobs it names, its unit count and :class:`Footprint` (sizes, working
+memory and arithmetic, from the spec alone: no tensor is built, so limits are held before anything
+is allocated),
 whether a unit needs the previous one (``train``), its workload (compute a unit, recompute one for an
 audit; built by :meth:`Kind.workload`, which imports torch only when called) and its cheat models
 (names, and the function that computes a cheated unit). The spec layer
@@ -35,6 +37,30 @@ CheatUnit = Callable[["Cheat", "Workload", int, "torch.Tensor | None"], "torch.T
 NewSection = Callable[[argparse.Namespace], tuple[dict[str, Any], dict[str, bytes]]]
 """``ccm job new``: parsed arguments → (the kind's spec section, its blobs as ``{sha256 hex: bytes}``)."""
 
+ITEMSIZE: Mapping[str, int] = MappingProxyType({"float32": 4, "bfloat16": 2, "float16": 2})
+"""Bytes per element of each job dtype."""
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """What a job needs, computed from its spec alone (no tensor built).
+
+    ``input_bytes`` / ``unit_memory_bytes`` are ``None`` where they are known only once the inputs
+    are read (``llm``: its prompts' token count and its model's config); ``unit_flops`` is the
+    arithmetic of the largest unit (2 per multiply-add, the usual rough count), for time estimates.
+    """
+
+    n_units: int
+    output_bytes: int
+    input_bytes: int | None
+    unit_memory_bytes: int | None
+    unit_flops: int
+
+    @property
+    def flops(self) -> int:
+        """All units' arithmetic (an upper bound: every unit counted as the largest)."""
+        return self.n_units * self.unit_flops
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -47,6 +73,7 @@ class Kind:
     section_dict: Callable[[Any], dict[str, Any]]
     blob_fields: Callable[[Any], dict[str, str]]
     unit_count: Callable[[Any], int]
+    footprint_of: Callable[[Any, str, Mapping[str, int]], Footprint]
     workload_ref: str
     cheats: tuple[str, ...]
     add_new_arguments: Callable[[argparse.ArgumentParser], None]
@@ -62,6 +89,11 @@ class Kind:
     def to_section(self, body: Any) -> dict[str, Any]:
         """The canonical JSON object of the section: ``parse(to_section(b)) == b``."""
         return self.section_dict(body)
+
+    def footprint(self, body: Any, dtype: str, blob_sizes: Mapping[str, int] | None = None) -> Footprint:
+        """The :class:`Footprint` of a section ``body`` in ``dtype``; ``blob_sizes`` (bytes by digest) are
+        the input blobs already held, for kinds whose sizes follow from them."""
+        return self.footprint_of(body, dtype, blob_sizes or {})
 
     def workload(self, spec: JobSpec, device: torch.device, blobs: Mapping[str, bytes]) -> Workload:
         """The prepared :class:`~node.workloads.kinds.Workload` of ``spec`` on ``device`` (imports torch)."""

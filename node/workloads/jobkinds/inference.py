@@ -9,13 +9,14 @@ token ids of length ``seq`` for the transformer). :class:`ModelSpec` and its par
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from node.errors import JobSpecError
 from node.workloads.fields import MAX_DIM, Obj, Source, blob_pairs, source, source_dict
-from node.workloads.jobkinds import Kind
+from node.workloads.jobkinds import ITEMSIZE, Footprint, Kind
 from node.workloads.jobkinds.cli import add_seed, file_or_seed, key_values
 
 ARCHS = ("mlp", "transformer")
@@ -115,6 +116,39 @@ def new_section(ns: argparse.Namespace) -> tuple[dict[str, Any], dict[str, bytes
     return section, blobs
 
 
+def param_count(arch: str, cfg: Mapping[str, int]) -> int:
+    """Number of scalar parameters of the architecture (without building it)."""
+    if arch == "mlp":
+        h, n = cfg["d_hidden"], cfg["layers"]
+        return cfg["d_in"] * h + h + (n - 1) * (h * h + h) + h * cfg["d_out"] + cfg["d_out"]
+    d, f, v = cfg["d_model"], cfg["d_ff"], cfg["vocab"]
+    block = 4 * d + 3 * d * d + 3 * d + d * d + d + d * f + f + f * d + d
+    return v * d + cfg["seq"] * d + cfg["layers"] * block + 2 * d + d * v + v
+
+
+def footprint(b: InferenceSpec, dtype: str, blob_sizes: Mapping[str, int]) -> Footprint:
+    """Weights and input rows in, one row of outputs per input row; a unit holds the weights (float32)
+    and its shard's widest activations."""
+    c, s, item = b.model.cfg(), b.shard, ITEMSIZE[dtype]
+    params = param_count(b.model.arch, c)
+    if b.model.arch == "transformer":
+        out_row, in_row = c["seq"] * c["vocab"] * item, c["seq"] * 8
+        widest = max(3 * c["d_model"], c["d_ff"], c["vocab"], c["heads"] * c["seq"])
+        acts = s * c["seq"] * widest * 4
+        flops = 2 * params * s * c["seq"] + 4 * c["layers"] * s * c["seq"] * c["seq"] * c["d_model"]
+    else:
+        out_row, in_row = c["d_out"] * item, c["d_in"] * item
+        acts = s * max(c["d_in"], c["d_hidden"], c["d_out"]) * 4 * 3
+        flops = 2 * params * s
+    return Footprint(
+        n_units=-(-b.batch // b.shard),
+        output_bytes=b.batch * out_row,
+        input_bytes=params * item + b.batch * in_row,
+        unit_memory_bytes=params * 4 + acts,
+        unit_flops=flops,
+    )
+
+
 KIND = Kind(
     name="inference",
     section=InferenceSpec,
@@ -124,6 +158,7 @@ KIND = Kind(
         [("inference.model.weights", b.model.weights), ("inference.input", b.input)]
     ),
     unit_count=lambda b: -(-b.batch // b.shard),
+    footprint_of=footprint,
     workload_ref="node.workloads.kinds:InferenceWorkload",
     cheats=("corrupt", "zeros", "reuse", "low_precision", "wrong_root"),
     add_new_arguments=add_new_arguments,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -30,7 +31,7 @@ from typing import Any
 
 from node.errors import JobSpecError
 from node.workloads.fields import MAX_SEED, Obj, Source, blob_pairs, source, source_dict
-from node.workloads.jobkinds import Kind
+from node.workloads.jobkinds import ITEMSIZE, Footprint, Kind
 from node.workloads.jobkinds.cli import read_file
 
 FIXED_FILES = (
@@ -208,6 +209,24 @@ def new_section(ns: argparse.Namespace) -> tuple[dict[str, Any], dict[str, bytes
     )
 
 
+def footprint(b: LlmSpec, dtype: str, blob_sizes: Mapping[str, int]) -> Footprint:
+    """Top-k rows out (float32); in: the weight files once their sizes are known (the prompts' token
+    count and the working memory need the files themselves: :class:`~node.workloads.llm.LlmWorkload`).
+    Arithmetic: 2 per parameter and generated token, parameters taken as weight bytes / itemsize."""
+    from verifier.llm import row_width  # imports torch: not at the spec layer's import
+
+    sizes = [blob_sizes.get(digest) for name, digest in b.files if name in b.weight_files]
+    weights = None if None in sizes else sum(s for s in sizes if s is not None)
+    params = (weights or 0) // ITEMSIZE[dtype]
+    return Footprint(
+        n_units=-(-b.sequences // b.group),
+        output_bytes=b.sequences * b.max_new_tokens * row_width(b.top_k) * 4,
+        input_bytes=weights,
+        unit_memory_bytes=None,
+        unit_flops=2 * params * b.group * b.max_new_tokens,
+    )
+
+
 KIND = Kind(
     name="llm",
     section=LlmSpec,
@@ -215,6 +234,7 @@ KIND = Kind(
     section_dict=to_section,
     blob_fields=_blobs,
     unit_count=lambda b: -(-b.sequences // b.group),
+    footprint_of=footprint,
     workload_ref="node.workloads.llm:LlmWorkload",
     cheats=LLM_CHEATS,
     cheat_ref="node.workloads.llm_cheats:llm_cheat_unit",

@@ -8,12 +8,13 @@ hex}`` (raw little-endian bytes of the job dtype, C order, n×k and k×m). Workl
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from node.workloads.fields import MAX_DIM, MAX_ROWS, Obj, Source, blob_pairs, source, source_dict
-from node.workloads.jobkinds import Kind
+from node.workloads.jobkinds import ITEMSIZE, Footprint, Kind
 from node.workloads.jobkinds.cli import add_seed, file_or_seed
 
 
@@ -76,6 +77,19 @@ def new_section(ns: argparse.Namespace) -> tuple[dict[str, Any], dict[str, bytes
     return section, blobs
 
 
+def footprint(b: MatmulSpec, dtype: str, blob_sizes: Mapping[str, int]) -> Footprint:
+    """A and B in, C out; a unit holds its rows of A (all of A when A is a blob), B and its block of C,
+    each with a float32 staging copy."""
+    a_rows = b.n if b.a.blob is not None else b.rows_per_unit
+    return Footprint(
+        n_units=-(-b.n // b.rows_per_unit),
+        output_bytes=b.n * b.m * ITEMSIZE[dtype],
+        input_bytes=(b.n * b.k + b.k * b.m) * ITEMSIZE[dtype],
+        unit_memory_bytes=(a_rows * b.k + b.k * b.m + b.rows_per_unit * b.m) * 4 * 2,
+        unit_flops=2 * b.rows_per_unit * b.k * b.m,
+    )
+
+
 KIND = Kind(
     name="matmul",
     section=MatmulSpec,
@@ -83,6 +97,7 @@ KIND = Kind(
     section_dict=to_section,
     blob_fields=lambda b: blob_pairs([("matmul.a", b.a), ("matmul.b", b.b)]),
     unit_count=lambda b: -(-b.n // b.rows_per_unit),
+    footprint_of=footprint,
     workload_ref="node.workloads.kinds:MatmulWorkload",
     cheats=("corrupt", "zeros", "reuse", "low_precision", "wrong_root"),
     add_new_arguments=add_new_arguments,

@@ -9,18 +9,20 @@ previous unit's checkpoint (``needs_prev``). Workload: :class:`node.workloads.ki
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 from node.workloads.fields import MAX_SEED, Obj, blob_pairs
-from node.workloads.jobkinds import Kind
+from node.workloads.jobkinds import ITEMSIZE, Footprint, Kind
 from node.workloads.jobkinds.cli import add_seed
 from node.workloads.jobkinds.inference import (
     ModelSpec,
     add_model_arguments,
     model_dict,
     new_model,
+    param_count,
     parse_model,
 )
 
@@ -126,6 +128,24 @@ def new_section(ns: argparse.Namespace) -> tuple[dict[str, Any], dict[str, bytes
     return section, blobs
 
 
+def footprint(b: TrainSpec, dtype: str, blob_sizes: Mapping[str, int]) -> Footprint:
+    """Initial weights in, one checkpoint ``[params, optimizer slots]`` out per unit; a unit holds a few
+    copies of the checkpoint and one batch's activations; a step is forward + backward (~6 per
+    parameter and row)."""
+    c = b.model.cfg()
+    params = param_count("mlp", c)
+    slots = 2 if b.optimizer.name == "sgd" else 3
+    acts = b.data_batch * (c["d_in"] + 2 * c["layers"] * c["d_hidden"] + 2 * c["d_out"]) * 4
+    n_units = -(-b.steps // b.checkpoint_every)
+    return Footprint(
+        n_units=n_units,
+        output_bytes=n_units * params * slots * ITEMSIZE[dtype],
+        input_bytes=params * 4,
+        unit_memory_bytes=params * 4 * (slots * 2 + 2) + acts * 2,
+        unit_flops=6 * params * b.data_batch * b.checkpoint_every,
+    )
+
+
 KIND = Kind(
     name="train",
     section=TrainSpec,
@@ -133,6 +153,7 @@ KIND = Kind(
     section_dict=to_section,
     blob_fields=lambda b: blob_pairs([("train.model.weights", b.model.weights)]),
     unit_count=lambda b: -(-b.steps // b.checkpoint_every),
+    footprint_of=footprint,
     workload_ref="node.workloads.kinds:TrainWorkload",
     cheats=("corrupt", "zeros", "reuse", "low_precision", "skip_steps", "wrong_root"),
     add_new_arguments=add_new_arguments,
