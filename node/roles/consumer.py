@@ -115,6 +115,22 @@ class FoundOffer:
     def price_for(self, n_units: int) -> int:
         return self.body.price_per_unit * n_units
 
+    def advertised_gflops(self, dtype: str = "float32") -> int:
+        """The figure the offer claims in ``dtype``: its fp32 ``gflops``, else its probe's best in that
+        dtype (0: not advertised)."""
+        if dtype == "float32":
+            return self.body.gflops
+        from node.capacity.probe import ProbeResult
+
+        return ProbeResult.from_json(self.body.probe).best_gflops(dtype)
+
+    def gpu_uuids(self) -> tuple[str, ...]:
+        """The NVML UUIDs the offer's signed probe declares (none for a CPU)."""
+        from node.capacity.probe import ProbeResult
+
+        gpu = ProbeResult.from_json(self.body.probe).gpu
+        return (gpu.uuid,) if gpu is not None and gpu.uuid else ()
+
 
 def rank_offers(
     offers: Sequence[FoundOffer],
@@ -284,18 +300,33 @@ class Consumer:
 
     # --- capacity challenges --------------------------------------------------------------------
 
-    async def challenge(self, offer: FoundOffer, **options: Any) -> ChallengeResult:
-        """Challenge ``offer``'s claimed fp32 figure and keep the result for its peer.
+    async def challenge(
+        self, offer: FoundOffer, *, dtype: str = "float32", **options: Any
+    ) -> ChallengeResult:
+        """Challenge ``offer``'s claimed figure in ``dtype`` (any dtype its signed probe advertises)
+        and, for fp32 (the figure offers are ranked by), keep the result for its peer.
 
         ``options`` go to :func:`node.roles.capacity.challenge_peer` (``n``, ``max_n``,
         ``threshold``…). Raises :class:`~node.roles.capacity.CapacityBusy` when the provider is busy
-        (nothing kept) and :class:`ProtocolError` when it cannot be reached at all.
+        (nothing kept), :class:`~node.capacity.errors.ChallengeError` when the offer advertises no
+        figure in ``dtype`` and :class:`ProtocolError` when it cannot be reached at all.
         """
+        from node.capacity.errors import ChallengeError
         from node.roles.capacity import challenge_peer
 
+        advertised = offer.advertised_gflops(dtype)
+        if advertised <= 0:
+            raise ChallengeError(f"the offer advertises no {dtype} figure", field="dtype")
         await self._ensure_connected(offer.peer_id, offer.body.addrs)
-        merged = {**self.challenge_options, **options}
-        result = await challenge_peer(self.host, offer.peer_id, advertised_gflops=offer.body.gflops, **merged)
+        merged = {**self.challenge_options, **options, "dtype": dtype}
+        result = await challenge_peer(self.host, offer.peer_id, advertised_gflops=advertised, **merged)
+        if dtype != "float32":
+            self.say(
+                f"capacity challenge of {offer.body.provider} in {dtype}: n={result.n}, "
+                f"{result.achieved_gflops} of {advertised} GFLOP/s claimed, "
+                + ("passed" if result.passed else f"FAILED: {result.reason}")
+            )
+            return result
         await trio.to_thread.run_sync(self.ctx.store.add_capacity_result, result.to_record(offer.peer_id))
         verified = await trio.to_thread.run_sync(self.ctx.store.verified_figure, offer.peer_id)
         known = self.offers.get(offer.peer_id, offer)
