@@ -159,7 +159,7 @@ def _challenge(args: argparse.Namespace) -> int:
         "provider": offer.body.provider,
         "peer_id": offer.peer_id,
         "dtype": args.dtype,
-        "claimed_gflops": offer.advertised_gflops(args.dtype),
+        "claimed_gflops": result.advertised_gflops,
         "advert_hash": "0x" + offer.body.advert_hash.hex(),
         "gpu_uuids": list(offer.gpu_uuids()),
         "n": result.n,
