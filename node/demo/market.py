@@ -226,8 +226,8 @@ def run_market(
         "market mode: 3 providers, 3 verifiers and the consumers ran as separate ccm processes "
         "talking libp2p on 127.0.0.1; node logs in " + str(home / "logs"),
         "the devnet clock was moved past contest windows so that fails are final in seconds",
-        f"provider-1's capacity was challenged at {CHALLENGE_THRESHOLD:.0%} of its advertised GFLOP/s (the "
-        "default is 50 %) because seven node processes share this machine's cores",
+        f"provider-1's capacity was challenged at {CHALLENGE_THRESHOLD:.0%} (the default) of the GFLOP/s its "
+        "probe measured at the challenge's size, the demo's seven node processes on the same cores",
     ]
     return kinds, [n.actor for n in nodes.values()], notes
 
@@ -356,10 +356,13 @@ def _verify_capacity(
             f"(load average {load}: is something else using the CPU?)"
         )
     evidence = "0x" + keccak(canonical_json(result)).hex()
+    uuids = result.get("gpu_uuids")
+    bound = [a for u in (uuids if isinstance(uuids, list) else []) for a in ("--gpu-uuid", str(u))]
     attested = _ccm(
         sup, "capacity-attest", verifier, "capacity", "attest", provider.actor.address,
         "--gpu-class", CLAIMS_CLASS, "--gpus", "1", "--gflops", str(result["achieved_gflops"]),
-        "--evidence", evidence,
+        "--evidence", evidence, "--dtype", str(result["dtype"]), "--advert-hash", str(result["advert_hash"]),
+        *bound,
     )  # fmt: skip
     if not attested.get("applied"):
         jump = int(str(attested["dispute_end"])) - chain.client.timestamp() + 1
