@@ -32,7 +32,9 @@ import {IStakingRegistry} from "./interfaces/IStakingRegistry.sol";
 /// instant of the new window, the GPUs reserved by the provider's live series of the class plus the new series'
 /// exceed the GPUs verified for it in the `CapacityRegistry`; and refuses
 /// ({CapacityClaims_NoVerifiedCapacity}) a provider with no verified GPUs of the class (never verified, or its
-/// last challenge failed). Series already created keep their collateral behind them when capacity falls.
+/// last challenge failed), and ({CapacityClaims_StaleCapacity}) one whose figure was not re-attested within the
+/// registry's `reattestPeriod`. Series already created keep their collateral behind them when capacity falls or
+/// goes stale.
 ///
 /// Life cycle of a series:
 /// - `createSeries`: the staked provider with verified capacity receives `supply` tokens and locks
@@ -242,6 +244,12 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
     /// @param provider The provider.
     /// @param gpuClass The class.
     error CapacityClaims_NoVerifiedCapacity(address provider, bytes32 gpuClass);
+    /// @notice The provider's verified capacity of the class was not re-attested within the registry's
+    /// `reattestPeriod`: a fresh capacity challenge must pass first.
+    /// @param provider The provider.
+    /// @param gpuClass The GPU class.
+    /// @param expiresAt When its figure went stale.
+    error CapacityClaims_StaleCapacity(address provider, bytes32 gpuClass, uint64 expiresAt);
 
     /// @notice The new series would oversell: at `at`, the GPUs reserved by the provider's live series of the
     /// class plus the new series' exceed its verified GPUs.
@@ -791,8 +799,9 @@ contract CapacityClaims is ERC1155, EIP712, ReentrancyGuardTransient {
         uint64 windowEnd,
         uint256 supply
     ) private returns (uint32 ppm) {
-        (uint32 gpus, uint32 ppmPerGpu) = capacity.capacityOf(provider, gpuClass);
+        (uint32 gpus, uint32 ppmPerGpu, uint64 expiresAt) = capacity.capacityOf(provider, gpuClass);
         if (gpus == 0) revert CapacityClaims_NoVerifiedCapacity(provider, gpuClass);
+        if (block.timestamp >= expiresAt) revert CapacityClaims_StaleCapacity(provider, gpuClass, expiresAt);
         uint256[] storage live = _live[provider][gpuClass];
         for (uint256 i = live.length; i > 0; --i) {
             if (_series[live[i - 1]].windowEnd <= block.timestamp) {

@@ -62,6 +62,26 @@ import {IStakingRegistry} from "./interfaces/IStakingRegistry.sol";
 /// attestation (the provider's remedy is a fresh challenge, whose raise applies once final); the walk that recomputes capacity passes over pending raises of the same
 /// (provider, class), each of which keeps a bond locked (dead attestations are unlinked as the walk meets them).
 ///
+/// Freshness: a figure in force lasts `reattestPeriod` seconds from the moment its attestation was posted
+/// (`attestedAt`, the measurement); after that it is stale (`capacityOf` gives its `expiresAt`; `CapacityClaims`
+/// refuses new series on a stale figure) and counts as nothing: a new attestation of the same figure is then a
+/// raise, final only after its dispute window. Re-attesting before expiry (same or lower figure) stands at once and
+/// restarts the period, so a provider is re-challenged at least once a period (the periodic checks of the networks
+/// that sell verified capacity).
+///
+/// GPU ids (declared, not proven): `attest` carries the dtype challenged, the hash of the provider's signed advert
+/// (whose NVML facts name the GPUs: name, UUID, memory, clocks, power limit) and `gpuIds`, keccak256 of each NVML
+/// UUID the advert declares (at most one per GPU verified, strictly increasing, none for a CPU or a failed
+/// challenge). An id is *held* by the provider of the newest attestation that carried it while that attestation
+/// is not dead, verifies GPUs, is fresh, its provider is still staked and (once it stands) the provider's figure in
+/// force is not zero; `attest` refuses ({CapacityRegistry_GpuHeld}) an id another provider holds and frees it
+/// otherwise. A UUID is whatever the provider's daemon reports: the attester checks the advert's signature and that
+/// the UUIDs are those the daemon reported in the challenge, not that they are real. So this stops one GPU counted
+/// twice by honest software, and a copied advert; it does not stop a provider that invents UUIDs. A squatter that
+/// declares another provider's UUID first blocks it at most until its own figure fails or expires, and only by
+/// passing a challenge of the class every `reattestPeriod` (real capacity, a bond, a staked provider); the victim's
+/// remedies are a failed challenge of the squatter (an immediate lowering frees the id) or waiting for the expiry.
+///
 /// Invariant: `token.balanceOf(address(this)) == totalOwed()`, the bonds of every attestation not finalized.
 contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
@@ -106,6 +126,7 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
     /// @param gflopsPerGpu Measured throughput per GPU in the challenge dtype (evidence for people, not used).
     /// @param snapshotBlock The block before the dispute: its closing stakes weight the panel draw.
     /// @param olderId The previous attestation of the same (provider, class) still linked (0: none).
+    /// @param dtype The dtype challenged, ASCII left-aligned (e.g. "float32", "bfloat16").
     /// @param gpuClass GPU class id.
     /// @param evidence Hash of the challenge transcript the verifier keeps (seed, size, timing, result digest).
     /// @param attesterSecret The attester's secret hash, replaced by the secret once revealed.
@@ -128,6 +149,7 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
         uint64 gflopsPerGpu;
         uint64 snapshotBlock;
         uint64 olderId;
+        bytes8 dtype;
         bytes32 gpuClass;
         bytes32 evidence;
         bytes32 attesterSecret;
@@ -140,17 +162,29 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
     /// @param ppmPerGpu H100e ppm per GPU-hour.
     /// @param attestationId The attestation that set it (0 = none stands).
     /// @param latestId The newest attestation of the (provider, class) (0 = never attested).
+    /// @param attestedAt When the attestation in force was posted (its measurement); stale `reattestPeriod` later.
     struct Capacity {
         uint32 gpus;
         uint32 ppmPerGpu;
         uint64 attestationId;
         uint64 latestId;
+        uint64 attestedAt;
+    }
+
+    /// @notice Who declared a GPU id last (see "GPU ids" in the contract's notes).
+    /// @param provider The provider whose attestation carried it.
+    /// @param attestationId That attestation.
+    struct Holder {
+        address provider;
+        uint64 attestationId;
     }
 
     /// @notice Most panel seats drawn for one dispute.
     uint256 public constant MAX_PANEL = 15;
     /// @notice Draws tried per seat before the panel is left short.
     uint256 public constant MAX_DRAWS_PER_SEAT = 4;
+    /// @notice Most GPU ids one attestation may carry.
+    uint256 public constant MAX_GPU_IDS = 256;
 
     /// @notice The bond token (ComputeToken).
     IERC20 public immutable token;
@@ -168,6 +202,8 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
     uint64 public immutable revealWindow;
     /// @notice Panel seats per dispute (fewer when draws keep hitting excluded accounts).
     uint8 public immutable panelSize;
+    /// @notice Seconds a figure stays fresh after its attestation was posted.
+    uint64 public immutable reattestPeriod;
 
     uint256 private _count;
     uint256 private _totalOwed;
@@ -177,6 +213,7 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
     mapping(uint256 attestationId => address[]) private _members;
     mapping(uint256 attestationId => mapping(address member => Ballot)) private _ballots;
     mapping(uint256 attestationId => mapping(address member => bytes32 ballotHash)) private _ballotHashes;
+    mapping(bytes32 gpuId => Holder) private _holders;
 
     /// @notice A verifier attested a capacity-challenge result and locked its bond.
     /// @param id The attestation.
@@ -199,6 +236,13 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
         bytes32 evidence,
         uint64 disputeEnd
     );
+
+    /// @notice What an attestation measured: the dtype, the provider's signed advert and the GPU ids it declares.
+    /// @param id The attestation.
+    /// @param dtype The dtype challenged.
+    /// @param advertHash Hash of the provider's signed advert (its NVML facts).
+    /// @param gpuIds keccak256 of each NVML UUID declared.
+    event AttestedAdvert(uint256 indexed id, bytes8 dtype, bytes32 advertHash, bytes32[] gpuIds);
 
     /// @notice The capacity in force changed.
     /// @param provider The provider.
@@ -260,7 +304,7 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
     event AttestationFinalized(uint256 indexed id, Status status);
 
     /// @notice A constructor argument is zero or out of range.
-    /// @param index 0 = token, 1 = registry, 2 = bond, 3 = panel size, 4 = reveal window.
+    /// @param index 0 = token, 1 = registry, 2 = bond, 3 = panel size, 4 = reveal window, 5 = re-attest period.
     error CapacityRegistry_BadParameter(uint256 index);
     /// @notice The caller is not a drawable staked verifier.
     /// @param caller The caller.
@@ -268,10 +312,17 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
     /// @notice A verifier cannot attest its own capacity.
     /// @param account The provider and caller.
     error CapacityRegistry_SelfAttestation(address account);
-    /// @notice The provider address, GPU class, evidence hash or a secret hash was zero.
+    /// @notice The provider address, GPU class, dtype, advert hash, evidence hash or a secret hash was zero.
     error CapacityRegistry_ZeroField();
     /// @notice A passing attestation (gpus > 0) must give a non-zero normalized figure.
     error CapacityRegistry_ZeroThroughput();
+    /// @notice The GPU ids are more than the GPUs verified (or MAX_GPU_IDS), zero, or not strictly increasing.
+    /// @param index The first offending entry (the length when there are too many).
+    error CapacityRegistry_BadGpuIds(uint256 index);
+    /// @notice Another provider holds this GPU id (see "GPU ids" in the contract's notes).
+    /// @param gpuId The id.
+    /// @param holder The provider holding it.
+    error CapacityRegistry_GpuHeld(bytes32 gpuId, address holder);
     /// @notice No attestation with this id.
     /// @param id The id asked for.
     error CapacityRegistry_UnknownAttestation(uint256 id);
@@ -310,7 +361,8 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
     /// @notice Sets the token, the staking registry and the dispute parameters. The deployer must then call
     /// `StakingRegistry.setCapacityRegistry(address(this))`, or no panel member can be slashed or given a duty
     /// (disputes could not reach a panel).
-    /// @dev Requirements: non-zero token, registry, bond and reveal window; 1 <= panelSize_ <= MAX_PANEL.
+    /// @dev Requirements: non-zero token, registry, bond and reveal window; 1 <= panelSize_ <= MAX_PANEL;
+    /// reattestPeriod_ > disputeWindow_ (a raise must still be fresh when it becomes final).
     /// @param token_ The bond token.
     /// @param registry_ The staking registry (who is a verifier, panel draws, slashing).
     /// @param bond_ Bond of an attestation and of a dispute.
@@ -319,6 +371,7 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
     /// @param revealWindow_ Seconds for each reveal step.
     /// @param panelSize_ Panel seats per dispute.
     /// @param absentSlash_ Stake slashed per seat from a member that reveals no ballot.
+    /// @param reattestPeriod_ Seconds a figure stays fresh after its attestation was posted.
     constructor(
         IERC20 token_,
         IStakingRegistry registry_,
@@ -327,13 +380,15 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
         uint64 voteWindow_,
         uint64 revealWindow_,
         uint8 panelSize_,
-        uint256 absentSlash_
+        uint256 absentSlash_,
+        uint64 reattestPeriod_
     ) {
         if (address(token_) == address(0)) revert CapacityRegistry_BadParameter(0);
         if (address(registry_) == address(0)) revert CapacityRegistry_BadParameter(1);
         if (bond_ == 0) revert CapacityRegistry_BadParameter(2);
         if (panelSize_ == 0 || panelSize_ > MAX_PANEL) revert CapacityRegistry_BadParameter(3);
         if (revealWindow_ == 0) revert CapacityRegistry_BadParameter(4);
+        if (reattestPeriod_ <= disputeWindow_) revert CapacityRegistry_BadParameter(5);
         token = token_;
         registry = registry_;
         bond = bond_;
@@ -342,18 +397,25 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
         revealWindow = revealWindow_;
         panelSize = panelSize_;
         absentSlash = absentSlash_;
+        reattestPeriod = reattestPeriod_;
     }
 
     /// @notice Posts a capacity-challenge result for `provider` with the hash of the attester's secret, and locks
     /// `bond`.
-    /// @dev Emits {CapacityAttested}; {CapacityChanged} when nothing in the figure rises, so it stands at once.
-    /// Requirements: the caller is a drawable verifier and not `provider`; `provider`, `gpuClass`, `evidence` and
-    /// `secretHash` are non-zero; `ppmPerGpu > 0` when `gpus > 0`; the caller approved `bond`.
+    /// @dev Emits {CapacityAttested} and {AttestedAdvert}; {CapacityChanged} when nothing in the figure rises
+    /// against the fresh figure in force (a stale one counts as nothing), so it stands at once.
+    /// Requirements: the caller is a drawable verifier and not `provider`; `provider`, `gpuClass`, `dtype`,
+    /// `advertHash`, `evidence` and `secretHash` are non-zero; `ppmPerGpu > 0` when `gpus > 0`; `gpuIds` at most
+    /// `gpus` (and MAX_GPU_IDS) non-zero, strictly increasing ids none of which another provider holds; the caller
+    /// approved `bond`.
     /// @param provider The provider challenged.
     /// @param gpuClass GPU class id.
     /// @param gpus GPUs verified; 0 records a failed challenge.
     /// @param gflopsPerGpu Measured GFLOP/s per GPU in the challenge dtype.
     /// @param ppmPerGpu H100e-hours per GPU-hour in millionths (`tokenomics.normalized`).
+    /// @param dtype The dtype challenged, ASCII left-aligned.
+    /// @param advertHash Hash of the provider's signed advert whose figure and NVML facts were challenged.
+    /// @param gpuIds keccak256 of each NVML UUID the advert declares (empty: none, e.g. a CPU).
     /// @param evidence Hash of the challenge transcript.
     /// @param secretHash keccak256(abi.encode(secret)) of a fresh random 32-byte secret, revealed only if the
     /// attestation is disputed (`revealAttesterSecret`).
@@ -364,6 +426,9 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
         uint32 gpus,
         uint64 gflopsPerGpu,
         uint32 ppmPerGpu,
+        bytes8 dtype,
+        bytes32 advertHash,
+        bytes32[] calldata gpuIds,
         bytes32 evidence,
         bytes32 secretHash
     ) external nonReentrant returns (uint256 id) {
@@ -372,8 +437,8 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
         }
         if (msg.sender == provider) revert CapacityRegistry_SelfAttestation(provider);
         if (
-            provider == address(0) || gpuClass == bytes32(0) || evidence == bytes32(0)
-                || secretHash == bytes32(0)
+            provider == address(0) || gpuClass == bytes32(0) || dtype == bytes8(0) || advertHash == bytes32(0)
+                || evidence == bytes32(0) || secretHash == bytes32(0)
         ) {
             revert CapacityRegistry_ZeroField();
         }
@@ -381,29 +446,19 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
         if (gpus == 0) ppmPerGpu = 0;
 
         id = ++_count;
-        uint64 disputeEnd = uint64(block.timestamp) + disputeWindow;
-        Capacity storage c = _capacity[provider][gpuClass];
+        _claimGpus(provider, id, gpus, gpuIds);
         Attestation storage a = _attestations[id];
         a.verifier = msg.sender;
-        a.disputeEnd = disputeEnd;
         a.gpus = gpus;
         a.provider = provider;
         a.ppmPerGpu = ppmPerGpu;
-        a.status = Status.Pending;
-        a.immediate = gpus <= c.gpus && ppmPerGpu <= c.ppmPerGpu;
         a.gflopsPerGpu = gflopsPerGpu;
-        a.olderId = c.latestId;
+        a.dtype = dtype;
         a.gpuClass = gpuClass;
         a.evidence = evidence;
         a.attesterSecret = secretHash;
-        // Ids count up from 1 by one per attestation: 2^64 of them is out of reach.
-        c.latestId = uint64(id);
-        _totalOwed += bond;
-
-        emit CapacityAttested(
-            id, provider, gpuClass, msg.sender, gpus, gflopsPerGpu, ppmPerGpu, evidence, disputeEnd
-        );
-        if (a.immediate) _setInForce(c, a, id);
+        _open(id, a);
+        emit AttestedAdvert(id, dtype, advertHash, gpuIds);
 
         token.safeTransferFrom(msg.sender, address(this), bond);
     }
@@ -603,10 +658,19 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
     function capacityOf(address provider, bytes32 gpuClass)
         external
         view
-        returns (uint32 gpus, uint32 ppmPerGpu)
+        returns (uint32 gpus, uint32 ppmPerGpu, uint64 expiresAt)
     {
         Capacity storage c = _capacity[provider][gpuClass];
-        return (c.gpus, c.ppmPerGpu);
+        if (c.attestationId == 0) return (0, 0, 0);
+        return (c.gpus, c.ppmPerGpu, c.attestedAt + reattestPeriod);
+    }
+
+    /// @notice Who holds a GPU id now (see "GPU ids" in the contract's notes).
+    /// @param gpuId keccak256 of an NVML UUID.
+    /// @return holder The provider holding it (zero: free).
+    function gpuHolder(bytes32 gpuId) external view returns (address holder) {
+        holder = _holders[gpuId].provider;
+        if (holder != address(0) && !_holds(_holders[gpuId])) holder = address(0);
     }
 
     /// @notice The capacity in force with the attestation that set it.
@@ -704,6 +768,7 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
         c.gpus = a.gpus;
         c.ppmPerGpu = a.ppmPerGpu;
         c.attestationId = uint64(id);
+        c.attestedAt = a.disputeEnd - disputeWindow;
         emit CapacityChanged(a.provider, a.gpuClass, a.gpus, a.ppmPerGpu, id);
     }
 
@@ -730,7 +795,60 @@ contract CapacityRegistry is ICapacityRegistry, ReentrancyGuardTransient {
         c.gpus = 0;
         c.ppmPerGpu = 0;
         c.attestationId = 0;
+        c.attestedAt = 0;
         emit CapacityChanged(from.provider, from.gpuClass, 0, 0, 0);
+    }
+
+    /// @dev Opens the dispute window of the new attestation `a` (its figures already written), links it to its
+    /// (provider, class) and puts it in force at once when nothing in it rises against the fresh figure in force.
+    function _open(uint256 id, Attestation storage a) private {
+        uint64 disputeEnd = uint64(block.timestamp) + disputeWindow;
+        address provider = a.provider;
+        bytes32 gpuClass = a.gpuClass;
+        uint32 gpus = a.gpus;
+        Capacity storage c = _capacity[provider][gpuClass];
+        bool fresh = block.timestamp < uint256(c.attestedAt) + reattestPeriod;
+        a.disputeEnd = disputeEnd;
+        a.status = Status.Pending;
+        a.immediate = gpus == 0 || (fresh && gpus <= c.gpus && a.ppmPerGpu <= c.ppmPerGpu);
+        a.olderId = c.latestId;
+        // Ids count up from 1 by one per attestation: 2^64 of them is out of reach.
+        c.latestId = uint64(id);
+        _totalOwed += bond;
+        emit CapacityAttested(
+            id, provider, gpuClass, a.verifier, gpus, a.gflopsPerGpu, a.ppmPerGpu, a.evidence, disputeEnd
+        );
+        if (a.immediate) _setInForce(c, a, id);
+    }
+
+    /// @dev Checks `gpuIds` (at most `gpus` and MAX_GPU_IDS, non-zero, strictly increasing), refuses one that
+    /// another provider holds and records `provider`'s attestation `id` as the holder of each.
+    function _claimGpus(address provider, uint256 id, uint32 gpus, bytes32[] calldata gpuIds) private {
+        uint256 count = gpuIds.length;
+        if (count > gpus || count > MAX_GPU_IDS) revert CapacityRegistry_BadGpuIds(count);
+        bytes32 previous = bytes32(0);
+        for (uint256 i = 0; i < count; ++i) {
+            bytes32 gpuId = gpuIds[i];
+            if (gpuId <= previous) revert CapacityRegistry_BadGpuIds(i);
+            previous = gpuId;
+            Holder storage h = _holders[gpuId];
+            address holder = h.provider;
+            if (holder != address(0) && holder != provider && _holds(h)) {
+                revert CapacityRegistry_GpuHeld(gpuId, holder);
+            }
+            h.provider = provider;
+            h.attestationId = uint64(id);
+        }
+    }
+
+    /// @dev Whether `h` still holds its GPU id: its attestation is not dead, verifies GPUs and is fresh, its
+    /// provider is still staked, and (once the attestation stands) the provider's figure in force is not zero.
+    function _holds(Holder storage h) private view returns (bool) {
+        Attestation storage a = _attestations[h.attestationId];
+        if (a.gpus == 0 || _dead(a)) return false;
+        if (block.timestamp >= uint256(a.disputeEnd) - disputeWindow + reattestPeriod) return false;
+        if (!registry.isProvider(h.provider)) return false;
+        return !_standing(a) || _capacity[h.provider][a.gpuClass].gpus > 0;
     }
 
     /// @dev Independent stake-weighted draws at the dispute's snapshot, up to MAX_DRAWS_PER_SEAT tries a seat;

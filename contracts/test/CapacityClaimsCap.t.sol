@@ -14,7 +14,18 @@ contract CapacityClaimsCapTest is ClaimsBase {
         super.setUp();
         // The verifier lowers the provider to GPUS GPUs: a lowering applies at once.
         vm.prank(verifier);
-        capacity.attest(provider, GPU, GPUS, 60_000, PPM, keccak256("down to 20"), _hash(ATTESTER_SECRET));
+        capacity.attest(
+            provider,
+            GPU,
+            GPUS,
+            60_000,
+            PPM,
+            DTYPE,
+            ADVERT,
+            _noGpuIds(),
+            keccak256("down to 20"),
+            _hash(ATTESTER_SECRET)
+        );
     }
 
     function _createAt(uint64 start, uint64 end, uint256 supply) internal returns (uint256) {
@@ -25,7 +36,16 @@ contract CapacityClaimsCapTest is ClaimsBase {
     function test_SeriesStatesGpuHoursAndNormalizedUnits() public {
         vm.prank(verifier);
         capacity.attest(
-            provider, GPU, GPUS, 30_000, 500_000, keccak256("half an H100"), _hash(ATTESTER_SECRET)
+            provider,
+            GPU,
+            GPUS,
+            30_000,
+            500_000,
+            DTYPE,
+            ADVERT,
+            _noGpuIds(),
+            keccak256("half an H100"),
+            _hash(ATTESTER_SECRET)
         );
         uint256 id = _createAt(START, START + 10 hours, 40);
         CapacityClaims.Series memory s = claims.series(id);
@@ -61,8 +81,19 @@ contract CapacityClaimsCapTest is ClaimsBase {
     function test_RevertWhen_CapacityFellAfterFailedChallenge() public {
         _createAt(START, END, 24);
         vm.prank(verifier);
-        capacity.attest(provider, GPU, 0, 0, 0, keccak256("failed challenge"), _hash(ATTESTER_SECRET));
-        (uint32 gpus,) = capacity.capacityOf(provider, GPU);
+        capacity.attest(
+            provider,
+            GPU,
+            0,
+            0,
+            0,
+            DTYPE,
+            ADVERT,
+            _noGpuIds(),
+            keccak256("failed challenge"),
+            _hash(ATTESTER_SECRET)
+        );
+        (uint32 gpus,,) = capacity.capacityOf(provider, GPU);
         assertEq(uint256(gpus), 0, "a failed challenge applies at once");
         vm.expectRevert(
             abi.encodeWithSelector(CapacityClaims.CapacityClaims_NoVerifiedCapacity.selector, provider, GPU)
@@ -74,7 +105,18 @@ contract CapacityClaimsCapTest is ClaimsBase {
     function test_RevertWhen_CapacityLoweredBelowWhatIsSold() public {
         _createAt(START, START + 1 hours, 15);
         vm.prank(verifier);
-        capacity.attest(provider, GPU, 10, 60_000, PPM, keccak256("only 10 GPUs"), _hash(ATTESTER_SECRET));
+        capacity.attest(
+            provider,
+            GPU,
+            10,
+            60_000,
+            PPM,
+            DTYPE,
+            ADVERT,
+            _noGpuIds(),
+            keccak256("only 10 GPUs"),
+            _hash(ATTESTER_SECRET)
+        );
         vm.expectRevert(
             abi.encodeWithSelector(
                 CapacityClaims.CapacityClaims_CapacityExceeded.selector, provider, GPU, START, 15, 1, 10
@@ -105,7 +147,18 @@ contract CapacityClaimsCapTest is ClaimsBase {
     /// same GPU-hours in a window that starts now exceed the cap.
     function test_Attack_BackDatedSeriesCannotSellThePast() public {
         vm.prank(verifier);
-        capacity.attest(provider, GPU, 1, 60_000, PPM, keccak256("one GPU"), _hash(ATTESTER_SECRET));
+        capacity.attest(
+            provider,
+            GPU,
+            1,
+            60_000,
+            PPM,
+            DTYPE,
+            ADVERT,
+            _noGpuIds(),
+            keccak256("one GPU"),
+            _hash(ATTESTER_SECRET)
+        );
         uint64 start = uint64(T0 - 277 hours);
         vm.expectRevert(
             abi.encodeWithSelector(CapacityClaims.CapacityClaims_WindowInPast.selector, start, T0)
@@ -143,7 +196,9 @@ contract CapacityClaimsCapTest is ClaimsBase {
 
     function test_RevertWhen_TooManyLiveSeries() public {
         vm.prank(verifier);
-        capacity.attest(provider, GPU, 0, 0, 0, keccak256("reset"), _hash(ATTESTER_SECRET));
+        capacity.attest(
+            provider, GPU, 0, 0, 0, DTYPE, ADVERT, _noGpuIds(), keccak256("reset"), _hash(ATTESTER_SECRET)
+        );
         _verify(provider, 1000, PPM);
         for (uint256 i = 0; i < claims.MAX_LIVE_SERIES(); ++i) {
             _createAt(START, END, 1);

@@ -62,7 +62,8 @@ contract CapacityClaimsIntegrationTest is Test {
             1 hours,
             30 minutes,
             3,
-            5 ether
+            5 ether,
+            30 days
         );
         registry.setCapacityRegistry(address(capacity));
         claims = new CapacityClaims(
@@ -93,6 +94,9 @@ contract CapacityClaimsIntegrationTest is Test {
             8,
             60_000,
             1_000_000,
+            bytes8("float32"),
+            keccak256("advert"),
+            new bytes32[](0),
             keccak256("ev"),
             keccak256(abi.encode(bytes32("attester secret")))
         );

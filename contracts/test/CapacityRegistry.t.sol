@@ -16,21 +16,21 @@ contract CapacityRegistryTest is CapacityBase {
         IERC20 t = IERC20(address(token));
         IStakingRegistry r = IStakingRegistry(address(registry));
         vm.expectRevert(abi.encodeWithSelector(CapacityRegistry.CapacityRegistry_BadParameter.selector, 0));
-        new CapacityRegistry(IERC20(address(0)), r, 1, 1, 1, 1, 1, 0);
+        new CapacityRegistry(IERC20(address(0)), r, 1, 1, 1, 1, 1, 0, 2);
         vm.expectRevert(abi.encodeWithSelector(CapacityRegistry.CapacityRegistry_BadParameter.selector, 1));
-        new CapacityRegistry(t, IStakingRegistry(address(0)), 1, 1, 1, 1, 1, 0);
+        new CapacityRegistry(t, IStakingRegistry(address(0)), 1, 1, 1, 1, 1, 0, 2);
         vm.expectRevert(abi.encodeWithSelector(CapacityRegistry.CapacityRegistry_BadParameter.selector, 2));
-        new CapacityRegistry(t, r, 0, 1, 1, 1, 1, 0);
+        new CapacityRegistry(t, r, 0, 1, 1, 1, 1, 0, 2);
         vm.expectRevert(abi.encodeWithSelector(CapacityRegistry.CapacityRegistry_BadParameter.selector, 3));
-        new CapacityRegistry(t, r, 1, 1, 1, 1, 16, 0);
+        new CapacityRegistry(t, r, 1, 1, 1, 1, 16, 0, 2);
         vm.expectRevert(abi.encodeWithSelector(CapacityRegistry.CapacityRegistry_BadParameter.selector, 4));
-        new CapacityRegistry(t, r, 1, 1, 1, 0, 1, 0);
+        new CapacityRegistry(t, r, 1, 1, 1, 0, 1, 0, 2);
     }
 
     function test_RevertWhen_AttesterIsNotAVerifier() public {
         vm.prank(alice);
         vm.expectRevert(abi.encodeWithSelector(CapacityRegistry.CapacityRegistry_NotVerifier.selector, alice));
-        capacity.attest(provider, GPU, 8, 60_000, PPM, EV, _hash(ATTESTER_SECRET));
+        capacity.attest(provider, GPU, 8, 60_000, PPM, DTYPE, ADVERT, _noGpuIds(), EV, _hash(ATTESTER_SECRET));
     }
 
     function test_RevertWhen_SelfAttestOrZeroFields() public {
@@ -38,22 +38,25 @@ contract CapacityRegistryTest is CapacityBase {
         vm.expectRevert(
             abi.encodeWithSelector(CapacityRegistry.CapacityRegistry_SelfAttestation.selector, verifier)
         );
-        capacity.attest(verifier, GPU, 8, 60_000, PPM, EV, _hash(ATTESTER_SECRET));
+        capacity.attest(verifier, GPU, 8, 60_000, PPM, DTYPE, ADVERT, _noGpuIds(), EV, _hash(ATTESTER_SECRET));
         vm.prank(verifier);
         vm.expectRevert(CapacityRegistry.CapacityRegistry_ZeroField.selector);
-        capacity.attest(provider, GPU, 8, 60_000, PPM, bytes32(0), _hash(ATTESTER_SECRET));
+        capacity.attest(
+            provider, GPU, 8, 60_000, PPM, DTYPE, ADVERT, _noGpuIds(), bytes32(0), _hash(ATTESTER_SECRET)
+        );
         vm.prank(verifier);
         vm.expectRevert(CapacityRegistry.CapacityRegistry_ZeroField.selector);
-        capacity.attest(provider, GPU, 8, 60_000, PPM, EV, bytes32(0));
+        capacity.attest(provider, GPU, 8, 60_000, PPM, DTYPE, ADVERT, _noGpuIds(), EV, bytes32(0));
         vm.prank(verifier);
         vm.expectRevert(CapacityRegistry.CapacityRegistry_ZeroThroughput.selector);
-        capacity.attest(provider, GPU, 8, 60_000, 0, EV, _hash(ATTESTER_SECRET));
+        capacity.attest(provider, GPU, 8, 60_000, 0, DTYPE, ADVERT, _noGpuIds(), EV, _hash(ATTESTER_SECRET));
     }
 
     function test_RaiseWaitsForTheDisputeWindow() public {
         address p = makeAddr("new provider");
         vm.prank(verifier);
-        uint256 id = capacity.attest(p, GPU, 8, 60_000, PPM, EV, _hash(ATTESTER_SECRET));
+        uint256 id =
+            capacity.attest(p, GPU, 8, 60_000, PPM, DTYPE, ADVERT, _noGpuIds(), EV, _hash(ATTESTER_SECRET));
         assertEq(_gpus(p), 0, "a raise is not in force during the window");
         assertFalse(capacity.attestation(id).immediate, "a raise");
         vm.expectRevert(
@@ -81,9 +84,12 @@ contract CapacityRegistryTest is CapacityBase {
     function test_OlderRaiseDoesNotOverrideNewerLowering() public {
         address p = makeAddr("p");
         vm.prank(verifier);
-        uint256 raise = capacity.attest(p, GPU, 8, 60_000, PPM, EV, _hash(ATTESTER_SECRET));
+        uint256 raise =
+            capacity.attest(p, GPU, 8, 60_000, PPM, DTYPE, ADVERT, _noGpuIds(), EV, _hash(ATTESTER_SECRET));
         vm.prank(extra[0]);
-        capacity.attest(p, GPU, 0, 0, 0, keccak256("failed"), _hash(ATTESTER_SECRET)); // nothing rises
+        capacity.attest(
+            p, GPU, 0, 0, 0, DTYPE, ADVERT, _noGpuIds(), keccak256("failed"), _hash(ATTESTER_SECRET)
+        ); // nothing rises
         vm.warp(T0 + DISPUTE_WINDOW);
         capacity.finalize(raise);
         assertEq(_gpus(p), 0, "the newer failed challenge stays in force");
@@ -91,7 +97,18 @@ contract CapacityRegistryTest is CapacityBase {
 
     function _disputeLowering() internal returns (uint256 id, address[] memory members) {
         vm.prank(verifier);
-        id = capacity.attest(provider, GPU, 0, 0, 0, keccak256("claims a failure"), _hash(ATTESTER_SECRET));
+        id = capacity.attest(
+            provider,
+            GPU,
+            0,
+            0,
+            0,
+            DTYPE,
+            ADVERT,
+            _noGpuIds(),
+            keccak256("claims a failure"),
+            _hash(ATTESTER_SECRET)
+        );
         assertEq(_gpus(provider), 0, "lowering applied at once");
         members = _disputeAndDraw(id, provider);
         assertEq(members.length, 3, "three drawn");
@@ -175,7 +192,9 @@ contract CapacityRegistryTest is CapacityBase {
 
     function test_RevertWhen_DisputeRulesBroken() public {
         vm.prank(verifier);
-        uint256 id = capacity.attest(makeAddr("p"), GPU, 8, 60_000, PPM, EV, _hash(ATTESTER_SECRET));
+        uint256 id = capacity.attest(
+            makeAddr("p"), GPU, 8, 60_000, PPM, DTYPE, ADVERT, _noGpuIds(), EV, _hash(ATTESTER_SECRET)
+        );
         vm.prank(verifier);
         vm.expectRevert(abi.encodeWithSelector(CapacityRegistry.CapacityRegistry_SelfDispute.selector, id));
         capacity.dispute(id, _hash("x"));
@@ -211,7 +230,9 @@ contract CapacityRegistryTest is CapacityBase {
 
     function test_RevealOrderAndPreimages() public {
         vm.prank(verifier);
-        uint256 id = capacity.attest(makeAddr("p"), GPU, 8, 60_000, PPM, EV, _hash(ATTESTER_SECRET));
+        uint256 id = capacity.attest(
+            makeAddr("p"), GPU, 8, 60_000, PPM, DTYPE, ADVERT, _noGpuIds(), EV, _hash(ATTESTER_SECRET)
+        );
         bytes32 secret = keccak256("d");
         vm.prank(extra[0]);
         capacity.dispute(id, _hash(secret));
@@ -252,7 +273,9 @@ contract CapacityRegistryTest is CapacityBase {
 
     function test_SilentAttesterCountsAsZero() public {
         vm.prank(verifier);
-        uint256 id = capacity.attest(makeAddr("p"), GPU, 8, 60_000, PPM, EV, _hash(ATTESTER_SECRET));
+        uint256 id = capacity.attest(
+            makeAddr("p"), GPU, 8, 60_000, PPM, DTYPE, ADVERT, _noGpuIds(), EV, _hash(ATTESTER_SECRET)
+        );
         bytes32 secret = keccak256("d");
         vm.prank(extra[0]);
         capacity.dispute(id, _hash(secret));
@@ -264,7 +287,8 @@ contract CapacityRegistryTest is CapacityBase {
     function test_DisputedRaiseOverturnedNeverApplies() public {
         address p = makeAddr("p");
         vm.prank(verifier);
-        uint256 id = capacity.attest(p, GPU, 64, 60_000, PPM, EV, _hash(ATTESTER_SECRET));
+        uint256 id =
+            capacity.attest(p, GPU, 64, 60_000, PPM, DTYPE, ADVERT, _noGpuIds(), EV, _hash(ATTESTER_SECRET));
         address[] memory members = _disputeAndDraw(id, extra[0]);
         vm.prank(alice);
         vm.expectRevert(
@@ -287,7 +311,8 @@ contract CapacityRegistryTest is CapacityBase {
             VOTE_WINDOW,
             REVEAL_WINDOW,
             1,
-            ABSENT_SLASH
+            ABSENT_SLASH,
+            REATTEST_PERIOD
         );
         // Every verifier but `verifier` and extra[0] leaves the drawable set.
         for (uint256 i = 1; i < extra.length; ++i) {
@@ -298,7 +323,9 @@ contract CapacityRegistryTest is CapacityBase {
         vm.prank(verifier);
         token.approve(address(lone), type(uint256).max);
         vm.prank(verifier);
-        uint256 id = lone.attest(makeAddr("p"), GPU, 8, 60_000, PPM, EV, _hash(ATTESTER_SECRET));
+        uint256 id = lone.attest(
+            makeAddr("p"), GPU, 8, 60_000, PPM, DTYPE, ADVERT, _noGpuIds(), EV, _hash(ATTESTER_SECRET)
+        );
         vm.prank(extra[0]);
         token.approve(address(lone), type(uint256).max);
         vm.prank(extra[0]);
@@ -345,7 +372,9 @@ contract CapacityRegistryAttackTest is CapacityBase {
     /// when the disputer commits.
     function test_Attack_DisputerCannotGrindThePanel() public {
         vm.prank(verifier);
-        uint256 id = capacity.attest(provider, GPU, 0, 0, 0, keccak256("0 GPUs"), _hash(ATTESTER_SECRET));
+        uint256 id = capacity.attest(
+            provider, GPU, 0, 0, 0, DTYPE, ADVERT, _noGpuIds(), keccak256("0 GPUs"), _hash(ATTESTER_SECRET)
+        );
         bytes32 secret = keccak256("attacker secret");
         bytes32 first;
         for (uint256 k = 0; k < 8; ++k) {
@@ -402,7 +431,9 @@ contract CapacityRegistryAttackTest is CapacityBase {
     /// Withholding forfeits its bond to the attester and never changes the capacity.
     function test_Attack_DisputerWithholdingLosesItsBond() public {
         vm.prank(verifier);
-        uint256 id = capacity.attest(provider, GPU, 0, 0, 0, keccak256("0 GPUs"), _hash(ATTESTER_SECRET));
+        uint256 id = capacity.attest(
+            provider, GPU, 0, 0, 0, DTYPE, ADVERT, _noGpuIds(), keccak256("0 GPUs"), _hash(ATTESTER_SECRET)
+        );
         uint256 providerBefore = token.balanceOf(provider);
         uint256 verifierBefore = token.balanceOf(verifier);
         vm.prank(provider);
@@ -425,8 +456,18 @@ contract CapacityRegistryAttackTest is CapacityBase {
     /// without a panel) gains nothing: a forfeited raise never applies.
     function test_Attack_SelfDisputedRaiseNeverApplies() public {
         vm.prank(sybil1);
-        uint256 id =
-            capacity.attest(provider, GPU, 2 * VERIFIED_GPUS, 60_000, PPM, EV, _hash(ATTESTER_SECRET));
+        uint256 id = capacity.attest(
+            provider,
+            GPU,
+            2 * VERIFIED_GPUS,
+            60_000,
+            PPM,
+            DTYPE,
+            ADVERT,
+            _noGpuIds(),
+            EV,
+            _hash(ATTESTER_SECRET)
+        );
         vm.prank(sybil2);
         capacity.dispute(id, _hash("silent"));
         vm.warp(T0 + 2 * REVEAL_WINDOW + 1);
@@ -444,8 +485,18 @@ contract CapacityRegistryAttackTest is CapacityBase {
         _stakeVerifier(sybil4, 50 ether);
         vm.roll(block.number + 1);
         vm.prank(sybil1);
-        uint256 id =
-            capacity.attest(provider, GPU, 2 * VERIFIED_GPUS, 60_000, PPM, EV, _hash(ATTESTER_SECRET));
+        uint256 id = capacity.attest(
+            provider,
+            GPU,
+            2 * VERIFIED_GPUS,
+            60_000,
+            PPM,
+            DTYPE,
+            ADVERT,
+            _noGpuIds(),
+            EV,
+            _hash(ATTESTER_SECRET)
+        );
         bytes32 ground;
         for (uint256 k = 0; k < 1000 && ground == bytes32(0); ++k) {
             bytes32 candidate = keccak256(abi.encode("ground", k));
@@ -484,7 +535,9 @@ contract CapacityRegistryAttackTest is CapacityBase {
     /// nothing, and nobody can reveal before the commit step ends.
     function test_Attack_CopycatSeesNoBallot() public {
         vm.prank(verifier);
-        uint256 id = capacity.attest(provider, GPU, 0, 0, 0, keccak256("0 GPUs"), _hash(ATTESTER_SECRET));
+        uint256 id = capacity.attest(
+            provider, GPU, 0, 0, 0, DTYPE, ADVERT, _noGpuIds(), keccak256("0 GPUs"), _hash(ATTESTER_SECRET)
+        );
         address[] memory members = _disputeAndDraw(id, provider);
         _commit(id, members[0], true);
         assertEq(
@@ -512,7 +565,9 @@ contract CapacityRegistryAttackTest is CapacityBase {
     /// lowering stays, and the two silent members are slashed (their stake goes to the one who revealed).
     function test_Attack_OneVoteCannotDecide() public {
         vm.prank(verifier);
-        uint256 id = capacity.attest(provider, GPU, 0, 0, 0, keccak256("0 GPUs"), _hash(ATTESTER_SECRET));
+        uint256 id = capacity.attest(
+            provider, GPU, 0, 0, 0, DTYPE, ADVERT, _noGpuIds(), keccak256("0 GPUs"), _hash(ATTESTER_SECRET)
+        );
         address[] memory members = _disputeAndDraw(id, provider);
         bool[] memory one = new bool[](1);
         one[0] = false;
@@ -529,7 +584,9 @@ contract CapacityRegistryAttackTest is CapacityBase {
     /// attestation is finalized, so its stake stays slashable however long finalize waits.
     function test_Attack_SilentMemberCannotWithdrawMidVote() public {
         vm.prank(verifier);
-        uint256 id = capacity.attest(provider, GPU, 0, 0, 0, keccak256("0 GPUs"), _hash(ATTESTER_SECRET));
+        uint256 id = capacity.attest(
+            provider, GPU, 0, 0, 0, DTYPE, ADVERT, _noGpuIds(), keccak256("0 GPUs"), _hash(ATTESTER_SECRET)
+        );
         address[] memory members = _disputeAndDraw(id, provider);
         address m = members[0];
         vm.prank(m);
@@ -548,9 +605,13 @@ contract CapacityRegistryAttackTest is CapacityBase {
     /// Now the capacity is recomputed from the attestations still standing.
     function test_Attack_TwoOverturnedLoweringsKeepStandingCapacity() public {
         vm.prank(sybil1);
-        uint256 l1 = capacity.attest(provider, GPU, 4, 60_000, PPM, keccak256("4"), _hash(ATTESTER_SECRET));
+        uint256 l1 = capacity.attest(
+            provider, GPU, 4, 60_000, PPM, DTYPE, ADVERT, _noGpuIds(), keccak256("4"), _hash(ATTESTER_SECRET)
+        );
         vm.prank(sybil2);
-        uint256 l2 = capacity.attest(provider, GPU, 0, 0, 0, keccak256("0"), _hash(ATTESTER_SECRET));
+        uint256 l2 = capacity.attest(
+            provider, GPU, 0, 0, 0, DTYPE, ADVERT, _noGpuIds(), keccak256("0"), _hash(ATTESTER_SECRET)
+        );
         assertEq(_gpus(provider), 0, "both lowerings applied at once");
         address[] memory m1 = _disputeAndDraw(l1, provider);
         address[] memory m2 = _disputeAndDraw(l2, provider);
@@ -574,11 +635,22 @@ contract CapacityRegistryAttackTest is CapacityBase {
     /// final and applies as soon as the newer lowering is overturned.
     function test_Attack_LaterLoweringDoesNotCancelEarlierRaise() public {
         vm.prank(verifier);
-        uint256 raise =
-            capacity.attest(provider, GPU, VERIFIED_GPUS + 8, 60_000, PPM, EV, _hash(ATTESTER_SECRET));
+        uint256 raise = capacity.attest(
+            provider,
+            GPU,
+            VERIFIED_GPUS + 8,
+            60_000,
+            PPM,
+            DTYPE,
+            ADVERT,
+            _noGpuIds(),
+            EV,
+            _hash(ATTESTER_SECRET)
+        );
         vm.prank(sybil1);
-        uint256 lowering =
-            capacity.attest(provider, GPU, 1, 60_000, PPM, keccak256("1"), _hash(ATTESTER_SECRET));
+        uint256 lowering = capacity.attest(
+            provider, GPU, 1, 60_000, PPM, DTYPE, ADVERT, _noGpuIds(), keccak256("1"), _hash(ATTESTER_SECRET)
+        );
         assertEq(_gpus(provider), 1, "the lowering applies at once");
         address[] memory members = _disputeAndDraw(lowering, provider);
         vm.warp(T0 + DISPUTE_WINDOW);

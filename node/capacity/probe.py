@@ -45,9 +45,13 @@ CPU_DTYPES = ("float32", "bfloat16", "float16")
 """What a CPU is measured in (it has no TF32)."""
 
 # Size sweeps: (full, quick). GPUs need large n to reach their peak; CPUs reach theirs early.
+# On a CPU the sweep reaches 2048, the size a verifier challenges (``verifier.challenge_n``): the
+# figure advertised is then measured on calls as long as a challenge's product. Measured on 128-256
+# only, each call took well under a millisecond, so the best batch caught the cores between other
+# processes' slices, and a loaded machine advertised a figure its challenges could not reach.
 _SIZES = {
     "cuda": ((1024, 2048, 4096, 8192), (1024, 4096)),
-    "cpu": ((256, 512, 1024), (128, 256)),
+    "cpu": ((256, 512, 1024, 2048), (256, 2048)),
 }
 # Bytes moved per bandwidth measurement: (device copy, host<->device copy), full and quick.
 _BYTES = {
@@ -125,6 +129,16 @@ class ProbeResult:
     def best_gflops(self, dtype: str = "float32") -> int:
         """The highest measured throughput in ``dtype``, GFLOP/s (0 if none was measured)."""
         return max((m.mflops for m in self.matmul if m.dtype == dtype), default=0) // 1000
+
+    def gflops_at(self, dtype: str, n: int) -> int:
+        """The figure claimed for an ``n × n`` product in ``dtype``, GFLOP/s: the one measured at the
+        largest size not above ``n`` (the smallest size when all are above; 0 if ``dtype`` was not
+        measured). A capacity challenge of size ``n`` is judged against it: the same workload."""
+        figs = sorted((m for m in self.matmul if m.dtype == dtype), key=lambda m: m.n)
+        if not figs:
+            return 0
+        below = [m for m in figs if m.n <= n]
+        return (below[-1] if below else figs[0]).mflops // 1000
 
     def best_size(self, dtype: str = "float32") -> int:
         """The matrix size at which ``dtype`` peaked (a fair size for a capacity challenge)."""
@@ -481,7 +495,10 @@ def probe(
         rate: float | None = None  # FLOP/s at the previous size, to estimate the next one's cost
         for i, n in enumerate(sorted(sweep)):
             remaining = dtype_end - time.perf_counter()
-            share = remaining / (len(sweep) - i)
+            # Half an even share for every size but the largest: the largest (the challenge's scale)
+            # is the slowest per call and needs the time to be measured at all.
+            last = i == len(sweep) - 1
+            share = remaining if last else remaining / (2 * (len(sweep) - i))
             est = 2 * n**3 / rate if rate else 0.0
             if remaining <= 0 or (rate is not None and est * 4 > remaining):
                 say(f"matmul {dt} n={n}: skipped (about {est:.2f} s per call; {remaining:.2f} s left)")

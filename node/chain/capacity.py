@@ -7,18 +7,22 @@ per GPU, the normalized figure (H100e per GPU-hour in millionths, from
 which nothing rises applies at once; a raise after the dispute window (:meth:`finalize`). Anyone
 but the attester may :meth:`dispute` (same bond and the hash of a secret); the attester then the
 disputer reveal their secrets, which draws a stake-weighted panel whose members commit and then
-reveal ballots. The capacity in force is the newest standing attestation's. ``CapacityClaims``
-caps issuance by :meth:`capacity_of`.
+reveal ballots. The capacity in force is the newest standing attestation's; it is *fresh* for the
+registry's ``reattestPeriod`` after that attestation was posted and stale after (``CapacityClaims``
+caps issuance by :meth:`capacity_of` and refuses series on a stale figure). An attestation carries
+the dtype challenged, the hash of the provider's signed advert and :func:`gpu_id` of each NVML UUID
+the advert declares; the registry refuses a GPU id another provider holds (declared, not proven).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 
 from node.chain.client import Receipt
 from node.chain.contract import BoundContract
@@ -39,13 +43,36 @@ class Status(IntEnum):
     FORFEITED = 8
 
 
+def gpu_id(uuid: str) -> bytes:
+    """The registry's id of a GPU: keccak256 of its NVML UUID as the probe reports it (``GPU-…``)."""
+    return bytes(keccak(uuid.strip().encode("utf-8")))
+
+
+def dtype_bytes(dtype: str) -> bytes:
+    """A dtype name as the registry's ``bytes8`` (ASCII, left-aligned, zero-padded)."""
+    raw = dtype.encode("ascii")
+    if not 0 < len(raw) <= 8:
+        raise ValueError(f"dtype {dtype!r} must be 1 to 8 ASCII characters")
+    return raw.ljust(8, b"\0")
+
+
 @dataclass(frozen=True)
 class VerifiedCapacity:
-    """The capacity in force for one (provider, GPU class); ``attestation_id`` 0 = never verified."""
+    """The capacity in force for one (provider, GPU class); ``attestation_id`` 0 = never verified.
+
+    ``attested_at``: when the attestation in force was posted (its measurement); ``expires_at``: the
+    first second at which the figure is stale unless re-attested (both 0 when none is in force).
+    """
 
     gpus: int
     ppm_per_gpu: int
     attestation_id: int
+    attested_at: int = 0
+    expires_at: int = 0
+
+    def fresh(self, now: int) -> bool:
+        """Whether the figure can back a new claims series at chain time ``now``."""
+        return self.gpus > 0 and now < self.expires_at
 
 
 @dataclass(frozen=True)
@@ -66,6 +93,7 @@ class Attestation:
     status: Status
     immediate: bool
     applied: bool
+    dtype: str
 
 
 class CapacityRegistry:
@@ -75,6 +103,7 @@ class CapacityRegistry:
         self.contract = contract
         self.address = contract.address
         self.token = token
+        self._reattest_period: int | None = None
 
     # -- writes ---------------------------------------------------------------------------------
 
@@ -87,11 +116,17 @@ class CapacityRegistry:
         gpus: int,
         gflops_per_gpu: int,
         ppm_per_gpu: int,
+        dtype: str,
+        advert_hash: bytes,
+        gpu_ids: Sequence[bytes] = (),
         evidence: bytes,
         secret_hash: bytes,
     ) -> int:
         """Post a challenge result with the bond (approved first if needed) and the ``commitment()`` of
-        the attester's secret (revealed only if disputed); the attestation id."""
+        the attester's secret (revealed only if disputed); the attestation id.
+
+        ``dtype`` is the dtype challenged, ``advert_hash`` the hash of the provider's signed advert that
+        was challenged, ``gpu_ids`` :func:`gpu_id` of each NVML UUID it declares (sent sorted)."""
         self.token.ensure_allowance(verifier, self.address, self.bond())
         receipt = self.contract.transact(
             verifier,
@@ -101,6 +136,9 @@ class CapacityRegistry:
             gpus,
             gflops_per_gpu,
             ppm_per_gpu,
+            dtype_bytes(dtype),
+            advert_hash,
+            sorted(set(gpu_ids)),
             evidence,
             secret_hash,
         )
@@ -144,11 +182,26 @@ class CapacityRegistry:
     def dispute_window(self) -> int:
         return int(self.contract.call("disputeWindow"))
 
+    def reattest_period(self) -> int:
+        """Seconds a figure stays fresh after its attestation (immutable: read once)."""
+        if self._reattest_period is None:
+            self._reattest_period = int(self.contract.call("reattestPeriod"))
+        return self._reattest_period
+
     def capacity_of(self, provider: str, gpu_class: bytes) -> VerifiedCapacity:
-        gpus, ppm, attestation_id, _latest = self.contract.call(
+        gpus, ppm, attestation_id, _latest, attested_at = self.contract.call(
             "capacity", to_checksum_address(provider), gpu_class
         )
-        return VerifiedCapacity(gpus=int(gpus), ppm_per_gpu=int(ppm), attestation_id=int(attestation_id))
+        expires_at = int(attested_at) + self.reattest_period() if attestation_id else 0
+        return VerifiedCapacity(
+            gpus=int(gpus), ppm_per_gpu=int(ppm), attestation_id=int(attestation_id),
+            attested_at=int(attested_at) if attestation_id else 0, expires_at=expires_at,
+        )
+
+    def gpu_holder(self, uuid: str) -> ChecksumAddress | None:
+        """The provider holding the GPU with this NVML UUID now (``None``: free)."""
+        holder = to_checksum_address(self.contract.call("gpuHolder", gpu_id(uuid)))
+        return None if int(holder, 16) == 0 else holder
 
     def attestation(self, attestation_id: int) -> Attestation:
         raw = self.contract.call("attestation", attestation_id)
@@ -169,6 +222,7 @@ class CapacityRegistry:
             gflops,
             _snapshot,
             _older,
+            dtype,
             gpu_class,
             evidence,
             _attester_secret,
@@ -191,6 +245,7 @@ class CapacityRegistry:
             status=Status(int(status)),
             immediate=bool(immediate),
             applied=in_force == attestation_id,
+            dtype=bytes(dtype).rstrip(b"\0").decode("ascii", "replace"),
         )
 
     def attestation_count(self) -> int:

@@ -54,7 +54,9 @@ class DeployParams:
       ``capacity_dispute_window`` — seconds before a raise of verified capacity applies;
       ``capacity_vote_window`` — seconds a dispute panel commits its ballots; ``capacity_reveal_window``
       — seconds for each reveal step of a dispute (secrets, then ballots); ``capacity_panel_size`` — its
-      seats; ``capacity_absent_slash`` — stake taken per seat from a member that reveals no ballot.
+      seats; ``capacity_absent_slash`` — stake taken per seat from a member that reveals no ballot;
+      ``capacity_reattest_period`` — seconds a verified figure stays fresh after its attestation
+      (longer than ``capacity_dispute_window``): claim series need a fresh figure.
     """
 
     mint_per_holder: int = 1_000_000 * TOKEN
@@ -82,6 +84,7 @@ class DeployParams:
     capacity_reveal_window: int = 60
     capacity_panel_size: int = 3
     capacity_absent_slash: int = 10 * TOKEN
+    capacity_reattest_period: int = 30 * 86_400
 
     def market_params(self) -> tuple[int, ...]:
         """The ``IJobMarket.Params`` tuple, in struct order."""
@@ -142,6 +145,7 @@ def deploy_all(
         params.capacity_reveal_window,
         params.capacity_panel_size,
         params.capacity_absent_slash,
+        params.capacity_reattest_period,
     )
     capacity_addr = capacity.contract_address
     assert capacity_addr

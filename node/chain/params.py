@@ -17,7 +17,8 @@ Production preset (documented in the README, "Deploying to a real chain")::
     reveal window           max(5 min, 25 blocks)       each audit-secret and ballot reveal step
     min fee / collateral    1 token / 10 tokens          (a job's fee pays its auditor; above its gas)
     capacity dispute window 1 day; capacity vote window max(1 h, 300 blocks); reveal window as above;
-                            panel 5; absent member slash 100 tokens a seat
+                            panel 5; absent member slash 100 tokens a seat; a verified figure
+                            expires 7 days after its attestation unless re-attested
     contest bond 100, false-accuser slash 500, absent-verifier slash 100, capacity bond 100 tokens
 
 A params file (``--params FILE``, TOML or JSON) starts from a preset and overrides fields::
@@ -82,6 +83,7 @@ def production_params(block_time_s: float) -> DeployParams:
         "capacity_reveal_window": _window(300, 25, block_time_s),
         "capacity_panel_size": 5,
         "capacity_absent_slash": 100 * TOKEN,
+        "capacity_reattest_period": 7 * 86_400,
     }
     return DeployParams(**values)
 

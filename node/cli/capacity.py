@@ -1,12 +1,16 @@
 """``ccm capacity …``: verified capacity on chain (``CapacityRegistry``), which caps claim issuance.
 
-- ``attest PROVIDER --gpu-class C --gpus N --gflops G [--dtype float32] [--evidence 0x…] [--failed]``:
-  a staked verifier posts a capacity-challenge result with its bond. ``--gflops`` is the measured
-  figure per GPU (``ccm market challenge`` prints it); the H100e factor is computed with
-  ``tokenomics.normalized``. ``--failed`` posts a failed challenge (0 GPUs), which applies at once.
-  A raise applies after the dispute window: ``finalize``.
+- ``attest PROVIDER --gpu-class C --gpus N --gflops G [--dtype float32] [--evidence 0x…]
+  [--advert-hash 0x…] [--gpu-uuid UUID]… [--failed]``: a staked verifier posts a capacity-challenge
+  result with its bond. ``--gflops`` is the measured figure per GPU in ``--dtype`` (``ccm market
+  challenge`` prints it, with the advert hash and GPU UUIDs of the offer it challenged); the H100e
+  factor is computed with ``tokenomics.normalized``. ``--advert-hash`` defaults to the advert the
+  provider registered on chain; each ``--gpu-uuid`` (NVML UUID, as ``ccm provider probe`` prints it)
+  is bound to this provider in the registry while its figure is fresh. ``--failed`` posts a failed
+  challenge (0 GPUs), which applies at once. A raise applies after the dispute window: ``finalize``.
 - ``finalize ID``: ends an attestation once its dispute window (or its panel's vote) is over.
-- ``show PROVIDER --gpu-class C``: the capacity in force and the GPUs already reserved now.
+- ``show PROVIDER --gpu-class C``: the capacity in force, until when it is fresh (a stale figure backs
+  no new series until re-attested) and the GPUs already reserved now.
 
 Signing account: as for every role (``--account-index N`` on a devnet, else this home's account).
 """
@@ -42,6 +46,8 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--gflops", type=int, required=True, help="measured GFLOP/s per GPU")
     p.add_argument("--dtype", default="float32", help="dtype of the measurement (default float32)")
     p.add_argument("--evidence", help="0x hash of the challenge transcript (default: hash of these figures)")
+    p.add_argument("--advert-hash", help="0x hash of the advert challenged (default: the one on chain)")
+    p.add_argument("--gpu-uuid", action="append", default=[], help="an NVML UUID of the advert (repeatable)")
     p.add_argument("--failed", action="store_true", help="the challenge failed: post 0 GPUs")
     common(p)
     p.set_defaults(func=_attest)
@@ -76,7 +82,6 @@ def _attest(args: argparse.Namespace) -> int:
     from eth_utils import keccak
 
     from node.claims.capacity import attest_capacity
-    from node.claims.errors import ClaimsInputError
     from node.roles.context import open_context
 
     provider = _address(args.provider)
@@ -84,10 +89,8 @@ def _attest(args: argparse.Namespace) -> int:
     if args.evidence is None:
         evidence = keccak(f"{provider} {args.gpu_class} {gpus} {args.gflops} {args.dtype}".encode())
     else:
-        try:
-            evidence = bytes.fromhex(args.evidence.removeprefix("0x"))
-        except ValueError:
-            raise ClaimsInputError("--evidence", "must be 0x + 64 hex digits") from None
+        evidence = _hash32(args.evidence, "--evidence")
+    advert = None if args.advert_hash is None else _hash32(args.advert_hash, "--advert-hash")
     ctx = open_context(args.home, account_index=args.account_index, rpc_url=args.rpc_url, say=_say)
     try:
         attested = attest_capacity(
@@ -99,6 +102,8 @@ def _attest(args: argparse.Namespace) -> int:
             gflops_per_gpu=args.gflops,
             evidence=evidence,
             dtype=args.dtype,
+            advert_hash=advert,
+            gpu_uuids=args.gpu_uuid,
             store=ctx.store,
         )
         seen = confirm_sent(ctx.chain, ctx.config, args.confirmations)
@@ -117,6 +122,18 @@ def _attest(args: argparse.Namespace) -> int:
             f"{attested.ppm_per_gpu / 1e6:g} H100e per GPU-hour; {state}" + confirmations_text(seen)
         )
     return 0
+
+
+def _hash32(text: str, option: str) -> bytes:
+    from node.claims.errors import ClaimsInputError
+
+    try:
+        raw = bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise ClaimsInputError(option, "must be 0x + 64 hex digits")
+    return raw
 
 
 def _finalize(args: argparse.Namespace) -> int:
@@ -145,12 +162,14 @@ def _finalize(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     from node.chain.chain import Chain
     from node.claims.pricing import gpu_class_id
+    from node.cli.account import when
 
     provider = _address(args.provider)
     chain = Chain.from_home(args.home, rpc_url=args.rpc_url)
     class_id = gpu_class_id(args.gpu_class)
     cap = chain.capacity.capacity_of(provider, class_id)
-    reserved = chain.claims.reserved_at(provider, class_id, chain.client.timestamp())
+    now = chain.client.timestamp()
+    reserved = chain.claims.reserved_at(provider, class_id, now)
     result = {
         "provider": provider,
         "gpu_class": args.gpu_class.strip().upper(),
@@ -158,13 +177,27 @@ def _show(args: argparse.Namespace) -> int:
         "ppm_per_gpu": cap.ppm_per_gpu,
         "h100e_per_gpu_hour": cap.ppm_per_gpu / 1e6,
         "attestation": cap.attestation_id,
+        "attested_at": cap.attested_at,
+        "expires_at": cap.expires_at,
+        "fresh": cap.fresh(now),
         "reserved_now": reserved,
     }
     if args.json:
         emit_json(result)
     else:
+        if cap.attestation_id == 0:
+            freshness = "never verified"
+        elif cap.expires_at > now:
+            freshness = f"fresh until {when(cap.expires_at)} (re-attest within {_span(cap.expires_at - now)})"
+        else:
+            freshness = f"STALE since {when(cap.expires_at)}: no new series until re-attested"
         print(
             f"{provider} {result['gpu_class']}: {cap.gpus} GPUs verified at {cap.ppm_per_gpu / 1e6:g} "
-            f"H100e per GPU-hour (attestation {cap.attestation_id}); {reserved} reserved now"
+            f"H100e per GPU-hour (attestation {cap.attestation_id}); {freshness}; {reserved} reserved now"
         )
     return 0
+
+
+def _span(seconds: int) -> str:
+    days, rest = divmod(seconds, 86_400)
+    return f"{days} d {rest // 3600} h" if days else f"{rest // 3600} h {rest % 3600 // 60} min"

@@ -8,10 +8,12 @@ shown plainly. Rows are in the order ``ccm job submit`` chooses from (failed cha
 price; :func:`node.roles.consumer.order_offers`). ``--challenge`` first puts every offer's claimed
 figure to a capacity challenge.
 
-``ccm market challenge MULTIADDR [--n N] [--threshold T] [--json]`` asks that provider for its offer,
-challenges the claimed fp32 figure with a random matmul and a deadline (:mod:`node.roles.capacity`)
-and keeps the result in this home's store, where ``ccm market offers`` and ``ccm job submit`` find
-it. A failed challenge is a result (printed plainly, ``"passed": false``), not an error: exit 0.
+``ccm market challenge MULTIADDR [--n N] [--threshold T] [--dtype D] [--json]`` asks that provider for
+its offer, challenges the claimed figure in ``D`` (default fp32; any dtype the offer's signed probe
+advertises) with a random matmul and a deadline (:mod:`node.roles.capacity`) and keeps an fp32
+result in this home's store, where ``ccm market offers`` and ``ccm job submit`` find it. The JSON
+answer carries what ``ccm capacity attest`` binds: ``dtype``, ``advert_hash`` and ``gpu_uuids``. A
+failed challenge is a result (printed plainly, ``"passed": false``), not an error: exit 0.
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     challenge.add_argument(
         "--threshold", type=float, help="achieved/claimed to pass (default: verifier.challenge_threshold)"
+    )
+    challenge.add_argument(
+        "--dtype", default="float32", help="dtype to challenge: any its probe advertises (default float32)"
     )
     challenge.add_argument("--json", action="store_true", help="print one JSON object")
     challenge.set_defaults(func=_challenge)
@@ -137,7 +142,7 @@ def _challenge(args: argparse.Namespace) -> int:
                 offer = await consumer.offer_from(args.peer)
                 given = {"max_n": args.max_n, "threshold": args.threshold}  # else the config's
                 result = await consumer.challenge(
-                    offer, n=args.n, **{k: v for k, v in given.items() if v is not None}
+                    offer, dtype=args.dtype, n=args.n, **{k: v for k, v in given.items() if v is not None}
                 )
                 nursery.cancel_scope.cancel()
             return offer, result
@@ -155,7 +160,10 @@ def _challenge(args: argparse.Namespace) -> int:
     doc = {
         "provider": offer.body.provider,
         "peer_id": offer.peer_id,
-        "claimed_gflops": offer.body.gflops,
+        "dtype": args.dtype,
+        "claimed_gflops": result.advertised_gflops,
+        "advert_hash": "0x" + offer.body.advert_hash.hex(),
+        "gpu_uuids": list(offer.gpu_uuids()),
         "n": result.n,
         "achieved_gflops": result.achieved_gflops,
         "ratio": round(result.ratio, 4),
@@ -171,8 +179,8 @@ def _challenge(args: argparse.Namespace) -> int:
     else:
         verdict = "PASSED" if result.passed else f"FAILED: {result.reason}"
         print(
-            f"{offer.body.provider} (peer {offer.peer_id}): claimed {offer.body.gflops} GFLOP/s, "
-            f"achieved {result.achieved_gflops} GFLOP/s on a {result.n}x{result.n} fp32 matmul "
+            f"{offer.body.provider} (peer {offer.peer_id}): claimed {doc['claimed_gflops']} GFLOP/s, "
+            f"achieved {result.achieved_gflops} GFLOP/s on a {result.n}x{result.n} {args.dtype} matmul "
             f"in {result.elapsed_s:.3f} s: {verdict}"
         )
         print(f"verified figure now: {figure.label}")

@@ -121,6 +121,21 @@ class FoundOffer:
     def price_for(self, n_units: int) -> int:
         return self.body.price_per_unit * n_units
 
+    def advertised_gflops(self, dtype: str = "float32", n: int | None = None) -> int:
+        """The figure the offer claims in ``dtype`` (0: not advertised): its probe's best, or with
+        ``n`` the one its probe measured for an ``n × n`` product (``ProbeResult.gflops_at``)."""
+        from node.capacity.probe import ProbeResult
+
+        probe = ProbeResult.from_json(self.body.probe)
+        return probe.best_gflops(dtype) if n is None else probe.gflops_at(dtype, n)
+
+    def gpu_uuids(self) -> tuple[str, ...]:
+        """The NVML UUIDs the offer's signed probe declares (none for a CPU)."""
+        from node.capacity.probe import ProbeResult
+
+        gpu = ProbeResult.from_json(self.body.probe).gpu
+        return (gpu.uuid,) if gpu is not None and gpu.uuid else ()
+
 
 def rank_offers(
     offers: Sequence[FoundOffer],
@@ -317,18 +332,39 @@ class Consumer:
 
     # --- capacity challenges --------------------------------------------------------------------
 
-    async def challenge(self, offer: FoundOffer, **options: Any) -> ChallengeResult:
-        """Challenge ``offer``'s claimed fp32 figure and keep the result for its peer.
+    async def challenge(
+        self, offer: FoundOffer, *, dtype: str = "float32", **options: Any
+    ) -> ChallengeResult:
+        """Challenge ``offer``'s claimed figure in ``dtype`` (any dtype its signed probe advertises)
+        at the figure its probe measured for the challenge's size, and, for fp32 (the figure offers
+        are ranked by), keep the result for its peer.
 
         ``options`` go to :func:`node.roles.capacity.challenge_peer` (``n``, ``max_n``,
         ``threshold``…). Raises :class:`~node.roles.capacity.CapacityBusy` when the provider is busy
-        (nothing kept) and :class:`ProtocolError` when it cannot be reached at all.
+        (nothing kept), :class:`~node.capacity.errors.ChallengeError` when the offer advertises no
+        figure in ``dtype`` and :class:`ProtocolError` when it cannot be reached at all.
         """
-        from node.roles.capacity import challenge_peer
+        from node.capacity.challenge import challenge_size
+        from node.capacity.errors import ChallengeError
+        from node.roles.capacity import DEFAULT_CLIENT_MAX_N, challenge_peer
 
+        best = offer.advertised_gflops(dtype)
+        if best <= 0:
+            raise ChallengeError(f"the offer advertises no {dtype} figure", field="dtype")
+        merged = {**self.challenge_options, **options, "dtype": dtype}
+        # The size, then the claim at that size: probe and challenge measure the same product.
+        n = merged.get("n") or min(challenge_size(best), merged.get("max_n", DEFAULT_CLIENT_MAX_N))
+        merged["n"] = n
+        advertised = offer.advertised_gflops(dtype, n)
         await self._ensure_connected(offer.peer_id, offer.body.addrs)
-        merged = {**self.challenge_options, **options}
-        result = await challenge_peer(self.host, offer.peer_id, advertised_gflops=offer.body.gflops, **merged)
+        result = await challenge_peer(self.host, offer.peer_id, advertised_gflops=advertised, **merged)
+        if dtype != "float32":
+            self.say(
+                f"capacity challenge of {offer.body.provider} in {dtype}: n={result.n}, "
+                f"{result.achieved_gflops} of {advertised} GFLOP/s claimed, "
+                + ("passed" if result.passed else f"FAILED: {result.reason}")
+            )
+            return result
         await trio.to_thread.run_sync(self.ctx.store.add_capacity_result, result.to_record(offer.peer_id))
         verified = await trio.to_thread.run_sync(self.ctx.store.verified_figure, offer.peer_id)
         known = self.offers.get(offer.peer_id, offer)

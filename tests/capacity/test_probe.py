@@ -82,6 +82,21 @@ def test_advert_hash_is_pinned() -> None:
 PINNED = "ab4b492d0b3848be7e288965f85fb34b74b8d47924bd17274e4c88d5adedb4c0"
 
 
+def test_figure_at_a_challenge_size_is_the_one_measured_there() -> None:
+    """A 2048 challenge is judged against the figure measured at 2048, not a cache-sized best."""
+    sweep = ProbeResult(
+        device="cpu", device_name="Test CPU", gpu=None, no_gpu_reason="no GPU",
+        host=HostInfo("Test CPU", 2, 2, 1 << 30, "Linux 6", "2.13.0+cpu", None),
+        matmul=(MatmulFigure("float32", 256, 228_000), MatmulFigure("float32", 2048, 97_000),
+                MatmulFigure("bfloat16", 256, 250_000)),
+        memory_bandwidth_mbps=20_000, h2d_mbps=None, d2h_mbps=None, quick=True, duration_ms=2500,
+        measured_at=1_700_000_000,
+    )
+    assert sweep.best_gflops("float32") == 228
+    assert [sweep.gflops_at("float32", n) for n in (128, 256, 1024, 2048, 4096)] == [228, 228, 228, 97, 97]
+    assert sweep.gflops_at("bfloat16", 2048) == 250 and sweep.gflops_at("float16", 2048) == 0
+
+
 @pytest.mark.parametrize(
     ("mutate", "field"),
     [

@@ -64,6 +64,7 @@ def test_deploy_with_keystore_waits_for_confirmations_and_records_everything(
     assert chain.client.block_number() >= obj["deploy_block"] + 2  # three blocks deep at least
     market = chain.market.params()
     assert market.audit_probability_bps == 1_000 and market.attest_window == 600
+    assert chain.capacity.reattest_period() == 7 * 86_400  # a verified figure is re-attested weekly
     assert chain.token.balance_of(deployer.address) == DeployParams().mint_per_holder
     # the record is not overwritten by a second deploy without --force
     assert _deploy(home, "--rpc-url", clocked_anvil.rpc_url, "--keystore", str(keystore)) == 1

@@ -104,6 +104,8 @@ def _claims_trade(chain: Chain) -> None:
         gpus=512,
         gflops_per_gpu=60_000,
         ppm_per_gpu=895_522,
+        dtype="float32",
+        advert_hash=keccak(b"signed advert"),
         evidence=keccak(b"challenge transcript"),
         secret_hash=commitment(keccak(b"attester secret")),
     )

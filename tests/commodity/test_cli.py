@@ -178,6 +178,20 @@ def test_attest_finalize_sell_under_the_cap_and_filter_by_region(
         ),
         (
             ["capacity", "attest", "0x" + "11" * 20, "--gpu-class", "H100", "--gflops", "100"],
+            "--advert-hash: must be a non-zero 32-byte hash (none registered on chain)",
+        ),
+        (
+            [
+                "capacity",
+                "attest",
+                "0x" + "11" * 20,
+                "--gpu-class",
+                "H100",
+                "--gflops",
+                "100",
+                "--advert-hash",
+                "0x" + "22" * 32,
+            ],
             "CapacityRegistry_NotVerifier",
         ),
         (["claims", "list", "--region", "not a region"], "--region"),

@@ -17,7 +17,7 @@ import threading
 import pytest
 import trio
 
-from node.capacity.probe import GpuInfo, ProbeResult
+from node.capacity.probe import GpuInfo, ProbeResult, probe
 from node.chain.chain import Chain
 from node.cli import main as ccm_main
 from node.p2p.codec import SchemaError
@@ -101,10 +101,12 @@ async def test_over_advertising_provider_fails_and_ranks_last(
 
 
 async def test_ccm_market_challenge_command(
-    chain: Chain, nodes: Nodes, probe_result: ProbeResult, capsys: pytest.CaptureFixture[str]
+    chain: Chain, nodes: Nodes, capsys: pytest.CaptureFixture[str]
 ) -> None:
     provider_ctx = nodes("provider", 2)
     home = nodes.home("challenger")
+    # An advert in two dtypes: each can be challenged.
+    advert = probe(device="cpu", quick=True, sizes=(256,), dtypes=("float32", "bfloat16"), budget_s=0.5)
 
     def ccm(*argv: str) -> int:
         return ccm_main([*argv, "--home", str(home), "--account-index", "1"])
@@ -121,7 +123,7 @@ async def test_ccm_market_challenge_command(
     with trio.fail_after(120):
         async with trio.open_nursery() as nursery:
             provider = await nursery.start(
-                functools.partial(ProviderDaemon(provider_ctx, probe=probe_result, device="cpu").run)
+                functools.partial(ProviderDaemon(provider_ctx, probe=advert, device="cpu").run)
             )
             addr = provider.addrs[0]
             # A claim of the probe's own figure with a lenient bar passes.
@@ -129,14 +131,32 @@ async def test_ccm_market_challenge_command(
                 "market", "challenge", addr, "--max-n", "1024", "--threshold", "0.05", "--json"
             )
             out = capsys.readouterr()
+            bf16_code = await ccm_beside_trio(
+                # A size at which the product, not the window's fixed costs, dominates (bf16 can be
+                # several times faster than fp32 on a CPU with AMX, like this one).
+                "market", "challenge", addr, "--max-n", "2048", "--threshold", "0.05", "--dtype", "bfloat16",
+                "--json",
+            )  # fmt: skip
+            bf16 = capsys.readouterr()
+            unadvertised = await ccm_beside_trio("market", "challenge", addr, "--dtype", "float16")
+            fp16 = capsys.readouterr()
             bad_n = await ccm_beside_trio("market", "challenge", addr, "--n", "3")
             bad = capsys.readouterr()
             nursery.cancel_scope.cancel()
     assert code == 0, out.err
     doc = json.loads(out.out)
     assert doc["peer_id"] == provider.host.peer_id and doc["passed"] is True, doc
-    assert doc["claimed_gflops"] == probe_result.best_gflops()
+    assert doc["claimed_gflops"] == advert.best_gflops()
     assert doc["verified_label"].endswith("(1/1 passed)")
+    # What an attester binds: the dtype, the signed advert's hash, its GPU UUIDs (none on a CPU).
+    binds = (doc["dtype"], doc["advert_hash"], doc["gpu_uuids"])
+    assert binds == ("float32", "0x" + advert.advert_hash().hex(), [])
+    assert bf16_code == 0, bf16.err
+    doc16 = json.loads(bf16.out)
+    assert (doc16["dtype"], doc16["passed"]) == ("bfloat16", True), doc16
+    assert doc16["claimed_gflops"] == advert.best_gflops("bfloat16") > 0
+    assert doc16["verified_label"].endswith("(1/1 passed)"), "a bf16 result is not mixed into the fp32 figure"
+    assert unadvertised == 1 and "dtype: the offer advertises no float16 figure" in fp16.err
     errors = [line for line in bad.err.splitlines() if line.startswith("ccm: error:")]  # progress aside
     assert bad_n == 1 and len(errors) == 1 and "n: must be between 16" in errors[0]
     assert "Traceback" not in bad.err
@@ -208,6 +228,7 @@ async def test_nvml_facts_travel_in_the_signed_offer(
             nursery.cancel_scope.cancel()
     received = ProbeResult.from_json(offer.body.probe)
     assert received == advert and received.gpu == gpu
+    assert offer.gpu_uuids() == (gpu.uuid,)  # what `ccm market challenge` hands the attester
     staked = chain.registry.staker(provider_ctx.address)
     assert offer.body.advert_hash == advert.advert_hash() == staked.advert_hash
     # A probe document that is not the one bound by the hash (another UUID), or that disagrees with

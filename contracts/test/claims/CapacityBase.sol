@@ -122,7 +122,7 @@ abstract contract CapacityBase is ClaimsBase {
     }
 
     function _gpus(address who) internal view returns (uint256) {
-        (uint32 gpus,) = capacity.capacityOf(who, GPU);
+        (uint32 gpus,,) = capacity.capacityOf(who, GPU);
         return gpus;
     }
 }

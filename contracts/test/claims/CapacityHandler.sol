@@ -58,7 +58,16 @@ contract CapacityHandler {
         bytes32 secret = keccak256(abi.encode("attester", ++_nonce));
         vm.prank(v);
         try capacity.attest(
-            p, GPU, uint32(gpus), 60_000, ppm, keccak256(abi.encode(_nonce)), keccak256(abi.encode(secret))
+            p,
+            GPU,
+            uint32(gpus),
+            60_000,
+            ppm,
+            bytes8("float32"),
+            keccak256("advert"),
+            new bytes32[](0),
+            keccak256(abi.encode(_nonce)),
+            keccak256(abi.encode(secret))
         ) returns (
             uint256 id
         ) {

@@ -41,6 +41,9 @@ abstract contract ClaimsBase is Test {
     uint32 internal constant VERIFIED_GPUS = 1_000_000;
     uint32 internal constant PPM = 1_000_000; // one H100e per GPU-hour
     bytes8 internal constant REGION = bytes8("EU");
+    bytes8 internal constant DTYPE = bytes8("float32");
+    bytes32 internal constant ADVERT = keccak256("signed advert");
+    uint64 internal constant REATTEST_PERIOD = 30 days; // longer than any claims test's clock moves
 
     address internal provider;
     address internal alice;
@@ -84,7 +87,8 @@ abstract contract ClaimsBase is Test {
             VOTE_WINDOW,
             REVEAL_WINDOW,
             3,
-            ABSENT_SLASH
+            ABSENT_SLASH,
+            REATTEST_PERIOD
         );
         registry.setCapacityRegistry(address(capacity));
         claims = new CapacityClaims(
@@ -121,12 +125,20 @@ abstract contract ClaimsBase is Test {
             gpus,
             60_000,
             ppm,
+            DTYPE,
+            ADVERT,
+            _noGpuIds(),
             keccak256(abi.encode("evidence", who, gpus, t)),
             _hash(ATTESTER_SECRET)
         );
         vm.warp(t + DISPUTE_WINDOW);
         capacity.finalize(aid);
         vm.warp(t);
+    }
+
+    /// @dev No GPU ids (a CPU, or ids not declared).
+    function _noGpuIds() internal pure returns (bytes32[] memory) {
+        return new bytes32[](0);
     }
 
     /// @dev keccak256(abi.encode(secret)): the commitment to a secret, as the contracts check it.
