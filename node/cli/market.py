@@ -98,9 +98,12 @@ def _offers(args: argparse.Namespace) -> int:
     if not rows:
         print("no live offers")
         return 0
+    from node.query.market import models_label
     from tokenomics.units import units_to_tokens as tok
 
-    headers = ["provider", "peer", "tokens/unit", "device", "claimed GFLOP/s", "verified", "expires in"]
+    headers = [
+        "provider", "peer", "tokens/unit", "device", "claimed GFLOP/s", "verified", "llm models", "expires in"
+    ]  # fmt: skip
     print(
         table(
             headers,
@@ -112,6 +115,7 @@ def _offers(args: argparse.Namespace) -> int:
                     r["device"],
                     r["claimed_gflops"],
                     r["verified_label"],
+                    models_label(r["llm"]),
                     f"{r['expires_in_s']} s",
                 ]
                 for r in rows

@@ -48,8 +48,24 @@ def offer_row(offer: Any) -> dict[str, Any]:
         "verified_label": v.label,
         "max_units": offer.body.max_units,
         "kinds": list(offer.body.kinds),
+        "llm": _llm_dict(offer.body.llm),
         "expires_in_s": max(0, int(offer.envelope.expires - time.time())),
     }
+
+
+def _llm_dict(served: Any) -> dict[str, Any] | None:
+    """The offer's llm advert as JSON (``None`` when it serves no llm models)."""
+    if served is None:
+        return None
+    return {"families": list(served.families), "max_params": served.max_params,
+            "max_weight_bytes": served.max_weight_bytes}  # fmt: skip
+
+
+def models_label(llm: dict[str, Any] | None) -> str:
+    """``llama, qwen2 ≤ 7.3M params`` for the offers table (``-`` when no llm models are served)."""
+    if not llm or not llm["families"]:
+        return "-"
+    return f"{', '.join(llm['families'])} ≤ {llm['max_params'] / 1e6:.1f}M params"
 
 
 def stored_offer_rows(store: Store, *, now: int | None = None) -> list[dict[str, Any]]:
@@ -79,6 +95,7 @@ def stored_offer_rows(store: Store, *, now: int | None = None) -> list[dict[str,
                 "verified_label": v.label,
                 "max_units": int(body.get("max_units", 0)),
                 "kinds": list(body.get("kinds", [])),
+                "llm": body.get("llm"),
                 "expires_in_s": max(0, offer.expires_at - now),
             }
         )

@@ -18,6 +18,7 @@ from node.capacity.probe import ProbeResult
 from node.chain.chain import Chain
 from node.chain.market import JobStatus
 from node.cli import main
+from node.query.market import models_label, offer_row
 from node.roles.consumer import Consumer, ProposalRefused, llm_model_card, rank_offers
 from node.roles.provider import ProviderDaemon
 from node.roles.verifier import VerifierDaemon
@@ -123,6 +124,10 @@ async def test_provider_refuses_an_llm_job_outside_its_advert(
             served = offers[0].body.llm  # part of the signed offer, checked on arrival
             assert served is not None and served.families == ("gpt2", "qwen2")
             assert served.max_weight_bytes == provider_ctx.config.provider.max_bytes
+            row = offer_row(offers[0])  # what `ccm market offers` and the dashboard show
+            assert row["llm"] == {"families": ["gpt2", "qwen2"], "max_params": served.max_params,
+                                  "max_weight_bytes": served.max_weight_bytes}  # fmt: skip
+            assert models_label(row["llm"]).startswith("gpt2, qwen2 ≤ ")
             # The consumer's ranking already leaves this offer out...
             assert rank_offers(offers, kind="llm", n_units=1, model=card) == []
             assert rank_offers(offers, kind="llm", n_units=1) == offers
