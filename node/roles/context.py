@@ -29,7 +29,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import trio
@@ -48,6 +48,7 @@ from node.chain.accounts import (
 from node.chain.aio import AsyncChain
 from node.chain.chain import Chain
 from node.chain.deployment import Deployment
+from node.chain.heads import Heads
 from node.chain.registry import Role
 from node.claims.book import OrderBook
 from node.claims.service import ClaimsService
@@ -93,6 +94,11 @@ class NodeContext:
     key_pair: KeyPair
     store: Store
     blobs: BlobStore
+    #: The node's one block waiter (node.chain.heads): its follower and its roles' loops wake on it.
+    heads: Heads = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.heads = Heads.of(self.chain.client, block_time_s=self.chain.deployment.block_time_s)
 
     @property
     def devnet(self) -> bool:
