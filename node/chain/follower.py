@@ -25,8 +25,11 @@ What it guarantees:
   (:class:`node.chain.heads.Heads`) hands it over. While the node has work in flight a poll
   follows every new block as soon as the waiter sees it (a subscription on a WebSocket endpoint,
   else a poll timed by the block time); when idle, every ``max(IDLE_FLOOR_S, 2 blocks)``
-  (:meth:`Follower.interval`); :meth:`Follower.wake` polls at once (after this node's own
-  transaction). The chain id is never asked again (the client caches it).
+  (:meth:`Follower.interval`), and most idle polls are one ``eth_getLogs`` from the cursor to the
+  head (:meth:`Follower.quiet`) that reads nothing more when no log came (a full poll, with its
+  reorg checks, every IDLE_FULL_EVERY); :meth:`Follower.wake` polls
+  at once (after this node's own transaction). The chain id is never asked again (the client
+  caches it).
 
 A role consumes updates with :meth:`Follower.run` (trio) and must treat each event as "this
 happened on the chain as far as ``confirmations`` can tell" and each dropped event as "this did not
@@ -56,8 +59,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Seconds between polls of an idle node, at least (a 2 s chain: 5 polls a minute).
-IDLE_FLOOR_S = 10.0
+#: Seconds between polls of an idle node, at least (a 2 s chain: 10 a minute, most of one request).
+IDLE_FLOOR_S = 6.0
+#: An idle follower of contracts reads the head (a full poll) only every this many polls, or when
+#: the one-request check (:meth:`Follower.quiet`) finds a log after the cursor.
+IDLE_FULL_EVERY = 6
 #: Seconds between polls on a chain that mines on demand (block time 0): active, idle.
 ON_DEMAND_ACTIVE_S, ON_DEMAND_IDLE_S = 0.25, 1.0
 #: Checkpoints (earlier cursor positions) kept per follower to find a fork point.
@@ -265,6 +271,16 @@ class Follower:
             moved=moved,
         )
 
+    def quiet(self) -> bool:
+        """One request: True when no log of the followed contracts came after the cursor (nothing
+        to deliver; the cursor stays), False when one did or a full poll is due anyway (no
+        contracts, no cursor yet). A reorg is not looked for here: by the next full poll."""
+        cursor = self.store.cursor()
+        if not self.decoder.addresses or cursor is None:
+            return False
+        params = {"address": list(self.decoder.addresses), "fromBlock": cursor[0] + 1, "toBlock": "latest"}
+        return not self.client.rpc(lambda: self.client.w3.eth.get_logs(params))  # type: ignore[arg-type]
+
     def ack(self, update: FollowUpdate) -> None:
         """Persist what ``update`` delivered and undid (one transaction)."""
         if update.moved:
@@ -378,9 +394,14 @@ class Follower:
         heads = heads or Heads.of(self.client, block_time_s=self.block_time_s)
         task_status.started(self)
         head: BlockHeader | None = None
+        idle_polls, seen = 0, -1
         while True:
-            seen = -1
             try:
+                idle = head is None and not active()
+                idle_polls = idle_polls + 1 if idle else 0
+                if idle and idle_polls % IDLE_FULL_EVERY and await achain.run(self.quiet):
+                    head = await self._next(heads, seen, active())
+                    continue
                 update = await achain.run(self.fetch, head)
                 seen = update.head.number
                 if update.events or update.dropped or update.fork is not None:

@@ -220,14 +220,14 @@ class Consumer:
         ctx = self.ctx
         head: BlockHeader | None = None
         while True:
-            jobs = await trio.to_thread.run_sync(
-                functools.partial(ctx.store.list_jobs, role=ROLE, statuses=("posted", "accepted"))
-            )
-            jobs = [r for r in jobs if int(r.job_id) not in self._following]
+            jobs = await self._unrevealed()
             for record in jobs:
                 job_id = int(record.job_id)
                 try:
                     job = await ctx.achain.run(ctx.chain.market.job, job_id)
+                    if job.status.terminal:  # over without anyone following it here: no more looks
+                        final = job.status.name.lower()
+                        await trio.to_thread.run_sync(ctx.store.set_job_status, record.job_id, final)
                     if job.status == JobStatus.COMMITTED and not job.consumer_revealed:
                         now = head.timestamp if head is not None else None
                         await ctx.achain.run(
@@ -237,7 +237,7 @@ class Consumer:
                         )
                 except CcmError as err:
                     logger.warning("job %s: reveal failed: %s", job_id, err)
-            if not jobs:
+            if not jobs or not await self._unrevealed():
                 head = None
                 await trio.sleep(interval)
                 continue
@@ -247,6 +247,13 @@ class Consumer:
                 logger.warning("waiting for a block: %s", err)
                 head = None
                 await trio.sleep(interval)
+
+    async def _unrevealed(self) -> list[StoredJob]:
+        """This consumer's jobs whose secret may still be due (those :meth:`follow` drives aside)."""
+        jobs = await trio.to_thread.run_sync(
+            functools.partial(self.ctx.store.list_jobs, role=ROLE, statuses=("posted", "accepted"))
+        )
+        return [r for r in jobs if int(r.job_id) not in self._following]
 
     async def _collect_gossip(self) -> None:
         async for item in self.gossip.messages(OFFERS_TOPIC):

@@ -493,15 +493,12 @@ class ProviderDaemon:
         """Each unfinished job's due step, at every new block while there are any (at its timestamp)."""
         head: BlockHeader | None = None
         while True:
-            jobs = await trio.to_thread.run_sync(
-                lambda: self.ctx.store.list_jobs(role=ROLE, statuses=(*ACTIVE, "error"))
-            )
-            for record in jobs:
+            for record in await self._unsettled():
                 try:
                     await self._settle(int(record.job_id), record, now=head.timestamp if head else None)
                 except Exception as err:  # noqa: BLE001 - one job's trouble is logged, the loop goes on
                     logger.warning("job %s: settlement step failed: %s", record.job_id, err)
-            if not jobs:
+            if not await self._unsettled():  # (a chain that mines on demand may not mine again)
                 head = None
                 await trio.sleep(self.settle_interval)
                 continue
@@ -511,6 +508,13 @@ class ProviderDaemon:
                 logger.warning("waiting for a block: %s", err)
                 head = None
                 await trio.sleep(self.settle_interval)
+
+    async def _unsettled(self) -> list[StoredJob]:
+        """This provider's jobs that wait on the chain (not those still computing here)."""
+        jobs = await trio.to_thread.run_sync(
+            lambda: self.ctx.store.list_jobs(role=ROLE, statuses=(*ACTIVE, "error"))
+        )
+        return [r for r in jobs if int(r.job_id) not in self._running or r.status == "committed"]
 
     async def _settle(self, job_id: int, record: StoredJob, *, now: int | None = None) -> None:
         """Take ``job_id``'s due step; ``now``: the timestamp of the newest block seen (else read)."""

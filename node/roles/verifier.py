@@ -38,6 +38,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -82,15 +83,18 @@ if TYPE_CHECKING:
 
     from node.chain.client import BlockHeader
     from node.chain.events import DecodedEvent
-    from node.chain.follower import FollowUpdate
+    from node.chain.follower import Follower, FollowUpdate
     from node.chain.market import MarketParams
     from node.config import VerifierSection
 
 logger = logging.getLogger(__name__)
 
 MAX_UNIT_BYTES = 256 << 20
-DRAW_PENDING = frozenset({"ResultCommitted", "Contested"})
-"""Events after which a draw (an audit, a panel) follows within a few blocks."""
+DRAW_PENDING = frozenset(
+    {"JobAccepted", "PrepaidJobOpened", "ResultCommitted", "ConsumerRevealed", "Contested"}
+)
+"""Events after which a draw (an audit, a panel) may follow: the follower follows every block until
+it comes or can no longer come (:meth:`VerifierDaemon._draw_horizon`)."""
 DRAW_SETTLED = frozenset(
     {"AuditDrawn", "PanelDrawn", "RevealTimedOut", "JobCompleted", "JobDefaulted", "JobSlashed"}
 )
@@ -155,7 +159,9 @@ class VerifierDaemon:
         self.provider_addrs: dict[str, tuple[str, ...]] = {}
         self._busy: set[tuple[int, str]] = set()
         self._redo: set[tuple[int, str]] = set()  # undone by a reorg while being judged
-        self._awaiting_draw: set[int] = set()  # committed jobs whose audit is not drawn yet
+        # Jobs whose audit (or panel) may be drawn soon -> the chain time after which it cannot be.
+        self._awaiting_draw: dict[int, float] = {}
+        self._reveal_window = 0
         self._compute_lock = trio.Lock()
         self._nursery: trio.Nursery | None = None
         self.judged: list[tuple[int, str, bool, str]] = []
@@ -169,6 +175,7 @@ class VerifierDaemon:
         ctx = self.ctx
         await ctx.achain.run(ensure_staked, ctx, Role.VERIFIER, say=self.say)
         market = await ctx.achain.run(ctx.chain.market.params)
+        self._reveal_window = market.reveal_window
         for line in audit_policy_notes(ctx.config.verifier, market):
             self.say(line)
         confirmations = ctx.config.chain.confirmations
@@ -184,7 +191,7 @@ class VerifierDaemon:
                     mode = "vote" if audit.auditor.endswith("/panel") else "attest"
                     self._spawn(int(audit.job_id), mode)  # drawn before a restart, not judged yet
             # The follower polls once a block while this node judges or a draw is coming, else slowly.
-            busy = lambda: bool(self._busy or self._awaiting_draw)  # noqa: E731
+            busy = lambda: bool(self._busy) or self._expecting_draw(follower)  # noqa: E731
             await nursery.start(
                 functools.partial(follower.run, ctx.achain, self._on_chain, heads=ctx.heads, active=busy)
             )
@@ -205,6 +212,24 @@ class VerifierDaemon:
                 # Kept in the store too: a restarted verifier still knows where each provider listens.
                 await trio.to_thread.run_sync(self.ctx.store.put_offer, offer_row(item.envelope, body))
             self.provider_addrs[item.envelope.peer_id] = body.addrs
+
+    def _draw_horizon(self, event: DecodedEvent) -> float:
+        """The chain time after which ``event``'s job can no longer be drawn without a new event
+        (a commit by ``commitBy``, the reveals by their windows; a contest's panel: no bound)."""
+        args = event.args
+        if event.name in ("JobAccepted", "PrepaidJobOpened"):
+            return float(args["commitBy"])
+        if event.name == "ResultCommitted":  # the consumer's window, then the provider's
+            return float(args["revealBy"]) + self._reveal_window
+        if event.name == "ConsumerRevealed":
+            return float(args["revealBy"])
+        return math.inf
+
+    def _expecting_draw(self, follower: Follower) -> bool:
+        """Whether a draw may come in the next blocks (expired expectations are dropped)."""
+        now = follower.head.timestamp if follower.head is not None else 0
+        self._awaiting_draw = {j: h for j, h in self._awaiting_draw.items() if h >= now}
+        return bool(self._awaiting_draw)
 
     def _draw_for_me(self, event: DecodedEvent) -> str:
         """``attest`` / ``vote`` when ``event`` draws this node for an audit / a panel, else ``""``."""
@@ -247,9 +272,9 @@ class VerifierDaemon:
             await self._recheck_verdicts()
         for event in update.events:
             if event.contract == "JobMarket" and event.name in DRAW_PENDING:
-                self._awaiting_draw.add(int(event.args["jobId"]))
+                self._awaiting_draw[int(event.args["jobId"])] = self._draw_horizon(event)
             elif event.contract == "JobMarket" and event.name in DRAW_SETTLED:
-                self._awaiting_draw.discard(int(event.args["jobId"]))
+                self._awaiting_draw.pop(int(event.args["jobId"]), None)
             mode = self._draw_for_me(event)
             if not mode:
                 continue
@@ -522,18 +547,19 @@ class VerifierDaemon:
         }
         return spec, blobs, revealed, info.units
 
+    async def _unsettled(self) -> list[Audit]:
+        """This verifier's verdicts whose jobs are not final yet."""
+        audits = await trio.to_thread.run_sync(self.ctx.store.list_audits)
+        return [a for a in audits if a.status in ("attested", "voted") and a.auditor.startswith(self.auditor)]
+
     async def _settle_loop(self) -> None:
         """Finish what this verifier started: a fail nobody contests, a contest everybody voted on.
         Looked at on every new block while there is any (at its timestamp), else every ``poll`` s."""
         ctx = self.ctx
         head: BlockHeader | None = None
         while True:
-            audits = await trio.to_thread.run_sync(ctx.store.list_audits)
-            open_audits = [
-                a for a in audits if a.status in ("attested", "voted") and a.auditor.startswith(self.auditor)
-            ]
             now = head.timestamp if head is not None else None
-            for audit in open_audits:
+            for audit in await self._unsettled():
                 job_id = int(audit.job_id)
                 try:
                     if audit.status == "voted":
@@ -557,7 +583,7 @@ class VerifierDaemon:
                         detail=f"{audit.detail} | job {step.status.name.lower()}"[:2000],
                     )
                     await trio.to_thread.run_sync(ctx.store.put_audit, final)
-            if not open_audits:
+            if not await self._unsettled():  # (a chain that mines on demand may not mine again)
                 head = None
                 await trio.sleep(self.poll)
                 continue
