@@ -73,6 +73,15 @@ def say_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def configure_torch() -> None:
+    """Apply the deterministic torch settings (:func:`node.workloads.device.configure`) now: its
+    first call imports torch's compiler stack, seconds on a loaded machine, which a daemon pays at
+    start (in a worker thread) rather than inside its first job's admission or audit window."""
+    from node.workloads.device import configure
+
+    configure()
+
+
 def password_from_env() -> str | None:
     """The node password from ``$CCM_PASSWORD_FILE`` or ``$CCM_PASSWORD`` (taken once, then scrubbed
     from the environment: :func:`node.keys.take_password`), or ``None``."""

@@ -69,6 +69,7 @@ from node.roles.admission import ProposalLimiter, Refused, admit, fetch_inputs, 
 from node.roles.capacity import CapacityServer
 from node.roles.context import (
     NodeContext,
+    configure_torch,
     daemon_lock,
     ensure_staked,
     open_host,
@@ -198,6 +199,7 @@ class ProviderDaemon:
             self._nursery = nursery
             self.claims = await start_claims(nursery, ctx, self.host, self.gossip)
             nursery.start_soon(self._advertise_loop)
+            nursery.start_soon(trio.to_thread.run_sync, configure_torch)  # not in the first admission
             confirmations = ctx.config.chain.confirmations
             reorgs = ctx.chain.follower(ctx.store, name="provider", confirmations=confirmations, events=False)
             running = lambda: bool(self._running)  # noqa: E731 - a block's pace while a job runs

@@ -61,6 +61,7 @@ from node.p2p.messages import (
 from node.p2p.reqresp import close_quietly, request
 from node.roles.context import (
     NodeContext,
+    configure_torch,
     daemon_lock,
     ensure_staked,
     offer_row,
@@ -186,6 +187,7 @@ class VerifierDaemon:
             self._nursery = nursery
             self.claims = await start_claims(nursery, ctx, self.host, self.gossip)
             nursery.start_soon(self._collect_offers)
+            nursery.start_soon(trio.to_thread.run_sync, configure_torch)  # not in the first audit's window
             for audit in await trio.to_thread.run_sync(ctx.store.list_audits):
                 if audit.status == "judging" and audit.auditor.startswith(self.auditor):
                     mode = "vote" if audit.auditor.endswith("/panel") else "attest"
