@@ -103,6 +103,31 @@ class Heads:
                     continue
             await self._poll(after)
 
+    async def wait(
+        self, after: int | None, *, at_most: float, kick: trio.Event | None = None
+    ) -> BlockHeader | None:
+        """:meth:`next`, but None after ``at_most`` seconds (stretched to two block times: a
+        chain with a block time brings a block first) or once ``kick`` is set. For loops that look
+        again without a new block too: a chain that mines on demand mines nothing until someone
+        sends, and a reorg to a branch no longer than the old one brings no higher block."""
+        found: list[BlockHeader] = []
+        with trio.move_on_after(max(at_most, 2 * self.block_time_s)):
+            async with trio.open_nursery() as nursery:
+
+                async def on_block() -> None:
+                    found.append(await self.next(after))
+                    nursery.cancel_scope.cancel()
+
+                async def on_kick() -> None:
+                    assert kick is not None
+                    await kick.wait()
+                    nursery.cancel_scope.cancel()
+
+                nursery.start_soon(on_block)
+                if kick is not None:
+                    nursery.start_soon(on_kick)
+        return found[0] if found else None
+
     async def latest(self, *, max_age_s: float = 0.0) -> BlockHeader:
         """The head, read again unless one was seen within ``max_age_s`` seconds."""
         if self.head is not None and trio.current_time() - self._arrived <= max_age_s:
@@ -125,9 +150,8 @@ class Heads:
 
     def _saw(self, head: BlockHeader) -> None:
         current = self.head
-        newer = current is None or head.number > current.number
-        if newer or (current is not None and head.number == current.number and head.hash != current.hash):
-            if newer:
+        if current is None or head.hash != current.hash:  # (a lower one: a reorg to a shorter branch)
+            if current is None or head.number > current.number:
                 self._arrived = trio.current_time()
             self.head = head
             self._changed.set()

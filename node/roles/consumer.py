@@ -31,7 +31,6 @@ import dataclasses
 import functools
 import json
 import logging
-import math
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -225,9 +224,6 @@ class Consumer:
                 job_id = int(record.job_id)
                 try:
                     job = await ctx.achain.run(ctx.chain.market.job, job_id)
-                    if job.status.terminal:  # over without anyone following it here: no more looks
-                        final = job.status.name.lower()
-                        await trio.to_thread.run_sync(ctx.store.set_job_status, record.job_id, final)
                     if job.status == JobStatus.COMMITTED and not job.consumer_revealed:
                         now = head.timestamp if head is not None else None
                         await ctx.achain.run(
@@ -242,7 +238,8 @@ class Consumer:
                 await trio.sleep(interval)
                 continue
             try:
-                head = await ctx.heads.next(head.number if head is not None else None)
+                after = head.number if head is not None else None
+                head = await ctx.heads.wait(after, at_most=interval) or head
             except CcmError as err:
                 logger.warning("waiting for a block: %s", err)
                 head = None
@@ -585,7 +582,8 @@ class Consumer:
         """Drive ``job_id`` to a final state (bounded by ``timeout`` seconds); return its report.
 
         Each pass reads the job at a new block (the node's block waiter) and takes the step due at
-        that block's timestamp; ``poll``: seconds between tries to fetch the outputs meanwhile.
+        that block's timestamp; ``poll``: the longest wait for a block (a chain that mines on demand
+        may not mine again), seconds between tries to fetch the outputs meanwhile.
         """
         ctx = self.ctx
         started = time.monotonic()
@@ -616,10 +614,7 @@ class Consumer:
                     if step.name:
                         self.say(f"job {job_id}: {step.name.replace('_', ' ')} -> {step.status.name}")
                         continue
-                    # The next block; while outputs are still to be fetched, no longer than ``poll``.
-                    waiting_outputs = outputs_ok is None and job.root != b"\0" * 32
-                    with trio.move_on_after(poll if waiting_outputs else math.inf):
-                        head = await ctx.heads.next(head.number)
+                    head = await ctx.heads.wait(head.number, at_most=poll) or head
         finally:
             self._following.discard(job_id)
         status = job.status.name.lower()

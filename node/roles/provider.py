@@ -167,6 +167,7 @@ class ProviderDaemon:
         self._accept_lock = trio.Lock()
         self.capacity = CapacityServer(device=self.device, lock=self._compute_lock)
         self._nursery: trio.Nursery | None = None
+        self._jobs_changed = trio.Event()
         self._envelope: SignedEnvelope | None = None
         self.offers_published = 0
 
@@ -385,6 +386,7 @@ class ProviderDaemon:
         await trio.to_thread.run_sync(
             functools.partial(self.ctx.store.set_job_status, key, status, error=error)
         )
+        self._jobs_changed.set()  # the settle loop looks again without waiting for a block
 
     def _start(self, job_id: int) -> None:
         if job_id not in self._running and self._nursery is not None:
@@ -505,7 +507,9 @@ class ProviderDaemon:
                 await trio.sleep(self.settle_interval)
                 continue
             try:
-                head = await self.ctx.heads.next(head.number if head else None)
+                after = head.number if head else None
+                kick, self._jobs_changed = self._jobs_changed, trio.Event()
+                head = await self.ctx.heads.wait(after, at_most=self.settle_interval, kick=kick) or head
             except CcmError as err:
                 logger.warning("waiting for a block: %s", err)
                 head = None

@@ -590,7 +590,8 @@ class VerifierDaemon:
                 await trio.sleep(self.poll)
                 continue
             try:
-                head = await ctx.heads.next(head.number if head is not None else None)
+                after = head.number if head is not None else None
+                head = await ctx.heads.wait(after, at_most=self.poll) or head
             except CcmError as err:
                 logger.warning("waiting for a block: %s", err)
                 head = None
