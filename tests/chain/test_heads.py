@@ -144,3 +144,20 @@ async def test_follower_wakes_on_the_block_with_the_event(
     assert follower.interval(active=True) == 3600.0  # its own pace would not have found it in time
     if scheme == "ws":
         assert heads.pushed >= 1
+
+
+async def test_a_bounded_wait_ends_without_a_block_or_on_a_kick() -> None:
+    """On a chain that mines on demand no block may come: a bounded wait ends after its time, or at
+    once when kicked, with None; a block that does come is returned."""
+    with AnvilProcess() as anvil:
+        client = ChainClient(anvil.rpc_url)
+        heads = Heads.of(client, block_time_s=0.0)
+        start = await heads.next()
+        assert await heads.wait(start.number, at_most=0.5) is None
+        kick = trio.Event()
+        kick.set()
+        with trio.fail_after(5):  # not the hour it was given
+            assert await heads.wait(start.number, at_most=3600, kick=kick) is None
+        await trio.to_thread.run_sync(client.raw, "evm_mine", [])
+        found = await heads.wait(start.number, at_most=30)
+        assert found is not None and found.number == start.number + 1
