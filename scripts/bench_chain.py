@@ -10,6 +10,7 @@ can also add latency (``--rpc-latency-ms``), so the figures are the nodes' real 
 * ``chain_blocks`` — blocks from the one with ``JobPosted`` to the one that pays the provider, and
   ``chain_steps`` — the job's transactions in that span (each needs at least a block): the
   on-chain part is within 2 blocks of the protocol's own steps when ``blocks <= steps + 2``;
+  ``chain_timeline`` — the job's events, each with its block counted from ``JobPosted``'s;
 * ``requests_per_job`` — all three nodes' requests while the job ran, by node;
 * ``idle_per_minute`` — each daemon's requests per minute over ``--idle-s`` seconds without jobs
   (targets: under 20 on a 2 s chain, under 10 on a 12 s chain).
@@ -111,17 +112,19 @@ def _params(block_time_s: float) -> DeployParams:
     return dataclasses.replace(DeployParams(), **windows)
 
 
-def _job_span(chain: Chain, job_id: int) -> tuple[int, int]:
-    """(blocks from JobPosted to the last event of the job, transactions of the job in between)."""
+def _job_span(chain: Chain, job_id: int) -> tuple[int, int, str]:
+    """(blocks from JobPosted to the last event of the job, transactions of the job in between,
+    the job's events with the block each came in, counted from JobPosted's)."""
     events = [
         e
         for e in chain.event_watcher().poll()
         if e.contract == "JobMarket" and int(e.args.get("jobId", -1)) == job_id
     ]
     if not events:
-        return 0, 0
+        return 0, 0, ""
     first, last = events[0].block_number, events[-1].block_number
-    return last - first + 1, len({e.tx_hash for e in events})
+    timeline = " ".join(f"{e.name}+{e.block_number - first}" for e in events)
+    return last - first + 1, len({e.tx_hash for e in events}), timeline
 
 
 def run_one(block_time_s: float, *, idle_s: float, latency_s: float, say: Any) -> dict[str, Any]:
@@ -151,7 +154,7 @@ def run_one(block_time_s: float, *, idle_s: float, latency_s: float, say: Any) -
         per_job = {k: p.total() - before[k] for k, p in proxies.items()}
         methods = sum((p.snapshot() for p in proxies.values()), Counter()) - methods_before
         job_id = int(result.get("job_id", 0))  # type: ignore[call-overload]
-        blocks, steps = _job_span(chain, job_id)
+        blocks, steps, timeline = _job_span(chain, job_id)
         time.sleep(max(2.0, 2 * block_time_s))  # the daemons' last steps of the job settle first
         daemons = ("provider-1", "verifier-1")
         idle_from = {k: proxies[k].snapshot() for k in daemons}
@@ -166,6 +169,7 @@ def run_one(block_time_s: float, *, idle_s: float, latency_s: float, say: Any) -
             "submit_to_paid_s": round(wall, 2),
             "chain_blocks": blocks,
             "chain_steps": steps,
+            "chain_timeline": timeline,
             "requests_per_job": {**per_job, "total": sum(per_job.values())},
             "idle_per_minute": idle,
             "methods_per_job": dict(methods.most_common(8)),

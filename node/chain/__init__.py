@@ -16,6 +16,8 @@ Public API (import from the submodules; this package imports nothing heavy on it
   :mod:`node.chain.params` — the production preset (windows from the block time) and params files.
 * :mod:`node.chain.follower` — ``Chain.follower(store)``: confirmed events with a persisted
   cursor, reorgs detected by block hash and undone, polls paced by the block time.
+* :mod:`node.chain.heads` — ``Heads``: the node's one block waiter (a ``newHeads`` subscription on
+  a ``ws://`` endpoint, else polls timed by the block time, only while someone waits).
 * :mod:`node.chain.hardhat` — Hardhat 3's node (EDR), a second EVM implementation for the tests.
 * :mod:`node.chain.errors` — ``ContractRevert`` (decoded custom errors) and friends.
 

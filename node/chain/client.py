@@ -235,7 +235,8 @@ class NonceManager:
 
 
 class ChainClient:
-    """A connection to one Ethereum RPC endpoint (HTTP), with signing and revert decoding.
+    """A connection to one Ethereum RPC endpoint (HTTP; a ``ws://`` or ``wss://`` URL is asked over
+    HTTP at the same place, see :func:`http_url`), with signing and revert decoding.
 
     ``expected_chain_id`` (if given) is checked on first use; a mismatch raises ChainIdMismatch.
     ``max_fee_per_gas`` caps the fee (0: no cap); ``replace_after_blocks`` is how many blocks a
@@ -258,7 +259,9 @@ class ChainClient:
         block_time_s: float = 0.0,
     ) -> None:
         self.rpc_url = rpc_url
-        self._provider = _CountingProvider(rpc_url, request_kwargs={"timeout": request_timeout})
+        # A WebSocket URL: new heads by subscription there (node.chain.heads), requests over HTTP.
+        self.ws_url = rpc_url if rpc_url.startswith(("ws://", "wss://")) else ""
+        self._provider = _CountingProvider(http_url(rpc_url), request_kwargs={"timeout": request_timeout})
         self.w3 = Web3(self._provider)
         self.w3.middleware_onion.remove("validation")  # an eth_chainId before every call: cached here
         self.errors = ErrorDecoder()
@@ -660,6 +663,15 @@ class _Sent:
     tx: dict[str, Any]
     hashes: tuple[bytes, ...]
     block: int
+
+
+def http_url(url: str) -> str:
+    """The HTTP endpoint of ``url``: a ``ws://``/``wss://`` URL's host, port and path over
+    ``http``/``https`` (Anvil and Hardhat serve both on one port); any other URL as it is."""
+    for ws, http in (("ws://", "http://"), ("wss://", "https://")):
+        if url.startswith(ws):
+            return http + url.removeprefix(ws)
+    return url
 
 
 def _hex(value: Any) -> str:

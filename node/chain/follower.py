@@ -21,10 +21,15 @@ What it guarantees:
   reported as a reorg (:attr:`FollowUpdate.fork`) even when no delivered event was undone.
 * **Few requests.** A poll that finds no new block costs one request (``eth_getBlockByNumber``);
   a poll that finds some costs two (the head, ``eth_getLogs``), three with the hash check, plus
-  one when ``confirmations`` > 1. Polls are paced
-  by the block time (:meth:`Follower.interval`): once a block while the node has work in flight,
-  every ``max(IDLE_FLOOR_S, 2 blocks)`` when idle; :meth:`Follower.wake` polls at once (after this
-  node's own transaction). The chain id is never asked again (the client caches it).
+  one when ``confirmations`` > 1; the head costs nothing when the node's block waiter
+  (:class:`node.chain.heads.Heads`) hands it over. While the node has work in flight a poll
+  follows every new block as soon as the waiter sees it (a subscription on a WebSocket endpoint,
+  else a poll timed by the block time); when idle, every ``max(IDLE_FLOOR_S, 2 blocks)``
+  (:meth:`Follower.interval`), and most idle polls are one ``eth_getLogs`` from the cursor to the
+  head (:meth:`Follower.quiet`) that reads nothing more when no log came (a full poll, with its
+  reorg checks, every IDLE_FULL_EVERY); :meth:`Follower.wake` polls
+  at once (after this node's own transaction). The chain id is never asked again (the client
+  caches it).
 
 A role consumes updates with :meth:`Follower.run` (trio) and must treat each event as "this
 happened on the chain as far as ``confirmations`` can tell" and each dropped event as "this did not
@@ -43,6 +48,7 @@ import trio
 
 from node.chain.client import BlockHeader, ChainClient
 from node.chain.events import DecodedEvent, EventDecoder
+from node.chain.heads import Heads
 from node.errors import ChainError
 
 if TYPE_CHECKING:
@@ -53,8 +59,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Seconds between polls of an idle node, at least (a 2 s chain: 5 polls a minute).
-IDLE_FLOOR_S = 10.0
+#: Seconds between polls of an idle node, at least (a 2 s chain: 10 a minute, most of one request).
+IDLE_FLOOR_S = 6.0
+#: An idle follower of contracts reads the head (a full poll) only every this many polls, or when
+#: the one-request check (:meth:`Follower.quiet`) finds a log after the cursor.
+IDLE_FULL_EVERY = 6
 #: Seconds between polls on a chain that mines on demand (block time 0): active, idle.
 ON_DEMAND_ACTIVE_S, ON_DEMAND_IDLE_S = 0.25, 1.0
 #: Checkpoints (earlier cursor positions) kept per follower to find a fork point.
@@ -217,12 +226,13 @@ class Follower:
         self.ack(update)
         return update
 
-    def fetch(self) -> FollowUpdate:
-        """Read the head, find a reorg if there was one, and what became confirmed; writes nothing.
+    def fetch(self, head: BlockHeader | None = None) -> FollowUpdate:
+        """Read the head (unless given: one just seen), find a reorg if there was one, and what
+        became confirmed; writes nothing.
 
         Delivery is at least once: until :meth:`ack`, the same update comes again (after a crash).
         """
-        head = self.client.block("latest")
+        head = self.client.block("latest") if head is None else head
         assert head is not None  # "latest" always exists
         self.head = head
         safe = head.number - self.confirmations + 1
@@ -260,6 +270,21 @@ class Follower:
             logs=tuple(fresh),
             moved=moved,
         )
+
+    def quiet(self) -> bool:
+        """One request: True when no log of the followed contracts came after the cursor (nothing
+        to deliver; the cursor stays), False when one did or a full poll is due anyway (no
+        contracts, no cursor yet). A reorg is not looked for here: by the next full poll."""
+        cursor = self.store.cursor()
+        if not self.decoder.addresses or cursor is None:
+            return False
+        # From the cursor's own block (a range past the head is an error on Anvil), its logs aside.
+        params = {"address": list(self.decoder.addresses), "fromBlock": cursor[0], "toBlock": "latest"}
+        try:
+            logs = self.client.rpc(lambda: self.client.w3.eth.get_logs(params))  # type: ignore[arg-type]
+        except ChainError:  # e.g. the chain is now shorter than the cursor: the full poll finds out
+            return False
+        return not any(int(log["blockNumber"]) > cursor[0] for log in logs)
 
     def ack(self, update: FollowUpdate) -> None:
         """Persist what ``update`` delivered and undid (one transaction)."""
@@ -344,7 +369,8 @@ class Follower:
     # -- pacing and the trio loop -----------------------------------------------------------------
 
     def interval(self, *, active: bool) -> float:
-        """Seconds to the next poll: a block while work is in flight, else the idle pace."""
+        """Seconds between polls: a block while work is in flight (what a failed wait for a block
+        waits before the next poll), else the idle pace (also the longest wait for a block)."""
         if self.block_time_s <= 0:
             return ON_DEMAND_ACTIVE_S if active else ON_DEMAND_IDLE_S
         return self.block_time_s if active else max(IDLE_FLOOR_S, 2 * self.block_time_s)
@@ -358,6 +384,7 @@ class Follower:
         achain: AsyncChain,
         handle: Callable[[FollowUpdate], Awaitable[None]],
         *,
+        heads: Heads | None = None,
         active: Callable[[], bool] = lambda: False,
         task_status: TaskStatus[Follower] = trio.TASK_STATUS_IGNORED,
     ) -> None:
@@ -365,19 +392,55 @@ class Follower:
         what a node derived from its own transactions may be gone too), then :meth:`ack`
         it (so the handler must be idempotent: after a crash the same events come again).
 
-        ``active()`` says whether the node has work in flight (polls once a block) or is idle. A
+        ``heads``: the node's block waiter (one of the follower's own when not given). ``active()``
+        says whether the node has work in flight (a poll at every new block) or is idle. A
         chain error (the endpoint down, a bad answer) in a poll or in ``handle`` is logged and the
         poll tried again at the next interval, unacknowledged: the follower outlives an outage.
         """
+        heads = heads or Heads.of(self.client, block_time_s=self.block_time_s)
         task_status.started(self)
+        head: BlockHeader | None = None
+        idle_polls, seen = 0, -1
         while True:
             try:
-                update = await achain.run(self.fetch)
+                idle = head is None and not active()
+                idle_polls = idle_polls + 1 if idle else 0
+                if idle and idle_polls % IDLE_FULL_EVERY and await achain.run(self.quiet):
+                    head = await self._next(heads, seen, active())
+                    continue
+                update = await achain.run(self.fetch, head)
+                seen = update.head.number
                 if update.events or update.dropped or update.fork is not None:
                     await handle(update)
                 await achain.run(self.ack, update)  # after the handler: a crash in it delivers again
             except ChainError as err:  # the endpoint is down or answered badly: the same poll again later
                 logger.warning("chain follower %s: %s; retrying", self.store.name, err)
-            with trio.move_on_after(self.interval(active=active())):
+                seen = -1  # the next poll reads the head itself, after the idle interval
+            head = await self._next(heads, seen, active())
+
+    async def _next(self, heads: Heads, seen: int, active: bool) -> BlockHeader | None:
+        """Wait for the next poll: a block above ``seen`` while active (that block's header), the
+        idle interval otherwise (None: read the head then); :meth:`wake` cuts either short."""
+        found: list[BlockHeader] = []
+        async with trio.open_nursery() as nursery:
+
+            async def on_block() -> None:
+                try:
+                    found.append(await heads.next(seen))
+                except ChainError as err:  # the endpoint is down: the next poll reads the head again
+                    logger.warning("chain follower %s: %s; retrying", self.store.name, err)
+                    await trio.sleep(self.interval(active=True))
+                nursery.cancel_scope.cancel()
+
+            async def on_wake() -> None:
                 await self._wake.wait()
-            self._wake = trio.Event()
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(on_wake)
+            if active and seen >= 0:
+                nursery.start_soon(on_block)
+            # Active or not, the head is read afresh at the idle pace: a reorg to a branch no longer
+            # than the old one brings no higher block.
+            nursery.cancel_scope.deadline = trio.current_time() + self.interval(active=False)
+        self._wake = trio.Event()
+        return found[0] if found else None

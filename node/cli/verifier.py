@@ -18,7 +18,9 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     start = sub.add_parser("start", parents=parents, help="run the verifier daemon (stake, watch, audit)")
     add_node_options(start)
     start.add_argument("--device", default="cpu", help="where units are recomputed (default cpu)")
-    start.add_argument("--poll", type=float, default=1.0, help="seconds between chain polls")
+    start.add_argument(
+        "--poll", type=float, default=1.0, help="seconds between looks at its records when idle"
+    )
     start.set_defaults(func=_start)
 
 

@@ -56,7 +56,7 @@ from node.progress import Progress
 from node.query.jobs import JobReport, job_report
 from node.roles.context import NodeContext, offer_row, open_host, say_stderr
 from node.roles.outputs import load_manifest, root_of_units, save_manifest, unit_count
-from node.roles.settle import advance, chain_now
+from node.roles.settle import advance, chain_now, next_block_time
 from node.roles.wire import JOB, JOBINFO, OFFER, JobInfoRequest, OfferBody, OfferRequest, UnitRef
 from node.store import Job as StoredJob
 from node.workloads.jobkinds.llm import LlmSpec
@@ -69,6 +69,7 @@ if TYPE_CHECKING:
 
     from node.blobs import BlobStore
     from node.capacity.challenge import ChallengeResult
+    from node.chain.client import BlockHeader
 
 logger = logging.getLogger(__name__)
 
@@ -239,11 +240,13 @@ class Consumer:
         self.host, self.gossip = open_host(ctx, listen=listen, bootstrap=bootstrap)
         BlobServer(ctx.blobs).register(self.host)
         self.offers: dict[str, FoundOffer] = {}
+        self._following: set[int] = set()  # jobs follow() drives (the reveal loop leaves them)
 
     async def run(self, *, task_status: TaskStatus[Consumer] = trio.TASK_STATUS_IGNORED) -> None:
         """Run the host, collect gossiped offers and reveal this consumer's audit secrets until cancelled."""
         async with trio.open_nursery() as nursery:
             await nursery.start(functools.partial(self.host.run))
+            await nursery.start(self.ctx.heads.run)
             nursery.start_soon(self._collect_gossip)
             nursery.start_soon(self._recover_quietly)
             nursery.start_soon(self._reveal_loop)
@@ -257,23 +260,45 @@ class Consumer:
 
     async def _reveal_loop(self, interval: float = 1.0) -> None:
         """Reveal the audit secret of every job this node posted as soon as its root is committed, whether
-        or not anyone follows the job: an unrevealed secret counts as zero and weakens the audit."""
+        or not anyone follows the job: an unrevealed secret counts as zero and weakens the audit.
+
+        Looks at every new block while such jobs are open (one request a job; a job :meth:`follow`
+        drives is left to it), at the store every ``interval`` seconds while there are none."""
         ctx = self.ctx
+        head: BlockHeader | None = None
         while True:
-            jobs = await trio.to_thread.run_sync(
-                functools.partial(ctx.store.list_jobs, role=ROLE, statuses=("posted", "accepted"))
-            )
+            jobs = await self._unrevealed()
             for record in jobs:
                 job_id = int(record.job_id)
                 try:
                     job = await ctx.achain.run(ctx.chain.market.job, job_id)
                     if job.status == JobStatus.COMMITTED and not job.consumer_revealed:
+                        now = head.timestamp if head is not None else None
                         await ctx.achain.run(
-                            functools.partial(advance, ctx.chain, ctx.account, job_id, store=ctx.store)
+                            functools.partial(
+                                advance, ctx.chain, ctx.account, job_id, store=ctx.store, job=job, now=now
+                            )
                         )
                 except CcmError as err:
                     logger.warning("job %s: reveal failed: %s", job_id, err)
-            await trio.sleep(interval)
+            if not jobs or not await self._unrevealed():
+                head = None
+                await trio.sleep(interval)
+                continue
+            try:
+                after = head.number if head is not None else None
+                head = await ctx.heads.wait(after, at_most=interval) or head
+            except CcmError as err:
+                logger.warning("waiting for a block: %s", err)
+                head = None
+                await trio.sleep(interval)
+
+    async def _unrevealed(self) -> list[StoredJob]:
+        """This consumer's jobs whose secret may still be due (those :meth:`follow` drives aside)."""
+        jobs = await trio.to_thread.run_sync(
+            functools.partial(self.ctx.store.list_jobs, role=ROLE, statuses=("posted", "accepted"))
+        )
+        return [r for r in jobs if int(r.job_id) not in self._following]
 
     async def _collect_gossip(self) -> None:
         async for item in self.gossip.messages(OFFERS_TOPIC):
@@ -415,7 +440,7 @@ class Consumer:
         if price <= 0:
             raise WorkloadError("the offer's price for this job is zero; the market needs a positive price")
         digest = spec_hash(spec)
-        now = await ctx.achain.run(chain_now, ctx.chain)
+        now = await ctx.achain.run(next_block_time, ctx.chain)  # the post's block
         window = commit_window if commit_window is not None else min(spec.limits.max_seconds, 3600) + 120
         secret = new_secret()
         secret_hash = commitment(secret)
@@ -510,7 +535,7 @@ class Consumer:
         """
         ctx = self.ctx
         for attempt in range(1, POST_TRIES + 1):
-            now = await ctx.achain.run(chain_now, ctx.chain)
+            now = await ctx.achain.run(next_block_time, ctx.chain)
             post = functools.partial(
                 ctx.chain.market.post_job_with_permit, ctx.account, terms, permit_deadline=now + 600
             )
@@ -643,35 +668,44 @@ class Consumer:
         raise ProtocolError(f"no known address reaches provider {peer_id}")
 
     async def follow(self, job_id: int, *, timeout: float = 600.0, poll: float = 0.5) -> JobReport:
-        """Drive ``job_id`` to a final state (bounded by ``timeout`` seconds); return its report."""
+        """Drive ``job_id`` to a final state (bounded by ``timeout`` seconds); return its report.
+
+        Each pass reads the job at a new block (the node's block waiter) and takes the step due at
+        that block's timestamp; ``poll``: the longest wait for a block (a chain that mines on demand
+        may not mine again), seconds between tries to fetch the outputs meanwhile.
+        """
         ctx = self.ctx
         started = time.monotonic()
         outputs_ok: bool | None = None
         ended_at: float | None = None  # when the chain first showed the job final
-        with trio.fail_after(timeout):
-            while True:
-                job = await ctx.achain.run(ctx.chain.market.job, job_id)
-                if job.status.terminal and ended_at is None:
-                    ended_at = time.monotonic()
-                if outputs_ok is None and job.root != b"\0" * 32:
-                    try:
-                        outputs_ok = await self.fetch_outputs(job_id)
-                    except (ProtocolError, WorkloadError) as err:
-                        self.say(f"job {job_id}: outputs not received yet: {err}")
-                        # A provider restarting when its job ends still holds the outputs: keep asking
-                        # for a while before reporting them missing.
-                        if ended_at is not None and time.monotonic() - ended_at > OUTPUTS_GRACE_S:
-                            outputs_ok = False
-                never_committed = job.status in (JobStatus.CANCELLED, JobStatus.DEFAULTED)
-                if job.status.terminal and (outputs_ok is not None or never_committed):
-                    break
-                step = await ctx.achain.run(
-                    functools.partial(advance, ctx.chain, ctx.account, job_id, store=ctx.store)
-                )
-                if step.name:
-                    self.say(f"job {job_id}: {step.name.replace('_', ' ')} -> {step.status.name}")
-                    continue
-                await trio.sleep(poll)
+        self._following.add(job_id)
+        try:
+            with trio.fail_after(timeout):
+                head = await ctx.heads.latest()
+                while True:
+                    job = await ctx.achain.run(ctx.chain.market.job, job_id)
+                    if job.status.terminal and ended_at is None:
+                        ended_at = time.monotonic()
+                    if outputs_ok is None and job.root != b"\0" * 32:
+                        try:
+                            outputs_ok = await self.fetch_outputs(job_id)
+                        except (ProtocolError, WorkloadError) as err:
+                            self.say(f"job {job_id}: outputs not received yet: {err}")
+                            # A provider restarting when its job ends still holds the outputs: keep
+                            # asking for a while before reporting them missing.
+                            if ended_at is not None and time.monotonic() - ended_at > OUTPUTS_GRACE_S:
+                                outputs_ok = False
+                    never_committed = job.status in (JobStatus.CANCELLED, JobStatus.DEFAULTED)
+                    if job.status.terminal and (outputs_ok is not None or never_committed):
+                        break
+                    due = functools.partial(advance, ctx.chain, ctx.account, job_id, store=ctx.store)
+                    step = await ctx.achain.run(functools.partial(due, job=job, now=head.timestamp))
+                    if step.name:
+                        self.say(f"job {job_id}: {step.name.replace('_', ' ')} -> {step.status.name}")
+                        continue
+                    head = await ctx.heads.wait(head.number, at_most=poll) or head
+        finally:
+            self._following.discard(job_id)
         status = job.status.name.lower()
         await trio.to_thread.run_sync(functools.partial(ctx.store.set_job_status, str(job_id), status))
         report = await self.report(job_id, outputs_verified=bool(outputs_ok))

@@ -29,7 +29,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import trio
@@ -48,6 +48,7 @@ from node.chain.accounts import (
 from node.chain.aio import AsyncChain
 from node.chain.chain import Chain
 from node.chain.deployment import Deployment
+from node.chain.heads import Heads
 from node.chain.registry import Role
 from node.claims.book import OrderBook
 from node.claims.service import ClaimsService
@@ -73,6 +74,15 @@ def say_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def configure_torch() -> None:
+    """Apply the deterministic torch settings (:func:`node.workloads.device.configure`) now: its
+    first call imports torch's compiler stack, seconds on a loaded machine, which a daemon pays at
+    start (in a worker thread) rather than inside its first job's admission or audit window."""
+    from node.workloads.device import configure
+
+    configure()
+
+
 def password_from_env() -> str | None:
     """The node password from ``$CCM_PASSWORD_FILE`` or ``$CCM_PASSWORD`` (taken once, then scrubbed
     from the environment: :func:`node.keys.take_password`), or ``None``."""
@@ -94,6 +104,11 @@ class NodeContext:
     key_pair: KeyPair
     store: Store
     blobs: BlobStore
+    #: The node's one block waiter (node.chain.heads): its follower and its roles' loops wake on it.
+    heads: Heads = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.heads = Heads.of(self.chain.client, block_time_s=self.chain.deployment.block_time_s)
 
     @property
     def devnet(self) -> bool:

@@ -78,6 +78,7 @@ from node.roles.admission import (
 from node.roles.capacity import CapacityServer
 from node.roles.context import (
     NodeContext,
+    configure_torch,
     daemon_lock,
     ensure_staked,
     open_host,
@@ -86,7 +87,7 @@ from node.roles.context import (
     start_claims,
 )
 from node.roles.outputs import load_manifest, save_manifest, unit_count, unit_leaves
-from node.roles.settle import advance, chain_now
+from node.roles.settle import advance, chain_now, next_block_time
 from node.roles.strategies import ComputeStrategy, honest_compute
 from node.roles.wire import JOB, JOBINFO, OFFER, JobInfo, JobInfoRequest, OfferBody, OfferRequest, UnitRef
 from node.store import Commitment
@@ -99,6 +100,7 @@ if TYPE_CHECKING:
     from trio_typing import TaskStatus
 
     from node.capacity.probe import ProbeResult
+    from node.chain.client import BlockHeader
     from node.chain.follower import FollowUpdate
     from node.workloads.runner import Output, ProviderCaps
 
@@ -133,8 +135,9 @@ class ProviderDaemon:
     ``probe``: this machine's measured capacity (advertised, and its hash bound on chain).
     ``price_per_unit``: the price policy (default ``provider.price_per_unit`` from the config).
     ``listen`` / ``bootstrap``: libp2p addresses (default: the config's ``p2p`` section).
-    ``offer_interval``: seconds between gossiped offers; ``settle_interval``: seconds between passes
-    over unfinished jobs (draws, timeouts, contests, resumption).
+    ``offer_interval``: seconds between gossiped offers. Unfinished jobs (draws, timeouts, contests,
+    resumption) are looked at on every new block (the node's block waiter, :mod:`node.chain.heads`);
+    ``settle_interval``: seconds between looks at the store while there are none.
     """
 
     def __init__(
@@ -176,6 +179,7 @@ class ProviderDaemon:
         self._accept_lock = trio.Lock()
         self.capacity = CapacityServer(device=self.device, lock=self._compute_lock)
         self._nursery: trio.Nursery | None = None
+        self._jobs_changed = trio.Event()
         self._envelope: SignedEnvelope | None = None
         self.offers_published = 0
 
@@ -204,13 +208,17 @@ class ProviderDaemon:
         self.capacity.register(self.host)
         async with trio.open_nursery() as nursery:
             await nursery.start(functools.partial(self.host.run))
+            await nursery.start(ctx.heads.run)
             self._nursery = nursery
             self.claims = await start_claims(nursery, ctx, self.host, self.gossip)
             nursery.start_soon(self._advertise_loop)
+            nursery.start_soon(trio.to_thread.run_sync, configure_torch)  # not in the first admission
             confirmations = ctx.config.chain.confirmations
             reorgs = ctx.chain.follower(ctx.store, name="provider", confirmations=confirmations, events=False)
             running = lambda: bool(self._running)  # noqa: E731 - a block's pace while a job runs
-            await nursery.start(functools.partial(reorgs.run, ctx.achain, self._on_chain, active=running))
+            await nursery.start(
+                functools.partial(reorgs.run, ctx.achain, self._on_chain, heads=ctx.heads, active=running)
+            )
             nursery.start_soon(self._settle_loop)
             task_status.started(self)
 
@@ -334,7 +342,7 @@ class ProviderDaemon:
                 return answer(*known)
             try:
                 estimate = admit(spec, blobs, caps=caps, flops_per_s=self.speed(spec))
-                now = await ctx.achain.run(chain_now, ctx.chain)
+                now = await ctx.achain.run(next_block_time, ctx.chain)  # when the accept lands
                 fits_deadline(estimate, queued_s=sum(self._queued.values()), now=now, commit_by=job.commit_by)
                 await trio.to_thread.run_sync(
                     functools.partial(check_inputs, spec, blobs, caps=caps, device=self.device)
@@ -423,6 +431,7 @@ class ProviderDaemon:
         await trio.to_thread.run_sync(
             functools.partial(self.ctx.store.set_job_status, key, status, error=error)
         )
+        self._jobs_changed.set()  # the settle loop looks again without waiting for a block
 
     def _start(self, job_id: int) -> None:
         if job_id not in self._running and self._nursery is not None:
@@ -538,18 +547,36 @@ class ProviderDaemon:
     # --- settlement and resumption --------------------------------------------------------------
 
     async def _settle_loop(self) -> None:
+        """Each unfinished job's due step, at every new block while there are any (at its timestamp)."""
+        head: BlockHeader | None = None
         while True:
-            jobs = await trio.to_thread.run_sync(
-                lambda: self.ctx.store.list_jobs(role=ROLE, statuses=(*ACTIVE, "error"))
-            )
-            for record in jobs:
+            for record in await self._unsettled():
                 try:
-                    await self._settle(int(record.job_id), record)
+                    await self._settle(int(record.job_id), record, now=head.timestamp if head else None)
                 except Exception as err:  # noqa: BLE001 - one job's trouble is logged, the loop goes on
                     logger.warning("job %s: settlement step failed: %s", record.job_id, err)
-            await trio.sleep(self.settle_interval)
+            if not await self._unsettled():  # (a chain that mines on demand may not mine again)
+                head = None
+                await trio.sleep(self.settle_interval)
+                continue
+            try:
+                after = head.number if head else None
+                kick, self._jobs_changed = self._jobs_changed, trio.Event()
+                head = await self.ctx.heads.wait(after, at_most=self.settle_interval, kick=kick) or head
+            except CcmError as err:
+                logger.warning("waiting for a block: %s", err)
+                head = None
+                await trio.sleep(self.settle_interval)
 
-    async def _settle(self, job_id: int, record: StoredJob) -> None:
+    async def _unsettled(self) -> list[StoredJob]:
+        """This provider's jobs that wait on the chain (not those still computing here)."""
+        jobs = await trio.to_thread.run_sync(
+            lambda: self.ctx.store.list_jobs(role=ROLE, statuses=(*ACTIVE, "error"))
+        )
+        return [r for r in jobs if int(r.job_id) not in self._running or r.status == "committed"]
+
+    async def _settle(self, job_id: int, record: StoredJob, *, now: int | None = None) -> None:
+        """Take ``job_id``'s due step; ``now``: the timestamp of the newest block seen (else read)."""
         ctx = self.ctx
         if job_id in self._running and record.status != "committed":
             return
@@ -559,13 +586,14 @@ class ProviderDaemon:
             if record.status == "accepting":
                 await self._set_status(key, "declined")
             return
+        if now is None:
+            now = await ctx.achain.run(chain_now, ctx.chain)
         if job.status == JobStatus.ACCEPTED and record.status == "error":
             # It failed here and is not retried: after its commit deadline the timeout is claimed (the
             # consumer is refunded; the collateral is lost either way) so that nothing stays locked.
-            if await ctx.achain.run(chain_now, ctx.chain) <= job.commit_by:
+            if now <= job.commit_by:
                 return
         elif job.status == JobStatus.ACCEPTED and record.status != "committed":
-            now = await ctx.achain.run(chain_now, ctx.chain)
             if now <= job.commit_by:
                 self._start(job_id)
                 return
@@ -573,7 +601,14 @@ class ProviderDaemon:
             self.say(f"job {job_id}: commit deadline passed; abandoning (the consumer is refunded)")
         step = await ctx.achain.run(
             functools.partial(
-                advance, ctx.chain, ctx.account, job_id, store=ctx.store, contest=self.contest_fails
+                advance,
+                ctx.chain,
+                ctx.account,
+                job_id,
+                store=ctx.store,
+                contest=self.contest_fails,
+                job=job,
+                now=now,
             )
         )
         if step.name:

@@ -38,14 +38,13 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import time
+import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import trio
 from eth_utils import keccak
 
-from node.chain.chain import Chain
 from node.chain.errors import ContractRevert
 from node.chain.market import Ballot, JobStatus, ballot_commitment, new_secret
 from node.chain.registry import Role
@@ -62,6 +61,7 @@ from node.p2p.messages import (
 from node.p2p.reqresp import close_quietly, request
 from node.roles.context import (
     NodeContext,
+    configure_torch,
     daemon_lock,
     ensure_staked,
     offer_row,
@@ -82,16 +82,20 @@ from verifier.errors import VerifierError
 if TYPE_CHECKING:
     from trio_typing import TaskStatus
 
+    from node.chain.client import BlockHeader
     from node.chain.events import DecodedEvent
-    from node.chain.follower import FollowUpdate
+    from node.chain.follower import Follower, FollowUpdate
     from node.chain.market import MarketParams
     from node.config import VerifierSection
 
 logger = logging.getLogger(__name__)
 
 MAX_UNIT_BYTES = 256 << 20
-DRAW_PENDING = frozenset({"ResultCommitted", "Contested"})
-"""Events after which a draw (an audit, a panel) follows within a few blocks."""
+DRAW_PENDING = frozenset(
+    {"JobAccepted", "PrepaidJobOpened", "ResultCommitted", "ConsumerRevealed", "Contested"}
+)
+"""Events after which a draw (an audit, a panel) may follow: the follower follows every block until
+it comes or can no longer come (:meth:`VerifierDaemon._draw_horizon`)."""
 DRAW_SETTLED = frozenset(
     {"AuditDrawn", "PanelDrawn", "RevealTimedOut", "JobCompleted", "JobDefaulted", "JobSlashed"}
 )
@@ -102,24 +106,6 @@ RETRY_FIRST_S = 0.5
 MALFORMED = (SchemaError, FrameTooLargeError, UnexpectedFrameError, JobSpecError, WorkloadError)
 """Answers that break the protocol (a fail at once); other transport errors are retried."""
 RETRY_MAX_S = 4.0
-
-
-class _ChainClock:
-    """The chain's time now, estimated between blocks: the latest block's timestamp plus the seconds
-    since this clock first saw that block (or the wall clock, if later). A devnet whose clock was
-    moved forward, or a chain without blocks for a while, is not taken for earlier than it is."""
-
-    def __init__(self, chain: Chain) -> None:
-        self.chain = chain
-        self._seen: tuple[int, int, float] | None = None
-
-    def now(self) -> float:
-        """Blocking (a worker thread): unix seconds on the chain's clock."""
-        block = self.chain.client.block_number()
-        if self._seen is None or self._seen[0] != block:
-            self._seen = (block, self.chain.client.timestamp(block), time.monotonic())
-        _, stamp, seen_at = self._seen
-        return max(stamp + time.monotonic() - seen_at, time.time())
 
 
 def audit_policy_notes(settings: VerifierSection, params: MarketParams) -> list[str]:
@@ -147,7 +133,9 @@ class VerifierDaemon:
 
     ``device``: where units are recomputed (``cpu`` by default: see node/workloads/README.md on
     auditing CUDA units on a CPU). ``fetch_timeout``: seconds allowed for fetching one job's data
-    before the provider counts as withholding. ``poll``: seconds between chain polls.
+    before the provider counts as withholding. The chain is followed block by block while an audit
+    or a draw is in flight (the node's block waiter); ``poll``: seconds between looks at the store
+    while nothing is.
     """
 
     def __init__(
@@ -172,7 +160,9 @@ class VerifierDaemon:
         self.provider_addrs: dict[str, tuple[str, ...]] = {}
         self._busy: set[tuple[int, str]] = set()
         self._redo: set[tuple[int, str]] = set()  # undone by a reorg while being judged
-        self._awaiting_draw: set[int] = set()  # committed jobs whose audit is not drawn yet
+        # Jobs whose audit (or panel) may be drawn soon -> the chain time after which it cannot be.
+        self._awaiting_draw: dict[int, float] = {}
+        self._reveal_window = 0
         self._compute_lock = trio.Lock()
         self._nursery: trio.Nursery | None = None
         self.judged: list[tuple[int, str, bool, str]] = []
@@ -186,22 +176,27 @@ class VerifierDaemon:
         ctx = self.ctx
         await ctx.achain.run(ensure_staked, ctx, Role.VERIFIER, say=self.say)
         market = await ctx.achain.run(ctx.chain.market.params)
+        self._reveal_window = market.reveal_window
         for line in audit_policy_notes(ctx.config.verifier, market):
             self.say(line)
         confirmations = ctx.config.chain.confirmations
         follower = ctx.chain.follower(ctx.store, name="verifier", confirmations=confirmations)
         async with trio.open_nursery() as nursery:
             await nursery.start(functools.partial(self.host.run))
+            await nursery.start(ctx.heads.run)
             self._nursery = nursery
             self.claims = await start_claims(nursery, ctx, self.host, self.gossip)
             nursery.start_soon(self._collect_offers)
+            nursery.start_soon(trio.to_thread.run_sync, configure_torch)  # not in the first audit's window
             for audit in await trio.to_thread.run_sync(ctx.store.list_audits):
                 if audit.status == "judging" and audit.auditor.startswith(self.auditor):
                     mode = "vote" if audit.auditor.endswith("/panel") else "attest"
                     self._spawn(int(audit.job_id), mode)  # drawn before a restart, not judged yet
             # The follower polls once a block while this node judges or a draw is coming, else slowly.
-            busy = lambda: bool(self._busy or self._awaiting_draw)  # noqa: E731
-            await nursery.start(functools.partial(follower.run, ctx.achain, self._on_chain, active=busy))
+            busy = lambda: bool(self._busy) or self._expecting_draw(follower)  # noqa: E731
+            await nursery.start(
+                functools.partial(follower.run, ctx.achain, self._on_chain, heads=ctx.heads, active=busy)
+            )
             nursery.start_soon(self._settle_loop)
             task_status.started(self)
 
@@ -219,6 +214,24 @@ class VerifierDaemon:
                 # Kept in the store too: a restarted verifier still knows where each provider listens.
                 await trio.to_thread.run_sync(self.ctx.store.put_offer, offer_row(item.envelope, body))
             self.provider_addrs[item.envelope.peer_id] = body.addrs
+
+    def _draw_horizon(self, event: DecodedEvent) -> float:
+        """The chain time after which ``event``'s job can no longer be drawn without a new event
+        (a commit by ``commitBy``, the reveals by their windows; a contest's panel: no bound)."""
+        args = event.args
+        if event.name in ("JobAccepted", "PrepaidJobOpened"):
+            return float(args["commitBy"])
+        if event.name == "ResultCommitted":  # the consumer's window, then the provider's
+            return float(args["revealBy"]) + self._reveal_window
+        if event.name == "ConsumerRevealed":
+            return float(args["revealBy"])
+        return math.inf
+
+    def _expecting_draw(self, follower: Follower) -> bool:
+        """Whether a draw may come in the next blocks (expired expectations are dropped)."""
+        now = follower.head.timestamp if follower.head is not None else 0
+        self._awaiting_draw = {j: h for j, h in self._awaiting_draw.items() if h >= now}
+        return bool(self._awaiting_draw)
 
     def _draw_for_me(self, event: DecodedEvent) -> str:
         """``attest`` / ``vote`` when ``event`` draws this node for an audit / a panel, else ``""``."""
@@ -261,9 +274,9 @@ class VerifierDaemon:
             await self._recheck_verdicts()
         for event in update.events:
             if event.contract == "JobMarket" and event.name in DRAW_PENDING:
-                self._awaiting_draw.add(int(event.args["jobId"]))
+                self._awaiting_draw[int(event.args["jobId"])] = self._draw_horizon(event)
             elif event.contract == "JobMarket" and event.name in DRAW_SETTLED:
-                self._awaiting_draw.discard(int(event.args["jobId"]))
+                self._awaiting_draw.pop(int(event.args["jobId"]), None)
             mode = self._draw_for_me(event)
             if not mode:
                 continue
@@ -387,7 +400,7 @@ class VerifierDaemon:
             if err.error_name != "JobMarket_AlreadyVoted":
                 raise
 
-    async def _reveal_ballot(self, job_id: int, audit: Audit) -> None:
+    async def _reveal_ballot(self, job_id: int, audit: Audit, *, now: int | None = None) -> None:
         """Reveal this member's committed ballot once every seat committed or the vote window is over."""
         ctx = self.ctx
         job = await ctx.achain.run(ctx.chain.market.job, job_id)
@@ -395,7 +408,7 @@ class VerifierDaemon:
             return
         if await ctx.achain.run(ctx.chain.market.ballot_of, job_id, ctx.address) != Ballot.COMMITTED:
             return
-        if await ctx.achain.run(chain_now, ctx.chain) <= job.deadline:
+        if (now if now is not None else await ctx.achain.run(chain_now, ctx.chain)) <= job.deadline:
             panel = await ctx.achain.run(ctx.chain.market.panel_of, job_id)
             ballots = [await ctx.achain.run(ctx.chain.market.ballot_of, job_id, m) for m in set(panel)]
             if any(b == Ballot.PENDING for b in ballots):
@@ -428,11 +441,12 @@ class VerifierDaemon:
         job = await ctx.achain.run(ctx.chain.market.job, job_id)
         indices = await ctx.achain.run(ctx.chain.market.sampled_indices, job_id)
         started = trio.current_time()
-        clock = _ChainClock(ctx.chain)
+        heads = ctx.heads  # the deadline block's arrival is predicted from the newest block seen
         delay, tries, last = RETRY_FIRST_S, 0, ""
         while True:
             tries += 1
-            left = job.deadline - await ctx.achain.run(clock.now) - ATTEST_MARGIN_S
+            await heads.latest(max_age_s=delay)
+            left = job.deadline - heads.predicted_time() - ATTEST_MARGIN_S
             raw_peer = await ctx.achain.run(ctx.chain.registry.peer_id_of, job.provider)
             peer = peer_id_from_bytes(raw_peer)
             if peer is None:
@@ -450,7 +464,8 @@ class VerifierDaemon:
                 except ProtocolError as err:
                     last = str(err)  # unreachable, refused, cut off: perhaps a restart, so try again
                 await self.host.forget(peer)
-            if job.deadline - await ctx.achain.run(clock.now) - ATTEST_MARGIN_S < delay:
+            await heads.latest(max_age_s=delay)
+            if job.deadline - heads.predicted_time() - ATTEST_MARGIN_S < delay:
                 waited = trio.current_time() - started
                 return False, f"withheld: {last} ({tries} tries over {waited:.0f} s)"
             logger.info("job %s: provider not answering (%s); retrying in %.1f s", job_id, last, delay)
@@ -534,19 +549,26 @@ class VerifierDaemon:
         }
         return spec, blobs, revealed, info.units
 
+    async def _unsettled(self) -> list[Audit]:
+        """This verifier's verdicts whose jobs are not final yet."""
+        audits = await trio.to_thread.run_sync(self.ctx.store.list_audits)
+        return [a for a in audits if a.status in ("attested", "voted") and a.auditor.startswith(self.auditor)]
+
     async def _settle_loop(self) -> None:
-        """Finish what this verifier started: a fail nobody contests, a contest everybody voted on."""
+        """Finish what this verifier started: a fail nobody contests, a contest everybody voted on.
+        Looked at on every new block while there is any (at its timestamp), else every ``poll`` s."""
         ctx = self.ctx
+        head: BlockHeader | None = None
         while True:
-            audits = await trio.to_thread.run_sync(ctx.store.list_audits)
-            for audit in audits:
-                if audit.status not in ("attested", "voted") or not audit.auditor.startswith(self.auditor):
-                    continue
+            now = head.timestamp if head is not None else None
+            for audit in await self._unsettled():
                 job_id = int(audit.job_id)
                 try:
                     if audit.status == "voted":
-                        await self._reveal_ballot(job_id, audit)
-                    step = await ctx.achain.run(advance, ctx.chain, ctx.account, job_id, store=ctx.store)
+                        await self._reveal_ballot(job_id, audit, now=now)
+                    step = await ctx.achain.run(
+                        functools.partial(advance, ctx.chain, ctx.account, job_id, store=ctx.store, now=now)
+                    )
                 except CcmError as err:
                     logger.warning("job %s: settlement step failed: %s", job_id, err)
                     continue
@@ -563,4 +585,14 @@ class VerifierDaemon:
                         detail=f"{audit.detail} | job {step.status.name.lower()}"[:2000],
                     )
                     await trio.to_thread.run_sync(ctx.store.put_audit, final)
-            await trio.sleep(self.poll)
+            if not await self._unsettled():  # (a chain that mines on demand may not mine again)
+                head = None
+                await trio.sleep(self.poll)
+                continue
+            try:
+                after = head.number if head is not None else None
+                head = await ctx.heads.wait(after, at_most=self.poll) or head
+            except CcmError as err:
+                logger.warning("waiting for a block: %s", err)
+                head = None
+                await trio.sleep(self.poll)
