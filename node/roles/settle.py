@@ -22,7 +22,6 @@ lands in.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
@@ -61,12 +60,13 @@ def chain_now(chain: Chain) -> int:
 def next_block_time(chain: Chain) -> int:
     """The expected timestamp of the next block (what deadlines set now are counted from): the
     latest block's plus the block time; on a chain that mines on demand, which stamps a block with
-    the wall clock (plus any offset it was moved by), at least the wall clock."""
+    the wall clock plus any offset it was moved by (``evm_increaseTime``), the pending block's
+    timestamp, which carries that offset (the latest block may be minutes old on an idle devnet)."""
     latest = chain.client.timestamp()
     block_time = chain.deployment.block_time_s
     if block_time > 0:
         return latest + max(1, round(block_time))
-    return max(latest + 1, int(time.time()))
+    return max(latest + 1, chain.client.timestamp("pending"))
 
 
 def provider_reveal_span(job: Job, reveal_window: int) -> tuple[int, int]:

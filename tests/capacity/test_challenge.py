@@ -159,7 +159,10 @@ def test_result_that_does_not_match_the_digest_fails() -> None:
     ch = new_challenge(advertised_gflops=1, n=64)
     answer = compute_answer(ch)
     swapped = answer.c.clone()
-    swapped[0, 0] = 0.0
+    # Sixteen elements moved by far more than the quantum: the digest keeps 5 bits an element, so one
+    # element alone maps to the same bits 1 time in 32 (and was left to Freivalds); all sixteen, 2^-80.
+    idx = torch.arange(16)
+    swapped[idx, idx] += 8.0
     result = judge(ch, digest=answer.digest, c=swapped, elapsed_s=0.01)
     assert not result.passed and "digest" in result.reason
 

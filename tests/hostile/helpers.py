@@ -15,7 +15,7 @@ from node.roles.consumer import Consumer, FoundOffer
 from node.roles.context import NodeContext
 from node.roles.outputs import unit_count
 from node.roles.provider import ProviderDaemon
-from node.roles.settle import chain_now
+from node.roles.settle import next_block_time
 from node.roles.verifier import VerifierDaemon
 from node.roles.wire import JOB
 from node.store import Job as StoredJob
@@ -78,7 +78,7 @@ async def post_only(
     ctx = consumer.ctx
     n = unit_count(spec)
     price = offer.price_for(n)
-    now = await ctx.achain.run(chain_now, ctx.chain)
+    now = await ctx.achain.run(next_block_time, ctx.chain)
     secret = new_secret()
     await trio.to_thread.run_sync(
         functools.partial(ctx.store.put_secret, commitment(secret), secret, job_id="", purpose="consumer")

@@ -14,7 +14,7 @@ from node.chain.chain import Chain
 from node.chain.market import JobStatus, JobTerms, commitment
 from node.roles.consumer import Consumer, rank_offers
 from node.roles.provider import ProviderDaemon
-from node.roles.settle import chain_now
+from node.roles.settle import next_block_time
 from node.store import Job as StoredJob
 from node.workloads.spec import canonical_json, parse_spec, spec_hash, to_dict
 from tests.roles.conftest import PRICE_PER_UNIT, Nodes, matmul_spec
@@ -53,7 +53,7 @@ async def _post_only(consumer: Consumer, seed: int) -> int:
     """What a consumer that dies right after posting leaves behind: an Open job, its row 'posted'."""
     ctx = consumer.ctx
     spec = parse_spec(matmul_spec(seed=seed))
-    now = await ctx.achain.run(chain_now, ctx.chain)
+    now = await ctx.achain.run(next_block_time, ctx.chain)  # the post's block
     price = 8 * PRICE_PER_UNIT
     terms = JobTerms(
         spec_hash(spec),
