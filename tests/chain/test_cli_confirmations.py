@@ -29,18 +29,11 @@ from node.cli import main
 from node.demo.procs import ccm_argv
 from node.store import Store
 from tests.chain.helpers import register_roles
+from tests.cli import ccm_json
 from tests.roles.conftest import Nodes
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPIENT = "0x000000000000000000000000000000000000bEEF"
-
-
-def _ccm_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, object]:
-    code = main([*argv, "--json"])
-    out, err = capsys.readouterr()
-    assert code == 0, err
-    doc: dict[str, object] = json.loads(out)
-    return doc
 
 
 def test_transaction_answers_carry_their_confirmations(
@@ -48,10 +41,10 @@ def test_transaction_answers_carry_their_confirmations(
 ) -> None:
     home = str(nodes.home("sender"))
     who = ("--home", home, "--account-index", "9")
-    sent = _ccm_json(capsys, "token", "transfer", RECIPIENT, "1", *who)
+    sent = ccm_json(capsys, None, "token", "transfer", RECIPIENT, "1", *who)
     assert sent["confirmations"] == 1  # [chain] confirmations defaults to 1: on inclusion
     assert chain.token.balance_of(RECIPIENT) == TOKEN
-    staked = _ccm_json(capsys, "stake", "add", "10", *who)
+    staked = ccm_json(capsys, None, "stake", "add", "10", *who)
     assert staked["confirmations"] == 1 and staked["active_stake"] == str(10 * TOKEN)
     assert main(["token", "transfer", RECIPIENT, "1", *who]) == 0
     out = capsys.readouterr().out

@@ -4,10 +4,6 @@ binds the dtype, the advert and the GPU UUIDs, and a UUID another provider holds
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any
-
 import pytest
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
@@ -19,6 +15,7 @@ from node.claims.capacity import attest_capacity, devnet_verify
 from node.claims.pricing import gpu_class_id
 from node.cli import main
 from tests.chain.helpers import STAKE, Roles, register_roles
+from tests.cli import ccm_json
 from tests.roles.conftest import Nodes
 
 UUID = "GPU-4f0c8e2a-0000-1111-2222-333344445555"
@@ -28,13 +25,6 @@ PROVIDER, VERIFIER = "2", "3"
 @pytest.fixture
 def roles(chain: Chain, dev_accounts: tuple[LocalAccount, ...]) -> Roles:
     return register_roles(chain, dev_accounts, verifiers=1)
-
-
-def _ccm(capsys: pytest.CaptureFixture[str], home: Path, *argv: str) -> Any:
-    code = main([*argv, "--home", str(home), "--json"])
-    out, err = capsys.readouterr()
-    assert code == 0, err
-    return json.loads(out)
 
 
 def _series(chain: Chain, provider: LocalAccount) -> int:
@@ -110,19 +100,20 @@ def test_ccm_capacity_show_and_attest_with_uuid(
     home = nodes.home("cli")
     provider = roles.provider.address
     advert = "0x" + keccak(b"the advert challenged").hex()
-    attested = _ccm(
+    attested = ccm_json(
         capsys, home, "capacity", "attest", provider, "--gpu-class", "H100", "--gflops", "60000",
         "--dtype", "float32", "--advert-hash", advert, "--gpu-uuid", UUID, "--account-index", VERIFIER,
     )  # fmt: skip
     assert (attested["advert_hash"], attested["gpu_uuids"], attested["dtype"]) == (advert, [UUID], "float32")
     chain.increase_time(61)
-    _ccm(capsys, home, "capacity", "finalize", str(attested["attestation_id"]), "--account-index", VERIFIER)
-    shown = _ccm(capsys, home, "capacity", "show", provider, "--gpu-class", "H100")
+    attestation = str(attested["attestation_id"])
+    ccm_json(capsys, home, "capacity", "finalize", attestation, "--account-index", VERIFIER)
+    shown = ccm_json(capsys, home, "capacity", "show", provider, "--gpu-class", "H100")
     assert shown["fresh"] is True and shown["expires_at"] == shown["attested_at"] + 30 * 86_400
     assert main(["capacity", "show", provider, "--gpu-class", "H100", "--home", str(home)]) == 0
     assert "fresh until" in capsys.readouterr().out
     chain.increase_time(30 * 86_400)
-    assert _ccm(capsys, home, "capacity", "show", provider, "--gpu-class", "H100")["fresh"] is False
+    assert ccm_json(capsys, home, "capacity", "show", provider, "--gpu-class", "H100")["fresh"] is False
     assert main(["capacity", "show", provider, "--gpu-class", "H100", "--home", str(home)]) == 0
     assert "STALE since" in capsys.readouterr().out
     # Too many UUIDs for the GPUs verified: refused before any transaction, in one line.

@@ -3,9 +3,7 @@ demo runs them: a verifier attests, the provider sells under the cap, a buyer fi
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from eth_account.signers.local import LocalAccount
@@ -13,6 +11,7 @@ from eth_account.signers.local import LocalAccount
 from node.chain.chain import Chain
 from node.cli import main
 from tests.chain.helpers import Roles, register_roles
+from tests.cli import ccm_json
 from tests.roles.conftest import Nodes
 
 CONSUMER, PROVIDER, VERIFIER = "1", "2", "3"
@@ -21,13 +20,6 @@ CONSUMER, PROVIDER, VERIFIER = "1", "2", "3"
 @pytest.fixture
 def roles(chain: Chain, dev_accounts: tuple[LocalAccount, ...]) -> Roles:
     return register_roles(chain, dev_accounts, verifiers=1)
-
-
-def _ccm(capsys: pytest.CaptureFixture[str], home: Path, *argv: str) -> Any:
-    code = main([*argv, "--home", str(home), "--json"])
-    out, err = capsys.readouterr()
-    assert code == 0, err
-    return json.loads(out)
 
 
 def _err(capsys: pytest.CaptureFixture[str], home: Path, *argv: str) -> str:
@@ -61,7 +53,7 @@ def test_attest_finalize_sell_under_the_cap_and_filter_by_region(
     ]
     # never verified: refused before any transaction
     assert "no verified H100 capacity" in _err(capsys, home, *create, "--supply", "1")
-    attested = _ccm(
+    attested = ccm_json(
         capsys,
         home,
         "capacity",
@@ -81,20 +73,20 @@ def test_attest_finalize_sell_under_the_cap_and_filter_by_region(
         capsys, home, "capacity", "finalize", str(attested["attestation_id"]), "--account-index", VERIFIER
     )
     chain.increase_time(61)
-    done = _ccm(
+    done = ccm_json(
         capsys, home, "capacity", "finalize", str(attested["attestation_id"]), "--account-index", VERIFIER
     )
     assert done == {"id": attested["attestation_id"], "status": "final", "applied": True, "confirmations": 1}
-    shown = _ccm(capsys, home, "capacity", "show", provider, "--gpu-class", "H100")
+    shown = ccm_json(capsys, home, "capacity", "show", provider, "--gpu-class", "H100")
     assert (shown["gpus"], shown["h100e_per_gpu_hour"]) == (4, 0.5)
-    created = _ccm(capsys, home, *create, "--supply", "8")  # 4 GPUs x 2 hours: all of it
+    created = ccm_json(capsys, home, *create, "--supply", "8")  # 4 GPUs x 2 hours: all of it
     assert created["region"] == "DE"
     assert "CapacityClaims_CapacityExceeded" in _err(capsys, home, *create, "--supply", "1")
-    listed = _ccm(capsys, home, "claims", "list", "--region", "DE")
+    listed = ccm_json(capsys, home, "claims", "list", "--region", "DE")
     (series,) = listed["series"]
     assert (series["region"], series["gpu_hours"], series["normalized_units"]) == ("DE", 8, 4.0)
     assert series["best_price_per_unit"] == 4 * 10**18  # 2 tokens per GPU-hour at 0.5 H100e
-    assert _ccm(capsys, home, "claims", "list", "--region", "FR")["series"] == []
+    assert ccm_json(capsys, home, "claims", "list", "--region", "FR")["series"] == []
     sid = str(created["series"])
     assert "declares region DE, not FR" in _err(
         capsys,
@@ -109,7 +101,7 @@ def test_attest_finalize_sell_under_the_cap_and_filter_by_region(
         "--account-index",
         CONSUMER,
     )
-    bought = _ccm(
+    bought = ccm_json(
         capsys,
         home,
         "claims",
@@ -124,7 +116,7 @@ def test_attest_finalize_sell_under_the_cap_and_filter_by_region(
     )
     assert bought["bought"] == 3
     # the verifier's next challenge fails: no new series
-    _ccm(
+    ccm_json(
         capsys,
         home,
         "capacity",
