@@ -33,10 +33,9 @@ from node.roles.consumer import Consumer, rank_offers
 from node.roles.context import NodeContext
 from node.roles.provider import ProviderDaemon
 from node.roles.runtime import PROBE_FILE
-from node.roles.verifier import VerifierDaemon
 from node.workloads.spec import parse_spec
 from tests.dashboard.helpers import PAGES, browser, devnet_account_record, running_dashboard, screenshots
-from tests.roles.conftest import PRICE_PER_UNIT, Nodes, matmul_spec
+from tests.roles.conftest import PRICE_PER_UNIT, Nodes, matmul_spec, start_verifier
 from tokenomics.units import units_to_tokens as tok
 
 GPUS, GFLOPS_PER_GPU = 4, 53_600
@@ -62,9 +61,7 @@ async def _run_market(chain: Chain, nodes: Nodes, probe_result: ProbeResult) -> 
                 provider_ctx, probe=probe_result, price_per_unit=PRICE_PER_UNIT, offer_interval=0.5
             )
             provider = await nursery.start(daemon.run)
-            await nursery.start(
-                functools.partial(VerifierDaemon(verifier_ctx, bootstrap=[provider.addrs[0]], poll=0.2).run)
-            )
+            await start_verifier(nursery, verifier_ctx, provider)
             consumer = await nursery.start(functools.partial(Consumer(consumer_ctx).run))
             offers = await consumer.discover(peers=[provider.addrs[0]])
             job_id = await consumer.submit(

@@ -7,13 +7,33 @@ libp2p host on 127.0.0.1 and is cancelled when its test's nursery ends.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
+import trio
+
+from node.capacity.probe import ProbeResult
 from node.chain.chain import Chain
 from node.chain.deployment import DEPLOYMENT_FILE
 from node.roles.context import NodeContext, open_context
+from node.roles.provider import ProviderDaemon
+from node.roles.verifier import VerifierDaemon
 
 PRICE_PER_UNIT = 10**15
+
+
+async def start_provider(nursery: trio.Nursery, ctx: NodeContext, probe: ProbeResult) -> ProviderDaemon:
+    """A provider daemon on ``ctx`` at :data:`PRICE_PER_UNIT`, started in ``nursery`` (listening)."""
+    daemon = ProviderDaemon(ctx, probe=probe, price_per_unit=PRICE_PER_UNIT)
+    started: ProviderDaemon = await nursery.start(functools.partial(daemon.run))
+    return started
+
+
+async def start_verifier(nursery: trio.Nursery, ctx: NodeContext, provider: ProviderDaemon) -> VerifierDaemon:
+    """A verifier daemon on ``ctx`` that knows ``provider``'s address, polling the chain every 0.2 s."""
+    daemon = VerifierDaemon(ctx, bootstrap=[provider.addrs[0]], poll=0.2)
+    started: VerifierDaemon = await nursery.start(functools.partial(daemon.run))
+    return started
 
 
 def matmul_spec(*, n: int = 64, k: int = 32, m: int = 16, rows: int = 8, seed: int = 7) -> dict[str, object]:

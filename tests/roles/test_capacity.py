@@ -24,10 +24,9 @@ from node.p2p.codec import SchemaError
 from node.query.market import offer_row, offer_rows
 from node.roles.consumer import Consumer, order_offers, rank_offers
 from node.roles.provider import ProviderDaemon
-from node.roles.verifier import VerifierDaemon
 from node.roles.wire import OfferBody
 from node.workloads.spec import parse_spec
-from tests.roles.conftest import PRICE_PER_UNIT, Nodes, matmul_spec
+from tests.roles.conftest import PRICE_PER_UNIT, Nodes, matmul_spec, start_verifier
 
 # A shared 2-core test machine running challenger and provider in one process: honest answers must not
 # fail on a busy moment, so the bar is a twentieth of the claim here (the default 0.5 is what
@@ -188,9 +187,7 @@ async def test_challenge_during_a_running_job_is_answered_and_the_job_completes(
                     ).run
                 )
             )
-            await nursery.start(
-                functools.partial(VerifierDaemon(verifier_ctx, bootstrap=[provider.addrs[0]], poll=0.2).run)
-            )
+            await start_verifier(nursery, verifier_ctx, provider)
             consumer = await nursery.start(
                 functools.partial(Consumer(consumer_ctx, challenge_options=OPTIONS).run)
             )

@@ -13,11 +13,10 @@ from node.capacity.probe import ProbeResult
 from node.chain.chain import Chain
 from node.chain.market import JobStatus, JobTerms, commitment
 from node.roles.consumer import Consumer, rank_offers
-from node.roles.provider import ProviderDaemon
 from node.roles.settle import next_block_time
 from node.store import Job as StoredJob
 from node.workloads.spec import canonical_json, parse_spec, spec_hash, to_dict
-from tests.roles.conftest import PRICE_PER_UNIT, Nodes, matmul_spec
+from tests.roles.conftest import PRICE_PER_UNIT, Nodes, matmul_spec, start_provider
 from tests.roles.test_cli import _ccm
 
 
@@ -28,11 +27,7 @@ async def test_concurrent_submits_from_one_account_do_not_race(
     jobs: list[int] = []
     with trio.fail_after(120):
         async with trio.open_nursery() as nursery:
-            provider = await nursery.start(
-                functools.partial(
-                    ProviderDaemon(provider_ctx, probe=probe_result, price_per_unit=PRICE_PER_UNIT).run
-                )
-            )
+            provider = await start_provider(nursery, provider_ctx, probe_result)
             consumer = await nursery.start(functools.partial(Consumer(consumer_ctx).run))
             offers = await consumer.discover(peers=[provider.addrs[0]])
             offer = rank_offers(offers, kind="matmul", n_units=8)[0]

@@ -20,12 +20,10 @@ from node.chain.market import JobStatus
 from node.cli import main
 from node.query.market import models_label, offer_row
 from node.roles.consumer import Consumer, ProposalRefused, llm_model_card, rank_offers
-from node.roles.provider import ProviderDaemon
-from node.roles.verifier import VerifierDaemon
 from node.workloads.llm import cache_info, completions
 from node.workloads.runner import JobResult, run_job
 from node.workloads.spec import blob_fields, load_spec
-from tests.roles.conftest import PRICE_PER_UNIT, Nodes
+from tests.roles.conftest import Nodes, start_provider, start_verifier
 from tests.workloads import llm_models as lm
 
 
@@ -60,14 +58,8 @@ async def test_llm_job_new_submit_result_and_one_model_load(
     loads_before = cache_info().loads
     with trio.fail_after(240):
         async with trio.open_nursery() as nursery:
-            provider = await nursery.start(
-                functools.partial(
-                    ProviderDaemon(provider_ctx, probe=probe_result, price_per_unit=PRICE_PER_UNIT).run
-                )
-            )
-            await nursery.start(
-                functools.partial(VerifierDaemon(verifier_ctx, bootstrap=[provider.addrs[0]], poll=0.2).run)
-            )
+            provider = await start_provider(nursery, provider_ctx, probe_result)
+            await start_verifier(nursery, verifier_ctx, provider)
             reports = []
             for doc in made:
                 argv = ("job", "submit", str(doc["spec"]), "--peer", provider.addrs[0], "--wait", "--json")
@@ -114,11 +106,7 @@ async def test_provider_refuses_an_llm_job_outside_its_advert(
     before = chain.token.balance_of(consumer_ctx.address)
     with trio.fail_after(120):
         async with trio.open_nursery() as nursery:
-            provider = await nursery.start(
-                functools.partial(
-                    ProviderDaemon(provider_ctx, probe=probe_result, price_per_unit=PRICE_PER_UNIT).run
-                )
-            )
+            provider = await start_provider(nursery, provider_ctx, probe_result)
             consumer = await nursery.start(functools.partial(Consumer(consumer_ctx).run))
             offers = await consumer.discover(peers=[provider.addrs[0]])
             served = offers[0].body.llm  # part of the signed offer, checked on arrival

@@ -19,9 +19,8 @@ from node.roles.consumer import Consumer, rank_offers
 from node.roles.context import peer_id_bytes
 from node.roles.provider import ProviderDaemon
 from node.roles.strategies import Corrupting
-from node.roles.verifier import VerifierDaemon
 from node.workloads.spec import parse_spec
-from tests.roles.conftest import PRICE_PER_UNIT, Nodes, matmul_spec
+from tests.roles.conftest import PRICE_PER_UNIT, Nodes, matmul_spec, start_verifier
 
 
 async def test_honest_job_is_audited_and_paid(chain: Chain, nodes: Nodes, probe_result: ProbeResult) -> None:
@@ -42,9 +41,7 @@ async def test_honest_job_is_audited_and_paid(chain: Chain, nodes: Nodes, probe_
                     ).run
                 )
             )
-            await nursery.start(
-                functools.partial(VerifierDaemon(verifier_ctx, bootstrap=[provider.addrs[0]], poll=0.2).run)
-            )
+            await start_verifier(nursery, verifier_ctx, provider)
             consumer = await nursery.start(functools.partial(Consumer(consumer_ctx).run))
             offers = await consumer.discover(peers=[provider.addrs[0]])
             best = rank_offers(offers, kind="matmul", n_units=8)[0]
@@ -88,9 +85,7 @@ async def test_cheating_provider_is_caught_and_slashed(
                     ).run
                 )
             )
-            verifier = await nursery.start(
-                functools.partial(VerifierDaemon(verifier_ctx, bootstrap=[provider.addrs[0]], poll=0.2).run)
-            )
+            verifier = await start_verifier(nursery, verifier_ctx, provider)
             consumer = await nursery.start(functools.partial(Consumer(consumer_ctx).run))
             offers = await consumer.discover(peers=[provider.addrs[0]])
             job_id = await consumer.submit(spec, rank_offers(offers, kind="matmul", n_units=8)[0])

@@ -20,9 +20,7 @@ from node.claims import market
 from node.claims.book import OrderBook
 from node.claims.capacity import devnet_verify
 from node.cli import main
-from node.roles.provider import ProviderDaemon
-from node.roles.verifier import VerifierDaemon
-from tests.roles.conftest import PRICE_PER_UNIT, Nodes, matmul_spec
+from tests.roles.conftest import Nodes, matmul_spec, start_provider, start_verifier
 
 
 async def test_redeemed_claim_runs_and_the_holder_gets_verified_outputs(
@@ -42,14 +40,8 @@ async def test_redeemed_claim_runs_and_the_holder_gets_verified_outputs(
 
     with trio.fail_after(150):
         async with trio.open_nursery() as nursery:
-            provider = await nursery.start(
-                functools.partial(
-                    ProviderDaemon(provider_ctx, probe=probe_result, price_per_unit=PRICE_PER_UNIT).run
-                )
-            )
-            await nursery.start(
-                functools.partial(VerifierDaemon(verifier_ctx, bootstrap=[provider.addrs[0]], poll=0.2).run)
-            )
+            provider = await start_provider(nursery, provider_ctx, probe_result)
+            await start_verifier(nursery, verifier_ctx, provider)
             await trio.to_thread.run_sync(
                 functools.partial(
                     devnet_verify, chain, verifier_ctx.account, provider=provider_ctx.address,
