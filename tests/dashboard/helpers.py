@@ -53,15 +53,20 @@ def running_dashboard(home: Path, *args: str) -> Iterator[str]:
             )
         yield line[len(ANNOUNCE) :].strip()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen[str], *, grace_s: float = 15.0) -> None:
+    """SIGTERM ``proc``, SIGKILL it after ``grace_s``; its pipes closed."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=grace_s)
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
 
 
 @contextmanager

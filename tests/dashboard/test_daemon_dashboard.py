@@ -19,7 +19,7 @@ from node.chain.chain import Chain
 from node.dashboard.serve import ANNOUNCE
 from node.demo.procs import ccm_argv
 from node.roles.runtime import daemon_dashboard
-from tests.dashboard.helpers import ROOT, browser
+from tests.dashboard.helpers import ROOT, browser, stop
 from tests.roles.conftest import Nodes
 from tokenomics.units import units_to_tokens as tok
 
@@ -74,15 +74,7 @@ def test_a_running_verifier_serves_its_dashboard_on_the_configured_port(chain: C
                 response = page.goto(url + name)
                 assert response is not None and response.status == 200, name
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=20)
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+        stop(proc, grace_s=20)
     with pytest.raises(urllib.error.URLError):  # the dashboard lived in the daemon: gone with it
         urllib.request.urlopen(url, timeout=5)
 
