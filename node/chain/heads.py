@@ -14,18 +14,14 @@
   mines on demand (block time 0) is polled every :data:`ON_DEMAND_POLL_S`.
 
 Chain time: a decision that a deadline passed is made on a block's timestamp (the head's), never
-on this machine's clock. :meth:`Heads.predicted_time` estimates the timestamp of the block a
-transaction sent now would land in (to budget work before a deadline; see also
-:func:`node.roles.settle.next_block_time`): the head's timestamp plus the seconds since it arrived,
-and on a chain that mines on demand at least the wall clock (such a chain stamps its next block
-with the wall clock plus any offset it was moved by).
+on this machine's clock; the timestamp a transaction sent now would land with (to budget work
+before a deadline) is :func:`node.roles.settle.next_block_time`, asked of the chain.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -137,15 +133,6 @@ class Heads:
         assert head is not None  # "latest" always exists
         self._saw(head)
         return self.head or head
-
-    def predicted_time(self) -> float:
-        """Estimated timestamp (unix seconds) of the block a transaction sent now lands in."""
-        if self.head is None:
-            return time.time()
-        estimate = self.head.timestamp + max(0.0, trio.current_time() - self._arrived)
-        if self.block_time_s <= 0:
-            estimate = max(estimate, time.time())
-        return estimate
 
     # -- internals --------------------------------------------------------------------------------
 

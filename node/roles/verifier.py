@@ -71,7 +71,7 @@ from node.roles.context import (
     start_claims,
 )
 from node.roles.outputs import root_of_units, unit_count
-from node.roles.settle import BENIGN_REVERTS, advance, chain_now
+from node.roles.settle import BENIGN_REVERTS, advance, chain_now, next_block_time
 from node.roles.strategies import VerdictPolicy, honest_verdict
 from node.roles.wire import JOBINFO, JobInfoRequest, OfferBody, UnitRef
 from node.store import Audit
@@ -441,12 +441,11 @@ class VerifierDaemon:
         job = await ctx.achain.run(ctx.chain.market.job, job_id)
         indices = await ctx.achain.run(ctx.chain.market.sampled_indices, job_id)
         started = trio.current_time()
-        heads = ctx.heads  # the deadline block's arrival is predicted from the newest block seen
         delay, tries, last = RETRY_FIRST_S, 0, ""
         while True:
             tries += 1
-            await heads.latest(max_age_s=delay)
-            left = job.deadline - heads.predicted_time() - ATTEST_MARGIN_S
+            # The time left is counted to the block an attestation sent now would land in.
+            left = job.deadline - await ctx.achain.run(next_block_time, ctx.chain) - ATTEST_MARGIN_S
             raw_peer = await ctx.achain.run(ctx.chain.registry.peer_id_of, job.provider)
             peer = peer_id_from_bytes(raw_peer)
             if peer is None:
@@ -464,8 +463,7 @@ class VerifierDaemon:
                 except ProtocolError as err:
                     last = str(err)  # unreachable, refused, cut off: perhaps a restart, so try again
                 await self.host.forget(peer)
-            await heads.latest(max_age_s=delay)
-            if job.deadline - heads.predicted_time() - ATTEST_MARGIN_S < delay:
+            if job.deadline - await ctx.achain.run(next_block_time, ctx.chain) - ATTEST_MARGIN_S < delay:
                 waited = trio.current_time() - started
                 return False, f"withheld: {last} ({tries} tries over {waited:.0f} s)"
             logger.info("job %s: provider not answering (%s); retrying in %.1f s", job_id, last, delay)

@@ -109,3 +109,20 @@ def test_terms_start_from_the_next_block_of_the_chain(clocked: tuple[Chain, Role
     _lag_behind_wall(chain)
     expected = next_block_time(chain)
     assert chain_now(chain) < expected < time.time() - LAG_S + 30  # the chain's time, not the wall's
+
+
+def test_on_demand_chain_moved_ahead_and_idle_next_block_time_carries_the_offset() -> None:
+    """A devnet that mines on demand, moved a day ahead and then idle: its latest block grows old, the
+    wall clock knows nothing of the day, yet its next block is stamped a day ahead. Deadlines set now
+    (terms, the verifier's retry budget) count from that block."""
+    accounts = [a.account for a in devnet_accounts(devnet=True)]
+    with AnvilProcess() as anvil:  # its own chain: the day's offset stays with it
+        client = ChainClient(anvil.rpc_url)
+        deployment = deploy_all(client, accounts[0], holders=[accounts[0].address], params=DeployParams(), devnet=True)
+        chain = Chain.connect(deployment)
+        chain.increase_time(86_400)
+        time.sleep(2.5)  # idle: nothing mined
+        expected = next_block_time(chain)
+        assert expected >= chain_now(chain) + 2  # not the old latest block's time
+        chain.mine()
+        assert abs(chain_now(chain) - expected) <= 2  # the block that came is stamped as predicted
