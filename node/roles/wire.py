@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 from eth_utils import keccak
@@ -33,6 +32,7 @@ from node.p2p.codec import SchemaError, from_jsonable, to_jsonable
 from node.p2p.gossip import MAX_ENVELOPE, SignedEnvelope
 from node.p2p.messages import JOB_PROTOCOL, JobAccept, JobProposal
 from node.p2p.reqresp import Protocol
+from node.workloads.jobkinds import ITEMSIZE
 from node.workloads.llm_files import ModelsServed
 from node.workloads.spec import MAX_SPEC_BYTES
 
@@ -118,12 +118,6 @@ class OfferRequest:
     want: str = "offer"
 
 
-WIRE_ITEMSIZE = MappingProxyType(
-    {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int32": 4, "int64": 8, "int8": 1, "uint8": 1}
-)
-"""Bytes per element of the wire dtypes (``verifier.tensorbytes.DTYPES``' names; that module needs torch)."""
-
-
 @dataclass(frozen=True)
 class UnitRef:
     """One committed unit: dtype and shape (its ``metaHash``) and the SHA-256 of its bytes."""
@@ -141,7 +135,7 @@ class UnitRef:
     @property
     def nbytes(self) -> int:
         """The unit's size in bytes (0 for a dtype this node does not know: the audit refuses it)."""
-        return math.prod(self.shape) * WIRE_ITEMSIZE.get(self.dtype, 0)
+        return math.prod(self.shape) * ITEMSIZE.get(self.dtype, 0)
 
 
 @dataclass(frozen=True)

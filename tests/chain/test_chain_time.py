@@ -118,7 +118,9 @@ def test_on_demand_chain_moved_ahead_and_idle_next_block_time_carries_the_offset
     accounts = [a.account for a in devnet_accounts(devnet=True)]
     with AnvilProcess() as anvil:  # its own chain: the day's offset stays with it
         client = ChainClient(anvil.rpc_url)
-        deployment = deploy_all(client, accounts[0], holders=[accounts[0].address], params=DeployParams(), devnet=True)
+        deployment = deploy_all(
+            client, accounts[0], holders=[accounts[0].address], params=DeployParams(), devnet=True
+        )
         chain = Chain.connect(deployment)
         chain.increase_time(86_400)
         time.sleep(2.5)  # idle: nothing mined

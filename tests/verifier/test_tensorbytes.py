@@ -58,3 +58,12 @@ def test_bad_encodings_are_refused(dtype: str, shape: object, data: bytes, field
 def test_unsupported_tensor_dtype_is_refused() -> None:
     with pytest.raises(InvalidArgument, match="unsupported dtype"):
         tensor_to_bytes(torch.zeros(2, dtype=torch.complex64))
+
+
+def test_the_torch_free_itemsize_table_covers_every_wire_dtype() -> None:
+    """Admission and the verifier's size checks read ``ITEMSIZE`` without torch; it must agree with
+    torch for every dtype a unit may carry."""
+    from node.workloads.jobkinds import ITEMSIZE
+
+    assert set(ITEMSIZE) == set(DTYPES)
+    assert {name: torch.empty((), dtype=dt).element_size() for name, dt in DTYPES.items()} == dict(ITEMSIZE)

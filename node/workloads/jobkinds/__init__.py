@@ -37,8 +37,11 @@ CheatUnit = Callable[["Cheat", "Workload", int, "torch.Tensor | None"], "torch.T
 NewSection = Callable[[argparse.Namespace], tuple[dict[str, Any], dict[str, bytes]]]
 """``ccm job new``: parsed arguments → (the kind's spec section, its blobs as ``{sha256 hex: bytes}``)."""
 
-ITEMSIZE: Mapping[str, int] = MappingProxyType({"float32": 4, "bfloat16": 2, "float16": 2})
-"""Bytes per element of each job dtype."""
+ITEMSIZE: Mapping[str, int] = MappingProxyType(
+    {"float32": 4, "bfloat16": 2, "float16": 2, "float64": 8, "int32": 4, "int64": 8, "int8": 1, "uint8": 1}
+)
+"""Bytes per element of every dtype a unit may carry (``verifier.tensorbytes.DTYPES``, which needs
+torch; a job's own dtype is one of the first three, ``node.workloads.fields.FLOAT_DTYPES``)."""
 
 
 @dataclass(frozen=True)
